@@ -1,0 +1,2 @@
+//! The `webex` command.
+fn main() {}

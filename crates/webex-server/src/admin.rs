@@ -1,0 +1,10 @@
+//! TODO(owner: helper) — admin routes.
+
+use axum::Router;
+
+use crate::state::AppState;
+
+/// Routes of this module.
+pub fn router() -> Router<AppState> {
+    Router::new()
+}

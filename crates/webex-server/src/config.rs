@@ -1,0 +1,83 @@
+//! Server configuration, shared by `webex serve` and in-process servers.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+/// Everything a server needs to start.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address to bind; port 0 picks a free one.
+    pub listen: SocketAddr,
+    /// The URL clients reach this server at (scheme, host, port, no trailing
+    /// slash). `None`: `http://<bound address>`.
+    pub public_url: Option<String>,
+    /// `sqlite://PATH` (created when missing) or `postgres://…`.
+    pub database_url: String,
+    /// Redis URL for the cross-node event bus; `None`: in-process bus.
+    pub redis_url: Option<String>,
+    /// Bearer token guarding `/admin/api/v1/*`; `None` disables the admin API.
+    pub admin_token: Option<SecretString>,
+    /// Most live devices one person may have.
+    pub device_limit: u64,
+    /// Origins allowed by CORS; empty allows any origin (echoed back).
+    pub cors_origins: Vec<String>,
+    /// Largest request body accepted, in bytes.
+    pub body_limit: usize,
+    /// Largest Mercury frame accepted from a client, in bytes.
+    pub max_frame_bytes: usize,
+    /// Frames queued per connection before a slow consumer is disconnected.
+    pub outbound_queue: usize,
+    /// How long a new socket has to send its authorization frame.
+    pub auth_timeout: Duration,
+    /// Lifetime of OAuth access tokens.
+    pub access_token_ttl: Duration,
+    /// Lifetime of OAuth refresh tokens.
+    pub refresh_token_ttl: Duration,
+    /// Lifetime of guest tokens from `jwt/login`.
+    pub guest_token_ttl: Duration,
+    /// How often expired ephemeral devices are swept.
+    pub sweep_interval: Duration,
+    /// Region tag in minted tokens (`<secret>_<region>_<orgId>`).
+    pub region: String,
+    /// Name of this node (logs, liveness). Defaults to a random id.
+    pub node_id: String,
+}
+
+impl ServerConfig {
+    /// Defaults for `database_url`, listening on `listen`.
+    pub fn new(listen: SocketAddr, database_url: impl Into<String>) -> Self {
+        Self {
+            listen,
+            public_url: None,
+            database_url: database_url.into(),
+            redis_url: None,
+            admin_token: None,
+            device_limit: 100,
+            cors_origins: Vec::new(),
+            body_limit: 256 * 1024,
+            max_frame_bytes: 64 * 1024,
+            outbound_queue: 256,
+            auth_timeout: Duration::from_secs(10),
+            access_token_ttl: Duration::from_secs(14 * 24 * 3600),
+            refresh_token_ttl: Duration::from_secs(90 * 24 * 3600),
+            guest_token_ttl: Duration::from_secs(12 * 3600),
+            sweep_interval: Duration::from_secs(30),
+            region: "PF84".into(),
+            node_id: uuid::Uuid::new_v4().simple().to_string()[..12].to_owned(),
+        }
+    }
+
+    /// A server on `127.0.0.1:0` with a SQLite file at `path` and the admin
+    /// token `admin-secret`: what tests use.
+    pub fn for_tests(path: &Path) -> Self {
+        let mut c = Self::new(
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            format!("sqlite://{}", path.display()),
+        );
+        c.admin_token = Some(SecretString::from("admin-secret"));
+        c
+    }
+}

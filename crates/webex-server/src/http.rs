@@ -1,0 +1,134 @@
+//! The HTTP surface: every route, and the middleware every answer passes
+//! through (tracking ids, JSON errors, CORS, body limit, tracing, metrics).
+
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
+use webex_wire::tracking;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The request's tracking id: the client's `trackingid` header, or one
+/// minted here. Handlers read it from the request extensions.
+#[derive(Debug, Clone)]
+pub struct TrackingId(pub String);
+
+/// Every route of the server, with its middleware.
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.config.body_limit;
+    Router::new()
+        .merge(crate::identity::router())
+        .merge(crate::catalog::router())
+        .merge(crate::devices::router())
+        .merge(crate::compat::router())
+        .merge(crate::mercury::router())
+        .merge(crate::admin::router())
+        .merge(crate::ops::router())
+        .fallback(|| async { ApiError::from_status(axum::http::StatusCode::NOT_FOUND) })
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn_with_state(state.clone(), track))
+        .layer(cors(&state))
+        .with_state(state)
+}
+
+/// Assigns the tracking id, echoes it, renders JSON error bodies and records
+/// per-route metrics.
+async fn track(State(_state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let id = req
+        .headers()
+        .get(tracking::HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 256)
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("webex-server_{}", uuid::Uuid::new_v4()));
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|p| p.as_str().to_owned());
+    req.extensions_mut().insert(TrackingId(id.clone()));
+
+    let mut res = next.run(req).await;
+    let status = res.status();
+    if status.is_client_error() || status.is_server_error() {
+        let err = res
+            .extensions_mut()
+            .remove::<ApiError>()
+            .or_else(|| (!is_json(&res)).then(|| ApiError::from_status(status)));
+        if let Some(err) = err {
+            let retry_after = res.headers().get(header::RETRY_AFTER).cloned();
+            let body = serde_json::to_vec(&err.body(&id)).unwrap_or_default();
+            let mut fresh = (status, Body::from(body)).into_response();
+            fresh.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            if let Some(v) = retry_after {
+                fresh.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            for (k, v) in res.headers() {
+                if k.as_str().starts_with("access-control-") || k == header::VARY {
+                    fresh.headers_mut().append(k.clone(), v.clone());
+                }
+            }
+            res = fresh;
+        }
+    }
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        res.headers_mut()
+            .insert(HeaderName::from_static(tracking::HEADER), v);
+    }
+    let route = route.unwrap_or_else(|| "unmatched".into());
+    metrics::histogram!("webex_http_request_seconds", "method" => method.to_string(), "route" => route.clone(), "status" => status.as_u16().to_string())
+        .record(started.elapsed().as_secs_f64());
+    res
+}
+
+fn is_json(res: &Response) -> bool {
+    res.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"))
+}
+
+/// CORS for browser apps on other origins. Preflights get the requested
+/// headers echoed (`*` does not cover `Authorization`).
+fn cors(state: &AppState) -> CorsLayer {
+    let origins = &state.config.cors_origins;
+    let allow_origin = if origins.is_empty() {
+        AllowOrigin::mirror_request()
+    } else {
+        AllowOrigin::list(
+            origins
+                .iter()
+                .filter_map(|o| HeaderValue::from_str(o).ok())
+                .collect::<Vec<_>>(),
+        )
+    };
+    CorsLayer::new()
+        .allow_origin(allow_origin)
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::DELETE,
+            Method::PATCH,
+            Method::OPTIONS,
+        ])
+        .allow_headers(AllowHeaders::mirror_request())
+        .expose_headers([
+            HeaderName::from_static(tracking::HEADER),
+            header::RETRY_AFTER,
+            header::ETAG,
+        ])
+        .allow_credentials(true)
+        .max_age(std::time::Duration::from_secs(3600))
+}

@@ -1,0 +1,146 @@
+//! Starting and stopping a server: bind, migrate, spawn background tasks,
+//! serve until shutdown, close every socket with 1001.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::ServerConfig;
+use crate::state::{AppState, Inner};
+
+/// Entry point for starting servers.
+pub struct Server;
+
+impl Server {
+    /// Opens the store (running migrations), connects the bus, binds
+    /// `config.listen` and serves in the background until
+    /// [`RunningServer::shutdown`].
+    pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
+        let store = crate::store::connect(&config.database_url)
+            .await
+            .with_context(|| format!("opening database {}", redact_url(&config.database_url)))?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("binding {}", config.listen))?;
+        let addr = listener.local_addr()?;
+        let public_url = config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}"))
+            .trim_end_matches('/')
+            .to_owned();
+        let cancel = CancellationToken::new();
+        let bus = crate::bus::connect(config.redis_url.as_deref(), &config.node_id)
+            .await
+            .context("connecting the event bus")?;
+        let hub = crate::mercury::Hub::new(&config);
+        let state = AppState::new(Inner {
+            config,
+            public_url,
+            store,
+            bus: Arc::clone(&bus),
+            hub,
+            metrics: crate::ops::prometheus_handle(),
+        });
+
+        let mut tasks = Vec::new();
+        tasks.push(crate::devices::spawn_sweeper(state.clone(), cancel.clone()));
+        tasks.push(crate::mercury::spawn_bus_listener(state.clone(), cancel.clone()));
+
+        let app = crate::http::router(state.clone());
+        let shutdown = cancel.clone();
+        let serve = tokio::spawn(async move {
+            let result = axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move { shutdown.cancelled().await })
+            .await;
+            if let Err(e) = result {
+                tracing::error!(error = %e, "server stopped with an error");
+            }
+        });
+        tracing::info!(%addr, public_url = %state.public_url, backend = state.store.backend(), "webex server listening");
+        Ok(RunningServer {
+            addr,
+            state,
+            cancel,
+            serve,
+            tasks,
+        })
+    }
+}
+
+/// A server serving in the background.
+pub struct RunningServer {
+    addr: SocketAddr,
+    state: AppState,
+    cancel: CancellationToken,
+    serve: JoinHandle<()>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl RunningServer {
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+    /// The public URL (no trailing slash).
+    pub fn base_url(&self) -> &str {
+        &self.state.public_url
+    }
+    /// The shared state (store, bus, hub), for tests and the CLI.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+    /// Stops accepting, closes every Mercury socket with 1001, waits for
+    /// in-flight requests and background tasks.
+    pub async fn shutdown(self) {
+        self.state.hub.shutdown();
+        self.cancel.cancel();
+        let _ = self.serve.await;
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+    /// Waits until the server stops (after a signal handler calls shutdown
+    /// elsewhere, or a fatal error).
+    pub async fn wait_for_signal_then_shutdown(self) {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        self.shutdown().await;
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+/// A database URL with any password replaced by `***`, for logs.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}

@@ -1,0 +1,1 @@
+//! Webex Meetings SDK for Rust (work in progress).
