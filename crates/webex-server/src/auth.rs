@@ -180,12 +180,20 @@ impl FromRequestParts<AppState> for Caller {
         let header = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
-            .ok_or_else(|| ApiError::unauthorized(codes::TOKEN_MISSING, AuthError::Missing.to_string()))?;
+            .ok_or_else(|| {
+                ApiError::unauthorized(codes::TOKEN_MISSING, AuthError::Missing.to_string())
+            })?;
         let value = header.to_str().map_err(|_| {
-            ApiError::unauthorized(codes::TOKEN_MALFORMED, "Authorization header is not valid text")
+            ApiError::unauthorized(
+                codes::TOKEN_MALFORMED,
+                "Authorization header is not valid text",
+            )
         })?;
         let v = value.trim();
-        if !v.get(..7).is_some_and(|p| p.eq_ignore_ascii_case("bearer ")) {
+        if !v
+            .get(..7)
+            .is_some_and(|p| p.eq_ignore_ascii_case("bearer "))
+        {
             return Err(ApiError::unauthorized(
                 codes::TOKEN_MALFORMED,
                 "Authorization header must be `Bearer <access token>`",

@@ -90,18 +90,23 @@ impl ApiError {
     pub fn from_status(status: StatusCode) -> Self {
         let (code, message) = match status {
             StatusCode::NOT_FOUND => (codes::NOT_FOUND, "No such resource"),
-            StatusCode::METHOD_NOT_ALLOWED => {
-                (codes::METHOD_NOT_ALLOWED, "Method not allowed on this resource")
-            }
-            StatusCode::PAYLOAD_TOO_LARGE => {
-                (codes::PAYLOAD_TOO_LARGE, "Request body is larger than the server accepts")
-            }
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => {
-                (codes::BAD_REQUEST, "Expected a request body of type application/json")
-            }
+            StatusCode::METHOD_NOT_ALLOWED => (
+                codes::METHOD_NOT_ALLOWED,
+                "Method not allowed on this resource",
+            ),
+            StatusCode::PAYLOAD_TOO_LARGE => (
+                codes::PAYLOAD_TOO_LARGE,
+                "Request body is larger than the server accepts",
+            ),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+                codes::BAD_REQUEST,
+                "Expected a request body of type application/json",
+            ),
             StatusCode::REQUEST_TIMEOUT => (codes::BAD_REQUEST, "Request timed out"),
             StatusCode::SERVICE_UNAVAILABLE => (codes::UNAVAILABLE, "Service unavailable"),
-            s if s.is_server_error() => (codes::INTERNAL, "The server failed to handle the request"),
+            s if s.is_server_error() => {
+                (codes::INTERNAL, "The server failed to handle the request")
+            }
             _ => (codes::BAD_REQUEST, "Bad request"),
         };
         Self::new(status, code, message)
@@ -110,7 +115,13 @@ impl ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.code,
+            self.message
+        )
     }
 }
 
@@ -174,7 +185,9 @@ impl From<axum::extract::rejection::JsonRejection> for ApiError {
     fn from(r: axum::extract::rejection::JsonRejection) -> Self {
         use axum::extract::rejection::JsonRejection as J;
         match r {
-            J::JsonDataError(e) => Self::bad_request(format!("Invalid JSON body: {}", e.body_text())),
+            J::JsonDataError(e) => {
+                Self::bad_request(format!("Invalid JSON body: {}", e.body_text()))
+            }
             J::JsonSyntaxError(e) => {
                 Self::bad_request(format!("Malformed JSON body: {}", e.body_text()))
             }

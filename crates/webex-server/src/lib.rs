@@ -31,6 +31,7 @@ pub mod ops;
 pub mod server;
 pub mod state;
 pub mod store;
+pub mod testing;
 pub mod time;
 
 pub use config::ServerConfig;

@@ -49,7 +49,10 @@ impl Server {
 
         let mut tasks = Vec::new();
         tasks.push(crate::devices::spawn_sweeper(state.clone(), cancel.clone()));
-        tasks.push(crate::mercury::spawn_bus_listener(state.clone(), cancel.clone()));
+        tasks.push(crate::mercury::spawn_bus_listener(
+            state.clone(),
+            cancel.clone(),
+        ));
 
         let app = crate::http::router(state.clone());
         let shutdown = cancel.clone();

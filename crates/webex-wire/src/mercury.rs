@@ -32,7 +32,11 @@ pub enum ClientFrame {
         /// `{token: "Bearer …"}`.
         data: AuthorizationData,
         /// Client tracking id.
-        #[serde(default, rename = "trackingId", skip_serializing_if = "Option::is_none")]
+        #[serde(
+            default,
+            rename = "trackingId",
+            skip_serializing_if = "Option::is_none"
+        )]
         tracking_id: Option<String>,
     },
     /// Keepalive; answered with a pong carrying the same id.
@@ -50,7 +54,11 @@ pub enum ClientFrame {
 
 impl ClientFrame {
     /// An authorization frame for `access_token` (sent as `Bearer <token>`).
-    pub fn authorization(id: impl Into<String>, access_token: &str, tracking_id: Option<String>) -> Self {
+    pub fn authorization(
+        id: impl Into<String>,
+        access_token: &str,
+        tracking_id: Option<String>,
+    ) -> Self {
         Self::Authorization {
             id: id.into(),
             data: AuthorizationData {

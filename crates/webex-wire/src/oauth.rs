@@ -33,7 +33,10 @@ impl std::fmt::Debug for TokenResponse {
         f.debug_struct("TokenResponse")
             .field("access_token", &"[redacted]")
             .field("expires_in", &self.expires_in)
-            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "[redacted]"))
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "[redacted]"),
+            )
             .field("refresh_token_expires_in", &self.refresh_token_expires_in)
             .field("token_type", &self.token_type)
             .field("scope", &self.scope)
@@ -59,7 +62,11 @@ pub struct OAuthError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_description: Option<String>,
     /// Tracking id of the request.
-    #[serde(default, rename = "trackingId", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "trackingId",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub tracking_id: Option<String>,
 }
 

@@ -65,7 +65,9 @@ impl std::str::FromStr for PersonType {
             "person" => Ok(Self::Person),
             "bot" => Ok(Self::Bot),
             "appuser" => Ok(Self::Appuser),
-            other => Err(format!("unknown person type `{other}` (expected person, bot or appuser)")),
+            other => Err(format!(
+                "unknown person type `{other}` (expected person, bot or appuser)"
+            )),
         }
     }
 }

@@ -109,10 +109,22 @@ mod tests {
 
     #[test]
     fn rejects_wrong_part_counts() {
-        assert_eq!("a_b".parse::<AccessTokenParts>(), Err(TokenFormatError::PartCount(2)));
-        assert_eq!("a_b_c_d".parse::<AccessTokenParts>(), Err(TokenFormatError::PartCount(4)));
-        assert_eq!("a__c".parse::<AccessTokenParts>(), Err(TokenFormatError::EmptyPart(1)));
-        assert_eq!("a b_c_d".parse::<AccessTokenParts>(), Err(TokenFormatError::BadCharacter));
+        assert_eq!(
+            "a_b".parse::<AccessTokenParts>(),
+            Err(TokenFormatError::PartCount(2))
+        );
+        assert_eq!(
+            "a_b_c_d".parse::<AccessTokenParts>(),
+            Err(TokenFormatError::PartCount(4))
+        );
+        assert_eq!(
+            "a__c".parse::<AccessTokenParts>(),
+            Err(TokenFormatError::EmptyPart(1))
+        );
+        assert_eq!(
+            "a b_c_d".parse::<AccessTokenParts>(),
+            Err(TokenFormatError::BadCharacter)
+        );
     }
 
     #[test]

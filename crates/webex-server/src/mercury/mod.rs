@@ -19,6 +19,14 @@ impl Hub {
     pub fn shutdown(&self) {}
 }
 
+/// The `webSocketUrl` of device `device_id`: where its Mercury socket opens.
+pub fn websocket_url(state: &AppState, device_id: &str) -> String {
+    format!(
+        "{}/mercury/v1/apps/wx2/registrations/{device_id}/messages",
+        state.public_ws_url()
+    )
+}
+
 /// Routes of this module.
 pub fn router() -> Router<AppState> {
     Router::new()

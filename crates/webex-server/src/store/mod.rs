@@ -313,7 +313,11 @@ pub trait Store: Send + Sync + 'static {
     /// Stores an authorization code.
     async fn insert_auth_code(&self, code: &AuthCodeRecord) -> StoreResult<()>;
     /// Spends an authorization code (single use), atomically.
-    async fn consume_auth_code(&self, hash: &SecretHash, now: Millis) -> StoreResult<ConsumeOutcome>;
+    async fn consume_auth_code(
+        &self,
+        hash: &SecretHash,
+        now: Millis,
+    ) -> StoreResult<ConsumeOutcome>;
 
     /// Registers a guest issuer.
     async fn insert_guest_issuer(&self, issuer: &GuestIssuerRecord) -> StoreResult<()>;
