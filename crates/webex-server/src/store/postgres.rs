@@ -15,7 +15,7 @@ use super::rules::{self, Exchange, Rotation};
 use super::*;
 
 /// Connections the pool may open.
-const MAX_CONNECTIONS: u32 = 16;
+const MAX_CONNECTIONS: u32 = 10;
 
 /// PostgreSQL-backed [`Store`].
 pub struct PgStore {
