@@ -671,7 +671,10 @@ async fn devices_crud_and_ownership(store: &dyn Store) {
         store.devices_of(&alice.id).await.unwrap(),
         [d1.clone(), d2.clone(), d3.clone()]
     );
-    assert_eq!(store.devices_of(&bob.id).await.unwrap(), std::slice::from_ref(&b1));
+    assert_eq!(
+        store.devices_of(&bob.id).await.unwrap(),
+        std::slice::from_ref(&b1)
+    );
     assert_eq!(store.devices_of("nobody").await.unwrap(), []);
 
     let mut changed = d2.clone();
@@ -767,7 +770,10 @@ async fn expiry_sweep_returns_exactly_the_expired(store: &dyn Store) {
     swept.sort_by(|a, b| a.id.cmp(&b.id));
     assert_eq!(swept, [gone1, gone2]);
     assert_eq!(store.delete_expired_devices(5_000).await.unwrap(), []);
-    assert_eq!(store.devices_of(&alice.id).await.unwrap(), std::slice::from_ref(&later));
+    assert_eq!(
+        store.devices_of(&alice.id).await.unwrap(),
+        std::slice::from_ref(&later)
+    );
     assert_eq!(store.devices_of(&bob.id).await.unwrap(), [forever]);
     assert_eq!(
         store.delete_expired_devices(i64::MAX).await.unwrap(),
@@ -855,4 +861,46 @@ async fn connect_picks_postgres_by_scheme() {
     store.close().await;
     h.run(|h| Box::pin(async move { h.store.ping().await.unwrap() }))
         .await;
+}
+
+/// Device registration throughput, for manual runs:
+/// `cargo nextest run -p webex-server --run-ignored only store::suite::throughput --no-capture`
+/// (set `WEBEX_TEST_DATABASE_URL` to include PostgreSQL). Prints, asserts nothing
+/// about time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "throughput measurement, run manually"]
+async fn throughput_device_creates() {
+    let mut harnesses = vec![Harness::sqlite().await];
+    harnesses.extend(Harness::postgres().await);
+    for h in harnesses {
+        let store = Arc::clone(&h.store);
+        let people: Vec<PersonRecord> = join_all((0..200).map(|i| {
+            let store = Arc::clone(&store);
+            async move { person(&*store, &format!("user{i}@example.com")).await }
+        }))
+        .await;
+        let started = std::time::Instant::now();
+        let tasks: Vec<_> = (0..64)
+            .map(|w| {
+                let store = Arc::clone(&store);
+                let people = people.clone();
+                tokio::spawn(async move {
+                    for i in 0..80 {
+                        let owner = &people[(w * 80 + i) % people.len()];
+                        let d = device(&format!("d-{w}-{i}"), owner, 1_000, None);
+                        store.create_device(&d, 100).await.unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let rate = 64.0 * 80.0 / started.elapsed().as_secs_f64();
+        eprintln!(
+            "{}: {rate:.0} device creates/s (64 concurrent callers)",
+            store.backend()
+        );
+        h.run(|_| Box::pin(async {})).await;
+    }
 }
