@@ -414,6 +414,22 @@ async fn authorization_code_flow(ctx: Ctx) -> anyhow::Result<()> {
     let t2 = tokens(res).await?;
     ensure!(t2.access_token != t.access_token);
     ensure!(ctx.me(&t2.access_token).await?.status() == StatusCode::OK);
+
+    // A token obtained through OAuth cannot sign in to grant more access.
+    let res = ctx
+        .http
+        .post(ctx.url("/v1/authorize"))
+        .form(&[
+            ("client_id", client.0.as_str()),
+            ("response_type", "code"),
+            ("redirect_uri", REDIRECT),
+            ("email", "carol@example.com"),
+            ("token", &t2.access_token),
+            ("decision", "allow"),
+        ])
+        .send()
+        .await?;
+    ensure!(res.status() == StatusCode::UNAUTHORIZED, "{}", res.status());
     Ok(())
 }
 
@@ -458,6 +474,15 @@ async fn authorize_refusals(ctx: Ctx) -> anyhow::Result<()> {
     let loc = location(&res)?;
     ensure!(query_param(&loc, "error").as_deref() == Some("unsupported_response_type"));
     ensure!(query_param(&loc, "state").as_deref() == Some("st"));
+    let res = get(vec![
+        ("client_id", client.0.clone()),
+        ("response_type", "code".into()),
+        ("redirect_uri", REDIRECT.into()),
+        ("scope", "spark:all spark:admin".into()),
+    ])
+    .await?;
+    ensure!(res.status() == StatusCode::FOUND);
+    ensure!(query_param(&location(&res)?, "error").as_deref() == Some("invalid_scope"));
 
     let consent = |email: &'static str, token: String, decision: &'static str| {
         ctx.http

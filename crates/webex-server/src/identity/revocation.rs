@@ -25,6 +25,9 @@ pub(crate) async fn announce<'a>(
 /// Revokes `record` and announces it. A refresh token takes its whole family
 /// (every token issued from the same authorization) with it, as RFC 7009
 /// §2.1 suggests. Returns whether anything was newly revoked.
+///
+/// The announcement goes out even when the token was already revoked:
+/// closing sockets is idempotent, and an earlier publish may have failed.
 pub(crate) async fn revoke_record(
     store: &dyn Store,
     bus: Option<&dyn Bus>,
@@ -40,9 +43,7 @@ pub(crate) async fn revoke_record(
         }
         _ => {
             let revoked = store.revoke_token(&record.hash, now).await?;
-            if revoked {
-                announce(bus, [&record.hash]).await;
-            }
+            announce(bus, [&record.hash]).await;
             Ok(revoked)
         }
     }
@@ -51,10 +52,10 @@ pub(crate) async fn revoke_record(
 /// Revokes every token of `family` and announces the hashes in `known`
 /// (the tokens this request has seen).
 ///
-/// The store does not list a family's tokens, so access tokens of the
-/// family that this request never saw are revoked in the store (every
-/// request and new socket is refused) but their already-open sockets close
-/// only when they next re-authenticate.
+/// Limitation: the store cannot list a family's tokens, so only `known`
+/// hashes are announced. The family's other access tokens are revoked in
+/// the store — every later request and new websocket is refused — but a
+/// websocket already open with one of them stays open until it reconnects.
 pub(crate) async fn revoke_family(
     store: &dyn Store,
     bus: Option<&dyn Bus>,
