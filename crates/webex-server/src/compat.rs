@@ -131,6 +131,7 @@ pub struct Loci {
     responses(
         (status = 200, description = "No meeting sites", body = MeetingPreferences),
         (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody),
+        (status = 503, description = "Database unavailable; retry later", body = ErrorBody),
     )
 )]
 async fn meeting_preferences(_caller: Caller) -> Json<MeetingPreferences> {
@@ -179,6 +180,7 @@ async fn region_v1(peer: Option<Extension<ConnectInfo<SocketAddr>>>) -> Json<Geo
     responses(
         (status = 200, description = "No clusters", body = Clusters),
         (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody),
+        (status = 503, description = "Database unavailable; retry later", body = ErrorBody),
     )
 )]
 async fn clusters(_caller: Caller) -> Json<Clusters> {
@@ -194,6 +196,7 @@ async fn clusters(_caller: Caller) -> Json<Clusters> {
     responses(
         (status = 200, description = "No clusters", body = Clusters),
         (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody),
+        (status = 503, description = "Database unavailable; retry later", body = ErrorBody),
     )
 )]
 async fn clusters_post(_caller: Caller) -> Json<Clusters> {
@@ -209,6 +212,7 @@ async fn clusters_post(_caller: Caller) -> Json<Clusters> {
     responses(
         (status = 200, description = "No preferences", body = UserPreferences),
         (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody),
+        (status = 503, description = "Database unavailable; retry later", body = ErrorBody),
     )
 )]
 async fn user_preferences(_caller: Caller) -> Json<UserPreferences> {
@@ -224,6 +228,7 @@ async fn user_preferences(_caller: Caller) -> Json<UserPreferences> {
     responses(
         (status = 200, description = "No meetings", body = Loci),
         (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody),
+        (status = 503, description = "Database unavailable; retry later", body = ErrorBody),
     )
 )]
 async fn loci(_caller: Caller) -> Json<Loci> {
@@ -251,6 +256,7 @@ fn accept_metrics(body: &Bytes) -> ApiResult<StatusCode> {
         (status = 204, description = "Accepted"),
         (status = 400, description = "Body is not JSON", body = ErrorBody),
         (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody),
+        (status = 503, description = "Database unavailable; retry later", body = ErrorBody),
         (status = 413, description = "Body larger than the server accepts", body = ErrorBody),
     )
 )]

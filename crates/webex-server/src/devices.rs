@@ -123,6 +123,7 @@ struct DeviceUpdate {
         (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody),
         (status = 403, description = "`User has excessive device registrations`: the caller owns `device_limit` live devices (code `excessive_device_registrations`)", body = ErrorBody),
         (status = 413, description = "Body larger than the server accepts", body = ErrorBody),
+        (status = 415, description = "Body is not `application/json`", body = ErrorBody),
         (status = 503, description = "Database unavailable; retry later", body = ErrorBody),
     )
 )]
@@ -242,6 +243,7 @@ async fn fetch(
         (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody),
         (status = 404, description = "No such live device of the caller: register a new one", body = ErrorBody),
         (status = 413, description = "Body larger than the server accepts", body = ErrorBody),
+        (status = 415, description = "Body is not `application/json`", body = ErrorBody),
         (status = 503, description = "Database unavailable; retry later", body = ErrorBody),
     )
 )]
