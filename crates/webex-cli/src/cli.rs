@@ -63,7 +63,11 @@ pub struct ServeArgs {
     #[arg(long, env = "WEBEX_DEVICE_LIMIT", default_value_t = 100)]
     pub device_limit: u64,
     /// Origins allowed by CORS (repeatable; default: any origin).
-    #[arg(long = "cors-origin", env = "WEBEX_CORS_ORIGINS", value_delimiter = ',')]
+    #[arg(
+        long = "cors-origin",
+        env = "WEBEX_CORS_ORIGINS",
+        value_delimiter = ','
+    )]
     pub cors_origins: Vec<String>,
     /// Name of this node in logs and the node registry.
     #[arg(long, env = "WEBEX_NODE_ID")]
