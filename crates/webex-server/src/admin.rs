@@ -8,3 +8,8 @@ use crate::state::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
 }
+
+/// The OpenAPI description of this module's routes (none documented yet).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    utoipa::openapi::OpenApiBuilder::new().build()
+}

@@ -36,3 +36,8 @@ pub fn router() -> Router<AppState> {
 pub fn spawn_bus_listener(_state: AppState, cancel: CancellationToken) -> JoinHandle<()> {
     tokio::spawn(async move { cancel.cancelled().await })
 }
+
+/// The OpenAPI description of this module's routes (none documented yet).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    utoipa::openapi::OpenApiBuilder::new().build()
+}
