@@ -2,6 +2,7 @@
 //! in-process server (SQLite, in-process bus).
 #![allow(clippy::unwrap_used)]
 
+#[path = "mercury/support.rs"]
 mod support;
 
 use std::time::{Duration, Instant};
@@ -32,7 +33,10 @@ async fn handshake_ping_pong_and_sequence_numbers() {
 
     send_json(&mut ws, json!({"id": "p1", "type": "ping"})).await;
     let pong = next_json(&mut ws).await;
-    assert_eq!(pong, json!({"id": "p1", "type": "pong", "sequenceNumber": 2}));
+    assert_eq!(
+        pong,
+        json!({"id": "p1", "type": "pong", "sequenceNumber": 2})
+    );
 
     // Acks, unknown frames, non-JSON text and binary frames are ignored.
     send_json(&mut ws, json!({"messageId": first["id"], "type": "ack"})).await;
@@ -53,7 +57,10 @@ async fn handshake_ping_pong_and_sequence_numbers() {
     let event = next_json(&mut ws).await;
     assert_eq!(event["id"], body["id"]);
     assert_eq!(event["sequenceNumber"], 3);
-    assert_eq!(event["data"], json!({"eventType": "conversation.activity", "n": 1}));
+    assert_eq!(
+        event["data"],
+        json!({"eventType": "conversation.activity", "n": 1})
+    );
     assert!(event["timestamp"].as_i64().is_some());
 
     send_json(&mut ws, json!({"id": "p2", "type": "ping"})).await;
@@ -128,7 +135,9 @@ async fn another_persons_device_is_4403() {
 #[tokio::test]
 async fn unknown_device_is_4404() {
     let (server, token, device) = server_with_device(|_| {}).await;
-    let url = device.ws_url.replace(&device.id, &uuid::Uuid::new_v4().to_string());
+    let url = device
+        .ws_url
+        .replace(&device.id, &uuid::Uuid::new_v4().to_string());
     let mut ws = open(&url, false).await;
     send_auth(&mut ws, &token).await;
     assert_eq!(expect_close(&mut ws).await.0, 4404);
@@ -173,7 +182,11 @@ async fn multiple_connections_both_receive_events() {
     let mut b = connect(&device, &token, true).await;
     let conns = admin_connections(server.base_url(), &format!("deviceId={}", device.id)).await;
     assert_eq!(conns.len(), 2);
-    assert!(conns.iter().all(|c| c["multipleConnections"] == true && c["authenticated"] == true));
+    assert!(
+        conns
+            .iter()
+            .all(|c| c["multipleConnections"] == true && c["authenticated"] == true)
+    );
 
     let res = admin_publish(
         server.base_url(),
@@ -270,7 +283,12 @@ async fn revoking_the_token_closes_the_socket_with_4401() {
     // Revoking again is fine; unknown tokens are 404.
     let again = admin_revoke(server.base_url(), &token).await;
     assert_eq!(again.json::<Value>().await.unwrap()["revoked"], false);
-    assert_eq!(admin_revoke(server.base_url(), "nope_PF84_x").await.status(), 404);
+    assert_eq!(
+        admin_revoke(server.base_url(), "nope_PF84_x")
+            .await
+            .status(),
+        404
+    );
     server.shutdown().await;
 }
 
@@ -293,7 +311,11 @@ async fn deleting_the_device_closes_the_socket_with_4404() {
 #[tokio::test]
 async fn client_closes_are_echoed() {
     let (server, token, device) = server_with_device(|_| {}).await;
-    for (code, reason) in [(3050u16, "meetings unregister"), (1000, "Done"), (4999, "x")] {
+    for (code, reason) in [
+        (3050u16, "meetings unregister"),
+        (1000, "Done"),
+        (4999, "x"),
+    ] {
         let mut ws = connect(&device, &token, false).await;
         ws.send(Message::Close(Some(CloseFrame {
             code: CloseCode::from(code),
@@ -315,7 +337,10 @@ async fn shutdown_closes_sockets_with_1001() {
     let stopping = tokio::spawn(server.shutdown());
     let (code, _) = expect_close(&mut ws).await;
     assert_eq!(code, 1001);
-    tokio::time::timeout(GUARD, stopping).await.unwrap().unwrap();
+    tokio::time::timeout(GUARD, stopping)
+        .await
+        .unwrap()
+        .unwrap();
 }
 
 #[tokio::test]
@@ -328,33 +353,64 @@ async fn admin_api_requires_the_admin_token() {
     assert!(body["message"].is_string(), "{body}");
     let wrong = http().get(&url).bearer_auth("nope").send().await.unwrap();
     assert_eq!(wrong.status(), 401);
-    let right = http().get(&url).bearer_auth(ADMIN_TOKEN).send().await.unwrap();
+    let right = http()
+        .get(&url)
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(right.status(), 200);
 
     let base = server.base_url().to_owned();
     for (body, status) in [
         (json!({"data": {"eventType": "a"}}), 400),
-        (json!({"deviceId": device.id, "personId": "p", "data": {"eventType": "a"}}), 400),
+        (
+            json!({"deviceId": device.id, "personId": "p", "data": {"eventType": "a"}}),
+            400,
+        ),
         (json!({"deviceId": device.id, "data": {}}), 400),
         (json!({"deviceId": device.id, "data": "a"}), 400),
         (json!({"deviceId": device.id}), 400),
-        (json!({"deviceId": "no-such-device", "data": {"eventType": "a"}}), 404),
-        (json!({"personId": "no-such-person", "data": {"eventType": "a"}}), 404),
-        (json!({"email": "nobody@nowhere.example", "data": {"eventType": "a"}}), 404),
-        (json!({"deviceId": device.id, "data": {"eventType": "a"}}), 202),
+        (
+            json!({"deviceId": "no-such-device", "data": {"eventType": "a"}}),
+            404,
+        ),
+        (
+            json!({"personId": "no-such-person", "data": {"eventType": "a"}}),
+            404,
+        ),
+        (
+            json!({"email": "nobody@nowhere.example", "data": {"eventType": "a"}}),
+            404,
+        ),
+        (
+            json!({"deviceId": device.id, "data": {"eventType": "a"}}),
+            202,
+        ),
     ] {
         let res = admin_publish(&base, body.clone()).await;
         assert_eq!(res.status(), status, "{body}");
     }
-    let offline: Value = admin_publish(&base, json!({"deviceId": device.id, "data": {"eventType": "a"}}))
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!((offline["onlineDevices"].clone(), offline["offlineDevices"].clone()), (json!(0), json!(1)));
+    let offline: Value = admin_publish(
+        &base,
+        json!({"deviceId": device.id, "data": {"eventType": "a"}}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(
+        (
+            offline["onlineDevices"].clone(),
+            offline["offlineDevices"].clone()
+        ),
+        (json!(0), json!(1))
+    );
     server.shutdown().await;
 
-    let disabled = TestServer::start_with(|c| c.admin_token = None).await.unwrap();
+    let disabled = TestServer::start_with(|c| c.admin_token = None)
+        .await
+        .unwrap();
     let res = http()
         .get(format!("{}/admin/api/v1/connections", disabled.base_url()))
         .bearer_auth(ADMIN_TOKEN)
@@ -378,7 +434,16 @@ async fn connections_are_listed_with_their_owner() {
     assert_eq!(c["multipleConnections"], false);
     assert!(c["connectedAt"].as_str().is_some());
     let person = c["personId"].as_str().unwrap().to_owned();
-    assert_eq!(admin_connections(server.base_url(), &format!("personId={person}")).await.len(), 1);
-    assert!(admin_connections(server.base_url(), "personId=someone-else").await.is_empty());
+    assert_eq!(
+        admin_connections(server.base_url(), &format!("personId={person}"))
+            .await
+            .len(),
+        1
+    );
+    assert!(
+        admin_connections(server.base_url(), "personId=someone-else")
+            .await
+            .is_empty()
+    );
     server.shutdown().await;
 }

@@ -86,7 +86,10 @@ pub async fn connect(device: &Device, token: &str, multiple: bool) -> Ws {
     let mut ws = open(&device.ws_url, multiple).await;
     send_auth(&mut ws, token).await;
     let first = next_json(&mut ws).await;
-    assert_eq!(first["data"]["eventType"], "mercury.buffer_state", "{first}");
+    assert_eq!(
+        first["data"]["eventType"], "mercury.buffer_state",
+        "{first}"
+    );
     ws
 }
 
@@ -111,10 +114,14 @@ pub async fn expect_close_within(ws: &mut Ws, limit: Duration) -> (u16, String) 
     let read = async {
         loop {
             match ws.next().await {
-                Some(Ok(Message::Close(Some(CloseFrame { code, reason })))) => {
-                    return (u16::from(code), reason.to_string());
+                Some(Ok(Message::Close(frame))) => {
+                    // One more read flushes tungstenite's reply to the close.
+                    let _ = tokio::time::timeout(Duration::from_millis(500), ws.next()).await;
+                    return match frame {
+                        Some(CloseFrame { code, reason }) => (u16::from(code), reason.to_string()),
+                        None => (1005, String::new()),
+                    };
                 }
-                Some(Ok(Message::Close(None))) => return (1005, String::new()),
                 Some(Ok(_)) => {}
                 Some(Err(e)) => panic!("read error before the close frame: {e}"),
                 None => panic!("stream ended without a close frame"),
