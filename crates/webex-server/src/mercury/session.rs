@@ -234,9 +234,9 @@ async fn serve(ws: &mut WebSocket, state: &AppState, mut registered: Registered)
             biased;
             reason = conn.close_requested() => break reason.into(),
             incoming = ws.recv() => {
-                metrics::counter!("webex_mercury_frames_in_total").increment(1);
                 match incoming {
                     Some(Ok(Message::Text(text))) => {
+                        metrics::counter!("webex_mercury_frames_in_total").increment(1);
                         if let Some(id) = ping_id(&text) {
                             seq += 1;
                             if let Err(e) = send(ws, &registered, frame::pong(&id, seq)).await {
@@ -336,6 +336,11 @@ fn read_error(e: axum::Error) -> Ending {
 }
 
 /// Closes the socket the way `ending` says, bounded in time.
+///
+/// A client's close is echoed by tungstenite with the client's own code
+/// (1000, 3050 and 3000–4999 as sent). Codes a websocket may not carry on the
+/// wire, such as 1050 which the official SDK can send on logout, are answered
+/// with 1002 instead, just as promptly.
 async fn finish(ws: &mut WebSocket, ending: Ending) {
     match ending {
         Ending::Gone => {}
