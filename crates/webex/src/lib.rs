@@ -1,1 +1,3 @@
 //! Webex Meetings SDK for Rust (work in progress).
+
+pub mod mercury;
