@@ -606,6 +606,65 @@ async fn peer_first_connect_refreshes_once_on_4401() {
 }
 
 #[tokio::test]
+async fn peer_missing_buffer_state_times_out() {
+    let peer = Peer::start(|_, tcp| async move {
+        let (mut ws, _) = upgrade(tcp).await;
+        let _ = recv_json(&mut ws).await;
+        // Pongs and other chatter, but never a buffer_state.
+        send_json(&mut ws, json!({"id": "x", "type": "pong"})).await;
+        serve(&mut ws).await;
+    })
+    .await;
+    let mut options = quick_options();
+    options.handshake_timeout = Duration::from_millis(300);
+    let host = TestHost::new("t", Reregister::Fixed(peer.url()));
+    let (result, _rx) = connect(&peer.url(), host, options).await;
+    let err = result.expect_err("no buffer_state");
+    assert!(matches!(err, MercuryError::HandshakeTimeout(_)), "{err:?}");
+    assert!(err.is_retryable());
+}
+
+#[tokio::test]
+async fn peer_stale_url_at_first_connect_reregisters_once() {
+    /// Upgrades only URLs whose path contains `fresh`; 404 for the rest.
+    async fn upgrade_fresh(tcp: TcpStream) {
+        let Ok(mut ws) =
+            tokio_tungstenite::accept_hdr_async(tcp, |req: &Request, resp: Response| {
+                if req.uri().path().contains("fresh") {
+                    Ok(resp)
+                } else {
+                    let mut refused = ErrorResponse::new(None);
+                    *refused.status_mut() = http::StatusCode::NOT_FOUND;
+                    Err(refused)
+                }
+            })
+            .await
+        else {
+            return;
+        };
+        handshake(&mut ws).await;
+        serve(&mut ws).await;
+    }
+    let peer = Peer::start(|_, tcp| upgrade_fresh(tcp)).await;
+    let stale = format!("ws://{}/stale/messages", peer.addr);
+    let fresh = format!("ws://{}/fresh/messages", peer.addr);
+    let host = TestHost::new("t", Reregister::Fixed(fresh));
+    let (client, _rx) = connect(&stale, Arc::clone(&host), quick_options()).await;
+    let client = client.expect("connected after re-registering");
+    assert_eq!(host.reregistrations.load(Ordering::SeqCst), 1);
+    client.close().await;
+
+    // Still stale after re-registering: the 404 is returned, no loop.
+    let host = TestHost::new("t", Reregister::Fixed(stale.clone()));
+    let (result, _rx) = connect(&stale, Arc::clone(&host), quick_options()).await;
+    assert!(
+        matches!(result, Err(MercuryError::UpgradeRefused(404))),
+        "{result:?}"
+    );
+    assert_eq!(host.reregistrations.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
 async fn peer_dropping_the_client_closes_the_socket() {
     let (close_tx, mut close_rx) = mpsc::unbounded_channel();
     let peer = Peer::start(move |_, tcp| {

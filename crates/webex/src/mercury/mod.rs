@@ -52,7 +52,15 @@ pub struct HostError {
 }
 
 /// Timings and limits of the Mercury client.
-#[derive(Debug, Clone)]
+///
+/// ```
+/// use std::time::Duration;
+/// let mut options = webex::mercury::MercuryOptions::default();
+/// options.backoff_max = Duration::from_secs(60);
+/// options.proxy = Some("http://proxy.internal:3128".parse()?);
+/// # Ok::<(), url::ParseError>(())
+/// ```
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct MercuryOptions {
     /// Time between a pong and the next ping (15 s).
@@ -88,6 +96,30 @@ impl Default for MercuryOptions {
             multiple_connections: false,
             proxy: None,
         }
+    }
+}
+
+impl std::fmt::Debug for MercuryOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The proxy URL may carry credentials: show it without them.
+        let proxy = self.proxy.as_ref().map(|p| {
+            let mut shown = p.clone();
+            if shown.password().is_some() {
+                let _ = shown.set_password(Some("***"));
+            }
+            shown.to_string()
+        });
+        f.debug_struct("MercuryOptions")
+            .field("ping_interval", &self.ping_interval)
+            .field("pong_timeout", &self.pong_timeout)
+            .field("backoff_initial", &self.backoff_initial)
+            .field("backoff_max", &self.backoff_max)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("handshake_timeout", &self.handshake_timeout)
+            .field("max_reregistrations", &self.max_reregistrations)
+            .field("multiple_connections", &self.multiple_connections)
+            .field("proxy", &proxy)
+            .finish()
     }
 }
 
@@ -282,5 +314,21 @@ impl Drop for FinishedGuard {
     fn drop(&mut self) {
         self.1.store(false, Ordering::SeqCst);
         self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_debug_hides_proxy_password() {
+        let options = MercuryOptions {
+            proxy: Some(url::Url::parse("http://me:s3cret@proxy:3128").expect("url")),
+            ..MercuryOptions::default()
+        };
+        let shown = format!("{options:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("me:***@proxy:3128"), "{shown}");
     }
 }
