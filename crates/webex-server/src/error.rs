@@ -155,6 +155,11 @@ impl From<StoreError> for ApiError {
                 codes::BAD_REQUEST,
                 format!("{what} already exists"),
             ),
+            StoreError::MissingReference(what) => Self::new(
+                StatusCode::NOT_FOUND,
+                codes::NOT_FOUND,
+                format!("The {what} this request refers to no longer exists"),
+            ),
             e if e.is_retryable() => {
                 tracing::error!(error = %e, "store unavailable");
                 let mut err = Self::new(
