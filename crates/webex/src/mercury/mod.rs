@@ -331,4 +331,21 @@ mod tests {
         assert!(!shown.contains("s3cret"), "{shown}");
         assert!(shown.contains("me:***@proxy:3128"), "{shown}");
     }
+
+    /// Compile-time check: the client is shareable and `connect` can be
+    /// spawned on a multi-threaded runtime.
+    #[allow(dead_code)]
+    fn client_is_send_sync_and_connect_spawnable(
+        host: Arc<dyn MercuryHost>,
+        events: mpsc::UnboundedSender<MercuryEvent>,
+    ) {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<MercuryClient>();
+        drop(tokio::spawn(MercuryClient::connect(
+            "ws://127.0.0.1:1/",
+            host,
+            MercuryOptions::default(),
+            events,
+        )));
+    }
 }
