@@ -6,6 +6,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{DEFAULT_TOKEN_URL, WebexConfig};
 use crate::credentials::{AccessToken, Endpoints, TokenManager};
+use crate::error::Error;
 use crate::events::{EventHub, MeetingsEvent};
 use crate::http::{Http, Transport};
 use crate::meetings::{Lifecycle, Meetings, RegistrationStatus};
@@ -114,6 +115,19 @@ impl Webex {
     /// ```
     pub fn set_access_token(&self, token: AccessToken) {
         self.shared.http.tokens.set(token);
+    }
+
+    /// The current access token, obtained or refreshed first when needed
+    /// (concurrent callers share one refresh). Use it to call other Webex
+    /// APIs; never log it.
+    pub async fn access_token(&self) -> Result<secrecy::SecretString, Error> {
+        Ok(self.shared.http.tokens.current().await?.token)
+    }
+
+    /// `GET {hydra}/people/me`: the authenticated user. A 401 refreshes the
+    /// token once and replays the request.
+    pub async fn me(&self) -> Result<webex_wire::people::Person, Error> {
+        crate::people::me(&self.shared.http, &self.shared.endpoints.hydra()).await
     }
 
     /// The configuration this instance was built with.
