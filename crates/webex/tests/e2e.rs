@@ -67,7 +67,11 @@ async fn happy_path_emits_events_in_order_and_cleans_up() {
     within(meetings.unregister()).await.unwrap();
     assert_eq!(
         lifecycle_until(&mut events, "meetings:unregistered").await,
-        ["meetings:ready", "meetings:registered", "meetings:unregistered"]
+        [
+            "meetings:ready",
+            "meetings:registered",
+            "meetings:unregistered"
+        ]
     );
     assert!(devices(&server, &token).await.is_empty());
     server.shutdown().await;
@@ -81,14 +85,23 @@ async fn a_late_subscriber_learns_the_current_state() {
     within(meetings.register()).await.unwrap();
 
     let mut late = meetings.events();
-    assert!(matches!(within(late.next()).await, Some(MeetingsEvent::Ready)));
-    assert!(matches!(within(late.next()).await, Some(MeetingsEvent::Registered)));
+    assert!(matches!(
+        within(late.next()).await,
+        Some(MeetingsEvent::Ready)
+    ));
+    assert!(matches!(
+        within(late.next()).await,
+        Some(MeetingsEvent::Registered)
+    ));
 
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let _sub = meetings.on("meetings:registered", move |e| {
         let _ = tx.send(e.name().into_owned());
     });
-    assert_eq!(within(rx.recv()).await.as_deref(), Some("meetings:registered"));
+    assert_eq!(
+        within(rx.recv()).await.as_deref(),
+        Some("meetings:registered")
+    );
     within(meetings.unregister()).await.unwrap();
     server.shutdown().await;
 }
@@ -100,10 +113,17 @@ async fn register_and_unregister_are_idempotent_and_serialized() {
     let meetings = Webex::init(builder(&server, &token).build().unwrap()).meetings();
 
     let (a, b, c) = within(async {
-        tokio::join!(meetings.register(), meetings.register(), meetings.register())
+        tokio::join!(
+            meetings.register(),
+            meetings.register(),
+            meetings.register()
+        )
     })
     .await;
-    let urls: Vec<String> = [a, b, c].into_iter().map(|r| r.unwrap().device.url).collect();
+    let urls: Vec<String> = [a, b, c]
+        .into_iter()
+        .map(|r| r.unwrap().device.url)
+        .collect();
     assert!(urls.iter().all(|u| u == &urls[0]));
     assert_eq!(devices(&server, &token).await.len(), 1);
 
@@ -134,7 +154,11 @@ async fn a_restarted_app_reuses_its_device_from_the_file_store() {
             .build()
             .unwrap(),
     );
-    let url = within(first.meetings().register()).await.unwrap().device.url;
+    let url = within(first.meetings().register())
+        .await
+        .unwrap()
+        .device
+        .url;
     drop(first); // the app "crashes" without unregistering
 
     let second = Webex::init(
@@ -153,7 +177,9 @@ async fn a_restarted_app_reuses_its_device_from_the_file_store() {
 
 #[tokio::test]
 async fn a_full_device_quota_reclaims_only_this_apps_devices() {
-    let server = TestServer::start_with(|c| c.device_limit = 2).await.unwrap();
+    let server = TestServer::start_with(|c| c.device_limit = 2)
+        .await
+        .unwrap();
     let token = server.token_for("erin@example.com").await.unwrap();
     let app = || Webex::init(builder(&server, &token).build().unwrap());
 
@@ -179,7 +205,10 @@ async fn a_full_device_quota_reclaims_only_this_apps_devices() {
             .unwrap(),
     );
     let e = within(other.meetings().register()).await.unwrap_err();
-    assert!(matches!(e, Error::DeviceLimitExceeded { count: 2, limit: 2 }), "{e:?}");
+    assert!(
+        matches!(e, Error::DeviceLimitExceeded { count: 2, limit: 2 }),
+        "{e:?}"
+    );
     assert!(!e.is_retryable());
     for w in [one, two, three] {
         let _ = within(w.meetings().unregister()).await;
@@ -190,7 +219,10 @@ async fn a_full_device_quota_reclaims_only_this_apps_devices() {
 #[tokio::test]
 async fn an_expired_token_is_a_typed_error() {
     let server = TestServer::start().await.unwrap();
-    let token = server.token_with("frank@example.com", Some(1)).await.unwrap();
+    let token = server
+        .token_with("frank@example.com", Some(1))
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(20)).await;
     let webex = Webex::init(builder(&server, &token).build().unwrap());
     let e = within(webex.meetings().register()).await.unwrap_err();
@@ -268,9 +300,15 @@ async fn oauth_tokens_refresh_on_expiry_and_on_401_with_the_server() {
     );
     // Expired: refreshed once (token URL derived from the discovery URL),
     // shared by concurrent callers.
-    let all = within(futures::future::join_all((0..4).map(|_| webex.access_token()))).await;
+    let all = within(futures::future::join_all(
+        (0..4).map(|_| webex.access_token()),
+    ))
+    .await;
     let first = all[0].as_ref().unwrap().expose_secret().to_owned();
-    assert!(all.iter().all(|t| t.as_ref().unwrap().expose_secret() == first));
+    assert!(
+        all.iter()
+            .all(|t| t.as_ref().unwrap().expose_secret() == first)
+    );
 
     // Revoked behind our back: the 401 refreshes and replays.
     let store = server.server().state().store.clone();
@@ -278,7 +316,10 @@ async fn oauth_tokens_refresh_on_expiry_and_on_401_with_the_server() {
         .await
         .unwrap();
     let me = within(webex.me()).await.unwrap();
-    assert_eq!(me.emails.first().map(String::as_str), Some("grace@example.com"));
+    assert_eq!(
+        me.emails.first().map(String::as_str),
+        Some("grace@example.com")
+    );
     assert_ne!(webex.access_token().await.unwrap().expose_secret(), first);
     server.shutdown().await;
 }
