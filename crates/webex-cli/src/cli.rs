@@ -78,6 +78,18 @@ pub struct ServeArgs {
     /// Name of this node in logs and the node registry.
     #[arg(long, env = "WEBEX_NODE_ID")]
     pub node_id: Option<String>,
+    /// Rate limiting of registrations and token endpoints: `on` or `off`
+    /// (`off` for benchmarks and load tests).
+    #[arg(long, env = "WEBEX_RATE_LIMIT", default_value = "on", value_parser = ["on", "off"])]
+    pub rate_limit: String,
+    /// Device registrations (POST/PUT devices) per bearer token:
+    /// `PER_SECOND[:BURST]`.
+    #[arg(long, env = "WEBEX_REGISTRATION_RATE", default_value = "20:40")]
+    pub registration_rate: webex_server::limits::RateLimit,
+    /// Token endpoint requests per OAuth client, guest issuer or peer
+    /// address: `PER_SECOND[:BURST]`.
+    #[arg(long, env = "WEBEX_TOKEN_RATE", default_value = "10:50")]
+    pub token_rate: webex_server::limits::RateLimit,
 }
 
 /// `webex token …`.

@@ -1,6 +1,7 @@
 //! `webex serve`.
 
 use secrecy::SecretString;
+use webex_server::limits::RateLimits;
 use webex_server::{Server, ServerConfig};
 
 use crate::cli::ServeArgs;
@@ -14,6 +15,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     config.admin_token = args.admin_token.map(SecretString::from);
     config.device_limit = args.device_limit;
     config.cors_origins = args.cors_origins;
+    config.rate_limits = if args.rate_limit == "off" {
+        RateLimits::off()
+    } else {
+        RateLimits {
+            registrations: Some(args.registration_rate),
+            token_endpoints: Some(args.token_rate),
+            ..RateLimits::default()
+        }
+    };
     if let Some(node) = args.node_id {
         config.node_id = node;
     }

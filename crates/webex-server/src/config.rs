@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
+use crate::limits::RateLimits;
+
 /// Everything a server needs to start.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -44,6 +46,9 @@ pub struct ServerConfig {
     pub region: String,
     /// Name of this node (logs, liveness). Defaults to a random id.
     pub node_id: String,
+    /// Rate limits on registrations and token endpoints;
+    /// [`RateLimits::off`] for benchmarks.
+    pub rate_limits: RateLimits,
 }
 
 impl ServerConfig {
@@ -67,6 +72,7 @@ impl ServerConfig {
             sweep_interval: Duration::from_secs(30),
             region: "PF84".into(),
             node_id: uuid::Uuid::new_v4().simple().to_string()[..12].to_owned(),
+            rate_limits: RateLimits::default(),
         }
     }
 

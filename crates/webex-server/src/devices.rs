@@ -124,6 +124,8 @@ struct DeviceUpdate {
         (status = 403, description = "`User has excessive device registrations`: the caller owns `device_limit` live devices (code `excessive_device_registrations`)", body = ErrorBody),
         (status = 413, description = "Body larger than the server accepts", body = ErrorBody),
         (status = 415, description = "Body is not `application/json`", body = ErrorBody),
+        (status = 429, description = "Rate limited (`--registration-rate`, per token); wait `Retry-After` seconds", body = ErrorBody,
+            headers(("retry-after" = u64, description = "Seconds to wait"))),
         (status = 503, description = "Database unavailable; retry later", body = ErrorBody),
     )
 )]
@@ -244,6 +246,8 @@ async fn fetch(
         (status = 404, description = "No such live device of the caller: register a new one", body = ErrorBody),
         (status = 413, description = "Body larger than the server accepts", body = ErrorBody),
         (status = 415, description = "Body is not `application/json`", body = ErrorBody),
+        (status = 429, description = "Rate limited (`--registration-rate`, per token); wait `Retry-After` seconds", body = ErrorBody,
+            headers(("retry-after" = u64, description = "Seconds to wait"))),
         (status = 503, description = "Database unavailable; retry later", body = ErrorBody),
     )
 )]

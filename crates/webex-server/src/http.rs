@@ -23,7 +23,8 @@ pub struct TrackingId(pub String);
 /// Every route of the server, with its middleware.
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config.body_limit;
-    Router::new()
+    let limiters = crate::limits::Limiters::new(&state.config.rate_limits, body_limit);
+    let app = Router::new()
         .merge(crate::identity::router())
         .merge(crate::catalog::router())
         .merge(crate::devices::router())
@@ -33,8 +34,13 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::ops::router())
         .route_layer(middleware::from_fn(remember_route))
         .fallback(|| async { ApiError::from_status(axum::http::StatusCode::NOT_FOUND) })
-        .layer(DefaultBodyLimit::max(body_limit))
-        .layer(middleware::from_fn_with_state(state.clone(), track))
+        .layer(DefaultBodyLimit::max(body_limit));
+    // Inside `track`, so a 429 gets the JSON body and the tracking id.
+    let app = match limiters {
+        Some(l) => app.layer(middleware::from_fn_with_state(l, crate::limits::enforce)),
+        None => app,
+    };
+    app.layer(middleware::from_fn_with_state(state.clone(), track))
         .layer(cors(&state))
         .with_state(state)
 }
@@ -105,7 +111,8 @@ async fn remember_route(
 ) -> Response {
     let mut res = next.run(req).await;
     if let Some(p) = path {
-        res.extensions_mut().insert(MatchedRoute(p.as_str().to_owned()));
+        res.extensions_mut()
+            .insert(MatchedRoute(p.as_str().to_owned()));
     }
     res
 }

@@ -26,6 +26,7 @@ pub mod devices;
 pub mod error;
 pub mod http;
 pub mod identity;
+pub mod limits;
 pub mod mercury;
 pub mod ops;
 pub mod server;

@@ -302,6 +302,7 @@ macro_rules! token_route {
                 (status = 200, description = "New access and refresh tokens (`Cache-Control: no-store`)", body = TokenResponse),
                 (status = 400, description = "RFC 6749 error: invalid_request, invalid_grant (unknown/expired/reused code or refresh token, redirect_uri or PKCE mismatch), invalid_scope, unsupported_grant_type", body = OAuthError),
                 (status = 401, description = "invalid_client: missing or wrong client credentials (`WWW-Authenticate: Basic`)", body = OAuthError),
+                (status = 429, description = "Rate limited (`--token-rate`, per client id); wait `Retry-After` seconds", body = ErrorBody, headers(("retry-after" = u64, description = "Seconds to wait"))),
                 (status = 503, description = "The database is unavailable; retry later", body = ErrorBody),
             )
         )]

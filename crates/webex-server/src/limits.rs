@@ -1,0 +1,499 @@
+//! Request rate limits: device registration per token, and the token
+//! endpoints per OAuth client, guest issuer or peer address.
+//!
+//! Each limit is a GCRA (generic cell rate algorithm) over a keyed map: one
+//! `u64` "theoretical arrival time" per key, so a key costs 16 bytes and no
+//! allocation beyond the map. A key whose arrival time has passed has a full
+//! burst again, exactly as if it were absent, so idle keys are forgotten
+//! whenever a shard fills up; memory stays bounded by
+//! [`RateLimits::max_keys`]. Keys are hashed with a per-process random
+//! SipHash key, so neither tokens nor client ids are kept in memory and an
+//! attacker cannot aim collisions.
+//!
+//! Rejections answer 429 with an integer `Retry-After` and the JSON error
+//! body (the [`crate::http`] middleware renders it).
+//!
+//! ```
+//! use std::time::Duration;
+//! use webex_server::limits::{Gcra, RateLimit};
+//!
+//! let limit: RateLimit = "2:3".parse()?; // 2 per second, bursts of 3
+//! let gcra = Gcra::new(limit, 1024);
+//! let t0 = Duration::ZERO;
+//! assert!((0..3).all(|_| gcra.check(b"token", t0).is_ok()));
+//! assert!(gcra.check(b"token", t0).is_err());
+//! assert!(gcra.check(b"another token", t0).is_ok());
+//! assert!(gcra.check(b"token", t0 + Duration::from_millis(500)).is_ok());
+//! # Ok::<(), webex_server::limits::ParseRateLimitError>(())
+//! ```
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+
+use crate::error::ApiError;
+
+/// Requests per second with a burst allowance.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimit {
+    /// Sustained requests per second (> 0).
+    pub per_second: f64,
+    /// Requests accepted at once from a rested key (≥ 1).
+    pub burst: u32,
+}
+
+impl RateLimit {
+    /// `per_second` sustained, `burst` at once.
+    ///
+    /// ```
+    /// let l = webex_server::limits::RateLimit::new(20.0, 40);
+    /// assert_eq!(l.to_string(), "20:40");
+    /// ```
+    pub fn new(per_second: f64, burst: u32) -> Self {
+        Self { per_second, burst }
+    }
+}
+
+impl std::fmt::Display for RateLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.per_second, self.burst)
+    }
+}
+
+/// Why a rate limit did not parse. Retrying the same text never helps.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ParseRateLimitError {
+    /// The rate is not a positive finite number.
+    #[error("rate `{0}` is not a positive number of requests per second")]
+    Rate(String),
+    /// The burst is not a positive integer.
+    #[error("burst `{0}` is not a positive integer")]
+    Burst(String),
+}
+
+impl FromStr for RateLimit {
+    type Err = ParseRateLimitError;
+
+    /// `PER_SECOND[:BURST]`; the burst defaults to twice the rate (at least 1).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (rate, burst) = match s.split_once(':') {
+            Some((r, b)) => (r, Some(b)),
+            None => (s, None),
+        };
+        let per_second: f64 = rate
+            .trim()
+            .parse()
+            .ok()
+            .filter(|r: &f64| r.is_finite() && *r > 0.0)
+            .ok_or_else(|| ParseRateLimitError::Rate(rate.to_owned()))?;
+        let burst = match burst {
+            Some(b) => b
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|b| *b > 0)
+                .ok_or_else(|| ParseRateLimitError::Burst(b.to_owned()))?,
+            None => ((per_second * 2.0).ceil() as u32).max(1),
+        };
+        Ok(Self { per_second, burst })
+    }
+}
+
+/// Which requests are limited, and how much memory the limiters may use.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateLimits {
+    /// `POST /wdm/api/v1/devices` and `PUT /wdm/api/v1/devices/{id}`, per
+    /// bearer token. `None`: unlimited.
+    pub registrations: Option<RateLimit>,
+    /// `/v1/access_token`, `/idb/oauth2/v1/access_token` (per OAuth client
+    /// id) and `/v1/jwt/login` (per guest issuer); per peer address when the
+    /// request names neither. `None`: unlimited.
+    pub token_endpoints: Option<RateLimit>,
+    /// Most keys each limiter remembers (16 bytes each).
+    pub max_keys: usize,
+}
+
+impl RateLimits {
+    /// No limits at all (benchmarks: `webex serve --rate-limit off`).
+    pub fn off() -> Self {
+        Self {
+            registrations: None,
+            token_endpoints: None,
+            max_keys: 0,
+        }
+    }
+
+    /// Whether any limit is on.
+    pub fn is_on(&self) -> bool {
+        self.registrations.is_some() || self.token_endpoints.is_some()
+    }
+}
+
+impl Default for RateLimits {
+    /// 20 registrations/s with bursts of 40 per token (a client registers
+    /// once per session, the JS SDK retries at most a few times); 10 token
+    /// requests/s with bursts of 50 per client; 100 000 keys each.
+    fn default() -> Self {
+        Self {
+            registrations: Some(RateLimit::new(20.0, 40)),
+            token_endpoints: Some(RateLimit::new(10.0, 50)),
+            max_keys: 100_000,
+        }
+    }
+}
+
+/// Shards of a limiter's map, so concurrent requests rarely share a lock.
+const SHARDS: usize = 16;
+
+/// A keyed GCRA limiter with bounded memory.
+pub struct Gcra {
+    /// Time between two requests at the sustained rate, in nanoseconds.
+    interval: u64,
+    /// How far ahead of now a key's arrival time may run: `interval * (burst - 1)`.
+    tolerance: u64,
+    /// Most keys per shard.
+    shard_cap: usize,
+    hasher: RandomState,
+    shards: Vec<Mutex<HashMap<u64, u64>>>,
+}
+
+impl std::fmt::Debug for Gcra {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gcra")
+            .field("interval_ns", &self.interval)
+            .field("tolerance_ns", &self.tolerance)
+            .field("keys", &self.len())
+            .finish()
+    }
+}
+
+impl Gcra {
+    /// A limiter for `limit` remembering at most about `max_keys` keys.
+    pub fn new(limit: RateLimit, max_keys: usize) -> Self {
+        let interval = (1e9 / limit.per_second).max(1.0) as u64;
+        let tolerance = interval.saturating_mul(u64::from(limit.burst.max(1) - 1));
+        Self {
+            interval,
+            tolerance,
+            shard_cap: max_keys.div_ceil(SHARDS).max(1),
+            hasher: RandomState::new(),
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+        }
+    }
+
+    /// Counts a request of `key` at `now` (time since an arbitrary origin,
+    /// the same for every call). `Err(wait)`: rejected; retry after `wait`.
+    pub fn check(&self, key: &[u8], now: Duration) -> Result<(), Duration> {
+        let now = u64::try_from(now.as_nanos()).unwrap_or(u64::MAX);
+        let h = self.hasher.hash_one(key);
+        let shard = &self.shards[(h as usize) % SHARDS];
+        let mut map = shard.lock().unwrap_or_else(|p| p.into_inner());
+        let tat = map.get(&h).copied().unwrap_or(now).max(now);
+        if tat - now > self.tolerance {
+            return Err(Duration::from_nanos(tat - now - self.tolerance));
+        }
+        if map.len() >= self.shard_cap && !map.contains_key(&h) {
+            // Rested keys are as good as absent: forget them.
+            map.retain(|_, t| *t > now);
+            if map.len() >= self.shard_cap {
+                // Every key is busy: forget one, which at worst hands it a
+                // fresh burst. Memory stays bounded either way.
+                if let Some(k) = map.keys().next().copied() {
+                    map.remove(&k);
+                }
+            }
+        }
+        map.insert(h, tat + self.interval);
+        Ok(())
+    }
+
+    /// Keys remembered now.
+    pub fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).len())
+            .sum()
+    }
+
+    /// Whether no key is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The limiters of one server, shared by the [`enforce`] middleware.
+#[derive(Debug)]
+pub struct Limiters {
+    origin: Instant,
+    registrations: Option<Gcra>,
+    token_endpoints: Option<Gcra>,
+    body_limit: usize,
+}
+
+impl Limiters {
+    /// Limiters for `limits`; `body_limit` bounds the token-endpoint bodies
+    /// read to find the client id. `None` when every limit is off.
+    pub fn new(limits: &RateLimits, body_limit: usize) -> Option<Arc<Self>> {
+        limits.is_on().then(|| {
+            Arc::new(Self {
+                origin: Instant::now(),
+                registrations: limits.registrations.map(|l| Gcra::new(l, limits.max_keys)),
+                token_endpoints: limits
+                    .token_endpoints
+                    .map(|l| Gcra::new(l, limits.max_keys)),
+                body_limit,
+            })
+        })
+    }
+
+    /// The 429 answer when `key` is over its limit.
+    fn rejection(&self, gcra: &Gcra, class: &'static str, key: &[u8]) -> Option<Response> {
+        gcra.check(key, self.origin.elapsed()).err().map(|wait| {
+            metrics::counter!("webex_rate_limited_total", "class" => class).increment(1);
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            ApiError::rate_limited(secs.max(1)).into_response()
+        })
+    }
+}
+
+/// What a request counts against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Class {
+    Registration,
+    OAuthToken,
+    GuestLogin,
+}
+
+fn classify(method: &Method, path: &str) -> Option<Class> {
+    const DEVICES: &str = "/wdm/api/v1/devices";
+    let path = path.trim_end_matches('/');
+    match *method {
+        Method::POST if path == DEVICES => Some(Class::Registration),
+        Method::PUT
+            if path
+                .strip_prefix(DEVICES)
+                .and_then(|rest| rest.strip_prefix('/'))
+                .is_some_and(|id| !id.is_empty() && !id.contains('/')) =>
+        {
+            Some(Class::Registration)
+        }
+        Method::POST if path == "/v1/access_token" || path == "/idb/oauth2/v1/access_token" => {
+            Some(Class::OAuthToken)
+        }
+        Method::POST if path == "/v1/jwt/login" => Some(Class::GuestLogin),
+        _ => None,
+    }
+}
+
+/// Middleware: counts registrations and token requests against their
+/// limits; everything else passes untouched.
+pub async fn enforce(State(limiters): State<Arc<Limiters>>, req: Request, next: Next) -> Response {
+    let Some(class) = classify(req.method(), req.uri().path()) else {
+        return next.run(req).await;
+    };
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_default();
+    match class {
+        Class::Registration => {
+            if let Some(gcra) = &limiters.registrations {
+                let key = match req.headers().get(header::AUTHORIZATION) {
+                    Some(v) => [
+                        b"token:".as_slice(),
+                        crate::auth::strip_bearer(v.to_str().unwrap_or("")).as_bytes(),
+                    ]
+                    .concat(),
+                    None => format!("ip:{peer}").into_bytes(),
+                };
+                if let Some(res) = limiters.rejection(gcra, "registration", &key) {
+                    return res;
+                }
+            }
+            next.run(req).await
+        }
+        Class::GuestLogin => {
+            if let Some(gcra) = &limiters.token_endpoints {
+                let key = match req
+                    .headers()
+                    .get(header::AUTHORIZATION)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| jwt_issuer(crate::auth::strip_bearer(v)))
+                {
+                    Some(iss) => format!("iss:{iss}"),
+                    None => format!("ip:{peer}"),
+                };
+                if let Some(res) = limiters.rejection(gcra, "token", key.as_bytes()) {
+                    return res;
+                }
+            }
+            next.run(req).await
+        }
+        Class::OAuthToken => {
+            let Some(gcra) = &limiters.token_endpoints else {
+                return next.run(req).await;
+            };
+            let (parts, body) = req.into_parts();
+            let Ok(bytes) = axum::body::to_bytes(body, limiters.body_limit).await else {
+                return ApiError::from_status(axum::http::StatusCode::PAYLOAD_TOO_LARGE)
+                    .into_response();
+            };
+            let key = match basic_client_id(&parts.headers).or_else(|| form_client_id(&bytes)) {
+                Some(id) => format!("client:{id}"),
+                None => format!("ip:{peer}"),
+            };
+            if let Some(res) = limiters.rejection(gcra, "token", key.as_bytes()) {
+                return res;
+            }
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
+    }
+}
+
+/// The client id of an HTTP Basic `Authorization` header.
+fn basic_client_id(headers: &axum::http::HeaderMap) -> Option<String> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+    v.get(..6).filter(|p| p.eq_ignore_ascii_case("basic "))?;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(v[6..].trim())
+        .ok()?;
+    let text = String::from_utf8(raw).ok()?;
+    let (id, _secret) = text.split_once(':')?;
+    Some(id.to_owned())
+}
+
+/// The `client_id` field of a form body.
+fn form_client_id(body: &[u8]) -> Option<String> {
+    url::form_urlencoded::parse(body)
+        .find(|(k, _)| k == "client_id")
+        .map(|(_, v)| v.into_owned())
+}
+
+/// The unverified `iss` claim of a JWT (only a rate-limit key: the login
+/// handler verifies the signature).
+fn jwt_issuer(jwt: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Iss {
+        iss: Option<String>,
+    }
+    if jwt.len() > 8 * 1024 {
+        return None;
+    }
+    let payload = jwt.split('.').nth(1)?;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    serde_json::from_slice::<Iss>(&raw).ok()?.iss
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn burst_then_sustained_rate() {
+        let g = Gcra::new(RateLimit::new(10.0, 5), 100);
+        let t0 = Duration::from_secs(1);
+        for _ in 0..5 {
+            assert!(g.check(b"k", t0).is_ok());
+        }
+        let wait = g.check(b"k", t0).expect_err("burst spent");
+        assert_eq!(wait, 100 * MS);
+        assert!(g.check(b"k", t0 + 99 * MS).is_err());
+        assert!(g.check(b"k", t0 + 100 * MS).is_ok());
+        assert!(g.check(b"k", t0 + 100 * MS).is_err());
+        // Rested: a full burst again.
+        let later = t0 + Duration::from_secs(10);
+        assert!((0..5).all(|_| g.check(b"k", later).is_ok()));
+    }
+
+    #[test]
+    fn keys_are_independent() {
+        let g = Gcra::new(RateLimit::new(1.0, 1), 100);
+        assert!(g.check(b"a", Duration::ZERO).is_ok());
+        assert!(g.check(b"a", Duration::ZERO).is_err());
+        assert!(g.check(b"b", Duration::ZERO).is_ok());
+    }
+
+    #[test]
+    fn memory_is_bounded() {
+        let g = Gcra::new(RateLimit::new(1.0, 2), 64);
+        let t0 = Duration::from_secs(5);
+        for i in 0u32..10_000 {
+            assert!(g.check(&i.to_le_bytes(), t0).is_ok());
+        }
+        assert!(g.len() <= 64, "{} keys", g.len());
+        // Later, rested keys make room without evicting busy ones.
+        let later = t0 + Duration::from_secs(60);
+        for i in 0u32..10_000 {
+            assert!(g.check(&i.to_le_bytes(), later).is_ok());
+        }
+        assert!(g.len() <= 64, "{} keys", g.len());
+    }
+
+    #[test]
+    fn parses_rate_and_burst() {
+        assert_eq!("20:40".parse(), Ok(RateLimit::new(20.0, 40)));
+        assert_eq!("0.5".parse(), Ok(RateLimit::new(0.5, 1)));
+        assert_eq!("3".parse(), Ok(RateLimit::new(3.0, 6)));
+        assert!("0".parse::<RateLimit>().is_err());
+        assert!("x:1".parse::<RateLimit>().is_err());
+        assert!("1:0".parse::<RateLimit>().is_err());
+        assert!("nan".parse::<RateLimit>().is_err());
+    }
+
+    #[test]
+    fn classifies_only_limited_routes() {
+        let c = |m: Method, p: &str| classify(&m, p);
+        assert_eq!(
+            c(Method::POST, "/wdm/api/v1/devices"),
+            Some(Class::Registration)
+        );
+        assert_eq!(
+            c(Method::PUT, "/wdm/api/v1/devices/abc"),
+            Some(Class::Registration)
+        );
+        assert_eq!(c(Method::GET, "/wdm/api/v1/devices"), None);
+        assert_eq!(c(Method::DELETE, "/wdm/api/v1/devices/abc"), None);
+        assert_eq!(c(Method::POST, "/v1/access_token"), Some(Class::OAuthToken));
+        assert_eq!(
+            c(Method::POST, "/idb/oauth2/v1/access_token"),
+            Some(Class::OAuthToken)
+        );
+        assert_eq!(c(Method::POST, "/v1/jwt/login"), Some(Class::GuestLogin));
+        assert_eq!(c(Method::GET, "/v1/people/me"), None);
+    }
+
+    #[test]
+    fn extracts_keys() {
+        let mut h = axum::http::HeaderMap::new();
+        let basic = base64::engine::general_purpose::STANDARD.encode("C123:secret");
+        h.insert(
+            header::AUTHORIZATION,
+            format!("Basic {basic}").parse().expect("header"),
+        );
+        assert_eq!(basic_client_id(&h).as_deref(), Some("C123"));
+        assert_eq!(
+            form_client_id(b"grant_type=x&client_id=C%2042").as_deref(),
+            Some("C 42")
+        );
+        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(r#"{"iss":"I9"}"#);
+        assert_eq!(jwt_issuer(&format!("h.{payload}.s")).as_deref(), Some("I9"));
+        assert_eq!(jwt_issuer("garbage"), None);
+    }
+}
