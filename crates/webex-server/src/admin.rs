@@ -116,6 +116,7 @@ pub struct PublishResponse {
     responses(
         (status = 202, description = "Published", body = PublishResponse),
         (status = 400, description = "Invalid body (not exactly one target, or no eventType)"),
+        (status = 415, description = "Body is not `application/json`", body = webex_wire::error::ErrorBody),
         (status = 401, description = "Missing or wrong admin token"),
         (status = 404, description = "Unknown target, or admin API disabled"),
         (status = 503, description = "Event bus unavailable; retry"),
@@ -336,6 +337,7 @@ pub struct RevokeResponse {
     responses(
         (status = 200, description = "Revoked (or already revoked)", body = RevokeResponse),
         (status = 400, description = "Empty token"),
+        (status = 415, description = "Body is not `application/json`", body = webex_wire::error::ErrorBody),
         (status = 401, description = "Missing or wrong admin token"),
         (status = 404, description = "Unknown token, or admin API disabled"),
         (status = 503, description = "Database or event bus unavailable; retry"),

@@ -250,7 +250,7 @@ fn accept_metrics(body: &Bytes) -> ApiResult<StatusCode> {
     post,
     path = "/metrics/api/v1/clientmetrics",
     tag = "compat",
-    request_body(content = Object, description = "`{\"metrics\":[…]}`; any JSON is accepted"),
+    request_body(content = Option<Value>, description = "`{\"metrics\":[…]}`; any JSON, or nothing, is accepted"),
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Accepted"),
@@ -269,7 +269,7 @@ async fn client_metrics(_caller: Caller, body: Bytes) -> impl IntoResponse {
     post,
     path = "/metrics/api/v1/clientmetrics-prelogin",
     tag = "compat",
-    request_body(content = Object, description = "`{\"metrics\":[…]}`; any JSON is accepted"),
+    request_body(content = Option<Value>, description = "`{\"metrics\":[…]}`; any JSON, or nothing, is accepted"),
     responses(
         (status = 204, description = "Accepted"),
         (status = 400, description = "Body is not JSON", body = ErrorBody),

@@ -171,8 +171,8 @@ pub struct Feature {
     pub key: String,
     /// Value as a string.
     pub val: String,
-    /// Value, typed.
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    /// Value, typed (boolean, number or string).
+    #[cfg_attr(feature = "openapi", schema(value_type = Value))]
     pub value: Value,
     /// Kind, e.g. `DEV`.
     #[serde(rename = "type")]

@@ -375,7 +375,8 @@ macro_rules! authorize_routes {
             request_body(content = ConsentForm, content_type = "application/x-www-form-urlencoded"),
             responses(
                 (status = 302, description = "Back to the client's redirect_uri with `code` and `state` (allow), or `error=access_denied` (deny) or another `error`", headers(("location" = String, description = "redirect_uri?code=…&state=…"))),
-                (status = 400, description = "HTML: unknown client or unregistered redirect_uri, or no decision", content_type = "text/html", body = String),
+                (status = 400, description = "HTML: unknown client or unregistered redirect_uri, or no decision; JSON `ErrorBody` when the body is not a form",
+                    content((String = "text/html"), (ErrorBody = "application/json"))),
                 (status = 401, description = "HTML consent page again: the email and personal access token do not match", content_type = "text/html", body = String),
                 (status = 503, description = "The database is unavailable; retry later", body = ErrorBody),
             )
