@@ -28,6 +28,10 @@ pub const READ_BUFFER: usize = 1024;
 const CLOSE_WRITE_GRACE: Duration = Duration::from_secs(5);
 /// How long the server waits for the client to answer a close.
 const CLOSE_REPLY_GRACE: Duration = Duration::from_secs(2);
+/// How long a socket closed with 1009 stays open so the client can read the
+/// close frame (found by tests/mercury_fuzz.rs: without it, the client often
+/// saw a connection reset instead of 1009).
+const TOO_BIG_LINGER: Duration = Duration::from_secs(1);
 
 /// Query parameters the official SDK adds to `webSocketUrl`. Only
 /// `multipleConnections` changes behaviour; unknown ones are ignored.
@@ -357,6 +361,13 @@ async fn finish(ws: &mut WebSocket, ending: Ending) {
                 tokio::time::timeout(CLOSE_WRITE_GRACE, ws.send(Message::Close(Some(frame)))).await;
             if matches!(sent, Ok(Ok(()))) {
                 let _ = tokio::time::timeout(CLOSE_REPLY_GRACE, drain(ws)).await;
+                if code == close::MESSAGE_TOO_BIG {
+                    // The rest of the oversized frame is still unread and
+                    // cannot be drained. Closing now makes the kernel answer
+                    // with a reset, which can discard the close frame before
+                    // the client reads it; let the client read it first.
+                    tokio::time::sleep(TOO_BIG_LINGER).await;
+                }
             }
         }
     }
