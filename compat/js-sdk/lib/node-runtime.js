@@ -1,0 +1,121 @@
+/*
+ * Child process that hosts the official SDK in plain Node 20 (forked by
+ * node-driver.js, spoken to over IPC). It installs only the minimum browser
+ * shim the meetings plugin needs, a guard that refuses any TCP connection
+ * leaving loopback, and collectors for unhandled rejections, console output
+ * and the HTTP exchanges the SDK makes.
+ */
+'use strict';
+
+const diagnostics = require('node:diagnostics_channel');
+const net = require('node:net');
+const { isLoopbackHost } = require('./net-policy');
+
+const faults = [];
+const consoleLines = [];
+const exchanges = [];
+
+function fault(kind, detail) {
+  faults.push({ kind, detail, at: new Date().toISOString() });
+}
+
+// --- the browser-global shim (the SDK itself is untouched) -----------------
+globalThis.window = globalThis;
+if (!globalThis.navigator) {
+  Object.defineProperty(globalThis, 'navigator', {
+    value: { userAgent: `Mozilla/5.0 (X11; Linux x86_64) Node.js/${process.versions.node}` },
+    configurable: true,
+    writable: true,
+  });
+}
+globalThis.location = new URL('http://127.0.0.1/');
+
+// --- collectors ------------------------------------------------------------
+process.on('unhandledRejection', (reason) => {
+  fault('unhandledRejection', String((reason && reason.stack) || reason));
+});
+process.on('uncaughtException', (error) => {
+  fault('uncaughtException', String((error && error.stack) || error));
+});
+
+for (const method of ['log', 'info', 'warn', 'error', 'debug', 'trace']) {
+  console[method] = (...args) => {
+    const text = args
+      .map((a) => (typeof a === 'string' ? a : a instanceof Error ? a.stack : safeJson(a)))
+      .join(' ');
+    consoleLines.push(`[console.${method}] ${text}`);
+    // The SDK prints only errors (logger.level 'error'): each one is a finding.
+    if (method === 'error') fault('console.error', text);
+  };
+}
+
+function safeJson(value) {
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return String(value);
+  }
+}
+
+// Every HTTP response the SDK receives, from Node's own instrumentation.
+diagnostics.subscribe('http.client.response.finish', ({ request, response }) => {
+  exchanges.push({
+    method: request.method,
+    url: `${request.protocol}//${request.host}${request.path}`,
+    status: response.statusCode,
+  });
+});
+diagnostics.subscribe('http.client.request.error', ({ request, error }) => {
+  exchanges.push({
+    method: request.method,
+    url: `${request.protocol}//${request.host}${request.path}`,
+    status: 0,
+    error: String(error && error.message),
+  });
+});
+
+// No traffic leaves 127.0.0.1: refuse (and report) any other destination.
+const originalConnect = net.Socket.prototype.connect;
+net.Socket.prototype.connect = function guardedConnect(...args) {
+  const options = typeof args[0] === 'object' && args[0] !== null ? args[0] : null;
+  const isPipe = options ? Boolean(options.path) : typeof args[0] === 'string';
+  const host = options ? options.host : typeof args[1] === 'string' ? args[1] : undefined;
+  if (!isPipe && !isLoopbackHost(host || 'localhost')) {
+    fault('egress', `connection attempt to ${host}:${options ? options.port : args[0]}`);
+    process.nextTick(() => this.destroy(new Error(`compat harness: egress to ${host} refused`)));
+    return this;
+  }
+  return originalConnect.apply(this, args);
+};
+
+// --- the SDK ---------------------------------------------------------------
+const Webex = require('webex/meetings');
+const { createClient } = require('./sdk-client');
+
+const clients = new Map();
+
+const commands = {
+  create({ clientId, token, base }) {
+    clients.set(clientId, createClient(Webex, { token, base }));
+    return true;
+  },
+  call({ clientId, method, args }) {
+    const client = clients.get(clientId);
+    if (!client) throw new Error(`no client ${clientId}`);
+    return client[method](...(args || []));
+  },
+  drain() {
+    const out = { faults: faults.splice(0), console: consoleLines.splice(0), exchanges: exchanges.splice(0) };
+    return out;
+  },
+};
+
+process.on('message', async ({ id, command, params }) => {
+  try {
+    const value = await commands[command](params || {});
+    process.send({ id, ok: true, value });
+  } catch (error) {
+    process.send({ id, ok: false, error: String((error && error.stack) || error) });
+  }
+});
+process.send({ ready: true });
