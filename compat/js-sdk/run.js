@@ -76,7 +76,7 @@ function report(runtime, error) {
 
 function chromiumVersion() {
   try {
-    return execFileSync(process.env.CHROMIUM_BIN || '/usr/bin/chromium', ['--version'], { encoding: 'utf8' }).trim();
+    return execFileSync(process.env.CHROMIUM_BIN || '/usr/bin/chromium', ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
   } catch {
     return 'Chromium (version unknown)';
   }
@@ -104,6 +104,9 @@ async function main() {
       await scenario.run();
       passed += scenario.passed;
       if (args.bench > 0) {
+        // A fresh runtime: the scenario's SDK instances are left behind with their server gone.
+        await driver.stop();
+        driver = await RUNTIMES[runtime].start();
         log(`\n# ${runtime}: benchmark, ${args.bench} runs`);
         benchResults.push(await bench(driver, args.bench, log));
       }

@@ -30,4 +30,5 @@ if [ -z "${WEBEX_BIN:-}" ]; then
   (cd "$repo" && cargo build -q -p webex-cli)
 fi
 
+node --test test/
 exec node run.js "$@"

@@ -9,7 +9,7 @@
 
 const diagnostics = require('node:diagnostics_channel');
 const net = require('node:net');
-const { isLoopbackHost } = require('./net-policy');
+const { installEgressGuard } = require('./net-policy');
 
 const faults = [];
 const consoleLines = [];
@@ -75,18 +75,7 @@ diagnostics.subscribe('http.client.request.error', ({ request, error }) => {
 });
 
 // No traffic leaves 127.0.0.1: refuse (and report) any other destination.
-const originalConnect = net.Socket.prototype.connect;
-net.Socket.prototype.connect = function guardedConnect(...args) {
-  const options = typeof args[0] === 'object' && args[0] !== null ? args[0] : null;
-  const isPipe = options ? Boolean(options.path) : typeof args[0] === 'string';
-  const host = options ? options.host : typeof args[1] === 'string' ? args[1] : undefined;
-  if (!isPipe && !isLoopbackHost(host || 'localhost')) {
-    fault('egress', `connection attempt to ${host}:${options ? options.port : args[0]}`);
-    process.nextTick(() => this.destroy(new Error(`compat harness: egress to ${host} refused`)));
-    return this;
-  }
-  return originalConnect.apply(this, args);
-};
+installEgressGuard(net.Socket, (detail) => fault('egress', detail));
 
 // --- the SDK ---------------------------------------------------------------
 const Webex = require('webex/meetings');

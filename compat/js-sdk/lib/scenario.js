@@ -166,7 +166,7 @@ class Scenario {
       await this.step('Webex.init → meetings:ready (invalid token)', () => bad.call('init'));
       const outcome = await this.step('register() with an invalid token rejects', () => bad.call('registerExpectingRejection'));
       assert.equal(outcome.rejected, true, `register() resolved with an invalid token: ${JSON.stringify(outcome)}`);
-      this.log(`       (rejected with: ${outcome.message})`);
+      this.log(`       (rejected with: ${outcome.message.split("\n")[0]})`);
       const invalid = await this.driver.drain();
       const after = await this.step('GET /metrics (after the invalid-token run)', () => server.routeCounts());
 
