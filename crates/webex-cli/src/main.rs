@@ -1,2 +1,43 @@
-//! The `webex` command.
-fn main() {}
+//! The `webex` command: run the server, mint tokens, register devices, demo,
+//! benchmarks.
+
+mod cli;
+mod serve;
+mod tokens;
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = cli::Cli::parse();
+    init_tracing(&cli);
+    match run(cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: cli::Cli) -> anyhow::Result<()> {
+    match cli.command {
+        cli::Command::Serve(args) => serve::run(args).await,
+        cli::Command::Token(cli::TokenCommand::Create(args)) => tokens::create(args).await,
+    }
+}
+
+/// Logs go to stderr so stdout stays machine-readable (tokens, addresses).
+fn init_tracing(cli: &cli::Cli) {
+    use tracing_subscriber::EnvFilter;
+    let default = if cli.verbose { "debug" } else { "info" };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if cli.log_json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

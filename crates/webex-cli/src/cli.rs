@@ -1,0 +1,98 @@
+//! Command-line syntax.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use webex_wire::people::PersonType;
+
+/// The default database: a SQLite file under `./webex-data/`.
+pub const DEFAULT_DATABASE: &str = "sqlite://webex-data/webex.sqlite";
+
+/// Webex-compatible server, SDK tools and benchmarks.
+#[derive(Debug, Parser)]
+#[command(name = "webex", version, about)]
+pub struct Cli {
+    /// Debug logging (or set RUST_LOG).
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// Logs as JSON lines.
+    #[arg(long, global = true, env = "WEBEX_LOG_JSON")]
+    pub log_json: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server: identity, OAuth, U2C catalog, WDM devices, Mercury.
+    Serve(ServeArgs),
+    /// Manage access tokens directly in the database.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// Where the database is; shared by every command that opens it.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// `sqlite://PATH` (created when missing) or `postgres://…`.
+    #[arg(long = "database", env = "WEBEX_DATABASE_URL", default_value = DEFAULT_DATABASE)]
+    pub url: String,
+}
+
+/// `webex serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free one).
+    #[arg(long, env = "WEBEX_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// URL clients use to reach this server (default: http://<listen address>).
+    #[arg(long, env = "WEBEX_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Redis URL for the cross-node event bus (several nodes behind one URL).
+    #[arg(long, env = "WEBEX_REDIS_URL")]
+    pub redis: Option<String>,
+    /// Bearer token for the operator API under /admin (disabled when unset).
+    #[arg(long, env = "WEBEX_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Most live devices per person.
+    #[arg(long, env = "WEBEX_DEVICE_LIMIT", default_value_t = 100)]
+    pub device_limit: u64,
+    /// Origins allowed by CORS (repeatable; default: any origin).
+    #[arg(long = "cors-origin", env = "WEBEX_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+    /// Name of this node in logs and the node registry.
+    #[arg(long, env = "WEBEX_NODE_ID")]
+    pub node_id: Option<String>,
+}
+
+/// `webex token …`.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a person (when missing) and print one access token on stdout.
+    Create(TokenCreateArgs),
+}
+
+/// `webex token create`.
+#[derive(Debug, Args)]
+pub struct TokenCreateArgs {
+    /// The person's email; created with its org (named after the domain) when missing.
+    #[arg(long)]
+    pub email: String,
+    /// Kind of identity.
+    #[arg(long = "type", default_value = "person", value_parser = parse_person_type)]
+    pub kind: PersonType,
+    /// Lifetime, e.g. `12h`, `30m` (default: never expires).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub expires_in: Option<Duration>,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+fn parse_person_type(s: &str) -> Result<PersonType, String> {
+    s.parse()
+}

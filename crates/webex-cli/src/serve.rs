@@ -1,0 +1,24 @@
+//! `webex serve`.
+
+use secrecy::SecretString;
+use webex_server::{Server, ServerConfig};
+
+use crate::cli::ServeArgs;
+
+/// Runs the server until SIGINT/SIGTERM. Prints `listening on <url>` on
+/// stdout once it accepts connections (scripts wait for that line).
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let mut config = ServerConfig::new(args.listen, args.database.url);
+    config.public_url = args.public_url;
+    config.redis_url = args.redis;
+    config.admin_token = args.admin_token.map(SecretString::from);
+    config.device_limit = args.device_limit;
+    config.cors_origins = args.cors_origins;
+    if let Some(node) = args.node_id {
+        config.node_id = node;
+    }
+    let server = Server::start(config).await?;
+    println!("listening on {}", server.base_url());
+    server.wait_for_signal_then_shutdown().await;
+    Ok(())
+}
