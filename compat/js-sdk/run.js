@@ -8,6 +8,7 @@
  *   node run.js                       both runtimes, scenario only
  *   node run.js --runtime node        one runtime (node | chromium)
  *   node run.js --bench 15            the scenario, then 15 timed runs per runtime → RESULTS.md
+ *   node run.js --verbose             also list every request the SDK made and its status
  */
 
 const fs = require('node:fs');
@@ -22,14 +23,15 @@ const RUNTIMES = { node: NodeDriver, chromium: BrowserDriver };
 const TMP = path.join(__dirname, '.tmp');
 
 function parseArgs(argv) {
-  const args = { runtimes: [], bench: 0, results: path.join(__dirname, 'RESULTS.md') };
+  const args = { runtimes: [], bench: 0, verbose: false, results: path.join(__dirname, 'RESULTS.md') };
   for (let i = 0; i < argv.length; i += 1) {
     const a = argv[i];
     if (a === '--runtime') args.runtimes.push(argv[++i]);
     else if (a === '--bench') args.bench = Number(argv[++i]);
     else if (a === '--results') args.results = path.resolve(argv[++i]);
+    else if (a === '--verbose') args.verbose = true;
     else if (a === '-h' || a === '--help') {
-      console.log('usage: run.js [--runtime node|chromium]... [--bench N] [--results FILE]');
+      console.log('usage: run.js [--runtime node|chromium]... [--bench N] [--results FILE] [--verbose]');
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -103,6 +105,12 @@ async function main() {
     try {
       await scenario.run();
       passed += scenario.passed;
+      if (args.verbose) {
+        for (const [phase, list] of Object.entries(scenario.exchanges)) {
+          log(`--- ${runtime}: what the SDK sent (${phase} token) ---`);
+          for (const e of list) log(`  ${e.method} ${e.url} → ${e.status}${e.error ? ` (${e.error})` : ''}`);
+        }
+      }
       if (args.bench > 0) {
         // A fresh runtime: the scenario's SDK instances are left behind with their server gone.
         await driver.stop();

@@ -57,21 +57,21 @@ function safeJson(value) {
   }
 }
 
-// Every HTTP response the SDK receives, from Node's own instrumentation.
-diagnostics.subscribe('http.client.response.finish', ({ request, response }) => {
-  exchanges.push({
-    method: request.method,
-    url: `${request.protocol}//${request.host}${request.path}`,
-    status: response.statusCode,
+// Every HTTP response (and WebSocket upgrade) the SDK receives, from Node's
+// own instrumentation.
+const urlOf = (request) => `${request.protocol}//${request.getHeader('host') || request.host}${request.path}`;
+diagnostics.subscribe('http.client.request.start', ({ request }) => {
+  if (String(request.getHeader('upgrade')).toLowerCase() !== 'websocket') return;
+  // ws has its own 'upgrade' listener already; this one only watches.
+  request.once('upgrade', (response) => {
+    exchanges.push({ method: 'WEBSOCKET', url: urlOf(request), status: response.statusCode });
   });
 });
+diagnostics.subscribe('http.client.response.finish', ({ request, response }) => {
+  exchanges.push({ method: request.method, url: urlOf(request), status: response.statusCode });
+});
 diagnostics.subscribe('http.client.request.error', ({ request, error }) => {
-  exchanges.push({
-    method: request.method,
-    url: `${request.protocol}//${request.host}${request.path}`,
-    status: 0,
-    error: String(error && error.message),
-  });
+  exchanges.push({ method: request.method, url: urlOf(request), status: 0, error: String(error && error.message) });
 });
 
 // No traffic leaves 127.0.0.1: refuse (and report) any other destination.

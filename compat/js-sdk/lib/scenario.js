@@ -190,6 +190,7 @@ class Scenario {
         assertNoFaults(invalid.faults.filter((f) => f.kind !== 'console.error')),
       );
       this.consoleLines = valid.console.concat(invalid.console);
+      this.exchanges = { valid: valid.exchanges, invalid: invalid.exchanges };
       return server;
     } catch (error) {
       error.serverLog = server.logText();
