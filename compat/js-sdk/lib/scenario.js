@@ -70,6 +70,25 @@ class Scenario {
     }
   }
 
+  /** A final check: runs like a step, but a failure is kept and the next check still runs. */
+  async check(name, fn) {
+    try {
+      await this.step(name, fn);
+    } catch (error) {
+      (this.failedChecks = this.failedChecks || []).push(error);
+    }
+  }
+
+  /** Throws one error carrying every failed check, if any. */
+  throwFailedChecks() {
+    const failed = this.failedChecks || [];
+    this.failedChecks = [];
+    if (failed.length === 0) return;
+    const error = new Error(failed.map((e) => `[${e.step}]\n${e.message}`).join('\n\n'));
+    error.step = `${failed.length} final check(s)`;
+    throw error;
+  }
+
   async client(label, token, base) {
     const client = await this.driver.createClient(`${label}-${this.clients.length}`, token, base);
     this.clients.push(client);
@@ -170,25 +189,26 @@ class Scenario {
       const invalid = await this.driver.drain();
       const after = await this.step('GET /metrics (after the invalid-token run)', () => server.routeCounts());
 
-      await this.step('every request of the valid-token run got a 2xx (server /metrics)', () =>
+      await this.check('every request of the valid-token run got a 2xx (server /metrics)', () =>
         assertStatuses(diffRouteCounts(before, middle), (s) => s === 101 || (s >= 200 && s < 300)),
       );
-      await this.step('the invalid-token run saw only 2xx and 401 (server /metrics)', () =>
+      await this.check('the invalid-token run saw only 2xx and 401 (server /metrics)', () =>
         assertStatuses(diffRouteCounts(middle, after), (s) => s === 101 || s === 401 || (s >= 200 && s < 300)),
       );
-      await this.step('every response the SDK received in the valid-token run was 2xx', () =>
+      await this.check('every response the SDK received in the valid-token run was 2xx', () =>
         assertExchanges(valid.exchanges, (s) => s === 101 || (s >= 200 && s < 300)),
       );
-      await this.step('the SDK saw only 2xx and 401 with the invalid token', () =>
+      await this.check('the SDK saw only 2xx and 401 with the invalid token', () =>
         assertExchanges(invalid.exchanges, (s) => s === 101 || s === 401 || (s >= 200 && s < 300)),
       );
-      await this.step('no unhandled rejection, page error, console error or egress (valid token)', () =>
+      await this.check('no unhandled rejection, page error, console error or egress (valid token)', () =>
         assertNoFaults(valid.faults),
       );
-      await this.step('no unhandled rejection, page error or egress (invalid token)', () =>
+      await this.check('no unhandled rejection, page error or egress (invalid token)', () =>
         // The browser logs each 401 as a console error; those are the expected answers here.
         assertNoFaults(invalid.faults.filter((f) => f.kind !== 'console.error')),
       );
+      this.throwFailedChecks();
       this.consoleLines = valid.console.concat(invalid.console);
       this.exchanges = { valid: valid.exchanges, invalid: invalid.exchanges };
       return server;
@@ -206,18 +226,24 @@ class Scenario {
 
 function assertStatuses(rows, ok) {
   assert.ok(rows.length > 0, 'the server counted no request at all');
+  const line = (r) => `  ${r.method} ${r.route} → ${r.status} ×${r.count}`;
   const bad = rows.filter((r) => !ok(r.status));
-  assert.deepEqual(bad, [], `unexpected statuses:\n${rows.map((r) => `  ${r.method} ${r.route} → ${r.status} ×${r.count}`).join('\n')}`);
+  if (bad.length) {
+    assert.fail(`the server answered:\n${bad.map(line).join('\n')}\nall requests it counted:\n${rows.map(line).join('\n')}`);
+  }
 }
 
 function assertExchanges(exchanges, ok) {
   assert.ok(exchanges.length > 0, 'the SDK made no request at all');
   const bad = exchanges.filter((e) => !ok(e.status));
-  assert.deepEqual(bad, [], `unexpected responses:\n${exchanges.map((e) => `  ${e.method} ${e.url} → ${e.status}${e.error ? ` (${e.error})` : ''}`).join('\n')}`);
+  if (bad.length) {
+    const line = (e) => `  ${e.method} ${e.url} → ${e.status}${e.error ? ` (${e.error})` : ''}`;
+    assert.fail(`${bad.length} of ${exchanges.length} responses the SDK received:\n${bad.map(line).join('\n')}`);
+  }
 }
 
 function assertNoFaults(faults) {
-  assert.deepEqual(faults, [], `faults:\n${faults.map((f) => `  ${f.kind}: ${f.detail}`).join('\n')}`);
+  if (faults.length) assert.fail(`faults:\n${faults.map((f) => `  ${f.kind}: ${f.detail}`).join('\n')}`);
 }
 
 module.exports = { Scenario, withTimeout, eventually, listOf, deviceIdOf };
