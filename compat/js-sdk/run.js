@@ -18,6 +18,7 @@ const { Scenario } = require('./lib/scenario');
 const { NodeDriver } = require('./lib/node-driver');
 const { BrowserDriver } = require('./lib/browser-driver');
 const { bench, renderResults } = require('./lib/bench');
+const { REPO_ROOT } = require('./lib/server');
 
 const RUNTIMES = { node: NodeDriver, chromium: BrowserDriver };
 const TMP = path.join(__dirname, '.tmp');
@@ -76,6 +77,17 @@ function report(runtime, error) {
   console.log(tail(error.serverLog, 150));
 }
 
+/** Which server was measured: COMPAT_SERVER_NOTE, else the repository revision. */
+function serverDescription() {
+  if (process.env.COMPAT_SERVER_NOTE) return process.env.COMPAT_SERVER_NOTE;
+  try {
+    const rev = execFileSync('git', ['-C', REPO_ROOT, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    return `\`webex serve\` (debug build) at commit ${rev}`;
+  } catch {
+    return '`webex serve` (debug build)';
+  }
+}
+
 function chromiumVersion() {
   try {
     return execFileSync(process.env.CHROMIUM_BIN || '/usr/bin/chromium', ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
@@ -130,7 +142,7 @@ async function main() {
   if (args.bench > 0 && failed === 0) {
     const sdkVersion = require('webex/package').version;
     const command = `cd compat/js-sdk && ./run.sh --bench ${args.bench}`;
-    fs.writeFileSync(args.results, renderResults(benchResults, { n: args.bench, command, chromiumVersion: chromiumVersion(), sdkVersion }));
+    fs.writeFileSync(args.results, renderResults(benchResults, { n: args.bench, command, chromiumVersion: chromiumVersion(), sdkVersion, server: serverDescription() }));
     log(`\nwrote ${args.results}`);
     for (const r of benchResults) {
       log(`${r.runtime}: init→registered median ${r.registered.median.toFixed(0)} ms p90 ${r.registered.p90.toFixed(0)} ms; unregister median ${r.unregistered.median.toFixed(0)} ms p90 ${r.unregistered.p90.toFixed(0)} ms`);

@@ -65,7 +65,7 @@ function machine() {
 }
 
 /** RESULTS.md for the given bench results. */
-function renderResults(results, { n, command, chromiumVersion, sdkVersion }) {
+function renderResults(results, { n, command, chromiumVersion, sdkVersion, server }) {
   const m = machine();
   const fmt = (x) => x.toFixed(0);
   const rows = results.map(
@@ -84,6 +84,8 @@ Times come from the SDK runtime's own clock (\`performance.now()\`).
 - **unregister**: \`meetings.unregister()\` → \`meetings:unregistered\`
 
 Command: \`${command}\`
+
+Server: ${server}
 
 Machine: nproc ${m.nproc}, ${m.memoryGiB} GiB memory, ${m.cpu}; Node ${m.node}; ${chromiumVersion}.
 
