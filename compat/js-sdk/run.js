@@ -8,7 +8,7 @@
  *   node run.js                       both runtimes, scenario only
  *   node run.js --runtime node        one runtime (node | chromium)
  *   node run.js --bench 15            the scenario, then 15 timed runs per runtime → RESULTS.md
- *   node run.js --verbose             also list every request the SDK made and its status
+ *   node run.js --verbose             also list every request the SDK made and what the server counted
  */
 
 const fs = require('node:fs');
@@ -121,6 +121,10 @@ async function main() {
         for (const [phase, list] of Object.entries(scenario.exchanges)) {
           log(`--- ${runtime}: what the SDK sent (${phase} token) ---`);
           for (const e of list) log(`  ${e.method} ${e.url} → ${e.status}${e.error ? ` (${e.error})` : ''}`);
+        }
+        for (const [phase, rows] of Object.entries(scenario.serverRoutes)) {
+          log(`--- ${runtime}: what the server counted (/metrics, ${phase} token, harness calls included) ---`);
+          for (const r of rows) log(`  ${r.method} ${r.route} → ${r.status} ×${r.count}`);
         }
       }
       if (args.bench > 0) {

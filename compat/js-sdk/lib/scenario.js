@@ -211,6 +211,7 @@ class Scenario {
       this.throwFailedChecks();
       this.consoleLines = valid.console.concat(invalid.console);
       this.exchanges = { valid: valid.exchanges, invalid: invalid.exchanges };
+      this.serverRoutes = { valid: diffRouteCounts(before, middle), invalid: diffRouteCounts(middle, after) };
       return server;
     } catch (error) {
       error.serverLog = server.logText();

@@ -43,7 +43,7 @@ class WebexServer {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'webex-compat-'));
     const database = `sqlite://${path.join(dir, 'webex.sqlite')}`;
     const adminToken = crypto.randomBytes(24).toString('hex');
-    const env = { ...process.env, RUST_LOG: process.env.RUST_LOG || 'debug', NO_COLOR: '1' };
+    const env = { ...process.env, RUST_LOG: process.env.RUST_LOG || 'debug,sqlx=warn,hyper=info,h2=info,tower=info', NO_COLOR: '1' };
     const child = spawn(
       bin,
       ['serve', '--listen', '127.0.0.1:0', '--database', database, '--admin-token', adminToken],
