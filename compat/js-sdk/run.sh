@@ -27,7 +27,7 @@ fi
 
 if [ -z "${WEBEX_BIN:-}" ]; then
   export WEBEX_BIN="${CARGO_TARGET_DIR:-$repo/target}/debug/webex"
-  (cd "$repo" && cargo build -q -p webex-cli)
+  (cd "$repo" && cargo build -q --locked -p webex-cli)
 fi
 
 node --test test/
