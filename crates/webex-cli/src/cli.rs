@@ -32,6 +32,12 @@ pub enum Command {
     /// Manage access tokens directly in the database.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage OAuth 2 integrations (clients).
+    #[command(subcommand, name = "oauth-client")]
+    OAuthClient(OAuthClientCommand),
+    /// Manage guest issuers (HS256 JWTs exchanged at /v1/jwt/login).
+    #[command(subcommand, name = "guest-issuer")]
+    GuestIssuer(GuestIssuerCommand),
 }
 
 /// Where the database is; shared by every command that opens it.
@@ -63,7 +69,11 @@ pub struct ServeArgs {
     #[arg(long, env = "WEBEX_DEVICE_LIMIT", default_value_t = 100)]
     pub device_limit: u64,
     /// Origins allowed by CORS (repeatable; default: any origin).
-    #[arg(long = "cors-origin", env = "WEBEX_CORS_ORIGINS", value_delimiter = ',')]
+    #[arg(
+        long = "cors-origin",
+        env = "WEBEX_CORS_ORIGINS",
+        value_delimiter = ','
+    )]
     pub cors_origins: Vec<String>,
     /// Name of this node in logs and the node registry.
     #[arg(long, env = "WEBEX_NODE_ID")]
@@ -89,6 +99,52 @@ pub struct TokenCreateArgs {
     /// Lifetime, e.g. `12h`, `30m` (default: never expires).
     #[arg(long, value_parser = humantime::parse_duration)]
     pub expires_in: Option<Duration>,
+    /// Region tag in the token (`<secret>_<region>_<orgId>`).
+    #[arg(long, default_value = "PF84", hide = true)]
+    pub region: String,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+/// `webex oauth-client …`.
+#[derive(Debug, Subcommand)]
+pub enum OAuthClientCommand {
+    /// Register an integration; prints `client_id=…` and `client_secret=…`.
+    Create(OAuthClientCreateArgs),
+}
+
+/// `webex oauth-client create`.
+#[derive(Debug, Args)]
+pub struct OAuthClientCreateArgs {
+    /// Name shown on the consent page.
+    #[arg(long)]
+    pub name: String,
+    /// Allowed redirect URI (repeatable; matched exactly).
+    #[arg(long = "redirect-uri", required = true)]
+    pub redirect_uris: Vec<String>,
+    /// Scopes the client may request, space separated.
+    #[arg(long, default_value = "spark:all spark:kms")]
+    pub scopes: String,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+/// `webex guest-issuer …`.
+#[derive(Debug, Subcommand)]
+pub enum GuestIssuerCommand {
+    /// Create a guest issuer; prints `issuer_id=…` and the base64 `secret=…`.
+    Create(GuestIssuerCreateArgs),
+}
+
+/// `webex guest-issuer create`.
+#[derive(Debug, Args)]
+pub struct GuestIssuerCreateArgs {
+    /// Display name.
+    #[arg(long)]
+    pub name: String,
+    /// Org (by name) the guests belong to; created when missing.
+    #[arg(long, default_value = "guests.invalid")]
+    pub org: String,
     #[command(flatten)]
     pub database: DatabaseArgs,
 }

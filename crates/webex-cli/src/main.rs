@@ -23,7 +23,13 @@ async fn main() -> std::process::ExitCode {
 async fn run(cli: cli::Cli) -> anyhow::Result<()> {
     match cli.command {
         cli::Command::Serve(args) => serve::run(args).await,
-        cli::Command::Token(cli::TokenCommand::Create(args)) => tokens::create(args).await,
+        cli::Command::Token(cli::TokenCommand::Create(args)) => tokens::create_token(args).await,
+        cli::Command::OAuthClient(cli::OAuthClientCommand::Create(args)) => {
+            tokens::create_oauth_client(args).await
+        }
+        cli::Command::GuestIssuer(cli::GuestIssuerCommand::Create(args)) => {
+            tokens::create_guest_issuer(args).await
+        }
     }
 }
 

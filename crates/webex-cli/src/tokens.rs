@@ -1,41 +1,50 @@
-//! `webex token create`: works directly on the database, so it runs while
-//! the server runs (and on another machine sharing PostgreSQL).
+//! `webex token create`, `webex oauth-client create`, `webex guest-issuer
+//! create`: work directly on the database, so they run while the server runs
+//! (and from another machine sharing PostgreSQL).
 
 use secrecy::ExposeSecret;
-use webex_server::auth::{TokenSpec, mint_token};
-use webex_server::store::NewPerson;
+use webex_server::identity::admin;
 
-use crate::cli::TokenCreateArgs;
+use crate::cli::{GuestIssuerCreateArgs, OAuthClientCreateArgs, TokenCreateArgs};
 
 /// Prints one token on stdout and nothing else.
-pub async fn create(args: TokenCreateArgs) -> anyhow::Result<()> {
-    let email = args.email.trim().to_lowercase();
-    let domain = match email.split_once('@') {
-        Some((local, domain)) if !local.is_empty() && !domain.is_empty() => domain.to_owned(),
-        _ => anyhow::bail!("`{email}` is not an email address"),
-    };
+pub async fn create_token(args: TokenCreateArgs) -> anyhow::Result<()> {
     let store = webex_server::store::connect(&args.database.url).await?;
-    let person = store
-        .upsert_person(&NewPerson {
-            email: email.clone(),
-            display_name: email.clone(),
-            kind: args.kind,
-            org_name: domain,
-        })
-        .await?;
-    let ttl_ms = args
-        .expires_in
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-    let minted = mint_token(
-        &person,
-        "PF84",
-        TokenSpec {
-            scope: "spark:all".into(),
-            ttl_ms,
-            ..TokenSpec::default()
-        },
-    );
-    store.insert_token(&minted.record).await?;
-    println!("{}", minted.text.expose_secret());
+    let token = admin::create_token(
+        store.as_ref(),
+        &args.region,
+        &args.email,
+        args.kind,
+        args.expires_in,
+    )
+    .await?;
+    println!("{}", token.expose_secret());
+    store.close().await;
+    Ok(())
+}
+
+/// Prints `client_id` and `client_secret` (one `key=value` per line).
+pub async fn create_oauth_client(args: OAuthClientCreateArgs) -> anyhow::Result<()> {
+    let store = webex_server::store::connect(&args.database.url).await?;
+    let (id, secret) = admin::create_oauth_client(
+        store.as_ref(),
+        &args.name,
+        &args.redirect_uris,
+        &args.scopes,
+    )
+    .await?;
+    println!("client_id={id}");
+    println!("client_secret={}", secret.expose_secret());
+    store.close().await;
+    Ok(())
+}
+
+/// Prints `issuer_id` and the base64 `secret` (one `key=value` per line).
+pub async fn create_guest_issuer(args: GuestIssuerCreateArgs) -> anyhow::Result<()> {
+    let store = webex_server::store::connect(&args.database.url).await?;
+    let (id, secret) = admin::create_guest_issuer(store.as_ref(), &args.name, &args.org).await?;
+    println!("issuer_id={id}");
+    println!("secret={}", secret.expose_secret());
+    store.close().await;
     Ok(())
 }

@@ -16,7 +16,7 @@ use crate::time::now_millis;
 /// Characters of randomness in a minted secret: 44 alphanumerics ≈ 262 bits.
 const SECRET_LEN: usize = 44;
 
-/// A random alphanumeric secret of [`SECRET_LEN`] characters (≥ 256 bits).
+/// A random alphanumeric secret of `SECRET_LEN` characters (≥ 256 bits).
 pub fn random_secret() -> String {
     rand::rng()
         .sample_iter(&Alphanumeric)

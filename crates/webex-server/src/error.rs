@@ -25,6 +25,9 @@ pub struct ApiError {
     pub retry_after: Option<u64>,
     /// Numeric Webex error code, where one applies.
     pub error_code: Option<u32>,
+    /// Longer text for `errors[0].description`, when it should say more
+    /// than `message` (which some clients compare verbatim).
+    pub detail: Option<String>,
 }
 
 impl ApiError {
@@ -36,6 +39,7 @@ impl ApiError {
             message: message.into(),
             retry_after: None,
             error_code: None,
+            detail: None,
         }
     }
     /// 400 with [`codes::BAD_REQUEST`].
@@ -79,10 +83,19 @@ impl ApiError {
         self
     }
 
+    /// Sets the longer description of `errors[0]`.
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+
     /// The JSON body for this error with `tracking_id`.
     pub fn body(&self, tracking_id: &str) -> ErrorBody {
         let mut body = ErrorBody::new(self.code, self.message.clone(), tracking_id);
         body.error_code = self.error_code;
+        if let (Some(detail), Some(first)) = (&self.detail, body.errors.first_mut()) {
+            first.description.clone_from(detail);
+        }
         body
     }
 
@@ -142,18 +155,27 @@ impl IntoResponse for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
+            // The JS SDK recognises this answer by comparing `message` with
+            // the exact text (then deletes its oldest devices and retries),
+            // so the numbers go in the detail only.
             StoreError::DeviceLimit { count, limit } => Self::new(
                 StatusCode::FORBIDDEN,
                 codes::EXCESSIVE_DEVICE_REGISTRATIONS,
-                format!(
-                    "{} ({count} devices; the limit is {limit}). Delete unused devices first.",
-                    webex_wire::error::EXCESSIVE_DEVICE_REGISTRATIONS_MESSAGE
-                ),
-            ),
+                webex_wire::error::EXCESSIVE_DEVICE_REGISTRATIONS_MESSAGE,
+            )
+            .with_detail(format!(
+                "{} ({count} devices; the limit is {limit}). Delete unused devices first.",
+                webex_wire::error::EXCESSIVE_DEVICE_REGISTRATIONS_MESSAGE
+            )),
             StoreError::Conflict(what) => Self::new(
                 StatusCode::CONFLICT,
                 codes::BAD_REQUEST,
                 format!("{what} already exists"),
+            ),
+            StoreError::MissingReference(what) => Self::new(
+                StatusCode::NOT_FOUND,
+                codes::NOT_FOUND,
+                format!("The {what} this request refers to no longer exists"),
             ),
             e if e.is_retryable() => {
                 tracing::error!(error = %e, "store unavailable");

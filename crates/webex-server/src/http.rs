@@ -62,7 +62,7 @@ async fn track(State(_state): State<AppState>, mut req: Request, next: Next) -> 
         let err = res
             .extensions_mut()
             .remove::<ApiError>()
-            .or_else(|| (!is_json(&res)).then(|| ApiError::from_status(status)));
+            .or_else(|| (!is_rendered(&res)).then(|| ApiError::from_status(status)));
         if let Some(err) = err {
             let retry_after = res.headers().get(header::RETRY_AFTER).cloned();
             let body = serde_json::to_vec(&err.body(&id)).unwrap_or_default();
@@ -92,11 +92,14 @@ async fn track(State(_state): State<AppState>, mut req: Request, next: Next) -> 
     res
 }
 
-fn is_json(res: &Response) -> bool {
+/// Whether a handler rendered the error body itself: JSON (e.g. RFC 6749
+/// OAuth errors) or an HTML page meant for a browser (e.g. the OAuth
+/// authorize page's errors, which must never redirect).
+fn is_rendered(res: &Response) -> bool {
     res.headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"))
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("text/html"))
 }
 
 /// CORS for browser apps on other origins. Preflights get the requested

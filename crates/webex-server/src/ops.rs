@@ -1,15 +1,264 @@
-//! Health, readiness, Prometheus metrics, OpenAPI. (skeleton)
+//! Operations endpoints: liveness (`/healthz`), readiness (`/readyz`),
+//! Prometheus metrics (`/metrics`) and the OpenAPI document
+//! (`/openapi.json`).
+
+use std::sync::OnceLock;
 
 use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use webex_wire::error::{ErrorBody, codes};
 
+use crate::error::{ApiError, ApiResult, Json};
 use crate::state::AppState;
+
+/// Buckets of every `*_seconds` histogram, from 1 ms to 10 s.
+const SECONDS_BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+];
 
 /// Routes of this module.
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(prometheus))
+        .route("/openapi.json", get(openapi_json))
 }
 
-/// The process-wide Prometheus recorder (installed once).
-pub fn prometheus_handle() -> Option<metrics_exporter_prometheus::PrometheusHandle> {
-    None
+/// The OpenAPI description of this module's routes.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    <ApiDoc as utoipa::OpenApi>::openapi()
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(healthz, readyz, prometheus, openapi_json))]
+struct ApiDoc;
+
+/// The OpenAPI document of the whole server: every module's routes, the
+/// server's title and version, and the `bearer` security scheme the routes
+/// refer to.
+///
+/// ```
+/// let doc = webex_server::ops::server_openapi();
+/// assert!(doc.paths.paths.contains_key("/wdm/api/v1/devices"));
+/// ```
+pub fn server_openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = utoipa::openapi::OpenApiBuilder::new()
+        .info(
+            utoipa::openapi::InfoBuilder::new()
+                .title("Webex-compatible server")
+                .version(env!("CARGO_PKG_VERSION"))
+                .description(Some(env!("CARGO_PKG_DESCRIPTION")))
+                .build(),
+        )
+        .build();
+    for part in [
+        crate::identity::openapi(),
+        crate::catalog::openapi(),
+        crate::devices::openapi(),
+        crate::compat::openapi(),
+        crate::admin::openapi(),
+        crate::mercury::openapi(),
+        openapi(),
+    ] {
+        doc.merge(part);
+    }
+    let components = doc.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "bearer",
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .description(Some(
+                    "An access token `<secret>_<region>_<orgId>` from the identity endpoints",
+                ))
+                .build(),
+        ),
+    );
+    doc
+}
+
+/// The process-wide Prometheus recorder, installed on first use.
+///
+/// Many servers may start in one process (tests); they share this recorder.
+/// `None` when another metrics recorder was installed first.
+pub fn prometheus_handle() -> Option<PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE.get_or_init(install_recorder).clone()
+}
+
+fn install_recorder() -> Option<PrometheusHandle> {
+    let builder = match PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &SECONDS_BUCKETS)
+    {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::warn!(error = %e, "invalid histogram buckets; using summaries");
+            PrometheusBuilder::new()
+        }
+    };
+    match builder.install_recorder() {
+        Ok(handle) => {
+            describe_metrics();
+            Some(handle)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "metrics recorder not installed; /metrics will be empty");
+            None
+        }
+    }
+}
+
+fn describe_metrics() {
+    metrics::describe_counter!(
+        "webex_devices_registered_total",
+        "Devices registered (POST /wdm/api/v1/devices)"
+    );
+    metrics::describe_counter!(
+        "webex_devices_refreshed_total",
+        "Device refreshes (PUT /wdm/api/v1/devices/{id})"
+    );
+    metrics::describe_counter!(
+        "webex_devices_deleted_total",
+        "Devices deleted by their owner"
+    );
+    metrics::describe_counter!(
+        "webex_devices_expired_total",
+        "Ephemeral devices removed by the sweeper"
+    );
+    metrics::describe_counter!(
+        "webex_device_limit_rejections_total",
+        "Registrations refused because the person has too many devices"
+    );
+    metrics::describe_histogram!(
+        "webex_http_request_seconds",
+        metrics::Unit::Seconds,
+        "HTTP request latency by method, route and status"
+    );
+}
+
+/// Body of `/healthz` and `/readyz`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Health {
+    /// `ok`.
+    pub status: &'static str,
+}
+
+/// Liveness: the process serves requests.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "ops",
+    responses((status = 200, description = "Alive", body = Health))
+)]
+async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+/// Readiness: the database answers.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "ops",
+    responses(
+        (status = 200, description = "Ready", body = Health),
+        (status = 503, description = "The database does not answer", body = ErrorBody),
+    )
+)]
+async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Health>> {
+    match state.store.ping().await {
+        Ok(()) => Ok(Json(Health { status: "ok" })),
+        Err(e) => {
+            tracing::warn!(error = %e, backend = state.store.backend(), "readiness check failed");
+            let mut err = ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                codes::UNAVAILABLE,
+                "The database is unavailable",
+            );
+            err.retry_after = Some(1);
+            Err(err)
+        }
+    }
+}
+
+/// Prometheus metrics in the text exposition format.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "ops",
+    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain"))
+)]
+async fn prometheus(State(state): State<AppState>) -> Response {
+    let text = state
+        .metrics
+        .as_ref()
+        .map(|handle| {
+            handle.run_upkeep();
+            handle.render()
+        })
+        .unwrap_or_default();
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        text,
+    )
+        .into_response()
+}
+
+/// This document.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "ops",
+    responses((status = 200, description = "OpenAPI 3.1 document", body = Object))
+)]
+async fn openapi_json() -> Response {
+    static DOC: OnceLock<Result<String, String>> = OnceLock::new();
+    match DOC.get_or_init(|| server_openapi().to_json().map_err(|e| e.to_string())) {
+        Ok(json) => (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            json.clone(),
+        )
+            .into_response(),
+        Err(e) => ApiError::internal(e).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recorder_is_installed_once() {
+        let a = prometheus_handle();
+        let b = prometheus_handle();
+        assert_eq!(a.is_some(), b.is_some());
+    }
+
+    #[test]
+    fn document_has_bearer_scheme_and_wdm_paths() -> Result<(), serde_json::Error> {
+        let doc: serde_json::Value = serde_json::from_str(&server_openapi().to_json()?)?;
+        assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+        for path in [
+            "/wdm/api/v1/devices",
+            "/wdm/api/v1/devices/{id}",
+            "/u2c/api/v1/catalog",
+            "/healthz",
+        ] {
+            assert!(doc["paths"][path].is_object(), "{path} missing");
+        }
+        Ok(())
+    }
 }

@@ -47,12 +47,10 @@ impl Server {
             metrics: crate::ops::prometheus_handle(),
         });
 
-        let mut tasks = Vec::new();
-        tasks.push(crate::devices::spawn_sweeper(state.clone(), cancel.clone()));
-        tasks.push(crate::mercury::spawn_bus_listener(
-            state.clone(),
-            cancel.clone(),
-        ));
+        let tasks = vec![
+            crate::devices::spawn_sweeper(state.clone(), cancel.clone()),
+            crate::mercury::spawn_bus_listener(state.clone(), cancel.clone()),
+        ];
 
         let app = crate::http::router(state.clone());
         let shutdown = cancel.clone();
@@ -109,6 +107,7 @@ impl RunningServer {
         for t in self.tasks {
             let _ = t.await;
         }
+        self.state.store.close().await;
     }
     /// Waits until the server stops (after a signal handler calls shutdown
     /// elsewhere, or a fatal error).

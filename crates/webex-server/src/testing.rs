@@ -134,15 +134,17 @@ impl TestServer {
     }
 }
 
-/// A PostgreSQL database made for one test.
-struct FreshDatabase {
+/// A PostgreSQL database made for one test (also used by the store suite).
+pub(crate) struct FreshDatabase {
     admin_url: String,
     name: String,
-    url: String,
+    /// URL of the new database.
+    pub(crate) url: String,
 }
 
 impl FreshDatabase {
-    async fn create(admin_url: &str) -> anyhow::Result<Self> {
+    /// Creates `webex_test_<uuid>` on the server `admin_url` points at.
+    pub(crate) async fn create(admin_url: &str) -> anyhow::Result<Self> {
         use sqlx::Connection;
         let name = format!("webex_test_{}", uuid::Uuid::new_v4().simple());
         let mut conn = sqlx::PgConnection::connect(admin_url)
@@ -160,7 +162,8 @@ impl FreshDatabase {
         })
     }
 
-    async fn drop_database(self) {
+    /// Drops the database, disconnecting whoever still uses it.
+    pub(crate) async fn drop_database(self) {
         use sqlx::Connection;
         if let Ok(mut conn) = sqlx::PgConnection::connect(&self.admin_url).await {
             let _ = sqlx::query(&format!(

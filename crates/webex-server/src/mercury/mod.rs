@@ -1,23 +1,34 @@
-//! Mercury websockets. (skeleton)
+//! Mercury websockets: each registered device's `webSocketUrl`.
+//!
+//! - [`session`]: the upgrade, the authorization handshake and the per-socket
+//!   loop (pings, events, closes).
+//! - [`hub`]: this node's authenticated sockets, indexed by device and person,
+//!   with bounded outbound queues.
+//! - [`frame`]: server frames as text.
+//!
+//! Events, token revocations and device removals arrive through the
+//! [`Bus`](crate::bus::Bus); [`spawn_bus_listener`] hands them to the hub.
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
+use axum::routing::get;
+use tokio::sync::broadcast::error::RecvError;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::ServerConfig;
+use crate::bus::BusMessage;
 use crate::state::AppState;
 
-/// This node's live connections.
-pub struct Hub;
+pub mod frame;
+pub mod hub;
+pub mod session;
 
-impl Hub {
-    /// An empty hub.
-    pub fn new(_config: &ServerConfig) -> Self {
-        Self
-    }
-    /// Closes every socket with 1001.
-    pub fn shutdown(&self) {}
-}
+pub use hub::{CloseReason, Hub};
+
+/// How long shutdown waits for every socket to receive its 1001 close.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// The `webSocketUrl` of device `device_id`: where its Mercury socket opens.
 pub fn websocket_url(state: &AppState, device_id: &str) -> String {
@@ -29,10 +40,103 @@ pub fn websocket_url(state: &AppState, device_id: &str) -> String {
 
 /// Routes of this module.
 pub fn router() -> Router<AppState> {
-    Router::new()
+    Router::new().route(
+        "/mercury/v1/apps/wx2/registrations/{device_id}/messages",
+        get(session::upgrade),
+    )
 }
 
-/// Delivers bus events to local sockets until cancelled.
-pub fn spawn_bus_listener(_state: AppState, cancel: CancellationToken) -> JoinHandle<()> {
-    tokio::spawn(async move { cancel.cancelled().await })
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(session::upgrade),
+    tags((name = "mercury", description = "Per-device event websocket (Mercury)"))
+)]
+struct MercuryApi;
+
+/// OpenAPI description of the websocket route (the frame protocol is in the
+/// operation's description).
+///
+/// ```
+/// let api = webex_server::mercury::openapi();
+/// assert!(api.paths.paths.contains_key("/mercury/v1/apps/wx2/registrations/{deviceId}/messages"));
+/// ```
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    <MercuryApi as utoipa::OpenApi>::openapi()
+}
+
+/// Delivers bus messages to this node's sockets until cancelled; then waits
+/// (up to [`SHUTDOWN_GRACE`]) for every socket to be closed and leaves the
+/// bus.
+pub fn spawn_bus_listener(state: AppState, cancel: CancellationToken) -> JoinHandle<()> {
+    // Subscribe now, not in the task: nothing published after the server
+    // started may be missed.
+    let mut rx = state.bus.subscribe();
+    state
+        .bus
+        .attach_presence_source(Arc::new(state.hub.clone()));
+    tokio::spawn(async move {
+        loop {
+            let msg = tokio::select! {
+                _ = cancel.cancelled() => break,
+                msg = rx.recv() => msg,
+            };
+            match msg {
+                Ok(msg) => dispatch(&state.hub, &msg),
+                Err(RecvError::Lagged(n)) => {
+                    metrics::counter!("webex_bus_lagged_messages_total").increment(n);
+                    tracing::error!(
+                        lost = n,
+                        "mercury: the bus listener fell behind; messages were lost"
+                    );
+                }
+                Err(RecvError::Closed) => {
+                    cancel.cancelled().await;
+                    break;
+                }
+            }
+        }
+        if !state.hub.wait_idle(SHUTDOWN_GRACE).await {
+            tracing::warn!("mercury: some sockets did not close in time");
+        }
+        state.bus.close().await;
+    })
+}
+
+/// Applies one bus message to the local hub.
+pub fn dispatch(hub: &Hub, msg: &BusMessage) {
+    match msg {
+        BusMessage::Event {
+            target,
+            id,
+            data,
+            published_at,
+            tracking_id,
+        } => {
+            let frame = Arc::new(frame::EventFrame::new(
+                id,
+                data,
+                *published_at,
+                tracking_id.as_deref(),
+            ));
+            let n = hub.deliver(target, frame);
+            tracing::debug!(event = %id, sockets = n, "mercury: event delivered");
+        }
+        BusMessage::TokenRevoked { token_hash } => {
+            let n = hub.close_token(token_hash);
+            if n > 0 {
+                tracing::info!(sockets = n, "mercury: closed sockets of a revoked token");
+            }
+        }
+        BusMessage::DeviceGone { device_id } => {
+            let n = hub.close_device(device_id);
+            if n > 0 {
+                tracing::info!(device = %device_id, sockets = n, "mercury: closed sockets of a removed device");
+            }
+        }
+    }
+}
+
+/// The OpenAPI description of this module's routes (none documented yet).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    utoipa::openapi::OpenApiBuilder::new().build()
 }

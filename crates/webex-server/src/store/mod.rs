@@ -9,9 +9,14 @@ use async_trait::async_trait;
 use webex_wire::people::PersonType;
 
 pub mod postgres;
+mod rows;
+mod rules;
 pub mod sqlite;
 #[cfg(test)]
 mod suite;
+
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
 
 /// Unix milliseconds.
 pub type Millis = i64;
@@ -245,6 +250,10 @@ pub enum StoreError {
     /// A unique key already exists.
     #[error("{0} already exists")]
     Conflict(&'static str),
+    /// A row refers to a row that does not exist (e.g. a token or device
+    /// for an unknown person). A caller bug; retrying does not help.
+    #[error("the referenced {0} does not exist")]
+    MissingReference(&'static str),
     /// The database is unreachable or failed; retrying may help.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
@@ -275,6 +284,10 @@ pub trait Store: Send + Sync + 'static {
     fn backend(&self) -> &'static str;
     /// Cheap round trip, for `/readyz`.
     async fn ping(&self) -> StoreResult<()>;
+    /// Waits for in-flight calls and closes every connection (SQLite also
+    /// checkpoints its write-ahead log). Calls made afterwards fail with
+    /// [`StoreError::Database`].
+    async fn close(&self);
 
     /// Finds the person with `new.email`, or creates them (and their org,
     /// looked up by `new.org_name`). Returns the stored person.
@@ -326,6 +339,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Creates a device unless its owner already has `limit` live devices
     /// (checked in the same transaction): [`StoreError::DeviceLimit`].
+    /// A device is live when its `expires_at` is unset or later than the new
+    /// device's `created_at`. An unknown owner is
+    /// [`StoreError::MissingReference`].
     async fn create_device(&self, device: &DeviceRecord, limit: u64) -> StoreResult<()>;
     /// A device by id (expired or not; the caller checks `expires_at`).
     async fn device(&self, id: &str) -> StoreResult<Option<DeviceRecord>>;
@@ -340,12 +356,21 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_expired_devices(&self, now: Millis) -> StoreResult<Vec<DeviceRecord>>;
 }
 
-/// Opens the store named by a database URL (`sqlite://PATH` or
-/// `postgres://…`) and runs its migrations.
+/// Opens the store named by a database URL and runs its migrations:
+/// `postgres://…` or `postgresql://…` opens a [`PgStore`]; anything else
+/// (`sqlite://PATH`, `sqlite:PATH` or a bare path) a [`SqliteStore`].
+///
+/// ```no_run
+/// # async fn run() -> Result<(), webex_server::store::StoreError> {
+/// let store = webex_server::store::connect("sqlite://data/webex.sqlite").await?;
+/// store.ping().await?;
+/// store.close().await;
+/// # Ok(()) }
+/// ```
 pub async fn connect(url: &str) -> StoreResult<std::sync::Arc<dyn Store>> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Err(StoreError::Corrupt("todo".into()))
+        Ok(std::sync::Arc::new(PgStore::connect(url).await?))
     } else {
-        Err(StoreError::Corrupt("todo".into()))
+        Ok(std::sync::Arc::new(SqliteStore::connect(url).await?))
     }
 }

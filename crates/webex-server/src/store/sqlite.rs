@@ -1,15 +1,544 @@
-//! SQLite store. (skeleton)
+//! SQLite store.
+//!
+//! One file in WAL mode, opened through two pools: a single-connection
+//! writer pool that runs every write (read-then-write transactions start
+//! with `BEGIN IMMEDIATE`, so they take the write lock up front and can
+//! neither deadlock nor fail half-way with `SQLITE_BUSY`), and a read-only
+//! pool for lookups, which WAL lets run beside the writer.
 
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, SqlitePool, Transaction};
+
+use super::rows::{self, ORG_COLUMNS, PERSON_COLUMNS, TOKEN_COLUMNS};
+use super::rules::{self, Exchange, Rotation};
 use super::*;
 
+/// How long a connection waits for another process's lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// SQLite-backed [`Store`].
-pub struct SqliteStore;
+pub struct SqliteStore {
+    /// The only connection that writes.
+    write: SqlitePool,
+    /// Read-only connections (the writer pool itself for in-memory databases).
+    read: SqlitePool,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").finish_non_exhaustive()
+    }
+}
 
 impl SqliteStore {
-    /// Opens (creating) the database and runs migrations.
-    pub async fn connect(_url: &str) -> StoreResult<Self> {
-        Err(StoreError::Corrupt(
-            "sqlite store not implemented yet".into(),
-        ))
+    /// Opens the database at `url` (`sqlite://PATH`, `sqlite:PATH` or a bare
+    /// path), creating missing parent directories and the file, and runs
+    /// the migrations.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), webex_server::store::StoreError> {
+    /// use webex_server::store::{SqliteStore, Store};
+    /// let store = SqliteStore::connect("sqlite://data/webex.sqlite").await?;
+    /// assert_eq!(store.backend(), "sqlite");
+    /// # Ok(()) }
+    /// ```
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        let base = if url.starts_with("sqlite:") {
+            SqliteConnectOptions::from_str(url)?
+        } else {
+            SqliteConnectOptions::new().filename(url)
+        };
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let base = base
+            .create_if_missing(true)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT)
+            .synchronous(SqliteSynchronous::Normal);
+
+        if in_memory {
+            // Every connection would see its own database: use exactly one.
+            let pool = SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .connect_with(base)
+                .await?;
+            sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+            return Ok(Self {
+                write: pool.clone(),
+                read: pool,
+            });
+        }
+
+        if let Some(dir) = base.get_filename().parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
+        }
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(base.clone().journal_mode(SqliteJournalMode::Wal))
+            .await?;
+        sqlx::migrate!("migrations/sqlite").run(&write).await?;
+        let readers = std::thread::available_parallelism()
+            .map_or(4, |n| n.get())
+            .clamp(2, 16);
+        let read = SqlitePoolOptions::new()
+            .max_connections(u32::try_from(readers).unwrap_or(4))
+            .connect_with(base.read_only(true))
+            .await?;
+        Ok(Self { write, read })
     }
+
+    /// A write transaction holding the database write lock from its start.
+    async fn immediate(&self) -> StoreResult<Transaction<'static, Sqlite>> {
+        Ok(self.write.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    async fn person_where(&self, column: &str, value: &str) -> StoreResult<Option<PersonRecord>> {
+        let sql = format!("SELECT {PERSON_COLUMNS} FROM people WHERE {column} = ?");
+        sqlx::query(&sql)
+            .bind(value)
+            .fetch_optional(&self.read)
+            .await?
+            .map(|r| rows::person(&r))
+            .transpose()
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.read).await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.read.close().await;
+        self.write.close().await;
+    }
+
+    async fn upsert_person(&self, new: &NewPerson) -> StoreResult<PersonRecord> {
+        if let Some(p) = self.person_by_email(&new.email).await? {
+            return Ok(p);
+        }
+        let mut tx = self.immediate().await?;
+        let sql = format!("SELECT {PERSON_COLUMNS} FROM people WHERE email = ?");
+        if let Some(row) = sqlx::query(&sql)
+            .bind(&new.email)
+            .fetch_optional(&mut *tx)
+            .await?
+        {
+            // Created since the unlocked read.
+            return rows::person(&row);
+        }
+        let now = crate::time::now_millis();
+        sqlx::query("INSERT INTO orgs (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING")
+            .bind(uuid::Uuid::new_v4().to_string())
+            .bind(&new.org_name)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        let org_id: String = sqlx::query_scalar("SELECT id FROM orgs WHERE name = ?")
+            .bind(&new.org_name)
+            .fetch_one(&mut *tx)
+            .await?;
+        let person = PersonRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            org_id,
+            email: new.email.clone(),
+            display_name: new.display_name.clone(),
+            kind: new.kind,
+            created_at: now,
+        };
+        sqlx::query(
+            "INSERT INTO people (id, org_id, email, display_name, kind, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&person.id)
+        .bind(&person.org_id)
+        .bind(&person.email)
+        .bind(&person.display_name)
+        .bind(person.kind.as_str())
+        .bind(person.created_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(person)
+    }
+
+    async fn person(&self, id: &str) -> StoreResult<Option<PersonRecord>> {
+        self.person_where("id", id).await
+    }
+
+    async fn person_by_email(&self, email: &str) -> StoreResult<Option<PersonRecord>> {
+        self.person_where("email", email).await
+    }
+
+    async fn org(&self, id: &str) -> StoreResult<Option<OrgRecord>> {
+        let sql = format!("SELECT {ORG_COLUMNS} FROM orgs WHERE id = ?");
+        sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await?
+            .map(|r| rows::org(&r))
+            .transpose()
+    }
+
+    async fn insert_token(&self, token: &TokenRecord) -> StoreResult<()> {
+        insert_token(&self.write, token).await
+    }
+
+    async fn token(&self, hash: &SecretHash) -> StoreResult<Option<TokenRecord>> {
+        let sql = format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE hash = ?");
+        sqlx::query(&sql)
+            .bind(&hash.0)
+            .fetch_optional(&self.read)
+            .await?
+            .map(|r| rows::token(&r))
+            .transpose()
+    }
+
+    async fn revoke_token(&self, hash: &SecretHash, now: Millis) -> StoreResult<bool> {
+        let done =
+            sqlx::query("UPDATE tokens SET revoked_at = ? WHERE hash = ? AND revoked_at IS NULL")
+                .bind(now)
+                .bind(&hash.0)
+                .execute(&self.write)
+                .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn revoke_family(&self, family_id: &str, now: Millis) -> StoreResult<u64> {
+        revoke_family(&self.write, family_id, now).await
+    }
+
+    async fn revoke_person_tokens(&self, person_id: &str, now: Millis) -> StoreResult<u64> {
+        let done = sqlx::query(
+            "UPDATE tokens SET revoked_at = ? WHERE person_id = ? AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(person_id)
+        .execute(&self.write)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        old: &SecretHash,
+        now: Millis,
+        new_access: &TokenRecord,
+        new_refresh: &TokenRecord,
+    ) -> StoreResult<RotateOutcome> {
+        let mut tx = self.immediate().await?;
+        let sql = format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE hash = ?");
+        let current = sqlx::query(&sql)
+            .bind(&old.0)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| rows::token(&r))
+            .transpose()?;
+        let outcome = match rules::rotation(current.as_ref(), now) {
+            Rotation::Reject => return Ok(RotateOutcome::Invalid),
+            Rotation::RevokeFamily(Some(family)) => {
+                revoke_family(&mut *tx, &family, now).await?;
+                RotateOutcome::Reused
+            }
+            Rotation::RevokeFamily(None) => {
+                sqlx::query(
+                    "UPDATE tokens SET revoked_at = ? WHERE hash = ? AND revoked_at IS NULL",
+                )
+                .bind(now)
+                .bind(&old.0)
+                .execute(&mut *tx)
+                .await?;
+                RotateOutcome::Reused
+            }
+            Rotation::Rotate => {
+                sqlx::query("UPDATE tokens SET used_at = ? WHERE hash = ?")
+                    .bind(now)
+                    .bind(&old.0)
+                    .execute(&mut *tx)
+                    .await?;
+                insert_token(&mut *tx, new_access).await?;
+                insert_token(&mut *tx, new_refresh).await?;
+                RotateOutcome::Rotated
+            }
+        };
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    async fn insert_oauth_client(&self, client: &OAuthClientRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO oauth_clients (id, name, secret_hash, redirect_uris, scopes, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&client.id)
+        .bind(&client.name)
+        .bind(&client.secret_hash.0)
+        .bind(rows::redirect_uris_to_db(&client.redirect_uris)?)
+        .bind(&client.scopes)
+        .bind(client.created_at)
+        .execute(&self.write)
+        .await
+        .map_err(rows::write_error("oauth client", "row"))?;
+        Ok(())
+    }
+
+    async fn oauth_client(&self, id: &str) -> StoreResult<Option<OAuthClientRecord>> {
+        let sql = format!(
+            "SELECT {} FROM oauth_clients WHERE id = ?",
+            rows::OAUTH_CLIENT_COLUMNS
+        );
+        sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await?
+            .map(|r| rows::oauth_client(&r))
+            .transpose()
+    }
+
+    async fn insert_auth_code(&self, code: &AuthCodeRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO auth_codes (hash, client_id, person_id, redirect_uri, scope, \
+             code_challenge, code_challenge_method, family_id, created_at, expires_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&code.hash.0)
+        .bind(&code.client_id)
+        .bind(&code.person_id)
+        .bind(&code.redirect_uri)
+        .bind(&code.scope)
+        .bind(&code.code_challenge)
+        .bind(&code.code_challenge_method)
+        .bind(&code.family_id)
+        .bind(code.created_at)
+        .bind(code.expires_at)
+        .execute(&self.write)
+        .await
+        .map_err(rows::write_error("authorization code", "person"))?;
+        Ok(())
+    }
+
+    async fn consume_auth_code(
+        &self,
+        hash: &SecretHash,
+        now: Millis,
+    ) -> StoreResult<ConsumeOutcome> {
+        let mut tx = self.immediate().await?;
+        let sql = format!(
+            "SELECT {} FROM auth_codes WHERE hash = ?",
+            rows::AUTH_CODE_COLUMNS
+        );
+        let current = sqlx::query(&sql)
+            .bind(&hash.0)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| rows::auth_code(&r))
+            .transpose()?;
+        match (rules::exchange(current.as_ref(), now), current) {
+            (Exchange::Consume, Some((code, _))) => {
+                sqlx::query("UPDATE auth_codes SET used_at = ? WHERE hash = ?")
+                    .bind(now)
+                    .bind(&hash.0)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(ConsumeOutcome::Consumed(code))
+            }
+            (Exchange::AlreadyUsed, Some((code, _))) => Ok(ConsumeOutcome::AlreadyUsed {
+                family_id: code.family_id,
+            }),
+            _ => Ok(ConsumeOutcome::Invalid),
+        }
+    }
+
+    async fn insert_guest_issuer(&self, issuer: &GuestIssuerRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO guest_issuers (id, name, org_id, secret, created_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&issuer.id)
+        .bind(&issuer.name)
+        .bind(&issuer.org_id)
+        .bind(&issuer.secret)
+        .bind(issuer.created_at)
+        .execute(&self.write)
+        .await
+        .map_err(rows::write_error("guest issuer", "row"))?;
+        Ok(())
+    }
+
+    async fn guest_issuer(&self, id: &str) -> StoreResult<Option<GuestIssuerRecord>> {
+        let sql = format!(
+            "SELECT {} FROM guest_issuers WHERE id = ?",
+            rows::GUEST_ISSUER_COLUMNS
+        );
+        sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await?
+            .map(|r| rows::guest_issuer(&r))
+            .transpose()
+    }
+
+    async fn create_device(&self, device: &DeviceRecord, limit: u64) -> StoreResult<()> {
+        let extra = rows::extra_to_db(&device.extra)?;
+        let mut tx = self.immediate().await?;
+        let live: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM devices WHERE person_id = ? \
+             AND (expires_at IS NULL OR expires_at > ?)",
+        )
+        .bind(&device.person_id)
+        .bind(device.created_at)
+        .fetch_one(&mut *tx)
+        .await?;
+        let count = u64::try_from(live).unwrap_or(0);
+        if count >= limit {
+            return Err(StoreError::DeviceLimit { count, limit });
+        }
+        sqlx::query(
+            "INSERT INTO devices (id, person_id, org_id, name, device_type, model, \
+             localized_model, system_name, system_version, ttl, extra, created_at, \
+             modified_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&device.id)
+        .bind(&device.person_id)
+        .bind(&device.org_id)
+        .bind(&device.name)
+        .bind(&device.device_type)
+        .bind(&device.model)
+        .bind(&device.localized_model)
+        .bind(&device.system_name)
+        .bind(&device.system_version)
+        .bind(rows::ttl_to_db(device.ttl))
+        .bind(extra)
+        .bind(device.created_at)
+        .bind(device.modified_at)
+        .bind(device.expires_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(rows::write_error("device", "person"))?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn device(&self, id: &str) -> StoreResult<Option<DeviceRecord>> {
+        let sql = format!("SELECT {} FROM devices WHERE id = ?", rows::DEVICE_COLUMNS);
+        sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await?
+            .map(|r| rows::device(&r))
+            .transpose()
+    }
+
+    async fn devices_of(&self, person_id: &str) -> StoreResult<Vec<DeviceRecord>> {
+        let sql = format!(
+            "SELECT {} FROM devices WHERE person_id = ? ORDER BY created_at, id",
+            rows::DEVICE_COLUMNS
+        );
+        sqlx::query(&sql)
+            .bind(person_id)
+            .fetch_all(&self.read)
+            .await?
+            .iter()
+            .map(rows::device)
+            .collect()
+    }
+
+    async fn update_device(&self, device: &DeviceRecord) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE devices SET org_id = ?, name = ?, device_type = ?, model = ?, \
+             localized_model = ?, system_name = ?, system_version = ?, ttl = ?, extra = ?, \
+             modified_at = ?, expires_at = ? WHERE id = ? AND person_id = ?",
+        )
+        .bind(&device.org_id)
+        .bind(&device.name)
+        .bind(&device.device_type)
+        .bind(&device.model)
+        .bind(&device.localized_model)
+        .bind(&device.system_name)
+        .bind(&device.system_version)
+        .bind(rows::ttl_to_db(device.ttl))
+        .bind(rows::extra_to_db(&device.extra)?)
+        .bind(device.modified_at)
+        .bind(device.expires_at)
+        .bind(&device.id)
+        .bind(&device.person_id)
+        .execute(&self.write)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn delete_device(&self, id: &str, person_id: &str) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM devices WHERE id = ? AND person_id = ?")
+            .bind(id)
+            .bind(person_id)
+            .execute(&self.write)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn delete_expired_devices(&self, now: Millis) -> StoreResult<Vec<DeviceRecord>> {
+        let sql = format!(
+            "DELETE FROM devices WHERE expires_at <= ? RETURNING {}",
+            rows::DEVICE_COLUMNS
+        );
+        sqlx::query(&sql)
+            .bind(now)
+            .fetch_all(&self.write)
+            .await?
+            .iter()
+            .map(rows::device)
+            .collect()
+    }
+}
+
+async fn insert_token<'c>(
+    db: impl sqlx::SqliteExecutor<'c>,
+    token: &TokenRecord,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO tokens (hash, kind, person_id, client_id, family_id, scope, created_at, \
+         expires_at, revoked_at, used_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&token.hash.0)
+    .bind(rows::token_kind_str(token.kind))
+    .bind(&token.person_id)
+    .bind(&token.client_id)
+    .bind(&token.family_id)
+    .bind(&token.scope)
+    .bind(token.created_at)
+    .bind(token.expires_at)
+    .bind(token.revoked_at)
+    .bind(token.used_at)
+    .execute(db)
+    .await
+    .map_err(rows::write_error("token", "person"))?;
+    Ok(())
+}
+
+async fn revoke_family<'c>(
+    db: impl sqlx::SqliteExecutor<'c>,
+    family_id: &str,
+    now: Millis,
+) -> StoreResult<u64> {
+    let done =
+        sqlx::query("UPDATE tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL")
+            .bind(now)
+            .bind(family_id)
+            .execute(db)
+            .await?;
+    Ok(done.rows_affected())
 }

@@ -1,1 +1,906 @@
 //! The store test suite, run against every backend.
+//!
+//! Each case is an async fn over `&dyn Store`; [`suite!`] turns every case
+//! into one test per backend. SQLite runs in a fresh temporary file;
+//! PostgreSQL in a fresh database on the server `WEBEX_TEST_DATABASE_URL`
+//! names (skipped when unset), dropped at the end even if the case panics.
+
+#![allow(clippy::unwrap_used)] // Tests: a failed unwrap is a failed test.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::FutureExt;
+use futures::future::join_all;
+
+use super::*;
+use crate::testing::FreshDatabase;
+
+/// Hang guard: no case may take longer than this.
+const CASE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Where a test's database lives, so it can be reopened and damaged.
+enum Location {
+    Sqlite {
+        url: String,
+        _dir: tempfile::TempDir,
+    },
+    Postgres(FreshDatabase),
+}
+
+/// A store on a fresh database of one backend.
+struct Harness {
+    store: Arc<dyn Store>,
+    location: Location,
+}
+
+impl Harness {
+    async fn sqlite() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!(
+            "sqlite://{}",
+            dir.path().join("nested/dir/store.sqlite").display()
+        );
+        let store = connect(&url).await.unwrap();
+        Self {
+            store,
+            location: Location::Sqlite { url, _dir: dir },
+        }
+    }
+
+    /// `None` (with a note on stderr) when no PostgreSQL server is configured.
+    async fn postgres() -> Option<Self> {
+        let Ok(admin_url) = std::env::var("WEBEX_TEST_DATABASE_URL") else {
+            eprintln!("skipping PostgreSQL store test: WEBEX_TEST_DATABASE_URL is unset");
+            return None;
+        };
+        let db = FreshDatabase::create(&admin_url).await.unwrap();
+        let store = connect(&db.url).await.unwrap();
+        Some(Self {
+            store,
+            location: Location::Postgres(db),
+        })
+    }
+
+    fn url(&self) -> &str {
+        match &self.location {
+            Location::Sqlite { url, .. } => url,
+            Location::Postgres(db) => &db.url,
+        }
+    }
+
+    /// Closes the store and opens the same database again.
+    async fn reopen(&mut self) {
+        self.store.close().await;
+        self.store = connect(self.url()).await.unwrap();
+    }
+
+    /// Runs one statement on the database behind the store's back.
+    async fn raw(&self, sql: &str) {
+        use sqlx::Connection;
+        match &self.location {
+            Location::Sqlite { url, .. } => {
+                let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
+                sqlx::query(sql).execute(&mut c).await.unwrap();
+                c.close().await.unwrap();
+            }
+            Location::Postgres(db) => {
+                let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
+                sqlx::query(sql).execute(&mut c).await.unwrap();
+                c.close().await.unwrap();
+            }
+        }
+    }
+
+    /// Runs `case`, then closes the store and removes the database, also
+    /// when the case panicked (the panic is then resumed).
+    async fn run<F>(self, case: F)
+    where
+        F: for<'a> FnOnce(&'a mut Harness) -> Pin<Box<dyn Future<Output = ()> + 'a>>,
+    {
+        let mut h = self;
+        let result = {
+            let fut = AssertUnwindSafe(tokio::time::timeout(CASE_TIMEOUT, case(&mut h)));
+            fut.catch_unwind().await
+        };
+        h.store.close().await;
+        if let Location::Postgres(db) = h.location {
+            db.drop_database().await;
+        }
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => panic!("case timed out after {CASE_TIMEOUT:?}"),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    }
+}
+
+/// One test per backend per case. Cases named in `store:` take `&dyn Store`;
+/// cases named in `harness:` take `&mut Harness` (reopen, raw SQL).
+macro_rules! suite {
+    (store: [$($case:ident),* $(,)?], harness: [$($hcase:ident),* $(,)?] $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::Harness::sqlite().await
+                        .run(|h| Box::pin(async move { super::$case(&*h.store).await }))
+                        .await;
+                }
+            )*
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $hcase() {
+                    super::Harness::sqlite().await
+                        .run(|h| Box::pin(super::$hcase(h)))
+                        .await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    if let Some(h) = super::Harness::postgres().await {
+                        h.run(|h| Box::pin(async move { super::$case(&*h.store).await }))
+                            .await;
+                    }
+                }
+            )*
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $hcase() {
+                    if let Some(h) = super::Harness::postgres().await {
+                        h.run(|h| Box::pin(super::$hcase(h))).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+suite! {
+    store: [
+        upsert_person_is_idempotent,
+        concurrent_upserts_make_one_person_and_org,
+        tokens_insert_get_revoke,
+        rotate_outcomes,
+        concurrent_rotations_rotate_once,
+        auth_code_single_use_under_concurrency,
+        oauth_clients_round_trip,
+        guest_issuers_round_trip,
+        devices_crud_and_ownership,
+        device_limit_under_concurrent_creates,
+        device_limit_ignores_expired_devices,
+        expiry_sweep_returns_exactly_the_expired,
+        missing_person_is_reported,
+    ],
+    harness: [
+        data_survives_reopen,
+        damaged_rows_are_corrupt,
+    ],
+}
+
+// ---------------------------------------------------------------- fixtures
+
+fn new_person(email: &str, org: &str) -> NewPerson {
+    NewPerson {
+        email: email.to_owned(),
+        display_name: format!("Name of {email}"),
+        kind: PersonType::Person,
+        org_name: org.to_owned(),
+    }
+}
+
+async fn person(store: &dyn Store, email: &str) -> PersonRecord {
+    store
+        .upsert_person(&new_person(email, "example.com"))
+        .await
+        .unwrap()
+}
+
+fn hash(s: &str) -> SecretHash {
+    SecretHash(format!("hash-{s}"))
+}
+
+fn token(name: &str, kind: TokenKind, person: &PersonRecord, family: Option<&str>) -> TokenRecord {
+    TokenRecord {
+        hash: hash(name),
+        kind,
+        person_id: person.id.clone(),
+        client_id: Some("client-1".into()),
+        family_id: family.map(str::to_owned),
+        scope: "spark:all".into(),
+        created_at: 1_000,
+        expires_at: Some(10_000),
+        revoked_at: None,
+        used_at: None,
+    }
+}
+
+fn device(
+    id: &str,
+    owner: &PersonRecord,
+    created_at: Millis,
+    expires_at: Option<Millis>,
+) -> DeviceRecord {
+    let mut extra = serde_json::Map::new();
+    extra.insert(
+        "capabilities".into(),
+        serde_json::json!({"groupCallSupported": true}),
+    );
+    DeviceRecord {
+        id: id.to_owned(),
+        person_id: owner.id.clone(),
+        org_id: owner.org_id.clone(),
+        name: format!("device {id}"),
+        device_type: "DESKTOP".into(),
+        model: "rust".into(),
+        localized_model: "Rust".into(),
+        system_name: "linux".into(),
+        system_version: "6".into(),
+        ttl: expires_at.map(|e| u64::try_from((e - created_at) / 1000).unwrap()),
+        extra,
+        created_at,
+        modified_at: created_at,
+        expires_at,
+    }
+}
+
+fn auth_code(name: &str, person: &PersonRecord, expires_at: Millis) -> AuthCodeRecord {
+    AuthCodeRecord {
+        hash: hash(name),
+        client_id: "client-1".into(),
+        person_id: person.id.clone(),
+        redirect_uri: "http://127.0.0.1:1234/cb".into(),
+        scope: "spark:all".into(),
+        code_challenge: Some("challenge".into()),
+        code_challenge_method: Some("S256".into()),
+        family_id: format!("family-of-{name}"),
+        created_at: 1_000,
+        expires_at,
+    }
+}
+
+// ---------------------------------------------------------------- people
+
+async fn upsert_person_is_idempotent(store: &dyn Store) {
+    let alice = store
+        .upsert_person(&new_person("alice@example.com", "example.com"))
+        .await
+        .unwrap();
+    assert_eq!(alice.email, "alice@example.com");
+    assert_eq!(alice.display_name, "Name of alice@example.com");
+    assert_eq!(alice.kind, PersonType::Person);
+
+    // Creation-only fields are ignored for an existing person.
+    let mut again = new_person("alice@example.com", "other.org");
+    again.display_name = "Changed".into();
+    again.kind = PersonType::Bot;
+    assert_eq!(store.upsert_person(&again).await.unwrap(), alice);
+
+    assert_eq!(
+        store.person(&alice.id).await.unwrap().as_ref(),
+        Some(&alice)
+    );
+    assert_eq!(
+        store
+            .person_by_email("alice@example.com")
+            .await
+            .unwrap()
+            .as_ref(),
+        Some(&alice)
+    );
+    assert_eq!(store.person("nobody").await.unwrap(), None);
+    assert_eq!(
+        store.person_by_email("nobody@example.com").await.unwrap(),
+        None
+    );
+
+    let org = store.org(&alice.org_id).await.unwrap().unwrap();
+    assert_eq!(org.name, "example.com");
+    assert_eq!(store.org("no-such-org").await.unwrap(), None);
+
+    let bob = store
+        .upsert_person(&new_person("bob@example.com", "example.com"))
+        .await
+        .unwrap();
+    assert_eq!(bob.org_id, alice.org_id);
+    assert_ne!(bob.id, alice.id);
+    let mut bot = new_person("bot@webex.bot", "webex.bot");
+    bot.kind = PersonType::Bot;
+    let bot = store.upsert_person(&bot).await.unwrap();
+    assert_ne!(bot.org_id, alice.org_id);
+    assert_eq!(
+        store.person(&bot.id).await.unwrap().unwrap().kind,
+        PersonType::Bot
+    );
+}
+
+async fn concurrent_upserts_make_one_person_and_org(store: &dyn Store) {
+    let carol = new_person("carol@race.org", "race.org");
+    let same = join_all((0..20).map(|_| store.upsert_person(&carol))).await;
+    let same: Vec<PersonRecord> = same.into_iter().map(Result::unwrap).collect();
+    assert!(same.iter().all(|p| p == &same[0]), "{same:?}");
+
+    let others = join_all((0..20).map(|i| {
+        let p = new_person(&format!("user{i}@fresh.org"), "fresh.org");
+        async move { store.upsert_person(&p).await }
+    }))
+    .await;
+    let others: Vec<PersonRecord> = others.into_iter().map(Result::unwrap).collect();
+    assert!(
+        others.iter().all(|p| p.org_id == others[0].org_id),
+        "{others:?}"
+    );
+    let mut ids: Vec<&str> = others.iter().map(|p| p.id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 20);
+}
+
+async fn missing_person_is_reported(store: &dyn Store) {
+    let ghost = PersonRecord {
+        id: "ghost".into(),
+        org_id: "org".into(),
+        email: "ghost@example.com".into(),
+        display_name: "Ghost".into(),
+        kind: PersonType::Person,
+        created_at: 0,
+    };
+    let err = store
+        .create_device(&device("d", &ghost, 1_000, None), 5)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::MissingReference("person")),
+        "{err:?}"
+    );
+    assert!(!err.is_retryable());
+    let err = store
+        .insert_token(&token("t", TokenKind::Access, &ghost, None))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::MissingReference("person")),
+        "{err:?}"
+    );
+}
+
+// ---------------------------------------------------------------- tokens
+
+async fn tokens_insert_get_revoke(store: &dyn Store) {
+    let alice = person(store, "alice@example.com").await;
+    let bob = person(store, "bob@example.com").await;
+    let a1 = token("a1", TokenKind::Access, &alice, Some("fam"));
+    let r1 = token("r1", TokenKind::Refresh, &alice, Some("fam"));
+    let a2 = TokenRecord {
+        expires_at: None,
+        client_id: None,
+        ..token("a2", TokenKind::Access, &alice, None)
+    };
+    let b1 = token("b1", TokenKind::Access, &bob, Some("fam-b"));
+    for t in [&a1, &r1, &a2, &b1] {
+        store.insert_token(t).await.unwrap();
+    }
+    assert_eq!(store.token(&a1.hash).await.unwrap().as_ref(), Some(&a1));
+    assert_eq!(store.token(&a2.hash).await.unwrap().as_ref(), Some(&a2));
+    assert_eq!(store.token(&hash("none")).await.unwrap(), None);
+    let err = store.insert_token(&a1).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict("token")), "{err:?}");
+
+    assert!(store.revoke_token(&a2.hash, 2_000).await.unwrap());
+    assert!(!store.revoke_token(&a2.hash, 3_000).await.unwrap());
+    assert!(!store.revoke_token(&hash("none"), 3_000).await.unwrap());
+    assert_eq!(
+        store.token(&a2.hash).await.unwrap().unwrap().revoked_at,
+        Some(2_000)
+    );
+
+    assert_eq!(store.revoke_family("fam", 4_000).await.unwrap(), 2);
+    assert_eq!(store.revoke_family("fam", 5_000).await.unwrap(), 0);
+    assert_eq!(
+        store.token(&r1.hash).await.unwrap().unwrap().revoked_at,
+        Some(4_000)
+    );
+    assert_eq!(
+        store.token(&b1.hash).await.unwrap().unwrap().revoked_at,
+        None
+    );
+
+    let b2 = token("b2", TokenKind::Refresh, &bob, None);
+    store.insert_token(&b2).await.unwrap();
+    assert_eq!(store.revoke_person_tokens(&bob.id, 6_000).await.unwrap(), 2);
+    assert_eq!(store.revoke_person_tokens(&bob.id, 7_000).await.unwrap(), 0);
+    assert_eq!(
+        store.token(&b2.hash).await.unwrap().unwrap().revoked_at,
+        Some(6_000)
+    );
+    // Alice's tokens keep their original revocation times.
+    assert_eq!(
+        store.token(&a1.hash).await.unwrap().unwrap().revoked_at,
+        Some(4_000)
+    );
+}
+
+async fn rotate_outcomes(store: &dyn Store) {
+    let alice = person(store, "alice@example.com").await;
+    let now = 2_000;
+    let old = token("old", TokenKind::Refresh, &alice, Some("fam"));
+    let sibling = token("sibling", TokenKind::Access, &alice, Some("fam"));
+    store.insert_token(&old).await.unwrap();
+    store.insert_token(&sibling).await.unwrap();
+
+    let access = token("new-access", TokenKind::Access, &alice, Some("fam"));
+    let refresh = token("new-refresh", TokenKind::Refresh, &alice, Some("fam"));
+    assert_eq!(
+        store
+            .rotate_refresh_token(&old.hash, now, &access, &refresh)
+            .await
+            .unwrap(),
+        RotateOutcome::Rotated
+    );
+    assert_eq!(
+        store.token(&old.hash).await.unwrap().unwrap().used_at,
+        Some(now)
+    );
+    assert_eq!(
+        store.token(&access.hash).await.unwrap().as_ref(),
+        Some(&access)
+    );
+    assert_eq!(
+        store.token(&refresh.hash).await.unwrap().as_ref(),
+        Some(&refresh)
+    );
+
+    // Presenting the rotated-away token again revokes the whole family.
+    let access2 = token("new-access-2", TokenKind::Access, &alice, Some("fam"));
+    let refresh2 = token("new-refresh-2", TokenKind::Refresh, &alice, Some("fam"));
+    assert_eq!(
+        store
+            .rotate_refresh_token(&old.hash, 3_000, &access2, &refresh2)
+            .await
+            .unwrap(),
+        RotateOutcome::Reused
+    );
+    for h in [&old.hash, &sibling.hash, &access.hash, &refresh.hash] {
+        assert_eq!(
+            store.token(h).await.unwrap().unwrap().revoked_at,
+            Some(3_000),
+            "{h:?}"
+        );
+    }
+    assert_eq!(store.token(&access2.hash).await.unwrap(), None);
+    assert_eq!(store.token(&refresh2.hash).await.unwrap(), None);
+    // The new refresh token is revoked now, so it is invalid.
+    assert_eq!(
+        store
+            .rotate_refresh_token(&refresh.hash, 3_500, &access2, &refresh2)
+            .await
+            .unwrap(),
+        RotateOutcome::Invalid
+    );
+
+    // Unknown, expired, revoked and access tokens are invalid and change nothing.
+    assert_eq!(
+        store
+            .rotate_refresh_token(&hash("none"), now, &access2, &refresh2)
+            .await
+            .unwrap(),
+        RotateOutcome::Invalid
+    );
+    let expired = TokenRecord {
+        expires_at: Some(1_500),
+        ..token("expired", TokenKind::Refresh, &alice, Some("fam2"))
+    };
+    let revoked = TokenRecord {
+        revoked_at: Some(1_500),
+        ..token("revoked", TokenKind::Refresh, &alice, Some("fam2"))
+    };
+    let access_only = token("access-only", TokenKind::Access, &alice, Some("fam2"));
+    for t in [&expired, &revoked, &access_only] {
+        store.insert_token(t).await.unwrap();
+        assert_eq!(
+            store
+                .rotate_refresh_token(&t.hash, now, &access2, &refresh2)
+                .await
+                .unwrap(),
+            RotateOutcome::Invalid,
+            "{t:?}"
+        );
+        assert_eq!(store.token(&t.hash).await.unwrap().as_ref(), Some(t));
+    }
+    assert_eq!(store.token(&access2.hash).await.unwrap(), None);
+}
+
+async fn concurrent_rotations_rotate_once(store: &dyn Store) {
+    let alice = person(store, "alice@example.com").await;
+    let old = token("old", TokenKind::Refresh, &alice, Some("fam"));
+    store.insert_token(&old).await.unwrap();
+    let pairs: Vec<(TokenRecord, TokenRecord)> = (0..10)
+        .map(|i| {
+            (
+                token(&format!("a{i}"), TokenKind::Access, &alice, Some("fam")),
+                token(&format!("r{i}"), TokenKind::Refresh, &alice, Some("fam")),
+            )
+        })
+        .collect();
+    let outcomes = join_all(
+        pairs
+            .iter()
+            .map(|(a, r)| store.rotate_refresh_token(&old.hash, 2_000, a, r)),
+    )
+    .await;
+    let outcomes: Vec<RotateOutcome> = outcomes.into_iter().map(Result::unwrap).collect();
+    let rotated = outcomes
+        .iter()
+        .filter(|o| **o == RotateOutcome::Rotated)
+        .count();
+    let reused = outcomes
+        .iter()
+        .filter(|o| **o == RotateOutcome::Reused)
+        .count();
+    assert_eq!((rotated, reused), (1, 9), "{outcomes:?}");
+    // The reuse revoked the pair the winner got.
+    let winner = pairs
+        .iter()
+        .zip(&outcomes)
+        .find(|(_, o)| **o == RotateOutcome::Rotated)
+        .map(|(p, _)| p)
+        .unwrap();
+    assert!(
+        store
+            .token(&winner.1.hash)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_some()
+    );
+}
+
+// ---------------------------------------------------------------- OAuth
+
+async fn auth_code_single_use_under_concurrency(store: &dyn Store) {
+    let alice = person(store, "alice@example.com").await;
+    let code = auth_code("code", &alice, 5_000);
+    store.insert_auth_code(&code).await.unwrap();
+    let err = store.insert_auth_code(&code).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+
+    let outcomes = join_all((0..10).map(|_| store.consume_auth_code(&code.hash, 2_000))).await;
+    let outcomes: Vec<ConsumeOutcome> = outcomes.into_iter().map(Result::unwrap).collect();
+    let consumed: Vec<&ConsumeOutcome> = outcomes
+        .iter()
+        .filter(|o| matches!(o, ConsumeOutcome::Consumed(_)))
+        .collect();
+    assert_eq!(
+        consumed,
+        [&ConsumeOutcome::Consumed(code.clone())],
+        "{outcomes:?}"
+    );
+    let already = ConsumeOutcome::AlreadyUsed {
+        family_id: code.family_id.clone(),
+    };
+    assert_eq!(outcomes.iter().filter(|o| **o == already).count(), 9);
+    // Still spent later, even after expiry.
+    assert_eq!(
+        store.consume_auth_code(&code.hash, 9_000).await.unwrap(),
+        already
+    );
+
+    let expired = auth_code("expired", &alice, 2_000);
+    store.insert_auth_code(&expired).await.unwrap();
+    assert_eq!(
+        store.consume_auth_code(&expired.hash, 2_000).await.unwrap(),
+        ConsumeOutcome::Invalid
+    );
+    assert_eq!(
+        store.consume_auth_code(&hash("none"), 2_000).await.unwrap(),
+        ConsumeOutcome::Invalid
+    );
+}
+
+async fn oauth_clients_round_trip(store: &dyn Store) {
+    let client = OAuthClientRecord {
+        id: "client-1".into(),
+        name: "My integration".into(),
+        secret_hash: hash("secret"),
+        redirect_uris: vec!["http://127.0.0.1:1/cb".into(), "app://done?x=\"1\"".into()],
+        scopes: "spark:all spark:kms".into(),
+        created_at: 1_000,
+    };
+    store.insert_oauth_client(&client).await.unwrap();
+    assert_eq!(
+        store.oauth_client("client-1").await.unwrap(),
+        Some(client.clone())
+    );
+    assert_eq!(store.oauth_client("client-2").await.unwrap(), None);
+    let err = store.insert_oauth_client(&client).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict("oauth client")),
+        "{err:?}"
+    );
+}
+
+async fn guest_issuers_round_trip(store: &dyn Store) {
+    let alice = person(store, "alice@example.com").await;
+    let issuer = GuestIssuerRecord {
+        id: "issuer-1".into(),
+        name: "Guests".into(),
+        org_id: alice.org_id.clone(),
+        secret: vec![0, 1, 2, 255, 254, 0],
+        created_at: 1_000,
+    };
+    store.insert_guest_issuer(&issuer).await.unwrap();
+    assert_eq!(
+        store.guest_issuer("issuer-1").await.unwrap(),
+        Some(issuer.clone())
+    );
+    assert_eq!(store.guest_issuer("issuer-2").await.unwrap(), None);
+    let err = store.insert_guest_issuer(&issuer).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict("guest issuer")),
+        "{err:?}"
+    );
+    assert!(!format!("{issuer:?}").contains("254"));
+}
+
+// ---------------------------------------------------------------- devices
+
+async fn devices_crud_and_ownership(store: &dyn Store) {
+    let alice = person(store, "alice@example.com").await;
+    let bob = person(store, "bob@example.com").await;
+    // Created out of order: listing is by creation time.
+    let d2 = device("d2", &alice, 2_000, Some(62_000));
+    let d1 = device("d1", &alice, 1_000, None);
+    let d3 = device("d3", &alice, 3_000, None);
+    let b1 = device("b1", &bob, 1_500, None);
+    for d in [&d2, &d1, &d3, &b1] {
+        store.create_device(d, 10).await.unwrap();
+    }
+    let err = store.create_device(&d1, 10).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict("device")), "{err:?}");
+
+    assert_eq!(store.device("d2").await.unwrap().as_ref(), Some(&d2));
+    assert_eq!(store.device("nope").await.unwrap(), None);
+    assert_eq!(
+        store.devices_of(&alice.id).await.unwrap(),
+        [d1.clone(), d2.clone(), d3.clone()]
+    );
+    assert_eq!(
+        store.devices_of(&bob.id).await.unwrap(),
+        std::slice::from_ref(&b1)
+    );
+    assert_eq!(store.devices_of("nobody").await.unwrap(), []);
+
+    let mut changed = d2.clone();
+    changed.name = "renamed".into();
+    changed.ttl = Some(120);
+    changed.modified_at = 5_000;
+    changed.expires_at = Some(125_000);
+    changed
+        .extra
+        .insert("deviceSettingsString".into(), serde_json::json!("{}"));
+    assert!(store.update_device(&changed).await.unwrap());
+    assert_eq!(store.device("d2").await.unwrap().as_ref(), Some(&changed));
+    // Someone else's device, or none at all: nothing happens.
+    let stolen = DeviceRecord {
+        person_id: bob.id.clone(),
+        name: "stolen".into(),
+        ..changed.clone()
+    };
+    assert!(!store.update_device(&stolen).await.unwrap());
+    assert!(
+        !store
+            .update_device(&device("nope", &alice, 1, None))
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.device("d2").await.unwrap().as_ref(), Some(&changed));
+
+    assert!(!store.delete_device("d2", &bob.id).await.unwrap());
+    assert!(store.delete_device("d2", &alice.id).await.unwrap());
+    assert!(!store.delete_device("d2", &alice.id).await.unwrap());
+    assert_eq!(store.device("d2").await.unwrap(), None);
+    assert_eq!(store.devices_of(&alice.id).await.unwrap(), [d1, d3]);
+}
+
+async fn device_limit_under_concurrent_creates(store: &dyn Store) {
+    let alice = person(store, "alice@example.com").await;
+    let devices: Vec<DeviceRecord> = (0..20)
+        .map(|i| device(&format!("d{i}"), &alice, 1_000 + i, None))
+        .collect();
+    let results = join_all(devices.iter().map(|d| store.create_device(d, 5))).await;
+    let created = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(created, 5, "{results:?}");
+    for r in results.iter().filter_map(|r| r.as_ref().err()) {
+        assert!(
+            matches!(r, StoreError::DeviceLimit { count: 5, limit: 5 }),
+            "{r:?}"
+        );
+    }
+    assert_eq!(store.devices_of(&alice.id).await.unwrap().len(), 5);
+}
+
+async fn device_limit_ignores_expired_devices(store: &dyn Store) {
+    let alice = person(store, "alice@example.com").await;
+    store
+        .create_device(&device("old", &alice, 1_000, Some(2_000)), 2)
+        .await
+        .unwrap();
+    store
+        .create_device(&device("live", &alice, 1_500, Some(9_000)), 2)
+        .await
+        .unwrap();
+    // At 3_000 "old" has expired (though not yet swept): it does not count.
+    store
+        .create_device(&device("new", &alice, 3_000, None), 2)
+        .await
+        .unwrap();
+    let err = store
+        .create_device(&device("one-too-many", &alice, 3_001, None), 2)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::DeviceLimit { count: 2, limit: 2 }),
+        "{err:?}"
+    );
+    // Expiry exactly at creation time counts as expired.
+    let err = store
+        .create_device(&device("again", &alice, 9_000, None), 2)
+        .await;
+    assert!(err.is_ok(), "{err:?}");
+}
+
+async fn expiry_sweep_returns_exactly_the_expired(store: &dyn Store) {
+    let alice = person(store, "alice@example.com").await;
+    let bob = person(store, "bob@example.com").await;
+    let gone1 = device("gone1", &alice, 1_000, Some(4_000));
+    let gone2 = device("gone2", &bob, 1_000, Some(5_000));
+    let later = device("later", &alice, 1_000, Some(5_001));
+    let forever = device("forever", &bob, 1_000, None);
+    for d in [&gone1, &gone2, &later, &forever] {
+        store.create_device(d, 10).await.unwrap();
+    }
+    let mut swept = store.delete_expired_devices(5_000).await.unwrap();
+    swept.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_eq!(swept, [gone1, gone2]);
+    assert_eq!(store.delete_expired_devices(5_000).await.unwrap(), []);
+    assert_eq!(
+        store.devices_of(&alice.id).await.unwrap(),
+        std::slice::from_ref(&later)
+    );
+    assert_eq!(store.devices_of(&bob.id).await.unwrap(), [forever]);
+    assert_eq!(
+        store.delete_expired_devices(i64::MAX).await.unwrap(),
+        [later]
+    );
+}
+
+// ---------------------------------------------------------------- durability
+
+async fn data_survives_reopen(h: &mut Harness) {
+    let alice = person(&*h.store, "alice@example.com").await;
+    let t = token("t", TokenKind::Access, &alice, None);
+    h.store.insert_token(&t).await.unwrap();
+    let d = device("d", &alice, 1_000, None);
+    h.store.create_device(&d, 5).await.unwrap();
+
+    h.reopen().await;
+    let store = &*h.store;
+    assert_eq!(
+        store.person_by_email("alice@example.com").await.unwrap(),
+        Some(alice)
+    );
+    assert_eq!(store.token(&t.hash).await.unwrap(), Some(t));
+    assert_eq!(store.device("d").await.unwrap(), Some(d));
+    store.ping().await.unwrap();
+}
+
+async fn damaged_rows_are_corrupt(h: &mut Harness) {
+    let alice = person(&*h.store, "alice@example.com").await;
+    h.store
+        .create_device(&device("d", &alice, 1_000, None), 5)
+        .await
+        .unwrap();
+    h.raw("UPDATE devices SET extra = 'not json' WHERE id = 'd'")
+        .await;
+    h.raw("UPDATE people SET kind = 'alien'").await;
+    let store = &*h.store;
+    let err = store.device("d").await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Corrupt(m) if m.contains("extra")),
+        "{err:?}"
+    );
+    assert!(!err.is_retryable());
+    let err = store.devices_of(&alice.id).await.unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
+    let err = store.person(&alice.id).await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Corrupt(m) if m.contains("alien")),
+        "{err:?}"
+    );
+}
+
+// ---------------------------------------------------------------- connect
+
+#[tokio::test]
+async fn connect_accepts_sqlite_urls_and_bare_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let bare = dir.path().join("a/b/bare.sqlite");
+    let store = connect(bare.to_str().unwrap()).await.unwrap();
+    assert_eq!(store.backend(), "sqlite");
+    person(&*store, "alice@example.com").await;
+    store.close().await;
+    assert!(bare.exists());
+
+    let short = format!("sqlite:{}", dir.path().join("short.sqlite").display());
+    let store = connect(&short).await.unwrap();
+    store.ping().await.unwrap();
+    store.close().await;
+
+    let store = connect("sqlite::memory:").await.unwrap();
+    let alice = person(&*store, "alice@example.com").await;
+    assert_eq!(store.person(&alice.id).await.unwrap(), Some(alice));
+    store.close().await;
+}
+
+#[tokio::test]
+async fn connect_picks_postgres_by_scheme() {
+    let Some(h) = Harness::postgres().await else {
+        return;
+    };
+    assert_eq!(h.store.backend(), "postgres");
+    let alt = h.url().replacen("postgres://", "postgresql://", 1);
+    let store = connect(&alt).await.unwrap();
+    assert_eq!(store.backend(), "postgres");
+    store.close().await;
+    h.run(|h| Box::pin(async move { h.store.ping().await.unwrap() }))
+        .await;
+}
+
+/// Device registration throughput, for manual runs:
+/// `cargo nextest run -p webex-server --run-ignored only store::suite::throughput --no-capture`
+/// (set `WEBEX_TEST_DATABASE_URL` to include PostgreSQL). Prints, asserts nothing
+/// about time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "throughput measurement, run manually"]
+async fn throughput_device_creates() {
+    let mut harnesses = vec![Harness::sqlite().await];
+    harnesses.extend(Harness::postgres().await);
+    for h in harnesses {
+        let store = Arc::clone(&h.store);
+        let people: Vec<PersonRecord> = join_all((0..200).map(|i| {
+            let store = Arc::clone(&store);
+            async move { person(&*store, &format!("user{i}@example.com")).await }
+        }))
+        .await;
+        let started = std::time::Instant::now();
+        let tasks: Vec<_> = (0..64)
+            .map(|w| {
+                let store = Arc::clone(&store);
+                let people = people.clone();
+                tokio::spawn(async move {
+                    for i in 0..80 {
+                        let owner = &people[(w * 80 + i) % people.len()];
+                        let d = device(&format!("d-{w}-{i}"), owner, 1_000, None);
+                        store.create_device(&d, 100).await.unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let rate = 64.0 * 80.0 / started.elapsed().as_secs_f64();
+        eprintln!(
+            "{}: {rate:.0} device creates/s (64 concurrent callers)",
+            store.backend()
+        );
+        h.run(|_| Box::pin(async {})).await;
+    }
+}

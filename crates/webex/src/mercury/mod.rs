@@ -169,7 +169,9 @@ impl MercuryClient {
     ) -> Result<Self, MercuryError> {
         let _ = (web_socket_url, options, events);
         let _ = host;
-        Err(MercuryError::Connect("mercury client not implemented yet".into()))
+        Err(MercuryError::Connect(
+            "mercury client not implemented yet".into(),
+        ))
     }
 
     /// Closes with 1000 "Done", waits up to 2 s for the echo, and stops every

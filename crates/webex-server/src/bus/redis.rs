@@ -1,0 +1,402 @@
+//! The multi-node bus: Redis pub/sub on one channel, plus a presence
+//! registry per node.
+//!
+//! Keys (all prefixed `webex:`):
+//! - `webex:node:<node>`: heartbeat, expires after [`NODE_TTL`] unless refreshed;
+//! - `webex:node:<node>:devices`: set of device ids with a socket on the node;
+//! - `webex:node:<node>:conns`: hash connection id → [`ConnectionInfo`] JSON;
+//! - `webex:nodes`: set of node ids (dead ones are pruned by readers).
+//!
+//! The two per-node collections expire with the heartbeat, so a node that
+//! crashes disappears from the registry within [`NODE_TTL`].
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::StreamExt;
+use redis::AsyncCommands;
+use redis::aio::ConnectionManager;
+use tokio::sync::{broadcast, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use super::{
+    Bus, BusError, BusMessage, ConnectionInfo, PresenceChange, PresenceSource, SUBSCRIBER_CAPACITY,
+};
+
+/// The pub/sub channel every node publishes to and subscribes to.
+pub const CHANNEL: &str = "webex:bus";
+/// How long a node stays in the registry without a heartbeat.
+pub const NODE_TTL: Duration = Duration::from_secs(15);
+/// How often a node refreshes its heartbeat.
+pub const HEARTBEAT: Duration = Duration::from_secs(5);
+/// Longest wait between two attempts to reach Redis.
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+const NODES: &str = "webex:nodes";
+
+fn node_key(node: &str) -> String {
+    format!("webex:node:{node}")
+}
+fn devices_key(node: &str) -> String {
+    format!("webex:node:{node}:devices")
+}
+fn conns_key(node: &str) -> String {
+    format!("webex:node:{node}:conns")
+}
+
+/// Redis-backed bus. Publishing goes through a [`ConnectionManager`]
+/// (reconnects by itself); a subscriber task feeds the local broadcast and
+/// resubscribes with backoff when Redis goes away; a registry task keeps this
+/// node's presence entries and heartbeat.
+pub struct RedisBus {
+    node_id: String,
+    conn: ConnectionManager,
+    tx: broadcast::Sender<Arc<BusMessage>>,
+    presence: mpsc::UnboundedSender<PresenceChange>,
+    source: Arc<Mutex<Option<Arc<dyn PresenceSource>>>>,
+    cancel: CancellationToken,
+    tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+impl RedisBus {
+    /// Connects to `url` (failing fast if Redis is unreachable at startup),
+    /// subscribes, and starts the heartbeat for `node_id`.
+    pub async fn connect(url: &str, node_id: &str) -> Result<Self, BusError> {
+        let client = redis::Client::open(url).map_err(unavailable)?;
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(5)))
+            .set_response_timeout(Some(Duration::from_secs(5)))
+            .set_max_delay(MAX_BACKOFF);
+        let mut conn = client
+            .get_connection_manager_with_config(config)
+            .await
+            .map_err(unavailable)?;
+        // Entries of an earlier process with the same node id are stale.
+        let _: () = redis::pipe()
+            .del(devices_key(node_id))
+            .del(conns_key(node_id))
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        let tx = broadcast::Sender::new(SUBSCRIBER_CAPACITY);
+        let cancel = CancellationToken::new();
+        let (presence, presence_rx) = mpsc::unbounded_channel();
+        let source = Arc::new(Mutex::new(None));
+
+        // Subscribe before returning, so nothing published after `connect`
+        // is missed by this node.
+        let pubsub = subscribe(&client).await.map_err(unavailable)?;
+        let subscriber = tokio::spawn(run_subscriber(
+            client,
+            Some(pubsub),
+            tx.clone(),
+            cancel.clone(),
+        ));
+        let registry = tokio::spawn(
+            Registry {
+                node_id: node_id.to_owned(),
+                conn: conn.clone(),
+                source: Arc::clone(&source),
+                dirty: false,
+            }
+            .run(presence_rx, cancel.clone()),
+        );
+        tracing::info!(node = node_id, "event bus: connected to Redis");
+        Ok(Self {
+            node_id: node_id.to_owned(),
+            conn,
+            tx,
+            presence,
+            source,
+            cancel,
+            tasks: Mutex::new(vec![subscriber, registry]),
+        })
+    }
+
+    /// Node ids with a live heartbeat; prunes dead ones from `webex:nodes`.
+    async fn live_nodes(&self) -> Result<Vec<String>, BusError> {
+        let mut conn = self.conn.clone();
+        let nodes: Vec<String> = conn.smembers(NODES).await.map_err(unavailable)?;
+        let mut live = Vec::with_capacity(nodes.len());
+        for node in nodes {
+            let alive: bool = conn.exists(node_key(&node)).await.map_err(unavailable)?;
+            if alive {
+                live.push(node);
+            } else {
+                let _: Result<(), _> = conn.srem(NODES, &node).await;
+            }
+        }
+        Ok(live)
+    }
+}
+
+fn unavailable(e: redis::RedisError) -> BusError {
+    BusError::Unavailable(e.to_string())
+}
+
+async fn subscribe(client: &redis::Client) -> redis::RedisResult<redis::aio::PubSub> {
+    let mut pubsub = client.get_async_pubsub().await?;
+    pubsub.subscribe(CHANNEL).await?;
+    Ok(pubsub)
+}
+
+/// Feeds the local broadcast from the Redis channel until cancelled,
+/// resubscribing with exponential backoff when the connection drops.
+async fn run_subscriber(
+    client: redis::Client,
+    mut first: Option<redis::aio::PubSub>,
+    tx: broadcast::Sender<Arc<BusMessage>>,
+    cancel: CancellationToken,
+) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let pubsub = match first.take() {
+            Some(p) => p,
+            None => {
+                let attempt = tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    r = subscribe(&client) => r,
+                };
+                match attempt {
+                    Ok(p) => {
+                        tracing::info!("event bus: resubscribed to Redis");
+                        backoff = Duration::from_millis(100);
+                        p
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, retry_in = ?backoff, "event bus: Redis is unreachable; cross-node events are not delivered until it is back");
+                        tokio::select! {
+                            _ = cancel.cancelled() => return,
+                            _ = tokio::time::sleep(backoff) => {}
+                        }
+                        backoff = (backoff * 2).min(MAX_BACKOFF);
+                        continue;
+                    }
+                }
+            }
+        };
+        let mut stream = pubsub.into_on_message();
+        loop {
+            let msg = tokio::select! {
+                _ = cancel.cancelled() => return,
+                m = stream.next() => m,
+            };
+            let Some(msg) = msg else { break };
+            match serde_json::from_slice::<BusMessage>(msg.get_payload_bytes()) {
+                Ok(m) => {
+                    let _ = tx.send(Arc::new(m));
+                }
+                Err(e) => tracing::warn!(error = %e, "event bus: ignoring an undecodable message"),
+            }
+        }
+        tracing::error!("event bus: lost the Redis subscription; reconnecting");
+        metrics::counter!("webex_bus_redis_disconnects_total").increment(1);
+    }
+}
+
+/// Keeps this node's presence entries and heartbeat in Redis.
+struct Registry {
+    node_id: String,
+    conn: ConnectionManager,
+    source: Arc<Mutex<Option<Arc<dyn PresenceSource>>>>,
+    /// An update failed: rebuild from the source at the next heartbeat.
+    dirty: bool,
+}
+
+impl Registry {
+    async fn run(
+        mut self,
+        mut rx: mpsc::UnboundedReceiver<PresenceChange>,
+        cancel: CancellationToken,
+    ) {
+        self.heartbeat().await;
+        let mut tick = tokio::time::interval(HEARTBEAT);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = tick.tick() => self.heartbeat().await,
+                Some(first) = rx.recv() => {
+                    let mut batch = vec![first];
+                    while let Ok(more) = rx.try_recv() {
+                        batch.push(more);
+                        if batch.len() >= 1024 { break; }
+                    }
+                    self.apply(&batch).await;
+                }
+            }
+        }
+        self.leave().await;
+    }
+
+    async fn apply(&mut self, batch: &[PresenceChange]) {
+        let mut pipe = redis::pipe();
+        for change in batch {
+            match change {
+                PresenceChange::Connected(info) => {
+                    let json = serde_json::to_string(info).unwrap_or_default();
+                    pipe.sadd(devices_key(&self.node_id), &info.device_id)
+                        .ignore()
+                        .hset(conns_key(&self.node_id), info.id, json)
+                        .ignore();
+                }
+                PresenceChange::Disconnected {
+                    id,
+                    device_id,
+                    device_offline,
+                } => {
+                    pipe.hdel(conns_key(&self.node_id), *id).ignore();
+                    if *device_offline {
+                        pipe.srem(devices_key(&self.node_id), device_id).ignore();
+                    }
+                }
+            }
+        }
+        if let Err(e) = pipe.query_async::<()>(&mut self.conn).await {
+            tracing::warn!(error = %e, "presence registry: update failed; will rebuild");
+            self.dirty = true;
+        }
+    }
+
+    async fn heartbeat(&mut self) {
+        let ttl = NODE_TTL.as_secs();
+        let mut pipe = redis::pipe();
+        if self.dirty {
+            let snapshot = self
+                .source
+                .lock()
+                .ok()
+                .and_then(|s| s.clone())
+                .map(|s| s.snapshot());
+            if let Some(snapshot) = snapshot {
+                pipe.del(devices_key(&self.node_id))
+                    .ignore()
+                    .del(conns_key(&self.node_id))
+                    .ignore();
+                for info in &snapshot {
+                    let json = serde_json::to_string(info).unwrap_or_default();
+                    pipe.sadd(devices_key(&self.node_id), &info.device_id)
+                        .ignore()
+                        .hset(conns_key(&self.node_id), info.id, json)
+                        .ignore();
+                }
+            }
+        }
+        pipe.set_ex(node_key(&self.node_id), crate::time::now_millis(), ttl)
+            .ignore()
+            .sadd(NODES, &self.node_id)
+            .ignore()
+            .expire(devices_key(&self.node_id), (ttl * 2) as i64)
+            .ignore()
+            .expire(conns_key(&self.node_id), (ttl * 2) as i64)
+            .ignore();
+        match pipe.query_async::<()>(&mut self.conn).await {
+            Ok(()) => {
+                if self.dirty {
+                    tracing::info!("presence registry: rebuilt after Redis came back");
+                }
+                self.dirty = false;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "presence registry: heartbeat failed; Redis is unreachable");
+                self.dirty = true;
+            }
+        }
+    }
+
+    async fn leave(&mut self) {
+        let result = redis::pipe()
+            .del(node_key(&self.node_id))
+            .del(devices_key(&self.node_id))
+            .del(conns_key(&self.node_id))
+            .srem(NODES, &self.node_id)
+            .query_async::<()>(&mut self.conn)
+            .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "presence registry: could not remove this node; its entries expire by themselves");
+        }
+    }
+}
+
+#[async_trait]
+impl Bus for RedisBus {
+    async fn publish(&self, msg: BusMessage) -> Result<(), BusError> {
+        let text = serde_json::to_string(&msg)?;
+        let mut conn = self.conn.clone();
+        let _: i64 = conn.publish(CHANNEL, text).await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<Arc<BusMessage>> {
+        self.tx.subscribe()
+    }
+
+    fn presence_changed(&self, change: PresenceChange) {
+        let _ = self.presence.send(change);
+    }
+
+    fn attach_presence_source(&self, source: Arc<dyn PresenceSource>) {
+        if let Ok(mut slot) = self.source.lock() {
+            *slot = Some(source);
+        }
+    }
+
+    async fn online_devices(
+        &self,
+        device_ids: &[String],
+    ) -> Result<Option<HashSet<String>>, BusError> {
+        let mut online = HashSet::new();
+        if device_ids.is_empty() {
+            return Ok(Some(online));
+        }
+        let mut conn = self.conn.clone();
+        for node in self.live_nodes().await? {
+            let flags: Vec<bool> = redis::cmd("SMISMEMBER")
+                .arg(devices_key(&node))
+                .arg(device_ids)
+                .query_async(&mut conn)
+                .await
+                .map_err(unavailable)?;
+            for (id, present) in device_ids.iter().zip(flags) {
+                if present {
+                    online.insert(id.clone());
+                }
+            }
+        }
+        Ok(Some(online))
+    }
+
+    async fn connections(&self) -> Result<Option<Vec<ConnectionInfo>>, BusError> {
+        let mut conn = self.conn.clone();
+        let mut all = Vec::new();
+        for node in self.live_nodes().await? {
+            let values: Vec<String> = conn.hvals(conns_key(&node)).await.map_err(unavailable)?;
+            all.extend(
+                values
+                    .iter()
+                    .filter_map(|v| serde_json::from_str::<ConnectionInfo>(v).ok()),
+            );
+        }
+        Ok(Some(all))
+    }
+
+    async fn close(&self) {
+        self.cancel.cancel();
+        let tasks = self
+            .tasks
+            .lock()
+            .map(|mut t| std::mem::take(&mut *t))
+            .unwrap_or_default();
+        for t in tasks {
+            let _ = t.await;
+        }
+        tracing::info!(node = %self.node_id, "event bus: left Redis");
+    }
+}
+
+impl Drop for RedisBus {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
