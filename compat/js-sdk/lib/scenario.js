@@ -35,14 +35,6 @@ async function eventually(check, ms = 5_000) {
   }
 }
 
-/** The array in a list response: the body itself or its only array field. */
-function listOf(body) {
-  if (Array.isArray(body)) return body;
-  const arrays = Object.values(body || {}).filter(Array.isArray);
-  assert.equal(arrays.length, 1, `expected one list in ${JSON.stringify(body)}`);
-  return arrays[0];
-}
-
 /** The device id the operator API takes: the last segment of the device URL. */
 function deviceIdOf(deviceUrl) {
   return new URL(deviceUrl).pathname.split('/').filter(Boolean).pop();
@@ -110,14 +102,16 @@ class Scenario {
   async expectDevice(server, token, deviceUrl, present) {
     const { status, body } = await server.request('GET', '/wdm/api/v1/devices', { token });
     assert.equal(status, 200, `GET /wdm/api/v1/devices answered ${status}: ${JSON.stringify(body)}`);
-    const urls = listOf(body).map((d) => d.url);
+    assert.ok(Array.isArray(body && body.devices), `no "devices" list in ${JSON.stringify(body)}`);
+    const urls = body.devices.map((d) => d.url);
     assert.equal(urls.includes(deviceUrl), present, `device ${deviceUrl} ${present ? 'missing from' : 'still in'} ${JSON.stringify(urls)}`);
   }
 
   async connections(server, deviceId) {
     const { status, body } = await server.admin('GET', `/admin/api/v1/connections?deviceId=${encodeURIComponent(deviceId)}`);
     assert.equal(status, 200, `GET /admin/api/v1/connections answered ${status}: ${JSON.stringify(body)}`);
-    return listOf(body);
+    assert.ok(Array.isArray(body && body.connections), `no "connections" list in ${JSON.stringify(body)}`);
+    return body.connections;
   }
 
   /** One register → checks → event → unregister → checks cycle. */
@@ -132,10 +126,12 @@ class Scenario {
     await this.step('operator API shows an authenticated Mercury socket', () =>
       eventually(async () => {
         const conns = await this.connections(server, deviceId);
-        assert.ok(conns.length >= 1, `no connection for device ${deviceId}`);
-        for (const c of conns) {
-          if ('authenticated' in c) assert.equal(c.authenticated, true, `connection not authenticated: ${JSON.stringify(c)}`);
-        }
+        assert.equal(conns.length, 1, `expected one socket for device ${deviceId}: ${JSON.stringify(conns)}`);
+        const [c] = conns;
+        assert.equal(c.deviceId, deviceId, `socket of another device: ${JSON.stringify(c)}`);
+        assert.equal(c.authenticated, true, `socket not authenticated: ${JSON.stringify(c)}`);
+        // device.ephemeral makes the SDK ask for multipleConnections=true.
+        assert.equal(c.multipleConnections, true, `socket without multipleConnections: ${JSON.stringify(c)}`);
       }),
     );
 
@@ -147,6 +143,7 @@ class Scenario {
       });
       assert.ok(status >= 200 && status < 300, `POST /admin/api/v1/events answered ${status}: ${JSON.stringify(body)}`);
       const envelope = await withTimeout(sdk.call('awaitEvent', 'compat.hello'), 10_000, 'event delivery');
+      assert.equal(typeof envelope.id, 'string', `event frame without an id: ${JSON.stringify(envelope)}`);
       assert.equal(envelope.data.eventType, 'compat.hello');
       assert.equal(envelope.data.n, round);
     });
@@ -247,4 +244,4 @@ function assertNoFaults(faults) {
   if (faults.length) assert.fail(`faults:\n${faults.map((f) => `  ${f.kind}: ${f.detail}`).join('\n')}`);
 }
 
-module.exports = { Scenario, withTimeout, eventually, listOf, deviceIdOf };
+module.exports = { Scenario, withTimeout, eventually, deviceIdOf };
