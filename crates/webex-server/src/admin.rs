@@ -438,8 +438,3 @@ mod tests {
         assert!(!format!("{r:?}").contains("secret"));
     }
 }
-
-/// The OpenAPI description of this module's routes (none documented yet).
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    utoipa::openapi::OpenApiBuilder::new().build()
-}

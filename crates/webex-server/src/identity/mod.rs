@@ -126,8 +126,3 @@ mod tests {
         assert!(components.schemas.contains_key("TokenResponse"));
     }
 }
-
-/// The OpenAPI description of this module's routes (none documented yet).
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    utoipa::openapi::OpenApiBuilder::new().build()
-}

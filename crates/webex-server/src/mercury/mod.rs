@@ -135,8 +135,3 @@ pub fn dispatch(hub: &Hub, msg: &BusMessage) {
         }
     }
 }
-
-/// The OpenAPI description of this module's routes (none documented yet).
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    utoipa::openapi::OpenApiBuilder::new().build()
-}

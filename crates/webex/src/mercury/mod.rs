@@ -10,12 +10,23 @@
 //! The rest of the SDK plugs in through [`MercuryHost`] and listens on the
 //! [`MercuryEvent`] channel.
 
+pub mod backoff;
+mod connection;
+mod endpoint;
+mod policy;
+mod supervisor;
+mod transport;
+
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use secrecy::SecretString;
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 use webex_wire::mercury::ServerFrame;
 
 /// What the Mercury client needs from the rest of the SDK.
@@ -41,7 +52,15 @@ pub struct HostError {
 }
 
 /// Timings and limits of the Mercury client.
-#[derive(Debug, Clone)]
+///
+/// ```
+/// use std::time::Duration;
+/// let mut options = webex::mercury::MercuryOptions::default();
+/// options.backoff_max = Duration::from_secs(60);
+/// options.proxy = Some("http://proxy.internal:3128".parse()?);
+/// # Ok::<(), url::ParseError>(())
+/// ```
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct MercuryOptions {
     /// Time between a pong and the next ping (15 s).
@@ -77,6 +96,30 @@ impl Default for MercuryOptions {
             multiple_connections: false,
             proxy: None,
         }
+    }
+}
+
+impl std::fmt::Debug for MercuryOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The proxy URL may carry credentials: show it without them.
+        let proxy = self.proxy.as_ref().map(|p| {
+            let mut shown = p.clone();
+            if shown.password().is_some() {
+                let _ = shown.set_password(Some("***"));
+            }
+            shown.to_string()
+        });
+        f.debug_struct("MercuryOptions")
+            .field("ping_interval", &self.ping_interval)
+            .field("pong_timeout", &self.pong_timeout)
+            .field("backoff_initial", &self.backoff_initial)
+            .field("backoff_max", &self.backoff_max)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("handshake_timeout", &self.handshake_timeout)
+            .field("max_reregistrations", &self.max_reregistrations)
+            .field("multiple_connections", &self.multiple_connections)
+            .field("proxy", &proxy)
+            .finish()
     }
 }
 
@@ -154,32 +197,155 @@ impl MercuryError {
 }
 
 /// A live Mercury connection, kept alive by a background task.
+///
+/// The task stops on [`MercuryClient::close`], when the client is dropped,
+/// after [`MercuryEvent::Replaced`] or [`MercuryEvent::Stopped`].
+///
+/// ```no_run
+/// # use std::sync::Arc;
+/// # use webex::mercury::{MercuryClient, MercuryEvent, MercuryHost, MercuryOptions};
+/// # async fn run(url: &str, host: Arc<dyn MercuryHost>) -> Result<(), webex::mercury::MercuryError> {
+/// let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+/// let client = MercuryClient::connect(url, host, MercuryOptions::default(), tx).await?;
+/// while let Some(event) = rx.recv().await {
+///     match event {
+///         MercuryEvent::Message(frame) => println!("{:?}", frame.event_type()),
+///         MercuryEvent::Replaced | MercuryEvent::Stopped(_) => break,
+///         _ => {}
+///     }
+/// }
+/// client.close().await;
+/// # Ok(()) }
+/// ```
 pub struct MercuryClient {
-    _host: Arc<dyn MercuryHost>,
+    cancel: CancellationToken,
+    connected: Arc<AtomicBool>,
+    finished: Arc<AtomicBool>,
+    task: tokio::sync::Mutex<Option<JoinHandle<()>>>,
 }
 
 impl MercuryClient {
     /// Connects to `web_socket_url`, authenticates and waits for
     /// `mercury.buffer_state`. Events go to `events` from then on.
+    ///
+    /// There is no retry loop here, so that registration settles: a 4401
+    /// gets one token refresh and one more try, a 404 upgrade or 4404 one
+    /// re-registration and one more try; any other failure is returned.
     pub async fn connect(
         web_socket_url: &str,
         host: Arc<dyn MercuryHost>,
         options: MercuryOptions,
         events: mpsc::UnboundedSender<MercuryEvent>,
     ) -> Result<Self, MercuryError> {
-        let _ = (web_socket_url, options, events);
-        let _ = host;
-        Err(MercuryError::Connect(
-            "mercury client not implemented yet".into(),
-        ))
+        let (url, conn) = supervisor::first_connection(web_socket_url, host.as_ref(), &options)
+            .instrument(tracing::info_span!("mercury_connect", url = %endpoint::loggable_str(web_socket_url)))
+            .await?;
+        tracing::info!(url = %endpoint::loggable(&url), "mercury connected");
+        let cancel = CancellationToken::new();
+        let connected = Arc::new(AtomicBool::new(true));
+        let finished = Arc::new(AtomicBool::new(false));
+        let supervisor = supervisor::Supervisor {
+            backoff: backoff::Backoff::new(options.backoff_initial, options.backoff_max),
+            url,
+            host,
+            options,
+            events,
+            cancel: cancel.clone(),
+            connected: Arc::clone(&connected),
+            reregistrations: 0,
+        };
+        let done = FinishedGuard(Arc::clone(&finished), Arc::clone(&connected));
+        let task = tokio::spawn(async move {
+            let _done = done;
+            supervisor.run(conn).await;
+        });
+        Ok(Self {
+            cancel,
+            connected,
+            finished,
+            task: tokio::sync::Mutex::new(Some(task)),
+        })
     }
 
     /// Closes with 1000 "Done", waits up to 2 s for the echo, and stops every
-    /// timer and retry. Idempotent.
-    pub async fn close(&self) {}
+    /// timer and retry. Idempotent; when it returns, the background task has
+    /// ended. No event is sent for a close the caller asked for.
+    pub async fn close(&self) {
+        self.cancel.cancel();
+        let mut task = self.task.lock().await;
+        if let Some(handle) = task.take()
+            && let Err(e) = handle.await
+        {
+            tracing::warn!(error = %e, "mercury task ended abnormally");
+        }
+    }
 
     /// Whether the socket is currently open and authenticated.
     pub fn is_connected(&self) -> bool {
-        false
+        self.connected.load(Ordering::SeqCst)
+    }
+
+    /// Whether the background task has ended (after `close()`, `Replaced`
+    /// or `Stopped`).
+    pub fn is_finished(&self) -> bool {
+        self.finished.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for MercuryClient {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+impl std::fmt::Debug for MercuryClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MercuryClient")
+            .field("connected", &self.is_connected())
+            .field("finished", &self.is_finished())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Marks the task finished (and disconnected) however it ends.
+struct FinishedGuard(Arc<AtomicBool>, Arc<AtomicBool>);
+
+impl Drop for FinishedGuard {
+    fn drop(&mut self) {
+        self.1.store(false, Ordering::SeqCst);
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_debug_hides_proxy_password() {
+        let options = MercuryOptions {
+            proxy: Some(url::Url::parse("http://me:s3cret@proxy:3128").expect("url")),
+            ..MercuryOptions::default()
+        };
+        let shown = format!("{options:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("me:***@proxy:3128"), "{shown}");
+    }
+
+    /// Compile-time check: the client is shareable and `connect` can be
+    /// spawned on a multi-threaded runtime.
+    #[allow(dead_code)]
+    fn client_is_send_sync_and_connect_spawnable(
+        host: Arc<dyn MercuryHost>,
+        events: mpsc::UnboundedSender<MercuryEvent>,
+    ) {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<MercuryClient>();
+        drop(tokio::spawn(MercuryClient::connect(
+            "ws://127.0.0.1:1/",
+            host,
+            MercuryOptions::default(),
+            events,
+        )));
     }
 }
