@@ -50,7 +50,12 @@ class WebexServer {
       { env, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     const server = new WebexServer(bin, child, dir, database, adminToken, env);
-    server.base = await server.waitListening();
+    try {
+      server.base = await server.waitListening();
+    } catch (error) {
+      await server.stop();
+      throw error;
+    }
     return server;
   }
 
