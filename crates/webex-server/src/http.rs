@@ -31,6 +31,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::mercury::router())
         .merge(crate::admin::router())
         .merge(crate::ops::router())
+        .route_layer(middleware::from_fn(remember_route))
         .fallback(|| async { ApiError::from_status(axum::http::StatusCode::NOT_FOUND) })
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn_with_state(state.clone(), track))
@@ -50,14 +51,11 @@ async fn track(State(_state): State<AppState>, mut req: Request, next: Next) -> 
         .map(str::to_owned)
         .unwrap_or_else(|| format!("webex-server_{}", uuid::Uuid::new_v4()));
     let method = req.method().clone();
-    let route = req
-        .extensions()
-        .get::<axum::extract::MatchedPath>()
-        .map(|p| p.as_str().to_owned());
     req.extensions_mut().insert(TrackingId(id.clone()));
 
     let mut res = next.run(req).await;
     let status = res.status();
+    let route = res.extensions().get::<MatchedRoute>().map(|r| r.0.clone());
     if status.is_client_error() || status.is_server_error() {
         let err = res
             .extensions_mut()
@@ -95,6 +93,23 @@ async fn track(State(_state): State<AppState>, mut req: Request, next: Next) -> 
 /// Whether a handler rendered the error body itself: JSON (e.g. RFC 6749
 /// OAuth errors) or an HTML page meant for a browser (e.g. the OAuth
 /// authorize page's errors, which must never redirect).
+/// The route template that handled a request, copied into the response so the
+/// outer `track` middleware (which runs before routing) can label metrics.
+#[derive(Clone)]
+struct MatchedRoute(String);
+
+async fn remember_route(
+    path: Option<axum::extract::MatchedPath>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let mut res = next.run(req).await;
+    if let Some(p) = path {
+        res.extensions_mut().insert(MatchedRoute(p.as_str().to_owned()));
+    }
+    res
+}
+
 fn is_rendered(res: &Response) -> bool {
     res.headers()
         .get(header::CONTENT_TYPE)
