@@ -130,6 +130,51 @@ impl Webex {
         crate::people::me(&self.shared.http, &self.shared.endpoints.hydra()).await
     }
 
+    /// The signed-in user's devices (`GET {wdm}/devices`), as WDM lists them.
+    /// Use with [`Webex::delete_device`] to clean up devices another run of
+    /// this app left behind; [`crate::Meetings::register`] already reuses its own.
+    ///
+    /// ```no_run
+    /// # async fn run(webex: webex::Webex) -> Result<(), webex::Error> {
+    /// for device in webex.devices().await? {
+    ///     println!("{} {}", device.id(), device.name);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn devices(&self) -> Result<Vec<webex_wire::device::Device>, Error> {
+        let wdm = self.wdm_url().await?;
+        crate::device::list(&self.shared.http, &wdm).await
+    }
+
+    /// Deletes one of the user's devices by id or URL. A device that is
+    /// already gone counts as deleted.
+    ///
+    /// ```no_run
+    /// # async fn run(webex: webex::Webex) -> Result<(), webex::Error> {
+    /// webex.delete_device("0f2c…").await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn delete_device(&self, id_or_url: &str) -> Result<(), Error> {
+        let url = if id_or_url.contains("://") {
+            id_or_url.to_owned()
+        } else {
+            format!("{}/devices/{}", self.wdm_url().await?, id_or_url)
+        };
+        crate::device::delete(&self.shared.http, &url).await
+    }
+
+    async fn wdm_url(&self) -> Result<String, Error> {
+        let org = crate::meetings::steps::credentials(&self.shared).await?;
+        let catalog = crate::meetings::steps::catalog(&self.shared, org.as_deref()).await?;
+        catalog
+            .service(webex_wire::catalog::services::WDM)
+            .map(|u| u.trim_end_matches('/').to_owned())
+            .ok_or_else(|| Error::InvalidResponse {
+                url: self.shared.config.discovery_url.to_string(),
+                message: "the catalog lists no `wdm` service".into(),
+            })
+    }
+
     /// The configuration this instance was built with.
     pub fn config(&self) -> &WebexConfig {
         &self.shared.config

@@ -6,7 +6,7 @@
 
 mod host;
 mod status;
-mod steps;
+pub(crate) mod steps;
 mod tasks;
 
 use std::sync::{Arc, PoisonError};

@@ -38,6 +38,26 @@ pub enum Warning {
     },
 }
 
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::MissingScope { call, reason } => {
+                write!(f, "{call}: the token lacks a scope ({reason})")
+            }
+            Self::PeopleMeUnavailable { reason } => write!(f, "people/me unavailable: {reason}"),
+            Self::MeetingPreferencesUnavailable { reason } => {
+                write!(f, "meetingPreferences unavailable: {reason}")
+            }
+            Self::DeviceStore { reason } => write!(f, "device store: {reason}"),
+            Self::DevicesReclaimed { urls } => write!(
+                f,
+                "device quota was full; deleted {} of this app's oldest devices",
+                urls.len()
+            ),
+        }
+    }
+}
+
 /// The outcome of a successful `register()`.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
