@@ -98,6 +98,12 @@ pub struct ServeArgs {
     /// address: `PER_SECOND[:BURST]`.
     #[arg(long, env = "WEBEX_TOKEN_RATE", default_value = "10:50")]
     pub token_rate: webex_server::limits::RateLimit,
+    /// Serve HTTPS/WSS with this PEM certificate chain (needs `--tls-key`).
+    #[arg(long, env = "WEBEX_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// PEM private key of `--tls-cert`.
+    #[arg(long, env = "WEBEX_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
 }
 
 /// `webex token …`.

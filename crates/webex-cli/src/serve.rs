@@ -2,6 +2,7 @@
 
 use secrecy::SecretString;
 use webex_server::limits::RateLimits;
+use webex_server::tls::TlsConfig;
 use webex_server::{Server, ServerConfig};
 
 use crate::cli::ServeArgs;
@@ -24,6 +25,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             ..RateLimits::default()
         }
     };
+    if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
+        config.tls = Some(TlsConfig { cert, key });
+    }
     if let Some(node) = args.node_id {
         config.node_id = node;
     }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 
 use crate::limits::RateLimits;
+use crate::tls::TlsConfig;
 
 /// Everything a server needs to start.
 #[derive(Debug, Clone)]
@@ -46,6 +47,8 @@ pub struct ServerConfig {
     pub region: String,
     /// Name of this node (logs, liveness). Defaults to a random id.
     pub node_id: String,
+    /// Serve HTTPS/WSS with this certificate and key; `None`: plain HTTP.
+    pub tls: Option<TlsConfig>,
     /// Rate limits on registrations and token endpoints;
     /// [`RateLimits::off`] for benchmarks.
     pub rate_limits: RateLimits,
@@ -73,6 +76,7 @@ impl ServerConfig {
             region: "PF84".into(),
             node_id: uuid::Uuid::new_v4().simple().to_string()[..12].to_owned(),
             rate_limits: RateLimits::default(),
+            tls: None,
         }
     }
 

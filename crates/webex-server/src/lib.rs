@@ -34,6 +34,7 @@ pub mod state;
 pub mod store;
 pub mod testing;
 pub mod time;
+pub mod tls;
 
 pub use config::ServerConfig;
 pub use server::{RunningServer, Server};

@@ -27,10 +27,16 @@ impl Server {
             .await
             .with_context(|| format!("binding {}", config.listen))?;
         let addr = listener.local_addr()?;
+        let tls = config
+            .tls
+            .as_ref()
+            .map(crate::tls::server_config)
+            .transpose()?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let public_url = config
             .public_url
             .clone()
-            .unwrap_or_else(|| format!("http://{addr}"))
+            .unwrap_or_else(|| format!("{scheme}://{addr}"))
             .trim_end_matches('/')
             .to_owned();
         let cancel = CancellationToken::new();
@@ -54,13 +60,27 @@ impl Server {
 
         let app = crate::http::router(state.clone());
         let shutdown = cancel.clone();
+        let make_service = app.into_make_service_with_connect_info::<SocketAddr>();
+        let graceful = async move { shutdown.cancelled().await };
+        let bound = match tls {
+            None => Bound::Plain(listener),
+            Some(tls) => Bound::Tls(crate::tls::TlsListener::new(listener, tls, cancel.clone())?),
+        };
         let serve = tokio::spawn(async move {
-            let result = axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(async move { shutdown.cancelled().await })
-            .await;
+            let result = match bound {
+                Bound::Plain(listener) => {
+                    axum::serve(listener, make_service)
+                        .with_graceful_shutdown(graceful)
+                        .await
+                }
+                Bound::Tls(listener) => {
+                    use axum::serve::ListenerExt;
+                    // `tap_io` gives the listener axum's `ConnectInfo<SocketAddr>`.
+                    axum::serve(listener.tap_io(|_| {}), make_service)
+                        .with_graceful_shutdown(graceful)
+                        .await
+                }
+            };
             if let Err(e) = result {
                 tracing::error!(error = %e, "server stopped with an error");
             }
@@ -74,6 +94,12 @@ impl Server {
             tasks,
         })
     }
+}
+
+/// The bound socket, plain or TLS.
+enum Bound {
+    Plain(TcpListener),
+    Tls(crate::tls::TlsListener),
 }
 
 /// A server serving in the background.
