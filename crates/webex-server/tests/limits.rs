@@ -1,8 +1,12 @@
 //! Rate limits end to end: a flooding token gets 429 with `Retry-After` and
 //! the JSON error body, while a well-behaved token on the same server is not
 //! slowed down; the token endpoints are limited per client id and issuer;
-//! `RateLimits::off()` limits nothing.
+//! `RateLimits::off()` limits nothing; a device keeps at most
+//! `MAX_SOCKETS_PER_DEVICE` sockets.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "mercury/support.rs"]
+mod support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -258,5 +262,35 @@ async fn registration_limits_are_per_token_not_per_person() {
     // Reads are never limited.
     let res = http.get(&url).bearer_auth(&a).send().await.unwrap();
     assert_eq!(res.status(), 200);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_device_keeps_at_most_eight_sockets() {
+    use webex_server::mercury::hub::MAX_SOCKETS_PER_DEVICE;
+    let server = TestServer::start().await.unwrap();
+    let token = server.token_for("sockets@example.com").await.unwrap();
+    let device = support::register_device(server.base_url(), &token).await;
+    let mut sockets = Vec::new();
+    for _ in 0..MAX_SOCKETS_PER_DEVICE {
+        sockets.push(support::connect(&device, &token, true).await);
+    }
+    assert_eq!(
+        server.server().state().hub.socket_count(),
+        MAX_SOCKETS_PER_DEVICE
+    );
+    // One more: the oldest is closed with 4000, the rest stay.
+    let newest = support::connect(&device, &token, true).await;
+    let (code, reason) = support::expect_close(&mut sockets[0]).await;
+    assert_eq!((code, reason.as_str()), (4000, "replaced"));
+    assert_eq!(
+        server.server().state().hub.socket_count(),
+        MAX_SOCKETS_PER_DEVICE
+    );
+    for ws in sockets.iter_mut().skip(1) {
+        support::send_json(ws, json!({"id": "p", "type": "ping"})).await;
+        assert_eq!(support::next_json(ws).await["type"], "pong");
+    }
+    drop(newest);
     server.shutdown().await;
 }
