@@ -9,8 +9,8 @@ use common::within;
 use futures::StreamExt;
 use secrecy::ExposeSecret;
 use webex::{
-    AuthError, Credentials, Error, EventStream, FileDeviceStore, MeetingsEvent, OAuthTokens,
-    Warning, Webex, WebexConfig, WebexConfigBuilder,
+    AuthError, Credentials, Error, EventStream, FileDeviceStore, MeetingsEvent, Warning, Webex,
+    WebexConfig, WebexConfigBuilder,
 };
 use webex_server::testing::TestServer;
 
@@ -230,66 +230,10 @@ async fn an_expired_token_is_a_typed_error() {
     server.shutdown().await;
 }
 
-/// Authorization-code grant against the server's own OAuth endpoints.
-async fn oauth_tokens(server: &TestServer, email: &str) -> OAuthTokens {
-    let store = server.server().state().store.clone();
-    let redirect = "http://127.0.0.1:1/callback".to_owned();
-    let (client_id, secret) = webex_server::identity::admin::create_oauth_client(
-        store.as_ref(),
-        "e2e",
-        std::slice::from_ref(&redirect),
-        "spark:all",
-    )
-    .await
-    .unwrap();
-    let pat = server.token_for(email).await.unwrap();
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let consent = http
-        .post(format!("{}/v1/authorize", server.base_url()))
-        .form(&[
-            ("client_id", client_id.as_str()),
-            ("response_type", "code"),
-            ("redirect_uri", redirect.as_str()),
-            ("scope", "spark:all"),
-            ("email", email),
-            ("token", pat.as_str()),
-            ("decision", "allow"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let location = consent.headers()["location"].to_str().unwrap().to_owned();
-    let code = url::Url::parse(&location)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .map(|(_, v)| v.into_owned())
-        .unwrap();
-    let tokens: webex_wire::oauth::TokenResponse = http
-        .post(format!("{}/v1/access_token", server.base_url()))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("redirect_uri", redirect.as_str()),
-            ("client_id", client_id.as_str()),
-            ("client_secret", secret.expose_secret()),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    OAuthTokens::from_response(&tokens, client_id, secret.expose_secret())
-}
-
 #[tokio::test]
 async fn oauth_tokens_refresh_on_expiry_and_on_401_with_the_server() {
     let server = TestServer::start().await.unwrap();
-    let tokens = oauth_tokens(&server, "grace@example.com").await;
+    let tokens = common::oauth_tokens(&server, "grace@example.com").await;
     let webex = Webex::init(
         WebexConfig::builder(Credentials::oauth(
             tokens.expires_at(std::time::SystemTime::now() - Duration::from_secs(1)),

@@ -217,6 +217,9 @@ impl Meetings {
     /// device, then emits `meetings:unregistered`. Does nothing when not
     /// registered. If the DELETE fails, the error is returned and the next
     /// `unregister()` tries again.
+    ///
+    /// After `network:replaced` the device is left alone (neither deleted nor
+    /// forgotten): the connection that replaced this one is using it.
     pub async fn unregister(&self) -> Result<(), Error> {
         let mut lifecycle = self.shared.lifecycle.lock().await;
         let limit = self.shared.config.timeouts.unregister;
@@ -249,7 +252,15 @@ impl Meetings {
             .take()
             .map(|c| c.device)
             .unwrap_or(active.report.device);
-        let result = self.delete_device(&active.key, &device, limit).await;
+        // After a 4000 the device belongs to the connection that replaced
+        // this one (typically another instance sharing the device store):
+        // deleting it would cut that instance off.
+        let result = if self.status().replaced {
+            tracing::info!(device = %device.url, "replaced by another connection: leaving the device to it");
+            Ok(())
+        } else {
+            self.delete_device(&active.key, &device, limit).await
+        };
         if result.is_err() {
             lifecycle.orphan = Some((active.key, device));
         }
