@@ -9,8 +9,8 @@ use common::within;
 use futures::StreamExt;
 use secrecy::ExposeSecret;
 use webex::{
-    AuthError, Credentials, Error, EventStream, FileDeviceStore, MeetingsEvent, OAuthTokens,
-    Warning, Webex, WebexConfig, WebexConfigBuilder,
+    AuthError, Credentials, Error, EventStream, FileDeviceStore, MeetingsEvent, Warning, Webex,
+    WebexConfig, WebexConfigBuilder,
 };
 use webex_server::testing::TestServer;
 
@@ -230,66 +230,10 @@ async fn an_expired_token_is_a_typed_error() {
     server.shutdown().await;
 }
 
-/// Authorization-code grant against the server's own OAuth endpoints.
-async fn oauth_tokens(server: &TestServer, email: &str) -> OAuthTokens {
-    let store = server.server().state().store.clone();
-    let redirect = "http://127.0.0.1:1/callback".to_owned();
-    let (client_id, secret) = webex_server::identity::admin::create_oauth_client(
-        store.as_ref(),
-        "e2e",
-        std::slice::from_ref(&redirect),
-        "spark:all",
-    )
-    .await
-    .unwrap();
-    let pat = server.token_for(email).await.unwrap();
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let consent = http
-        .post(format!("{}/v1/authorize", server.base_url()))
-        .form(&[
-            ("client_id", client_id.as_str()),
-            ("response_type", "code"),
-            ("redirect_uri", redirect.as_str()),
-            ("scope", "spark:all"),
-            ("email", email),
-            ("token", pat.as_str()),
-            ("decision", "allow"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let location = consent.headers()["location"].to_str().unwrap().to_owned();
-    let code = url::Url::parse(&location)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .map(|(_, v)| v.into_owned())
-        .unwrap();
-    let tokens: webex_wire::oauth::TokenResponse = http
-        .post(format!("{}/v1/access_token", server.base_url()))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("redirect_uri", redirect.as_str()),
-            ("client_id", client_id.as_str()),
-            ("client_secret", secret.expose_secret()),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    OAuthTokens::from_response(&tokens, client_id, secret.expose_secret())
-}
-
 #[tokio::test]
 async fn oauth_tokens_refresh_on_expiry_and_on_401_with_the_server() {
     let server = TestServer::start().await.unwrap();
-    let tokens = oauth_tokens(&server, "grace@example.com").await;
+    let tokens = common::oauth_tokens(&server, "grace@example.com").await;
     let webex = Webex::init(
         WebexConfig::builder(Credentials::oauth(
             tokens.expires_at(std::time::SystemTime::now() - Duration::from_secs(1)),
@@ -321,5 +265,116 @@ async fn oauth_tokens_refresh_on_expiry_and_on_401_with_the_server() {
         Some("grace@example.com")
     );
     assert_ne!(webex.access_token().await.unwrap().expose_secret(), first);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_ephemeral_device_is_refreshed_before_its_ttl_runs_out() {
+    let server = TestServer::start().await.unwrap();
+    let token = server.token_for("henry@example.com").await.unwrap();
+    // 30 s is the shortest TTL the server accepts; the SDK refreshes at half.
+    let webex = Webex::init(
+        builder(&server, &token)
+            .ephemeral_ttl(Some(Duration::from_secs(30)))
+            .build()
+            .unwrap(),
+    );
+    let meetings = webex.meetings();
+    let registered = within(meetings.register()).await.unwrap().device;
+    assert_eq!(registered.ttl, Some(30));
+    let time = |d: &webex::Device| {
+        chrono::DateTime::parse_from_rfc3339(&d.modification_time)
+            .unwrap_or_else(|e| panic!("{:?}: {e}", d.modification_time))
+    };
+
+    within(async {
+        while meetings.device().unwrap().modification_time == registered.modification_time {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    })
+    .await;
+    let on_server = devices(&server, &token).await;
+    assert_eq!(on_server.len(), 1);
+    assert_eq!(on_server[0].url, registered.url);
+    assert!(time(&on_server[0]) > time(&registered));
+    assert_eq!(
+        meetings.device().unwrap().modification_time,
+        on_server[0].modification_time
+    );
+    assert!(meetings.status().connected);
+    within(meetings.unregister()).await.unwrap();
+    server.shutdown().await;
+}
+
+/// An HS256 guest JWT for `issuer`, signed with the base64 `secret`.
+fn guest_jwt(issuer: &str, secret: &str, sub: &str) -> String {
+    use base64::Engine as _;
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(secret)
+        .unwrap();
+    let exp = chrono::Utc::now().timestamp() + 3600;
+    let claims = serde_json::json!({"sub": sub, "name": "Guest One", "iss": issuer, "exp": exp});
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(&key),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_guest_jwt_is_exchanged_and_registers() {
+    let server = TestServer::start().await.unwrap();
+    let store = server.server().state().store.clone();
+    let (issuer, secret) = webex_server::identity::admin::create_guest_issuer(
+        store.as_ref(),
+        "e2e guests",
+        "guests.example.com",
+    )
+    .await
+    .unwrap();
+    let config = |jwt: String| {
+        WebexConfig::builder(Credentials::guest_jwt(jwt))
+            .discovery_url(server.discovery_url())
+            .device_name("guest-app")
+            .build()
+            .unwrap()
+    };
+
+    let webex = Webex::init(config(guest_jwt(
+        &issuer,
+        secret.expose_secret(),
+        "guest-1",
+    )));
+    let meetings = webex.meetings();
+    let mut events = meetings.events();
+    let report = within(meetings.register()).await.unwrap();
+    let person = report.person.unwrap();
+    assert_eq!(person.kind, webex_wire::people::PersonType::Appuser);
+    assert_eq!(person.display_name, "Guest One");
+    assert_eq!(
+        lifecycle_until(&mut events, "meetings:registered").await,
+        ["meetings:ready", "meetings:registered"]
+    );
+    let guest_token = webex
+        .access_token()
+        .await
+        .unwrap()
+        .expose_secret()
+        .to_owned();
+    assert_eq!(devices(&server, &guest_token).await.len(), 1);
+    within(meetings.unregister()).await.unwrap();
+    assert!(devices(&server, &guest_token).await.is_empty());
+
+    // A JWT signed with another key is a typed auth error.
+    use base64::Engine as _;
+    let wrong = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
+    let webex = Webex::init(config(guest_jwt(&issuer, &wrong, "guest-2")));
+    let e = within(webex.meetings().register()).await.unwrap_err();
+    assert!(
+        matches!(&e, Error::Auth(AuthError::TokenInvalid { reason }) if reason.contains("signature")),
+        "{e:?}"
+    );
+    assert!(!e.is_retryable());
     server.shutdown().await;
 }

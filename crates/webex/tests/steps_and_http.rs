@@ -267,3 +267,88 @@ async fn auth_errors_are_typed() {
         assert!(matches!(e, Error::Auth(_)));
     }
 }
+
+/// A minimal Mercury: reads the authorization frame, sends the
+/// buffer_state, then holds the socket until the client closes it.
+async fn fake_mercury(ws: axum::extract::ws::WebSocketUpgrade) -> axum::response::Response {
+    use axum::extract::ws::Message;
+    ws.on_upgrade(|mut socket| async move {
+        let _authorization = socket.recv().await;
+        let buffer_state = r#"{"id":"1","data":{"eventType":"mercury.buffer_state"}}"#;
+        if socket.send(Message::text(buffer_state)).await.is_err() {
+            return;
+        }
+        while let Some(Ok(m)) = socket.recv().await {
+            if matches!(m, Message::Close(_)) {
+                break;
+            }
+        }
+    })
+}
+
+#[tokio::test]
+async fn requests_name_the_registered_device_in_cisco_device_url() {
+    let seen = Arc::new(Mutex::new(Vec::<(String, String, Option<String>)>::new()));
+    let record = seen.clone();
+    let base = serve_with(move |b| {
+        let device = serde_json::json!({
+            "url": format!("{b}/wdm/devices/d1"),
+            "webSocketUrl": format!("{}/mercury/d1", b.replace("http://", "ws://")),
+            "userId": "u1", "name": "webex-rs", "model": "webex-rs",
+        });
+        u2c_and_hydra(&b, format!("{b}/v1"), format!("{b}/wdm"))
+            .route("/wdm/devices", post(move || async move { Json(device) }))
+            .route(
+                "/wdm/devices/d1",
+                axum::routing::delete(|| async { StatusCode::NO_CONTENT }),
+            )
+            .route("/mercury/d1", get(fake_mercury))
+            .layer(axum::middleware::from_fn(
+                move |req: Request, next: axum::middleware::Next| {
+                    let header = req
+                        .headers()
+                        .get("cisco-device-url")
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned);
+                    record.lock().unwrap().push((
+                        req.method().to_string(),
+                        req.uri().path().to_owned(),
+                        header,
+                    ));
+                    next.run(req)
+                },
+            ))
+    })
+    .await;
+    let webex = Webex::init(
+        config(
+            Credentials::access_token(TOKEN),
+            &format!("{base}/u2c/api/v1"),
+        )
+        .meeting_preferences(false)
+        .build()
+        .unwrap(),
+    );
+    let meetings = webex.meetings();
+    let device_url = within(meetings.register()).await.unwrap().device.url;
+    within(webex.me()).await.unwrap();
+    within(meetings.unregister()).await.unwrap();
+    within(webex.me()).await.unwrap();
+
+    let seen = seen.lock().unwrap().clone();
+    let header_of = |method: &str, path: &str| -> Vec<Option<String>> {
+        seen.iter()
+            .filter(|(m, p, _)| m == method && p == path)
+            .map(|(_, _, h)| h.clone())
+            .collect()
+    };
+    // Before registration: no device to name.
+    assert_eq!(header_of("POST", "/wdm/devices"), [None]);
+    assert_eq!(header_of("GET", "/mercury/d1"), [None]);
+    // Registered, including the DELETE that unregisters; then no more.
+    assert_eq!(
+        header_of("GET", "/v1/people/me"),
+        [None, Some(device_url.clone()), None]
+    );
+    assert_eq!(header_of("DELETE", "/wdm/devices/d1"), [Some(device_url)]);
+}

@@ -1,7 +1,8 @@
 //! The HTTP layer every Webex call goes through.
 //!
 //! [`Transport`] sends one request with the Webex envelope (`trackingid`,
-//! `spark-user-agent`, `cisco-no-http-redirect`) and retries what is safe to
+//! `spark-user-agent`, `cisco-no-http-redirect`, and `cisco-device-url` once
+//! a device is registered) and retries what is safe to
 //! retry: 429 and 503 after their `Retry-After`, other 5xx and network errors
 //! on idempotent methods with exponential backoff and jitter. [`Http`] adds
 //! the bearer token and, on a 401, refreshes it once (single flight) and
@@ -9,8 +10,8 @@
 
 mod retry_after;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use reqwest::Method;
@@ -33,7 +34,8 @@ pub(crate) struct HttpRequest {
     headers: Vec<(HeaderName, SecretString)>,
     /// Send the bearer token (and refresh it on a 401).
     pub(crate) auth: bool,
-    /// Send `spark-user-agent` and `cisco-no-http-redirect` (not to token URLs).
+    /// Send `spark-user-agent`, `cisco-no-http-redirect` and
+    /// `cisco-device-url` (not to token URLs).
     webex_headers: bool,
 }
 
@@ -160,6 +162,9 @@ impl RawResponse {
     }
 }
 
+/// The header naming the registered device (protocol §0).
+const DEVICE_URL_HEADER: &str = "cisco-device-url";
+
 /// Sends requests with the Webex envelope and bounded retries.
 pub(crate) struct Transport {
     client: reqwest::Client,
@@ -168,6 +173,8 @@ pub(crate) struct Transport {
     user_agent: HeaderValue,
     retry: RetryPolicy,
     request_timeout: Duration,
+    /// `cisco-device-url` while a device is registered.
+    device_url: RwLock<Option<HeaderValue>>,
 }
 
 impl Transport {
@@ -185,7 +192,26 @@ impl Transport {
                 .unwrap_or_else(|_| HeaderValue::from_static("webex-rs")),
             retry,
             request_timeout,
+            device_url: RwLock::new(None),
         }
+    }
+
+    /// Sets (or, with `None`, stops sending) the `cisco-device-url` header
+    /// that Webex requests carry while a device is registered. Token
+    /// endpoint calls never carry it.
+    pub(crate) fn set_device_url(&self, url: Option<&str>) {
+        let value = url.and_then(|u| HeaderValue::from_str(u).ok());
+        *self
+            .device_url
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = value;
+    }
+
+    fn device_url(&self) -> Option<HeaderValue> {
+        self.device_url
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// The next `webex-rs_<uuid>_<n>` tracking id.
@@ -258,6 +284,9 @@ impl Transport {
             builder = builder
                 .header("spark-user-agent", self.user_agent.clone())
                 .header("cisco-no-http-redirect", "true");
+            if let Some(device_url) = self.device_url() {
+                builder = builder.header(DEVICE_URL_HEADER, device_url);
+            }
         }
         if let Some(token) = bearer {
             let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
@@ -389,5 +418,83 @@ impl Http {
         self.transport
             .send(req, Some(&fresh.token), &tracking_id)
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use axum::http::HeaderMap;
+
+    use super::*;
+
+    /// Serves anything with `{}` and records each request's `cisco-device-url`.
+    async fn recorder() -> (String, Arc<Mutex<Vec<Option<String>>>>) {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let record = Arc::clone(&seen);
+        let router = axum::Router::new().fallback(move |headers: HeaderMap| {
+            let value = headers
+                .get(DEVICE_URL_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            record
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(value);
+            async { "{}" }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        (format!("http://{addr}"), seen)
+    }
+
+    #[tokio::test]
+    async fn the_device_url_is_sent_once_set_but_never_to_the_token_endpoint() {
+        let (base, seen) = recorder().await;
+        let transport = Transport::new(
+            reqwest::Client::new(),
+            "webex-rs/test",
+            RetryPolicy::default(),
+            Duration::from_secs(10),
+        );
+        let url = join(&base, "v1/people/me").unwrap_or_else(|e| panic!("{e}"));
+        let get = || HttpRequest::get(url.clone());
+        let token_call = || {
+            HttpRequest::new(Method::POST, url.clone())
+                .token_form(vec![("grant_type", SecretString::from("refresh_token"))])
+        };
+        let send = |req: HttpRequest| {
+            let transport = &transport;
+            async move {
+                transport
+                    .send(&req, None, "t")
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}"));
+            }
+        };
+
+        send(get()).await;
+        transport.set_device_url(Some("http://127.0.0.1:1/wdm/api/v1/devices/d1"));
+        send(get()).await;
+        send(token_call()).await;
+        transport.set_device_url(None);
+        send(get()).await;
+
+        let seen = seen.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        assert_eq!(
+            seen,
+            [
+                None,
+                Some("http://127.0.0.1:1/wdm/api/v1/devices/d1".to_owned()),
+                None,
+                None
+            ]
+        );
     }
 }

@@ -73,6 +73,8 @@ impl Shared {
             .clone()
     }
 
+    /// Replaces the registered device's record (refreshed or registered
+    /// again); requests name it in `cisco-device-url` from now on.
     pub(crate) fn set_current_device(&self, device: Device) {
         let url = device.url.clone();
         if let Some(c) = self
@@ -83,7 +85,20 @@ impl Shared {
         {
             c.device = device;
         }
+        self.http.transport.set_device_url(Some(&url));
         self.update_status(|s| s.device_url = Some(url));
+    }
+
+    /// Installs (or clears) the registered device and the
+    /// `cisco-device-url` header; returns the previous one.
+    fn replace_current_device(&self, current: Option<CurrentDevice>) -> Option<CurrentDevice> {
+        self.http
+            .transport
+            .set_device_url(current.as_ref().map(|c| c.device.url.as_str()));
+        std::mem::replace(
+            &mut *self.device.lock().unwrap_or_else(PoisonError::into_inner),
+            current,
+        )
     }
 
     pub(crate) fn update_status(&self, f: impl FnOnce(&mut RegistrationStatus)) {
@@ -122,11 +137,7 @@ impl Meetings {
             }
             Err(e) => {
                 tracing::warn!(error = %e, step = ?e.step(), "register failed");
-                *self
-                    .shared
-                    .device
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner) = None;
+                self.shared.replace_current_device(None);
                 self.shared.update_status(|s| {
                     s.state = RegistrationState::Unregistered;
                     s.connected = false;
@@ -160,11 +171,11 @@ impl Meetings {
             device_name: shared.config.device_name.clone(),
         };
         let (device, reused) = steps::device(shared, &key, &wdm, &mut warnings).await?;
-        *shared.device.lock().unwrap_or_else(PoisonError::into_inner) = Some(CurrentDevice {
+        shared.replace_current_device(Some(CurrentDevice {
             device: device.clone(),
             key: key.clone(),
             wdm,
-        });
+        }));
 
         at(Step::Mercury);
         let cancel = shared.shutdown.child_token();
@@ -217,6 +228,9 @@ impl Meetings {
     /// device, then emits `meetings:unregistered`. Does nothing when not
     /// registered. If the DELETE fails, the error is returned and the next
     /// `unregister()` tries again.
+    ///
+    /// After `network:replaced` the device is left alone (neither deleted nor
+    /// forgotten): the connection that replaced this one is using it.
     pub async fn unregister(&self) -> Result<(), Error> {
         let mut lifecycle = self.shared.lifecycle.lock().await;
         let limit = self.shared.config.timeouts.unregister;
@@ -243,13 +257,20 @@ impl Meetings {
         }
         let device = self
             .shared
-            .device
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
+            .current_device()
             .map(|c| c.device)
             .unwrap_or(active.report.device);
-        let result = self.delete_device(&active.key, &device, limit).await;
+        // After a 4000 the device belongs to the connection that replaced
+        // this one (typically another instance sharing the device store):
+        // deleting it would cut that instance off.
+        let result = if self.status().replaced {
+            tracing::info!(device = %device.url, "replaced by another connection: leaving the device to it");
+            Ok(())
+        } else {
+            self.delete_device(&active.key, &device, limit).await
+        };
+        // The DELETE itself still names the device (as the JS SDK does).
+        self.shared.replace_current_device(None);
         if result.is_err() {
             lifecycle.orphan = Some((active.key, device));
         }

@@ -81,3 +81,63 @@ pub fn catalog(services: &[(&str, String)]) -> serde_json::Value {
         .collect();
     serde_json::json!({"serviceLinks": links, "hostCatalog": {}, "format": "hostmap"})
 }
+
+/// Authorization-code grant against the server's own OAuth endpoints.
+pub async fn oauth_tokens(
+    server: &webex_server::testing::TestServer,
+    email: &str,
+) -> webex::OAuthTokens {
+    use secrecy::ExposeSecret;
+    let store = server.server().state().store.clone();
+    let redirect = "http://127.0.0.1:1/callback".to_owned();
+    let (client_id, secret) = webex_server::identity::admin::create_oauth_client(
+        store.as_ref(),
+        "e2e",
+        std::slice::from_ref(&redirect),
+        "spark:all",
+    )
+    .await
+    .unwrap();
+    let pat = server.token_for(email).await.unwrap();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let consent = http
+        .post(format!("{}/v1/authorize", server.base_url()))
+        .form(&[
+            ("client_id", client_id.as_str()),
+            ("response_type", "code"),
+            ("redirect_uri", redirect.as_str()),
+            ("scope", "spark:all"),
+            ("email", email),
+            ("token", pat.as_str()),
+            ("decision", "allow"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let location = consent.headers()["location"].to_str().unwrap().to_owned();
+    let code = url::Url::parse(&location)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    let tokens: webex_wire::oauth::TokenResponse = http
+        .post(format!("{}/v1/access_token", server.base_url()))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", redirect.as_str()),
+            ("client_id", client_id.as_str()),
+            ("client_secret", secret.expose_secret()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    webex::OAuthTokens::from_response(&tokens, client_id, secret.expose_secret())
+}
