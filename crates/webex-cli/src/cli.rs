@@ -38,6 +38,8 @@ pub enum Command {
     /// Manage guest issuers (HS256 JWTs exchanged at /v1/jwt/login).
     #[command(subcommand, name = "guest-issuer")]
     GuestIssuer(GuestIssuerCommand),
+    /// Benchmarks: register latency, throughput, idle sockets, fan-out, two nodes.
+    Bench(webex_bench::BenchArgs),
 }
 
 /// Where the database is; shared by every command that opens it.

@@ -30,6 +30,10 @@ async fn run(cli: cli::Cli) -> anyhow::Result<()> {
         cli::Command::GuestIssuer(cli::GuestIssuerCommand::Create(args)) => {
             tokens::create_guest_issuer(args).await
         }
+        cli::Command::Bench(args) => {
+            println!("{}", webex_bench::run(args).await?);
+            Ok(())
+        }
     }
 }
 

@@ -105,7 +105,8 @@ async fn remember_route(
 ) -> Response {
     let mut res = next.run(req).await;
     if let Some(p) = path {
-        res.extensions_mut().insert(MatchedRoute(p.as_str().to_owned()));
+        res.extensions_mut()
+            .insert(MatchedRoute(p.as_str().to_owned()));
     }
     res
 }
