@@ -116,7 +116,7 @@ pub struct FanoutArgs {
     /// Concurrent publish requests.
     #[arg(long, default_value_t = 8)]
     pub publishers: usize,
-    /// Most deliveries outstanding (0: four per socket).
+    /// Most deliveries outstanding (0: one per socket).
     #[arg(long, default_value_t = 0)]
     pub window: usize,
 }

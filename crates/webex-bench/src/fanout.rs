@@ -39,7 +39,7 @@ pub struct FanoutParams {
     pub duration: Duration,
     /// Concurrent publish requests.
     pub publishers: usize,
-    /// Most deliveries outstanding; `0`: four per socket.
+    /// Most deliveries outstanding; `0`: one per socket.
     pub window: usize,
 }
 
@@ -152,7 +152,7 @@ pub async fn run(
     }
 
     let window = if params.window == 0 {
-        4 * params.connections
+        params.connections
     } else {
         params.window
     } as u64;
@@ -234,8 +234,12 @@ struct Publisher {
 impl Publisher {
     async fn work(&self) {
         while !self.stopping.load(Ordering::Acquire) {
-            let outstanding = (self.published.load(Ordering::Acquire) * self.per)
-                .saturating_sub(self.delivered.load(Ordering::Acquire));
+            // Count publishes in flight too: their deliveries may arrive
+            // before the 202 does.
+            let issued = (self.next.load(Ordering::Acquire) - 1)
+                .saturating_sub(self.errors.load(Ordering::Acquire));
+            let outstanding =
+                (issued * self.per).saturating_sub(self.delivered.load(Ordering::Acquire));
             if outstanding + self.per > self.window {
                 tokio::time::sleep(Duration::from_micros(200)).await;
                 continue;
