@@ -121,7 +121,40 @@ pub fn protocol_floor<'a>(
     })
 }
 
+/// The Rust SDK: `Webex::init` → `meetings().register()` resolved, then
+/// `unregister()` resolved. A fresh SDK (own HTTP client, in-memory device
+/// store) every cycle, as a new app start would have.
+pub fn rust_sdk<'a>(
+    _http: &'a reqwest::Client,
+    base: &'a str,
+    token: &'a SecretString,
+) -> Pin<Box<dyn Future<Output = BenchResult<Cycle>> + Send + 'a>> {
+    Box::pin(async move {
+        let sdk = |e: webex::Error| BenchError::Sdk(e.to_string());
+        let start = Instant::now();
+        let config = webex::WebexConfig::builder(webex::Credentials::access_token(
+            token.expose_secret(),
+        ))
+        .discovery_url(format!("{base}/u2c/api/v1"))
+        .build()
+        .map_err(sdk)?;
+        let webex = webex::Webex::init(config);
+        let meetings = webex.meetings();
+        meetings.register().await.map_err(sdk)?;
+        let register = start.elapsed();
+        let start = Instant::now();
+        meetings.unregister().await.map_err(sdk)?;
+        Ok(Cycle {
+            register,
+            unregister: start.elapsed(),
+        })
+    })
+}
+
 /// The clients scenario 1 compares, by name.
 pub fn clients() -> Vec<(&'static str, Client)> {
-    vec![("protocol floor (bare requests)", protocol_floor)]
+    vec![
+        ("Rust SDK (webex)", rust_sdk),
+        ("protocol floor (bare requests)", protocol_floor),
+    ]
 }

@@ -38,6 +38,14 @@ pub enum Command {
     /// Manage guest issuers (HS256 JWTs exchanged at /v1/jwt/login).
     #[command(subcommand, name = "guest-issuer")]
     GuestIssuer(GuestIssuerCommand),
+    /// Register a device with the Rust SDK, print events, unregister on Ctrl-C.
+    Register(RegisterArgs),
+    /// List or delete the signed-in user's devices.
+    #[command(subcommand)]
+    Devices(DevicesCommand),
+    /// Self-contained demo: server in-process on SQLite, then the SDK's
+    /// init → ready → register → registered → event → unregister → unregistered.
+    Demo(DemoArgs),
     /// Benchmarks: register latency, throughput, idle sockets, fan-out, two nodes.
     Bench(webex_bench::BenchArgs),
 }
@@ -153,4 +161,66 @@ pub struct GuestIssuerCreateArgs {
 
 fn parse_person_type(s: &str) -> Result<PersonType, String> {
     s.parse()
+}
+
+/// How the SDK reaches Webex (or a self-hosted server) and who it is.
+#[derive(Debug, Clone, Args)]
+pub struct ClientArgs {
+    /// Base URL of a self-hosted server, e.g. `http://127.0.0.1:8080`
+    /// (default: Webex's cloud).
+    #[arg(long, env = "WEBEX_SERVER")]
+    pub server: Option<String>,
+    /// U2C discovery URL; overrides `--server`.
+    #[arg(long, env = "WEBEX_DISCOVERY_URL")]
+    pub discovery: Option<String>,
+    /// Access token.
+    #[arg(long, env = "WEBEX_ACCESS_TOKEN", hide_env_values = true)]
+    pub token: String,
+    /// Device name; devices with this name are this app's own and are reused.
+    #[arg(long, default_value = "webex-cli")]
+    pub device_name: String,
+}
+
+impl ClientArgs {
+    /// The discovery URL to use, if not Webex's default.
+    pub fn discovery_url(&self) -> Option<String> {
+        self.discovery.clone().or_else(|| {
+            self.server
+                .as_ref()
+                .map(|s| format!("{}/u2c/api/v1", s.trim_end_matches('/')))
+        })
+    }
+}
+
+/// `webex register`.
+#[derive(Debug, Args)]
+pub struct RegisterArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// Remember the device in this file so the next run reuses it.
+    #[arg(long)]
+    pub device_file: Option<std::path::PathBuf>,
+}
+
+/// `webex devices …`.
+#[derive(Debug, Subcommand)]
+pub enum DevicesCommand {
+    /// Print the user's devices: id, name, model, last refresh.
+    List(ClientArgs),
+    /// Delete devices by id (a device already gone counts as deleted).
+    Delete {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Device ids or URLs.
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+}
+
+/// `webex demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Database for the in-process server (default: a temporary SQLite file).
+    #[arg(long)]
+    pub database: Option<String>,
 }

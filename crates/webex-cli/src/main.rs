@@ -2,6 +2,8 @@
 //! benchmarks.
 
 mod cli;
+mod client;
+mod demo;
 mod serve;
 mod tokens;
 
@@ -30,6 +32,9 @@ async fn run(cli: cli::Cli) -> anyhow::Result<()> {
         cli::Command::GuestIssuer(cli::GuestIssuerCommand::Create(args)) => {
             tokens::create_guest_issuer(args).await
         }
+        cli::Command::Register(args) => client::register(args).await,
+        cli::Command::Devices(command) => client::devices(command).await,
+        cli::Command::Demo(args) => demo::run(args).await,
         cli::Command::Bench(args) => {
             println!("{}", webex_bench::run(args).await?);
             Ok(())
@@ -40,7 +45,12 @@ async fn run(cli: cli::Cli) -> anyhow::Result<()> {
 /// Logs go to stderr so stdout stays machine-readable (tokens, addresses).
 fn init_tracing(cli: &cli::Cli) {
     use tracing_subscriber::EnvFilter;
-    let default = if cli.verbose { "debug" } else { "info" };
+    let default = match (&cli.command, cli.verbose) {
+        (_, true) => "debug",
+        // The demo's output is its own lines; server logs only when asked.
+        (cli::Command::Demo(_), false) => "warn",
+        _ => "info",
+    };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

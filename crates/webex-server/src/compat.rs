@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::ConnectInfo;
+use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Extension, response::IntoResponse};
@@ -63,9 +63,19 @@ struct ApiDoc;
 /// `GET /v1/meetingPreferences`: the user's Webex meeting sites.
 #[derive(Debug, Clone, Default, Serialize, ToSchema)]
 pub struct MeetingPreferences {
-    /// Meeting sites (`{siteUrl, default}`); none here.
-    #[schema(value_type = Vec<Object>)]
-    pub sites: Vec<Value>,
+    /// Meeting sites; this server is the one, default site.
+    pub sites: Vec<MeetingSite>,
+}
+
+/// One meeting site.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MeetingSite {
+    /// `host[:port]` of the site. The official SDK adds it to the hosts it
+    /// sends the token to, so it must be this server's own host.
+    pub site_url: String,
+    /// Whether it is the default site.
+    pub default: bool,
 }
 
 /// `GET /region`: where the client appears to be.
@@ -129,13 +139,32 @@ pub struct Loci {
     tag = "compat",
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "No meeting sites", body = MeetingPreferences),
+        (status = 200, description = "This server as the default meeting site", body = MeetingPreferences),
         (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody),
         (status = 503, description = "Database unavailable; retry later", body = ErrorBody),
     )
 )]
-async fn meeting_preferences(_caller: Caller) -> Json<MeetingPreferences> {
-    Json(MeetingPreferences::default())
+async fn meeting_preferences(
+    State(state): State<AppState>,
+    _caller: Caller,
+) -> Json<MeetingPreferences> {
+    // Without a site the official SDK falls back to `conversation/users` and
+    // logs an error on every register(); naming this server avoids both.
+    let host = url::Url::parse(&state.public_url)
+        .ok()
+        .and_then(|u| {
+            u.host_str().map(|h| {
+                u.port()
+                    .map_or_else(|| h.to_owned(), |p| format!("{h}:{p}"))
+            })
+        })
+        .unwrap_or_default();
+    Json(MeetingPreferences {
+        sites: vec![MeetingSite {
+            site_url: host,
+            default: true,
+        }],
+    })
 }
 
 fn geo_hint(peer: Option<Extension<ConnectInfo<SocketAddr>>>) -> Json<GeoHint> {

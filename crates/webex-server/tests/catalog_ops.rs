@@ -103,8 +103,13 @@ async fn compat(server: &TestServer) -> anyhow::Result<()> {
     let http = client()?;
     let base = server.base_url();
     let token = server.token_for("compat@example.com").await?;
+    let site = base.trim_start_matches("http://").to_owned();
     let authed = [
-        (Method::GET, "/v1/meetingPreferences", json!({"sites": []})),
+        (
+            Method::GET,
+            "/v1/meetingPreferences",
+            json!({"sites": [{"siteUrl": site, "default": true}]}),
+        ),
         (
             Method::GET,
             "/calliope/api/discovery/v1/clusters?JCSupport=1&ipver=4",

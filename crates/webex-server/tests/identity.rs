@@ -2,6 +2,9 @@
 //! token, revoke) and guest JWT login, on SQLite and — when
 //! `WEBEX_TEST_DATABASE_URL` is set — on a fresh PostgreSQL database.
 
+#[path = "mercury/support.rs"]
+mod support;
+
 use std::future::Future;
 use std::time::Duration;
 
@@ -725,6 +728,42 @@ async fn refresh_rotation(ctx: Ctx) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Reusing a rotated-away refresh token revokes the family, and the
+/// websocket opened with the family's newest access token closes (4401).
+async fn refresh_reuse_closes_sockets(ctx: Ctx) -> anyhow::Result<()> {
+    let client = ctx.client().await?;
+    let first = code_flow(&ctx, &client, "ivan@example.com").await?;
+    let old_refresh = first.refresh_token.clone().context("refresh token")?;
+    let form = |token: &str| {
+        [
+            ("grant_type", "refresh_token".to_owned()),
+            ("refresh_token", token.to_owned()),
+        ]
+    };
+    let res = ctx
+        .http
+        .post(ctx.url("/v1/access_token"))
+        .basic_auth(&client.0, Some(&client.1))
+        .form(&form(&old_refresh))
+        .send()
+        .await?;
+    let newest = tokens(res).await?;
+    let device = support::register_device(&ctx.base, &newest.access_token).await;
+    let mut ws = support::connect(&device, &newest.access_token, false).await;
+
+    let replay = ctx
+        .http
+        .post(ctx.url("/v1/access_token"))
+        .basic_auth(&client.0, Some(&client.1))
+        .form(&form(&old_refresh))
+        .send()
+        .await?;
+    expect_oauth_error(replay, StatusCode::BAD_REQUEST, "invalid_grant").await?;
+    let (code, _) = support::expect_close(&mut ws).await;
+    ensure!(code == 4401, "closed with {code}, expected 4401");
+    Ok(())
+}
+
 async fn revocation_endpoint(ctx: Ctx) -> anyhow::Result<()> {
     let client = ctx.client().await?;
     let other = ctx.client().await?;
@@ -921,6 +960,11 @@ async fn oauth_pkce() {
 #[tokio::test]
 async fn oauth_refresh_rotation_and_reuse() {
     run(refresh_rotation).await;
+}
+
+#[tokio::test]
+async fn oauth_refresh_reuse_closes_the_family_sockets() {
+    run(refresh_reuse_closes_sockets).await;
 }
 
 #[tokio::test]

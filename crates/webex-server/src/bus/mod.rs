@@ -136,6 +136,10 @@ impl BusError {
 #[async_trait]
 pub trait Bus: Send + Sync + 'static {
     /// Sends `msg` to every node (including this one).
+    ///
+    /// Fails promptly with [`BusError::Unavailable`] when the message cannot
+    /// be delivered (Redis unreachable, frozen, or this node not yet
+    /// resubscribed after an outage) rather than waiting for it to recover.
     async fn publish(&self, msg: BusMessage) -> Result<(), BusError>;
 
     /// A receiver of every message published from now on, by any node.

@@ -9,6 +9,14 @@
 //!
 //! The two per-node collections expire with the heartbeat, so a node that
 //! crashes disappears from the registry within [`NODE_TTL`].
+//!
+//! When Redis is unreachable every call gives up after [`OP_TIMEOUT`] with
+//! [`BusError::Unavailable`] (the admin API answers 503) instead of waiting
+//! for the connection manager's reconnection attempts. A publish that no
+//! node hears (not even this one, whose subscription is still being
+//! re-established) is reported as unavailable too, rather than silently
+//! lost. When Redis comes back (possibly empty) the subscriber resubscribes
+//! and the registry rewrites this node's entries.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -18,7 +26,7 @@ use async_trait::async_trait;
 use futures::StreamExt;
 use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{Notify, broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use super::{
@@ -31,8 +39,14 @@ pub const CHANNEL: &str = "webex:bus";
 pub const NODE_TTL: Duration = Duration::from_secs(15);
 /// How often a node refreshes its heartbeat.
 pub const HEARTBEAT: Duration = Duration::from_secs(5);
+/// Longest a bus call waits for Redis before failing with
+/// [`BusError::Unavailable`].
+pub const OP_TIMEOUT: Duration = Duration::from_secs(2);
 /// Longest wait between two attempts to reach Redis.
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// Longest wait between two attempts to resubscribe: events are not
+/// delivered until the subscription is back, so retry often.
+const MAX_SUBSCRIBE_BACKOFF: Duration = Duration::from_secs(2);
 const NODES: &str = "webex:nodes";
 
 fn node_key(node: &str) -> String {
@@ -83,6 +97,7 @@ impl RedisBus {
         let cancel = CancellationToken::new();
         let (presence, presence_rx) = mpsc::unbounded_channel();
         let source = Arc::new(Mutex::new(None));
+        let resubscribed = Arc::new(Notify::new());
 
         // Subscribe before returning, so nothing published after `connect`
         // is missed by this node.
@@ -91,6 +106,7 @@ impl RedisBus {
             client,
             Some(pubsub),
             tx.clone(),
+            Arc::clone(&resubscribed),
             cancel.clone(),
         ));
         let registry = tokio::spawn(
@@ -99,8 +115,9 @@ impl RedisBus {
                 conn: conn.clone(),
                 source: Arc::clone(&source),
                 dirty: false,
+                joined: false,
             }
-            .run(presence_rx, cancel.clone()),
+            .run(presence_rx, resubscribed, cancel.clone()),
         );
         tracing::info!(node = node_id, "event bus: connected to Redis");
         Ok(Self {
@@ -115,6 +132,7 @@ impl RedisBus {
     }
 
     /// Node ids with a live heartbeat; prunes dead ones from `webex:nodes`.
+    /// Callers bound it with [`bounded`].
     async fn live_nodes(&self) -> Result<Vec<String>, BusError> {
         let mut conn = self.conn.clone();
         let nodes: Vec<String> = conn.smembers(NODES).await.map_err(unavailable)?;
@@ -135,6 +153,21 @@ fn unavailable(e: redis::RedisError) -> BusError {
     BusError::Unavailable(e.to_string())
 }
 
+/// Runs `op` for at most [`OP_TIMEOUT`]. While Redis is down the connection
+/// manager keeps reconnecting and a call would wait for all its attempts;
+/// callers want a prompt [`BusError::Unavailable`] instead.
+async fn bounded<T>(
+    op: impl std::future::Future<Output = Result<T, BusError>>,
+) -> Result<T, BusError> {
+    tokio::time::timeout(OP_TIMEOUT, op)
+        .await
+        .unwrap_or_else(|_| {
+            Err(BusError::Unavailable(format!(
+                "Redis did not answer within {OP_TIMEOUT:?}"
+            )))
+        })
+}
+
 async fn subscribe(client: &redis::Client) -> redis::RedisResult<redis::aio::PubSub> {
     let mut pubsub = client.get_async_pubsub().await?;
     pubsub.subscribe(CHANNEL).await?;
@@ -147,6 +180,7 @@ async fn run_subscriber(
     client: redis::Client,
     mut first: Option<redis::aio::PubSub>,
     tx: broadcast::Sender<Arc<BusMessage>>,
+    resubscribed: Arc<Notify>,
     cancel: CancellationToken,
 ) {
     let mut backoff = Duration::from_millis(100);
@@ -162,6 +196,8 @@ async fn run_subscriber(
                     Ok(p) => {
                         tracing::info!("event bus: resubscribed to Redis");
                         backoff = Duration::from_millis(100);
+                        // Redis may have lost our presence entries.
+                        resubscribed.notify_one();
                         p
                     }
                     Err(e) => {
@@ -170,7 +206,7 @@ async fn run_subscriber(
                             _ = cancel.cancelled() => return,
                             _ = tokio::time::sleep(backoff) => {}
                         }
-                        backoff = (backoff * 2).min(MAX_BACKOFF);
+                        backoff = (backoff * 2).min(MAX_SUBSCRIBE_BACKOFF);
                         continue;
                     }
                 }
@@ -202,12 +238,16 @@ struct Registry {
     source: Arc<Mutex<Option<Arc<dyn PresenceSource>>>>,
     /// An update failed: rebuild from the source at the next heartbeat.
     dirty: bool,
+    /// A heartbeat has succeeded: from now on a missing heartbeat key means
+    /// Redis lost our entries (restarted empty, flushed).
+    joined: bool,
 }
 
 impl Registry {
     async fn run(
         mut self,
         mut rx: mpsc::UnboundedReceiver<PresenceChange>,
+        resubscribed: Arc<Notify>,
         cancel: CancellationToken,
     ) {
         self.heartbeat().await;
@@ -217,6 +257,8 @@ impl Registry {
             tokio::select! {
                 _ = cancel.cancelled() => break,
                 _ = tick.tick() => self.heartbeat().await,
+                // Redis is back: check our entries now, not at the next tick.
+                _ = resubscribed.notified() => self.heartbeat().await,
                 Some(first) = rx.recv() => {
                     let mut batch = vec![first];
                     while let Ok(more) = rx.try_recv() {
@@ -253,14 +295,41 @@ impl Registry {
                 }
             }
         }
-        if let Err(e) = pipe.query_async::<()>(&mut self.conn).await {
+        let mut conn = self.conn.clone();
+        let result =
+            bounded(async { pipe.query_async::<()>(&mut conn).await.map_err(unavailable) }).await;
+        if let Err(e) = result {
             tracing::warn!(error = %e, "presence registry: update failed; will rebuild");
             self.dirty = true;
         }
     }
 
+    /// Whether our heartbeat key is gone although we had joined: Redis
+    /// restarted empty or was flushed, so our entries must be rewritten.
+    async fn entries_lost(&mut self) -> Result<bool, BusError> {
+        if !self.joined {
+            return Ok(false);
+        }
+        let mut conn = self.conn.clone();
+        let key = node_key(&self.node_id);
+        let present: bool = bounded(async { conn.exists(&key).await.map_err(unavailable) }).await?;
+        Ok(!present)
+    }
+
     async fn heartbeat(&mut self) {
         let ttl = NODE_TTL.as_secs();
+        match self.entries_lost().await {
+            Ok(true) => {
+                tracing::warn!("presence registry: Redis lost this node's entries; rebuilding");
+                self.dirty = true;
+            }
+            Ok(false) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "presence registry: heartbeat failed; Redis is unreachable");
+                self.dirty = true;
+                return;
+            }
+        }
         let mut pipe = redis::pipe();
         if self.dirty {
             let snapshot = self
@@ -291,12 +360,16 @@ impl Registry {
             .ignore()
             .expire(conns_key(&self.node_id), (ttl * 2) as i64)
             .ignore();
-        match pipe.query_async::<()>(&mut self.conn).await {
+        let mut conn = self.conn.clone();
+        let result =
+            bounded(async { pipe.query_async::<()>(&mut conn).await.map_err(unavailable) }).await;
+        match result {
             Ok(()) => {
                 if self.dirty {
                     tracing::info!("presence registry: rebuilt after Redis came back");
                 }
                 self.dirty = false;
+                self.joined = true;
             }
             Err(e) => {
                 tracing::error!(error = %e, "presence registry: heartbeat failed; Redis is unreachable");
@@ -306,13 +379,14 @@ impl Registry {
     }
 
     async fn leave(&mut self) {
-        let result = redis::pipe()
-            .del(node_key(&self.node_id))
+        let mut pipe = redis::pipe();
+        pipe.del(node_key(&self.node_id))
             .del(devices_key(&self.node_id))
             .del(conns_key(&self.node_id))
-            .srem(NODES, &self.node_id)
-            .query_async::<()>(&mut self.conn)
-            .await;
+            .srem(NODES, &self.node_id);
+        let mut conn = self.conn.clone();
+        let result =
+            bounded(async { pipe.query_async::<()>(&mut conn).await.map_err(unavailable) }).await;
         if let Err(e) = result {
             tracing::warn!(error = %e, "presence registry: could not remove this node; its entries expire by themselves");
         }
@@ -324,7 +398,18 @@ impl Bus for RedisBus {
     async fn publish(&self, msg: BusMessage) -> Result<(), BusError> {
         let text = serde_json::to_string(&msg)?;
         let mut conn = self.conn.clone();
-        let _: i64 = conn.publish(CHANNEL, text).await.map_err(unavailable)?;
+        let receivers: i64 =
+            bounded(async { conn.publish(CHANNEL, text).await.map_err(unavailable) }).await?;
+        // This node subscribes to the channel for as long as it runs, so
+        // nobody hearing the message means our subscription is down (Redis
+        // just came back and we have not resubscribed yet): the message is
+        // lost, and the caller must know.
+        if receivers == 0 {
+            metrics::counter!("webex_bus_unheard_publishes_total").increment(1);
+            return Err(BusError::Unavailable(
+                "no node is subscribed to the event bus yet".into(),
+            ));
+        }
         Ok(())
     }
 
@@ -351,34 +436,41 @@ impl Bus for RedisBus {
             return Ok(Some(online));
         }
         let mut conn = self.conn.clone();
-        for node in self.live_nodes().await? {
-            let flags: Vec<bool> = redis::cmd("SMISMEMBER")
-                .arg(devices_key(&node))
-                .arg(device_ids)
-                .query_async(&mut conn)
-                .await
-                .map_err(unavailable)?;
-            for (id, present) in device_ids.iter().zip(flags) {
-                if present {
-                    online.insert(id.clone());
+        bounded(async {
+            for node in self.live_nodes().await? {
+                let flags: Vec<bool> = redis::cmd("SMISMEMBER")
+                    .arg(devices_key(&node))
+                    .arg(device_ids)
+                    .query_async(&mut conn)
+                    .await
+                    .map_err(unavailable)?;
+                for (id, present) in device_ids.iter().zip(flags) {
+                    if present {
+                        online.insert(id.clone());
+                    }
                 }
             }
-        }
-        Ok(Some(online))
+            Ok(Some(online))
+        })
+        .await
     }
 
     async fn connections(&self) -> Result<Option<Vec<ConnectionInfo>>, BusError> {
         let mut conn = self.conn.clone();
         let mut all = Vec::new();
-        for node in self.live_nodes().await? {
-            let values: Vec<String> = conn.hvals(conns_key(&node)).await.map_err(unavailable)?;
-            all.extend(
-                values
-                    .iter()
-                    .filter_map(|v| serde_json::from_str::<ConnectionInfo>(v).ok()),
-            );
-        }
-        Ok(Some(all))
+        bounded(async {
+            for node in self.live_nodes().await? {
+                let values: Vec<String> =
+                    conn.hvals(conns_key(&node)).await.map_err(unavailable)?;
+                all.extend(
+                    values
+                        .iter()
+                        .filter_map(|v| serde_json::from_str::<ConnectionInfo>(v).ok()),
+                );
+            }
+            Ok(Some(all))
+        })
+        .await
     }
 
     async fn close(&self) {

@@ -24,9 +24,10 @@ pub(crate) async fn announce<'a>(
 
 /// Revokes `record` and announces it. A refresh token takes its whole family
 /// (every token issued from the same authorization) with it, as RFC 7009
-/// §2.1 suggests. Returns whether anything was newly revoked.
+/// §2.1 suggests, and every access token of the family that this call
+/// revoked is announced. Returns whether anything was newly revoked.
 ///
-/// The announcement goes out even when the token was already revoked:
+/// A single access token is announced even when it was already revoked:
 /// closing sockets is idempotent, and an earlier publish may have failed.
 pub(crate) async fn revoke_record(
     store: &dyn Store,
@@ -36,10 +37,10 @@ pub(crate) async fn revoke_record(
 ) -> StoreResult<bool> {
     match (&record.kind, &record.family_id) {
         (TokenKind::Refresh, Some(family)) => {
-            Ok(
-                revoke_family(store, bus, family, std::slice::from_ref(&record.hash), now).await?
-                    > 0,
-            )
+            let revoked = revoke_family(store, bus, family, now).await?;
+            // The refresh token itself is not in `revoked` (not an access
+            // token); it was newly revoked if it was live when looked up.
+            Ok(record.revoked_at.is_none() || !revoked.is_empty())
         }
         _ => {
             let revoked = store.revoke_token(&record.hash, now).await?;
@@ -49,22 +50,21 @@ pub(crate) async fn revoke_record(
     }
 }
 
-/// Revokes every token of `family` and announces the hashes in `known`
-/// (the tokens this request has seen).
-///
-/// Limitation: the store cannot list a family's tokens, so only `known`
-/// hashes are announced. The family's other access tokens are revoked in
-/// the store — every later request and new websocket is refused — but a
-/// websocket already open with one of them stays open until it reconnects.
+/// Revokes every token of `family` and announces each access token this
+/// call revoked, so the websockets they opened close on every node.
+/// Returns those access-token hashes.
 pub(crate) async fn revoke_family(
     store: &dyn Store,
     bus: Option<&dyn Bus>,
     family: &str,
-    known: &[SecretHash],
     now: Millis,
-) -> StoreResult<u64> {
+) -> StoreResult<Vec<SecretHash>> {
     let revoked = store.revoke_family(family, now).await?;
-    tracing::info!(family, revoked, "revoked a token family");
-    announce(bus, known).await;
+    tracing::info!(
+        family,
+        access_tokens = revoked.len(),
+        "revoked a token family"
+    );
+    announce(bus, &revoked).await;
     Ok(revoked)
 }

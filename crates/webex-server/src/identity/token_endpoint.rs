@@ -149,7 +149,6 @@ async fn code_grant(
                 state.store.as_ref(),
                 Some(state.bus.as_ref()),
                 &family_id,
-                &[],
                 now,
             )
             .await?;
@@ -260,10 +259,11 @@ async fn refresh_grant(
         .await?
     {
         RotateOutcome::Rotated => Ok(issued),
-        RotateOutcome::Reused => {
-            // The store revoked the family in the same transaction.
+        RotateOutcome::Reused { revoked_access } => {
+            // The store revoked the family in the same transaction; close
+            // the sockets its access tokens opened.
             tracing::warn!(client = %client.id, family, "refresh token reused; family revoked");
-            revocation::announce(Some(state.bus.as_ref()), [&old_hash]).await;
+            revocation::announce(Some(state.bus.as_ref()), &revoked_access).await;
             Err(invalid_grant(
                 "The refresh token was already used; every token of this grant is revoked",
             ))

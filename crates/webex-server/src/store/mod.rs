@@ -114,7 +114,11 @@ pub enum RotateOutcome {
     /// The old refresh token was valid; it is now used and the new pair stored.
     Rotated,
     /// The old refresh token had already been used: its family is now revoked.
-    Reused,
+    Reused {
+        /// Hashes of the family's access tokens this call revoked (their
+        /// websockets must be closed).
+        revoked_access: Vec<SecretHash>,
+    },
     /// No such refresh token, or it is expired or revoked.
     Invalid,
 }
@@ -305,10 +309,17 @@ pub trait Store: Send + Sync + 'static {
     async fn token(&self, hash: &SecretHash) -> StoreResult<Option<TokenRecord>>;
     /// Revokes one token. Returns whether it existed and was not yet revoked.
     async fn revoke_token(&self, hash: &SecretHash, now: Millis) -> StoreResult<bool>;
-    /// Revokes every token of a family. Returns how many were revoked.
-    async fn revoke_family(&self, family_id: &str, now: Millis) -> StoreResult<u64>;
-    /// Revokes every token of a person. Returns how many were revoked.
-    async fn revoke_person_tokens(&self, person_id: &str, now: Millis) -> StoreResult<u64>;
+    /// Revokes every token of a family. Returns the hashes of the ACCESS
+    /// tokens this call revoked (not those revoked earlier), so the caller
+    /// can close the websockets they opened.
+    async fn revoke_family(&self, family_id: &str, now: Millis) -> StoreResult<Vec<SecretHash>>;
+    /// Revokes every token of a person. Returns the hashes of the ACCESS
+    /// tokens this call revoked, as [`Store::revoke_family`] does.
+    async fn revoke_person_tokens(
+        &self,
+        person_id: &str,
+        now: Millis,
+    ) -> StoreResult<Vec<SecretHash>>;
     /// Atomically exchanges the refresh token `old` for `new_access` and
     /// `new_refresh` (same family). See [`RotateOutcome`].
     async fn rotate_refresh_token(

@@ -175,19 +175,23 @@ impl Store for PgStore {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn revoke_family(&self, family_id: &str, now: Millis) -> StoreResult<u64> {
+    async fn revoke_family(&self, family_id: &str, now: Millis) -> StoreResult<Vec<SecretHash>> {
         revoke_family(&self.pool, family_id, now).await
     }
 
-    async fn revoke_person_tokens(&self, person_id: &str, now: Millis) -> StoreResult<u64> {
-        let done = sqlx::query(
-            "UPDATE tokens SET revoked_at = $1 WHERE person_id = $2 AND revoked_at IS NULL",
+    async fn revoke_person_tokens(
+        &self,
+        person_id: &str,
+        now: Millis,
+    ) -> StoreResult<Vec<SecretHash>> {
+        let revoked: Vec<(String, String)> = sqlx::query_as(
+            "UPDATE tokens SET revoked_at = $1 WHERE person_id = $2 AND revoked_at IS NULL RETURNING hash, kind",
         )
         .bind(now)
         .bind(person_id)
-        .execute(&self.pool)
+        .fetch_all(&self.pool)
         .await?;
-        Ok(done.rows_affected())
+        Ok(rows::access_hashes(revoked))
     }
 
     async fn rotate_refresh_token(
@@ -207,10 +211,9 @@ impl Store for PgStore {
             .transpose()?;
         let outcome = match rules::rotation(current.as_ref(), now) {
             Rotation::Reject => return Ok(RotateOutcome::Invalid),
-            Rotation::RevokeFamily(Some(family)) => {
-                revoke_family(&mut *tx, &family, now).await?;
-                RotateOutcome::Reused
-            }
+            Rotation::RevokeFamily(Some(family)) => RotateOutcome::Reused {
+                revoked_access: revoke_family(&mut *tx, &family, now).await?,
+            },
             Rotation::RevokeFamily(None) => {
                 sqlx::query(
                     "UPDATE tokens SET revoked_at = $1 WHERE hash = $2 AND revoked_at IS NULL",
@@ -219,7 +222,10 @@ impl Store for PgStore {
                 .bind(&old.0)
                 .execute(&mut *tx)
                 .await?;
-                RotateOutcome::Reused
+                // A refresh token without a family: nothing else to revoke.
+                RotateOutcome::Reused {
+                    revoked_access: Vec::new(),
+                }
             }
             Rotation::Rotate => {
                 sqlx::query("UPDATE tokens SET used_at = $1 WHERE hash = $2")
@@ -494,13 +500,13 @@ async fn revoke_family<'c>(
     db: impl sqlx::PgExecutor<'c>,
     family_id: &str,
     now: Millis,
-) -> StoreResult<u64> {
-    let done = sqlx::query(
-        "UPDATE tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL",
+) -> StoreResult<Vec<SecretHash>> {
+    let revoked: Vec<(String, String)> = sqlx::query_as(
+        "UPDATE tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL RETURNING hash, kind",
     )
     .bind(now)
     .bind(family_id)
-    .execute(db)
+    .fetch_all(db)
     .await?;
-    Ok(done.rows_affected())
+    Ok(rows::access_hashes(revoked))
 }

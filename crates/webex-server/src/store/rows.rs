@@ -61,6 +61,17 @@ pub(super) fn token_kind_str(kind: TokenKind) -> &'static str {
     }
 }
 
+/// The access-token hashes among `(hash, kind)` rows a revoking `UPDATE …
+/// RETURNING hash, kind` produced.
+pub(super) fn access_hashes(revoked: Vec<(String, String)>) -> Vec<SecretHash> {
+    let access = token_kind_str(TokenKind::Access);
+    revoked
+        .into_iter()
+        .filter(|(_, kind)| kind == access)
+        .map(|(hash, _)| SecretHash(hash))
+        .collect()
+}
+
 fn token_kind(s: &str) -> StoreResult<TokenKind> {
     match s {
         "access" => Ok(TokenKind::Access),

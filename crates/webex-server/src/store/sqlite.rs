@@ -218,19 +218,23 @@ impl Store for SqliteStore {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn revoke_family(&self, family_id: &str, now: Millis) -> StoreResult<u64> {
+    async fn revoke_family(&self, family_id: &str, now: Millis) -> StoreResult<Vec<SecretHash>> {
         revoke_family(&self.write, family_id, now).await
     }
 
-    async fn revoke_person_tokens(&self, person_id: &str, now: Millis) -> StoreResult<u64> {
-        let done = sqlx::query(
-            "UPDATE tokens SET revoked_at = ? WHERE person_id = ? AND revoked_at IS NULL",
+    async fn revoke_person_tokens(
+        &self,
+        person_id: &str,
+        now: Millis,
+    ) -> StoreResult<Vec<SecretHash>> {
+        let revoked: Vec<(String, String)> = sqlx::query_as(
+            "UPDATE tokens SET revoked_at = ? WHERE person_id = ? AND revoked_at IS NULL RETURNING hash, kind",
         )
         .bind(now)
         .bind(person_id)
-        .execute(&self.write)
+        .fetch_all(&self.write)
         .await?;
-        Ok(done.rows_affected())
+        Ok(rows::access_hashes(revoked))
     }
 
     async fn rotate_refresh_token(
@@ -250,10 +254,9 @@ impl Store for SqliteStore {
             .transpose()?;
         let outcome = match rules::rotation(current.as_ref(), now) {
             Rotation::Reject => return Ok(RotateOutcome::Invalid),
-            Rotation::RevokeFamily(Some(family)) => {
-                revoke_family(&mut *tx, &family, now).await?;
-                RotateOutcome::Reused
-            }
+            Rotation::RevokeFamily(Some(family)) => RotateOutcome::Reused {
+                revoked_access: revoke_family(&mut *tx, &family, now).await?,
+            },
             Rotation::RevokeFamily(None) => {
                 sqlx::query(
                     "UPDATE tokens SET revoked_at = ? WHERE hash = ? AND revoked_at IS NULL",
@@ -262,7 +265,10 @@ impl Store for SqliteStore {
                 .bind(&old.0)
                 .execute(&mut *tx)
                 .await?;
-                RotateOutcome::Reused
+                // A refresh token without a family: nothing else to revoke.
+                RotateOutcome::Reused {
+                    revoked_access: Vec::new(),
+                }
             }
             Rotation::Rotate => {
                 sqlx::query("UPDATE tokens SET used_at = ? WHERE hash = ?")
@@ -533,12 +539,13 @@ async fn revoke_family<'c>(
     db: impl sqlx::SqliteExecutor<'c>,
     family_id: &str,
     now: Millis,
-) -> StoreResult<u64> {
-    let done =
-        sqlx::query("UPDATE tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL")
-            .bind(now)
-            .bind(family_id)
-            .execute(db)
-            .await?;
-    Ok(done.rows_affected())
+) -> StoreResult<Vec<SecretHash>> {
+    let revoked: Vec<(String, String)> = sqlx::query_as(
+        "UPDATE tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL RETURNING hash, kind",
+    )
+    .bind(now)
+    .bind(family_id)
+    .fetch_all(db)
+    .await?;
+    Ok(rows::access_hashes(revoked))
 }

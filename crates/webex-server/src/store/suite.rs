@@ -400,8 +400,13 @@ async fn tokens_insert_get_revoke(store: &dyn Store) {
         Some(2_000)
     );
 
-    assert_eq!(store.revoke_family("fam", 4_000).await.unwrap(), 2);
-    assert_eq!(store.revoke_family("fam", 5_000).await.unwrap(), 0);
+    // Only access tokens are returned (their sockets must close), and only
+    // those this call revoked.
+    assert_eq!(
+        store.revoke_family("fam", 4_000).await.unwrap(),
+        vec![a1.hash.clone()]
+    );
+    assert_eq!(store.revoke_family("fam", 5_000).await.unwrap(), vec![]);
     assert_eq!(
         store.token(&r1.hash).await.unwrap().unwrap().revoked_at,
         Some(4_000)
@@ -413,8 +418,14 @@ async fn tokens_insert_get_revoke(store: &dyn Store) {
 
     let b2 = token("b2", TokenKind::Refresh, &bob, None);
     store.insert_token(&b2).await.unwrap();
-    assert_eq!(store.revoke_person_tokens(&bob.id, 6_000).await.unwrap(), 2);
-    assert_eq!(store.revoke_person_tokens(&bob.id, 7_000).await.unwrap(), 0);
+    assert_eq!(
+        store.revoke_person_tokens(&bob.id, 6_000).await.unwrap(),
+        vec![b1.hash.clone()]
+    );
+    assert_eq!(
+        store.revoke_person_tokens(&bob.id, 7_000).await.unwrap(),
+        vec![]
+    );
     assert_eq!(
         store.token(&b2.hash).await.unwrap().unwrap().revoked_at,
         Some(6_000)
@@ -459,13 +470,17 @@ async fn rotate_outcomes(store: &dyn Store) {
     // Presenting the rotated-away token again revokes the whole family.
     let access2 = token("new-access-2", TokenKind::Access, &alice, Some("fam"));
     let refresh2 = token("new-refresh-2", TokenKind::Refresh, &alice, Some("fam"));
-    assert_eq!(
-        store
-            .rotate_refresh_token(&old.hash, 3_000, &access2, &refresh2)
-            .await
-            .unwrap(),
-        RotateOutcome::Reused
-    );
+    let outcome = store
+        .rotate_refresh_token(&old.hash, 3_000, &access2, &refresh2)
+        .await
+        .unwrap();
+    let RotateOutcome::Reused { mut revoked_access } = outcome else {
+        panic!("expected Reused, got {outcome:?}");
+    };
+    revoked_access.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut expected = vec![sibling.hash.clone(), access.hash.clone()];
+    expected.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(revoked_access, expected);
     for h in [&old.hash, &sibling.hash, &access.hash, &refresh.hash] {
         assert_eq!(
             store.token(h).await.unwrap().unwrap().revoked_at,
@@ -541,7 +556,7 @@ async fn concurrent_rotations_rotate_once(store: &dyn Store) {
         .count();
     let reused = outcomes
         .iter()
-        .filter(|o| **o == RotateOutcome::Reused)
+        .filter(|o| matches!(o, RotateOutcome::Reused { .. }))
         .count();
     assert_eq!((rotated, reused), (1, 9), "{outcomes:?}");
     // The reuse revoked the pair the winner got.

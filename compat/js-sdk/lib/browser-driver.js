@@ -1,0 +1,159 @@
+'use strict';
+
+/*
+ * Runs the SDK's browser bundle in Debian's headless Chromium, driven by
+ * playwright-core (no browser download). The page comes from a small static
+ * server on its own 127.0.0.1 port, so every SDK call is cross-origin and
+ * CORS is exercised for real (no request interception).
+ */
+
+const fs = require('node:fs');
+const http = require('node:http');
+const os = require('node:os');
+const path = require('node:path');
+const { chromium } = require('playwright-core');
+const { isLoopbackHost } = require('./net-policy');
+
+const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
+const BUNDLE = 'meetings.min.js';
+
+const FILES = {
+  '/': { file: path.join(__dirname, 'page', 'index.html'), type: 'text/html; charset=utf-8' },
+  '/lib/sdk-client.js': { file: path.join(__dirname, 'sdk-client.js'), type: 'text/javascript' },
+  [`/sdk/${BUNDLE}`]: {
+    file: path.join(path.dirname(require.resolve('webex/package')), 'umd', BUNDLE),
+    type: 'text/javascript',
+  },
+};
+
+/** Serves the test page on 127.0.0.1 (an origin of its own). */
+function startPageServer() {
+  const server = http.createServer((req, res) => {
+    const entry = FILES[new URL(req.url, 'http://x').pathname];
+    if (!entry || req.method !== 'GET') {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': entry.type, 'cache-control': 'no-store' });
+    fs.createReadStream(entry.file).pipe(res);
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve(server));
+  });
+}
+
+class BrowserDriver {
+  /** @returns {Promise<BrowserDriver>} a driver with Chromium launched */
+  static async start() {
+    if (!fs.existsSync(CHROMIUM)) {
+      throw new Error(`${CHROMIUM} is missing: apt-get update && apt-get install -y chromium`);
+    }
+    const pageServer = await startPageServer();
+    const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'webex-compat-chromium-'));
+    const context = await chromium.launchPersistentContext(userDataDir, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        // Belt and braces for "no traffic leaves 127.0.0.1": nothing else resolves.
+        '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1',
+      ],
+    });
+    return new BrowserDriver(pageServer, context, userDataDir);
+  }
+
+  constructor(pageServer, context, userDataDir) {
+    this.name = 'chromium';
+    this.pageServer = pageServer;
+    this.context = context;
+    this.userDataDir = userDataDir;
+    this.pageOrigin = `http://127.0.0.1:${pageServer.address().port}`;
+    this.faults = [];
+    this.console = [];
+    this.exchanges = [];
+    this.pages = [];
+  }
+
+  fault(kind, detail) {
+    this.faults.push({ kind, detail, at: new Date().toISOString() });
+  }
+
+  /** A fresh page (fresh storage) with the bundle loaded and one SDK client. */
+  async createClient(clientId, token, base) {
+    const page = await this.context.newPage();
+    this.pages.push(page);
+    const tag = `[${clientId}]`;
+    page.on('pageerror', (error) => this.fault('pageerror', `${tag} ${error.stack || error}`));
+    page.on('console', (message) => {
+      const line = `${tag} [console.${message.type()}] ${message.text()}`;
+      this.console.push(line);
+      if (message.type() === 'error') this.fault('console.error', line);
+    });
+    page.on('crash', () => this.fault('crash', `${tag} page crashed`));
+    page.on('request', (request) => {
+      const url = new URL(request.url());
+      if (!isLoopbackHost(url.hostname)) this.fault('egress', `${tag} ${request.method()} ${request.url()}`);
+    });
+    page.on('response', (response) => {
+      const request = response.request();
+      if (request.url().startsWith(this.pageOrigin)) return;
+      this.exchanges.push({ method: request.method(), url: request.url(), status: response.status() });
+    });
+    page.on('requestfailed', (request) => {
+      this.exchanges.push({
+        method: request.method(),
+        url: request.url(),
+        status: 0,
+        error: request.failure() ? request.failure().errorText : 'failed',
+      });
+    });
+    page.on('websocket', (ws) => {
+      const url = new URL(ws.url());
+      if (!isLoopbackHost(url.hostname)) this.fault('egress', `${tag} websocket ${ws.url()}`);
+      this.exchanges.push({ method: 'WEBSOCKET', url: ws.url(), status: 101 });
+      ws.on('socketerror', (error) => this.fault('websocket', `${tag} ${ws.url()}: ${error}`));
+    });
+
+    await page.goto(`${this.pageOrigin}/`);
+    await page.evaluate(
+      ({ clientId: id, token: t, base: b }) => {
+        // Each client starts from empty storage, like a first visit.
+        window.localStorage.clear();
+        window.sessionStorage.clear();
+        window.compatClients = window.compatClients || {};
+        window.compatClients[id] = window.compatSdkClient.createClient(window.Webex, { token: t, base: b });
+      },
+      { clientId, token, base },
+    );
+    return {
+      call: (method, ...args) =>
+        page.evaluate(({ id, m, a }) => window.compatClients[id][m](...a), { id: clientId, m: method, a: args }),
+      close: () => page.close(),
+    };
+  }
+
+  /** Faults, console lines and HTTP exchanges collected since the last drain. */
+  async drain() {
+    return {
+      faults: this.faults.splice(0),
+      console: this.console.splice(0),
+      exchanges: this.exchanges.splice(0),
+    };
+  }
+
+  async stop() {
+    await this.context.close().catch(() => {});
+    await new Promise((resolve) => this.pageServer.close(resolve));
+    fs.rmSync(this.userDataDir, { recursive: true, force: true });
+  }
+}
+
+module.exports = { BrowserDriver };

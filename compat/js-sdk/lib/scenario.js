@@ -1,0 +1,247 @@
+'use strict';
+
+/*
+ * The compatibility scenario, identical for both runtimes: every step is
+ * asserted, every step has a hang guard, and what the SDK and the server saw
+ * is checked afterwards (statuses, unhandled rejections, egress).
+ */
+
+const assert = require('node:assert/strict');
+const crypto = require('node:crypto');
+const { WebexServer } = require('./server');
+const { diffRouteCounts } = require('./metrics');
+
+const STEP_TIMEOUT_MS = 30_000;
+
+/** Rejects when `promise` has not settled after `ms`. */
+function withTimeout(promise, ms, what) {
+  let timer;
+  const guard = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms (hang guard)`)), ms);
+  });
+  return Promise.race([promise, guard]).finally(() => clearTimeout(timer));
+}
+
+/** Polls `check` (which throws while not yet true) for up to `ms`. */
+async function eventually(check, ms = 5_000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      return await check();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+/** The device id the operator API takes: the last segment of the device URL. */
+function deviceIdOf(deviceUrl) {
+  return new URL(deviceUrl).pathname.split('/').filter(Boolean).pop();
+}
+
+class Scenario {
+  constructor(driver, log) {
+    this.driver = driver;
+    this.log = log;
+    this.passed = 0;
+    this.clients = [];
+  }
+
+  async step(name, fn, timeoutMs = STEP_TIMEOUT_MS) {
+    const started = Date.now();
+    try {
+      const value = await withTimeout(Promise.resolve().then(fn), timeoutMs, name);
+      this.passed += 1;
+      this.log(`  ok   ${this.driver.name}: ${name} (${Date.now() - started} ms)`);
+      return value;
+    } catch (error) {
+      this.log(`  FAIL ${this.driver.name}: ${name} (${Date.now() - started} ms)`);
+      error.step = name;
+      throw error;
+    }
+  }
+
+  /** A final check: runs like a step, but a failure is kept and the next check still runs. */
+  async check(name, fn) {
+    try {
+      await this.step(name, fn);
+    } catch (error) {
+      (this.failedChecks = this.failedChecks || []).push(error);
+    }
+  }
+
+  /** Throws one error carrying every failed check, if any. */
+  throwFailedChecks() {
+    const failed = this.failedChecks || [];
+    this.failedChecks = [];
+    if (failed.length === 0) return;
+    const error = new Error(failed.map((e) => `[${e.step}]\n${e.message}`).join('\n\n'));
+    error.step = `${failed.length} final check(s)`;
+    throw error;
+  }
+
+  async client(label, token, base) {
+    const client = await this.driver.createClient(`${label}-${this.clients.length}`, token, base);
+    this.clients.push(client);
+    return client;
+  }
+
+  async sdkLogs() {
+    const out = [];
+    for (const client of this.clients) {
+      try {
+        out.push(await withTimeout(client.call('logs'), 5_000, 'logs'));
+      } catch (error) {
+        out.push(`(SDK log unavailable: ${error.message})`);
+      }
+    }
+    return out.join('\n');
+  }
+
+  async expectDevice(server, token, deviceUrl, present) {
+    const { status, body } = await server.request('GET', '/wdm/api/v1/devices', { token });
+    assert.equal(status, 200, `GET /wdm/api/v1/devices answered ${status}: ${JSON.stringify(body)}`);
+    assert.ok(Array.isArray(body && body.devices), `no "devices" list in ${JSON.stringify(body)}`);
+    const urls = body.devices.map((d) => d.url);
+    assert.equal(urls.includes(deviceUrl), present, `device ${deviceUrl} ${present ? 'missing from' : 'still in'} ${JSON.stringify(urls)}`);
+  }
+
+  async connections(server, deviceId) {
+    const { status, body } = await server.admin('GET', `/admin/api/v1/connections?deviceId=${encodeURIComponent(deviceId)}`);
+    assert.equal(status, 200, `GET /admin/api/v1/connections answered ${status}: ${JSON.stringify(body)}`);
+    assert.ok(Array.isArray(body && body.connections), `no "connections" list in ${JSON.stringify(body)}`);
+    return body.connections;
+  }
+
+  /** One register → checks → event → unregister → checks cycle. */
+  async cycle(server, sdk, token, round) {
+    const reg = await this.step(`register() → meetings:registered (round ${round})`, () => sdk.call('register'));
+    assert.ok(reg.deviceUrl, 'the SDK holds no device URL after register()');
+    assert.ok(reg.mercuryConnected, 'Mercury is not connected after register()');
+    assert.ok(reg.deviceUrl.startsWith(`${server.base}/wdm/api/v1/devices/`), `device URL ${reg.deviceUrl} is not under the WDM base`);
+    const deviceId = deviceIdOf(reg.deviceUrl);
+
+    await this.step('GET /wdm/api/v1/devices lists the device', () => this.expectDevice(server, token, reg.deviceUrl, true));
+    await this.step('operator API shows an authenticated Mercury socket', () =>
+      eventually(async () => {
+        const conns = await this.connections(server, deviceId);
+        assert.equal(conns.length, 1, `expected one socket for device ${deviceId}: ${JSON.stringify(conns)}`);
+        const [c] = conns;
+        assert.equal(c.deviceId, deviceId, `socket of another device: ${JSON.stringify(c)}`);
+        assert.equal(c.authenticated, true, `socket not authenticated: ${JSON.stringify(c)}`);
+        // device.ephemeral makes the SDK ask for multipleConnections=true.
+        assert.equal(c.multipleConnections, true, `socket without multipleConnections: ${JSON.stringify(c)}`);
+      }),
+    );
+
+    await this.step('published event reaches the SDK (event:compat.hello)', async () => {
+      await sdk.call('armEvent', 'compat.hello');
+      const { status, body } = await server.admin('POST', '/admin/api/v1/events', {
+        deviceId,
+        data: { eventType: 'compat.hello', n: round },
+      });
+      assert.ok(status >= 200 && status < 300, `POST /admin/api/v1/events answered ${status}: ${JSON.stringify(body)}`);
+      const envelope = await withTimeout(sdk.call('awaitEvent', 'compat.hello'), 10_000, 'event delivery');
+      assert.equal(typeof envelope.id, 'string', `event frame without an id: ${JSON.stringify(envelope)}`);
+      assert.equal(envelope.data.eventType, 'compat.hello');
+      assert.equal(envelope.data.n, round);
+    });
+
+    const unreg = await this.step(`unregister() → meetings:unregistered (round ${round})`, () => sdk.call('unregister'));
+    assert.equal(unreg.deviceUrl, null, 'the SDK still holds a device after unregister()');
+    await this.step('the device is gone from WDM', () => this.expectDevice(server, token, reg.deviceUrl, false));
+    await this.step('the Mercury socket is closed (no connections)', () =>
+      eventually(async () => {
+        const conns = await this.connections(server, deviceId);
+        assert.equal(conns.length, 0, `connections remain: ${JSON.stringify(conns)}`);
+      }),
+    );
+    return { reg, unreg };
+  }
+
+  /** The full scenario against a fresh server. */
+  async run() {
+    const server = await this.step('webex serve on an ephemeral port, fresh database', () => WebexServer.start());
+    try {
+      const token = await this.step('webex token create', () => server.createToken('alice@example.com'));
+      const before = await this.step('GET /metrics (before)', () => server.routeCounts());
+
+      const sdk = await this.step(`load the SDK (${this.driver.name})`, () => this.client('alice', token, server.base));
+      await this.step('Webex.init → meetings:ready', () => sdk.call('init'));
+      await this.cycle(server, sdk, token, 1);
+      await this.cycle(server, sdk, token, 2);
+
+      const valid = await this.driver.drain();
+      const middle = await this.step('GET /metrics (after the valid-token run)', () => server.routeCounts());
+
+      // An invalid token: register() must reject, not hang.
+      const parts = token.split('_');
+      const bogus = [crypto.randomBytes(16).toString('hex'), ...parts.slice(1)].join('_');
+      const bad = await this.step('load the SDK with an invalid token', () => this.client('bogus', bogus, server.base));
+      await this.step('Webex.init → meetings:ready (invalid token)', () => bad.call('init'));
+      const outcome = await this.step('register() with an invalid token rejects', () => bad.call('registerExpectingRejection'));
+      assert.equal(outcome.rejected, true, `register() resolved with an invalid token: ${JSON.stringify(outcome)}`);
+      this.log(`       (rejected with: ${outcome.message.split("\n")[0]})`);
+      const invalid = await this.driver.drain();
+      const after = await this.step('GET /metrics (after the invalid-token run)', () => server.routeCounts());
+
+      await this.check('every request of the valid-token run got a 2xx (server /metrics)', () =>
+        assertStatuses(diffRouteCounts(before, middle), (s) => s === 101 || (s >= 200 && s < 300)),
+      );
+      await this.check('the invalid-token run saw only 2xx and 401 (server /metrics)', () =>
+        assertStatuses(diffRouteCounts(middle, after), (s) => s === 101 || s === 401 || (s >= 200 && s < 300)),
+      );
+      await this.check('every response the SDK received in the valid-token run was 2xx', () =>
+        assertExchanges(valid.exchanges, (s) => s === 101 || (s >= 200 && s < 300)),
+      );
+      await this.check('the SDK saw only 2xx and 401 with the invalid token', () =>
+        assertExchanges(invalid.exchanges, (s) => s === 101 || s === 401 || (s >= 200 && s < 300)),
+      );
+      await this.check('no unhandled rejection, page error, console error or egress (valid token)', () =>
+        assertNoFaults(valid.faults),
+      );
+      await this.check('no unhandled rejection, page error or egress (invalid token)', () =>
+        // The browser logs each 401 as a console error; those are the expected answers here.
+        assertNoFaults(invalid.faults.filter((f) => f.kind !== 'console.error')),
+      );
+      this.throwFailedChecks();
+      this.consoleLines = valid.console.concat(invalid.console);
+      this.exchanges = { valid: valid.exchanges, invalid: invalid.exchanges };
+      this.serverRoutes = { valid: diffRouteCounts(before, middle), invalid: diffRouteCounts(middle, after) };
+      return server;
+    } catch (error) {
+      error.serverLog = server.logText();
+      error.sdkLog = await this.sdkLogs();
+      const rest = await this.driver.drain().catch(() => ({ console: [], faults: [], exchanges: [] }));
+      error.details = rest;
+      throw error;
+    } finally {
+      await server.stop();
+    }
+  }
+}
+
+function assertStatuses(rows, ok) {
+  assert.ok(rows.length > 0, 'the server counted no request at all');
+  const line = (r) => `  ${r.method} ${r.route} → ${r.status} ×${r.count}`;
+  const bad = rows.filter((r) => !ok(r.status));
+  if (bad.length) {
+    assert.fail(`the server answered:\n${bad.map(line).join('\n')}\nall requests it counted:\n${rows.map(line).join('\n')}`);
+  }
+}
+
+function assertExchanges(exchanges, ok) {
+  assert.ok(exchanges.length > 0, 'the SDK made no request at all');
+  const bad = exchanges.filter((e) => !ok(e.status));
+  if (bad.length) {
+    const line = (e) => `  ${e.method} ${e.url} → ${e.status}${e.error ? ` (${e.error})` : ''}`;
+    assert.fail(`${bad.length} of ${exchanges.length} responses the SDK received:\n${bad.map(line).join('\n')}`);
+  }
+}
+
+function assertNoFaults(faults) {
+  if (faults.length) assert.fail(`faults:\n${faults.map((f) => `  ${f.kind}: ${f.detail}`).join('\n')}`);
+}
+
+module.exports = { Scenario, withTimeout, eventually, deviceIdOf };

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The official Webex JS SDK (npm webex@3.12.0, unmodified) against `webex serve`,
+# in Node 20 and in Debian's headless Chromium. Arguments go to run.js
+# (e.g. --runtime node, --bench 15).
+#
+# Needs: node >= 20 and npm; /usr/bin/chromium (installed here with apt-get
+# when missing and running as root); the `webex` binary at $WEBEX_BIN or
+# <repo>/target/debug/webex (built here with cargo when
+# WEBEX_BIN is unset).
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+cd "$here"
+
+if [ ! -d node_modules/webex ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
+fi
+
+if [ ! -x "${CHROMIUM_BIN:-/usr/bin/chromium}" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "chromium is missing: apt-get update && apt-get install -y chromium" >&2
+    exit 1
+  fi
+fi
+
+if [ -z "${WEBEX_BIN:-}" ]; then
+  export WEBEX_BIN="${CARGO_TARGET_DIR:-$repo/target}/debug/webex"
+  (cd "$repo" && cargo build -q --locked -p webex-cli)
+fi
+
+node --test test/
+exec node run.js "$@"

@@ -1,0 +1,83 @@
+//! The SDK side of the Mercury client: tokens and device re-registration.
+
+use std::sync::{Arc, Weak};
+
+use async_trait::async_trait;
+use secrecy::SecretString;
+
+use super::steps;
+use crate::client::Shared;
+use crate::error::Error;
+use crate::mercury::{HostError, MercuryHost};
+
+/// Gives Mercury access to tokens and WDM without keeping the SDK alive.
+pub(crate) struct Host {
+    pub(crate) shared: Weak<Shared>,
+}
+
+impl Host {
+    fn shared(&self) -> Result<Arc<Shared>, HostError> {
+        self.shared.upgrade().ok_or_else(|| HostError {
+            message: "the Webex instance was dropped".into(),
+            retryable: false,
+        })
+    }
+}
+
+fn host_error(e: impl Into<Error>) -> HostError {
+    let e = e.into();
+    HostError {
+        retryable: e.is_retryable(),
+        message: e.to_string(),
+    }
+}
+
+#[async_trait]
+impl MercuryHost for Host {
+    async fn access_token(&self) -> Result<SecretString, HostError> {
+        let shared = self.shared()?;
+        Ok(shared
+            .http
+            .tokens
+            .current()
+            .await
+            .map_err(host_error)?
+            .token)
+    }
+
+    async fn refresh_access_token(&self) -> Result<SecretString, HostError> {
+        let shared = self.shared()?;
+        let tokens = &shared.http.tokens;
+        Ok(tokens
+            .refresh(tokens.generation())
+            .await
+            .map_err(host_error)?
+            .token)
+    }
+
+    async fn reregister_device(&self) -> Result<String, HostError> {
+        let shared = self.shared()?;
+        let Some(current) = shared.current_device() else {
+            return Err(HostError {
+                message: "not registered".into(),
+                retryable: false,
+            });
+        };
+        let mut warnings = Vec::new();
+        let (device, _) = steps::put_or_post(
+            &shared.http,
+            &current.wdm,
+            Some(&current.device),
+            &steps::device_body(&shared),
+            &mut warnings,
+        )
+        .await
+        .map_err(host_error)?;
+        if let Err(e) = shared.config.device_store.save(&current.key, &device).await {
+            tracing::warn!(error = %e, "could not store the re-registered device");
+        }
+        let url = device.web_socket_url.clone();
+        shared.set_current_device(device);
+        Ok(url)
+    }
+}

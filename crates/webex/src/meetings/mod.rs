@@ -1,0 +1,360 @@
+//! [`Meetings`]: register and unregister this app with Webex, and listen to
+//! what happens.
+//!
+//! `register()` and `unregister()` are serialized: a call made while another
+//! runs waits for it, then sees its outcome (both are idempotent).
+
+mod host;
+mod status;
+pub(crate) mod steps;
+mod tasks;
+
+use std::sync::{Arc, PoisonError};
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use webex_wire::device::Device;
+
+pub use status::{RegistrationReport, RegistrationState, RegistrationStatus, Warning};
+
+use crate::client::Shared;
+use crate::device::{self as wdm, DeviceKey};
+use crate::error::{Error, RegisterError, Step};
+use crate::events::{EventStream, MeetingsEvent, Subscription};
+use crate::mercury::{MercuryClient, MercuryHost};
+
+/// The meetings handle. Cheap to clone; all handles share one registration.
+///
+/// ```no_run
+/// use webex::{Credentials, Webex, WebexConfig};
+///
+/// # async fn run() -> Result<(), webex::Error> {
+/// let webex = Webex::init(WebexConfig::builder(Credentials::access_token("tok_PF84_org")).build()?);
+/// let meetings = webex.meetings();
+/// meetings.on("meetings:registered", |_| println!("registered")).detach();
+/// let report = meetings.register().await?;
+/// println!("device {}", report.device.url);
+/// meetings.unregister().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Meetings {
+    pub(crate) shared: Arc<Shared>,
+}
+
+/// The registration being held (behind the lifecycle lock).
+#[derive(Default)]
+pub(crate) struct Lifecycle {
+    active: Option<Active>,
+    /// A device whose DELETE failed; the next `unregister()` retries it.
+    orphan: Option<(DeviceKey, Device)>,
+}
+
+struct Active {
+    key: DeviceKey,
+    mercury: MercuryClient,
+    cancel: CancellationToken,
+    report: RegistrationReport,
+}
+
+/// The registered device, readable without the lifecycle lock.
+#[derive(Clone)]
+pub(crate) struct CurrentDevice {
+    pub(crate) device: Device,
+    pub(crate) key: DeviceKey,
+    pub(crate) wdm: String,
+}
+
+impl Shared {
+    pub(crate) fn current_device(&self) -> Option<CurrentDevice> {
+        self.device
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(crate) fn set_current_device(&self, device: Device) {
+        let url = device.url.clone();
+        if let Some(c) = self
+            .device
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_mut()
+        {
+            c.device = device;
+        }
+        self.update_status(|s| s.device_url = Some(url));
+    }
+
+    pub(crate) fn update_status(&self, f: impl FnOnce(&mut RegistrationStatus)) {
+        f(&mut self.status.lock().unwrap_or_else(PoisonError::into_inner));
+    }
+}
+
+impl Meetings {
+    /// Registers: catalog → `people/me` → device (reused if stored) →
+    /// Mercury, each step with its own timeout; then emits
+    /// `meetings:registered`. Returns at once when already registered.
+    ///
+    /// Errors name the failed step ([`crate::RegisterError`]); auth problems
+    /// come as [`Error::Auth`], a full device quota as
+    /// [`Error::DeviceLimitExceeded`].
+    pub async fn register(&self) -> Result<RegistrationReport, Error> {
+        let mut lifecycle = self.shared.lifecycle.lock().await;
+        if let Some(active) = &lifecycle.active {
+            return Ok(active.report.clone());
+        }
+        match self.run_register().await {
+            Ok(active) => {
+                let report = active.report.clone();
+                lifecycle.active = Some(active);
+                lifecycle.orphan = None;
+                self.shared.update_status(|s| {
+                    s.state = RegistrationState::Registered;
+                    s.connected = true;
+                    s.replaced = false;
+                    s.device_url = Some(report.device.url.clone());
+                    s.warnings = report.warnings.clone();
+                    s.last_error = None;
+                });
+                self.shared.hub.emit(MeetingsEvent::Registered);
+                Ok(report)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, step = ?e.step(), "register failed");
+                *self
+                    .shared
+                    .device
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = None;
+                self.shared.update_status(|s| {
+                    s.state = RegistrationState::Unregistered;
+                    s.connected = false;
+                    s.device_url = None;
+                    s.last_error = Some(e.to_string());
+                });
+                Err(e)
+            }
+        }
+    }
+
+    async fn run_register(&self) -> Result<Active, Error> {
+        let shared = &self.shared;
+        let at = |step| shared.update_status(|s| s.state = RegistrationState::Registering(step));
+        let mut warnings = Vec::new();
+
+        at(Step::Credentials);
+        let org_id = steps::credentials(shared).await?;
+
+        at(Step::Catalog);
+        let catalog = steps::catalog(shared, org_id.as_deref()).await?;
+        let wdm = steps::wdm_of(&catalog)?;
+
+        at(Step::PeopleMe);
+        let (person, default_site) = steps::people(shared, &mut warnings).await?;
+
+        at(Step::Device);
+        let key = DeviceKey {
+            discovery_url: shared.config.discovery_url.to_string(),
+            user_id: person.as_ref().map(|p| p.id.clone()).unwrap_or_default(),
+            device_name: shared.config.device_name.clone(),
+        };
+        let (device, reused) = steps::device(shared, &key, &wdm, &mut warnings).await?;
+        *shared.device.lock().unwrap_or_else(PoisonError::into_inner) = Some(CurrentDevice {
+            device: device.clone(),
+            key: key.clone(),
+            wdm,
+        });
+
+        at(Step::Mercury);
+        let cancel = shared.shutdown.child_token();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let host: Arc<dyn MercuryHost> = Arc::new(host::Host {
+            shared: Arc::downgrade(shared),
+        });
+        let limit = shared.config.timeouts.mercury;
+        let connect = MercuryClient::connect(
+            &device.web_socket_url,
+            host,
+            shared.config.mercury.clone(),
+            tx,
+        );
+        let mercury = match tokio::time::timeout(limit, connect).await {
+            Ok(Ok(m)) => m,
+            Ok(Err(e)) => return Err(RegisterError::Mercury(e).into()),
+            Err(_) => {
+                return Err(RegisterError::Timeout {
+                    step: Step::Mercury,
+                    after: limit,
+                }
+                .into());
+            }
+        };
+
+        let weak = Arc::downgrade(shared);
+        tokio::spawn(tasks::pump(weak.clone(), rx, cancel.clone()));
+        if let Some(ttl) = shared.config.ephemeral_ttl {
+            tokio::spawn(tasks::refresh_device(weak.clone(), ttl, cancel.clone()));
+        }
+        tokio::spawn(tasks::refresh_token(weak, cancel.clone()));
+
+        Ok(Active {
+            key,
+            mercury,
+            cancel,
+            report: RegistrationReport {
+                device,
+                reused_device: reused,
+                person,
+                default_site,
+                warnings,
+            },
+        })
+    }
+
+    /// Unregisters: stops every timer and retry, closes the socket (1000),
+    /// deletes the device (a 404 counts as success), forgets the stored
+    /// device, then emits `meetings:unregistered`. Does nothing when not
+    /// registered. If the DELETE fails, the error is returned and the next
+    /// `unregister()` tries again.
+    pub async fn unregister(&self) -> Result<(), Error> {
+        let mut lifecycle = self.shared.lifecycle.lock().await;
+        let limit = self.shared.config.timeouts.unregister;
+        let Some(active) = lifecycle.active.take() else {
+            let Some((key, device)) = lifecycle.orphan.take() else {
+                return Ok(());
+            };
+            return match self.delete_device(&key, &device, limit).await {
+                Ok(()) => Ok(()),
+                Err(e) => {
+                    lifecycle.orphan = Some((key, device));
+                    Err(e)
+                }
+            };
+        };
+        self.shared
+            .update_status(|s| s.state = RegistrationState::Unregistering);
+        active.cancel.cancel();
+        if tokio::time::timeout(limit, active.mercury.close())
+            .await
+            .is_err()
+        {
+            tracing::warn!("mercury did not close within {limit:?}");
+        }
+        let device = self
+            .shared
+            .device
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+            .map(|c| c.device)
+            .unwrap_or(active.report.device);
+        let result = self.delete_device(&active.key, &device, limit).await;
+        if result.is_err() {
+            lifecycle.orphan = Some((active.key, device));
+        }
+        self.shared.update_status(|s| {
+            s.state = RegistrationState::Unregistered;
+            s.connected = false;
+            s.device_url = None;
+            s.last_error = result.as_ref().err().map(ToString::to_string);
+        });
+        self.shared.hub.emit(MeetingsEvent::Unregistered);
+        result
+    }
+
+    async fn delete_device(
+        &self,
+        key: &DeviceKey,
+        device: &Device,
+        limit: std::time::Duration,
+    ) -> Result<(), Error> {
+        match tokio::time::timeout(limit, wdm::delete(&self.shared.http, &device.url)).await {
+            Ok(Ok(())) => {
+                if let Err(e) = self.shared.config.device_store.remove(key).await {
+                    tracing::warn!(error = %e, "could not forget the deleted device");
+                }
+                Ok(())
+            }
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(Error::Timeout {
+                url: device.url.clone(),
+                after: limit,
+            }),
+        }
+    }
+
+    /// Waits until the SDK is ready. `Webex::init` makes it ready at once,
+    /// so this never blocks; it exists so code written against the event
+    /// model can await readiness explicitly.
+    pub async fn ready(&self) {
+        let mut events = self.shared.hub.subscribe();
+        while let Some(e) = events.recv().await {
+            if matches!(e, MeetingsEvent::Ready) {
+                return;
+            }
+        }
+    }
+
+    /// Whether `register()` succeeded and `unregister()` has not run since.
+    pub fn is_registered(&self) -> bool {
+        self.status().state == RegistrationState::Registered
+    }
+
+    /// A snapshot of the registration.
+    pub fn status(&self) -> RegistrationStatus {
+        self.shared
+            .status
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The registered device, if any.
+    pub fn device(&self) -> Option<Device> {
+        self.shared.current_device().map(|c| c.device)
+    }
+
+    /// Every event, starting with the current state (`meetings:ready`, then
+    /// `meetings:registered` if registered), so subscribing late misses
+    /// nothing that matters.
+    ///
+    /// ```no_run
+    /// # async fn run(meetings: webex::Meetings) {
+    /// use futures::StreamExt;
+    /// let mut events = meetings.events();
+    /// assert_eq!(events.next().await.map(|e| e.name()).as_deref(), Some("meetings:ready"));
+    /// # }
+    /// ```
+    pub fn events(&self) -> EventStream {
+        self.shared.hub.subscribe()
+    }
+
+    /// Runs `handler` for every event named `name` (see
+    /// [`MeetingsEvent::matches`]), starting with the current state. Dropping
+    /// the returned [`Subscription`] unsubscribes; `.detach()` keeps it.
+    ///
+    /// # Panics
+    /// Outside a Tokio runtime (the handler runs on a spawned task).
+    ///
+    /// ```no_run
+    /// # async fn run(meetings: webex::Meetings) {
+    /// let _sub = meetings.on("meetings:ready", |_| println!("ready"));
+    /// # }
+    /// ```
+    pub fn on(
+        &self,
+        name: impl Into<String>,
+        handler: impl Fn(MeetingsEvent) + Send + Sync + 'static,
+    ) -> Subscription {
+        Subscription::spawn(name.into(), self.shared.hub.subscribe(), handler)
+    }
+}
+
+impl std::fmt::Debug for Meetings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Meetings")
+            .field("status", &self.status())
+            .finish()
+    }
+}

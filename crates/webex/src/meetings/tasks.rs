@@ -1,0 +1,181 @@
+//! Background work while registered: forwarding Mercury events, refreshing
+//! an ephemeral device before its TTL runs out, and refreshing the token
+//! before it expires. All of it stops when the registration's token is
+//! cancelled (unregister) or the SDK is dropped.
+
+use std::sync::Weak;
+use std::time::{Duration, SystemTime};
+
+use rand::Rng;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::client::Shared;
+use crate::device::{self, Refreshed};
+use crate::events::MeetingsEvent;
+use crate::mercury::MercuryEvent;
+
+use super::steps;
+
+/// Turns Mercury events into meetings events.
+pub(crate) async fn pump(
+    shared: Weak<Shared>,
+    mut rx: mpsc::UnboundedReceiver<MercuryEvent>,
+    cancel: CancellationToken,
+) {
+    loop {
+        let event = tokio::select! {
+            _ = cancel.cancelled() => return,
+            e = rx.recv() => match e { Some(e) => e, None => return },
+        };
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        match event {
+            MercuryEvent::Message(frame) => shared.hub.emit(MeetingsEvent::Mercury(frame)),
+            MercuryEvent::Disconnected {
+                code,
+                reason,
+                will_reconnect,
+            } => {
+                shared.update_status(|s| {
+                    s.connected = false;
+                    s.last_error = Some(format!("socket closed ({code:?}): {reason}"));
+                });
+                shared.hub.emit(MeetingsEvent::NetworkDisconnected {
+                    code,
+                    reason,
+                    will_reconnect,
+                });
+            }
+            MercuryEvent::Reconnected => {
+                shared.update_status(|s| s.connected = true);
+                shared.hub.emit(MeetingsEvent::NetworkReconnected);
+            }
+            MercuryEvent::Replaced => {
+                shared.update_status(|s| {
+                    s.connected = false;
+                    s.replaced = true;
+                });
+                shared.hub.emit(MeetingsEvent::Replaced);
+            }
+            MercuryEvent::Stopped(e) => {
+                tracing::warn!(error = %e, "mercury stopped");
+                shared.update_status(|s| {
+                    s.connected = false;
+                    s.last_error = Some(e.to_string());
+                });
+            }
+            MercuryEvent::Reregistered { .. } => {
+                tracing::info!("device re-registered by mercury");
+            }
+            // The token manager already announced the refresh.
+            MercuryEvent::TokenRefreshed => {}
+        }
+    }
+}
+
+/// How long after a registration an ephemeral device is refreshed: half its
+/// TTL, so one failed refresh still leaves time for another.
+pub(crate) fn device_refresh_interval(ttl: Duration) -> Duration {
+    (ttl / 2).max(Duration::from_secs(1))
+}
+
+/// PUTs the device every half TTL while registered.
+pub(crate) async fn refresh_device(shared: Weak<Shared>, ttl: Duration, cancel: CancellationToken) {
+    let interval = device_refresh_interval(ttl);
+    let mut wait = interval;
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        let Some(current) = shared.current_device() else {
+            return;
+        };
+        let body = steps::device_body(&shared);
+        let outcome = tokio::select! {
+            _ = cancel.cancelled() => return,
+            r = device::refresh(&shared.http, &current.device, &body) => r,
+        };
+        wait = match outcome {
+            Ok(Refreshed::Alive(d)) => {
+                tracing::debug!(device = %d.url, "ephemeral device refreshed");
+                if let Err(e) = shared.config.device_store.save(&current.key, &d).await {
+                    tracing::warn!(error = %e, "could not store the refreshed device");
+                }
+                shared.set_current_device(*d);
+                interval
+            }
+            Ok(Refreshed::Gone) => {
+                // Mercury is closed with 4404 and re-registers the device.
+                tracing::warn!("device expired or was deleted; waiting for mercury to re-register");
+                interval
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "device refresh failed; retrying soon");
+                shared.update_status(|s| s.last_error = Some(e.to_string()));
+                (interval / 4).max(Duration::from_secs(1))
+            }
+        };
+    }
+}
+
+/// Refreshes the access token at a random 60–90 % of its remaining lifetime.
+pub(crate) async fn refresh_token(shared: Weak<Shared>, cancel: CancellationToken) {
+    let mut failures = 0u32;
+    loop {
+        let wait = {
+            let Some(shared) = shared.upgrade() else {
+                return;
+            };
+            let tokens = &shared.http.tokens;
+            let Some(expires_at) = tokens.expires_at() else {
+                return;
+            };
+            if !tokens.can_refresh() {
+                return;
+            }
+            let remaining = expires_at
+                .duration_since(SystemTime::now())
+                .unwrap_or(Duration::ZERO);
+            if failures > 0 {
+                shared
+                    .config
+                    .retry
+                    .backoff(failures - 1)
+                    .min(remaining / 2)
+                    .max(Duration::from_millis(200))
+            } else {
+                remaining.mul_f64(rand::rng().random_range(0.6..0.9))
+            }
+        };
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        let tokens = &shared.http.tokens;
+        let result = tokio::select! {
+            _ = cancel.cancelled() => return,
+            r = tokens.refresh(tokens.generation()) => r,
+        };
+        match result {
+            Ok(_) => failures = 0,
+            Err(e) if e.is_retryable() => {
+                tracing::warn!(error = %e, "token refresh failed; retrying");
+                failures += 1;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "token refresh failed for good");
+                shared.update_status(|s| s.last_error = Some(e.to_string()));
+                return;
+            }
+        }
+    }
+}
