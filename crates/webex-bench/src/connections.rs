@@ -66,9 +66,14 @@ pub async fn run(
     log: &str,
     params: &ConnectionsParams,
 ) -> BenchResult<ConnectionsResult> {
-    // Sockets on both sides share this process in process; leave slack for
-    // the database, listeners and HTTP clients.
-    crate::limits::raise_nofile(2 * params.count as u64 + 4096)?;
+    // Both ends of every socket are in this process when the server runs in
+    // process; leave slack for the database, listeners and HTTP clients.
+    let sides = if matches!(launch, Launch::InProcess) {
+        2
+    } else {
+        1
+    };
+    crate::limits::raise_nofile(sides * params.count as u64 + 2048)?;
     let db = Database::sqlite()?;
     let server = ServerUnderTest::start(
         launch,

@@ -88,7 +88,7 @@ pub async fn run(
     nodes: Nodes<'_>,
     params: &FanoutParams,
 ) -> BenchResult<FanoutResult> {
-    crate::limits::raise_nofile(2 * params.connections as u64 + 4096)?;
+    crate::limits::raise_nofile(params.connections as u64 + 2048)?;
     let per = params.devices_per_person.max(1);
     let people = params.connections.div_ceil(per);
     let prefix = format!("fan{}", uuid::Uuid::new_v4().simple());

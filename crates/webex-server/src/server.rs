@@ -56,11 +56,12 @@ impl Server {
         let shutdown = cancel.clone();
         // Without TCP_NODELAY, back-to-back websocket frames wait for the
         // peer's delayed ACK (Nagle): up to 40 ms per event on Linux.
-        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "could not set TCP_NODELAY");
-            }
-        });
+        let listener =
+            axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
+                if let Err(e) = tcp.set_nodelay(true) {
+                    tracing::debug!(error = %e, "could not set TCP_NODELAY");
+                }
+            });
         let serve = tokio::spawn(async move {
             let result = axum::serve(
                 listener,
