@@ -46,6 +46,8 @@ pub enum Command {
     /// Self-contained demo: server in-process on SQLite, then the SDK's
     /// init → ready → register → registered → event → unregister → unregistered.
     Demo(DemoArgs),
+    /// Benchmarks: register latency, throughput, idle sockets, fan-out, two nodes.
+    Bench(webex_bench::BenchArgs),
 }
 
 /// Where the database is; shared by every command that opens it.

@@ -35,6 +35,10 @@ async fn run(cli: cli::Cli) -> anyhow::Result<()> {
         cli::Command::Register(args) => client::register(args).await,
         cli::Command::Devices(command) => client::devices(command).await,
         cli::Command::Demo(args) => demo::run(args).await,
+        cli::Command::Bench(args) => {
+            println!("{}", webex_bench::run(args).await?);
+            Ok(())
+        }
     }
 }
 

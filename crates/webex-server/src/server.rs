@@ -69,7 +69,8 @@ impl Server {
         let serve = tokio::spawn(async move {
             let result = match bound {
                 Bound::Plain(listener) => {
-                    axum::serve(listener, make_service)
+                    use axum::serve::ListenerExt;
+                    axum::serve(listener.tap_io(set_nodelay), make_service)
                         .with_graceful_shutdown(graceful)
                         .await
                 }
@@ -93,6 +94,14 @@ impl Server {
             serve,
             tasks,
         })
+    }
+}
+
+/// Without TCP_NODELAY, back-to-back websocket frames wait for the peer's
+/// delayed ACK (Nagle): up to 40 ms per event on Linux.
+pub(crate) fn set_nodelay(tcp: &mut tokio::net::TcpStream) {
+    if let Err(e) = tcp.set_nodelay(true) {
+        tracing::debug!(error = %e, "could not set TCP_NODELAY");
     }
 }
 

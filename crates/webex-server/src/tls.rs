@@ -121,7 +121,7 @@ impl TlsListener {
                     _ = cancel.cancelled() => return,
                     accepted = tcp.accept() => accepted,
                 };
-                let (stream, peer) = match accepted {
+                let (mut stream, peer) = match accepted {
                     Ok(pair) => pair,
                     Err(e) => {
                         // Out of file descriptors and the like: back off.
@@ -130,6 +130,7 @@ impl TlsListener {
                         continue;
                     }
                 };
+                crate::server::set_nodelay(&mut stream);
                 let (acceptor, tx) = (acceptor.clone(), tx.clone());
                 tokio::spawn(async move {
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {

@@ -1,0 +1,56 @@
+//! `webex bench`: benchmarks of the Webex-compatible server and the Rust
+//! SDK, every scenario one command, results as Markdown on stdout.
+//!
+//! | scenario | command |
+//! |---|---|
+//! | 1. register latency (client side) | `webex bench register` |
+//! | 2. registration throughput (server side) | `webex bench throughput` |
+//! | 3. idle connections held | `webex bench connections` |
+//! | 4. event fan-out | `webex bench fanout` |
+//! | 5. two nodes (PostgreSQL + Redis) | `webex bench two-nodes` |
+//! | all of them, tiny and quick | `webex bench smoke` |
+//!
+//! The server under test is a `webex serve` child process by default (its
+//! memory and CPU are read from `/proc/<pid>`), or runs in this process with
+//! `--server in-process`. PostgreSQL and Redis come from `--postgres` /
+//! `--redis` (or `WEBEX_TEST_DATABASE_URL` / `WEBEX_TEST_REDIS_URL`); a
+//! fresh database is created and dropped per run. Only 127.0.0.0/8 is
+//! used; every run is bounded in time and connections and stops by itself.
+//!
+//! ```no_run
+//! # async fn go() -> Result<(), webex_bench::BenchError> {
+//! use clap::Parser;
+//!
+//! #[derive(Parser)]
+//! struct Cli {
+//!     #[command(flatten)]
+//!     bench: webex_bench::BenchArgs,
+//! }
+//! let cli = Cli::parse_from(["bench", "--server", "in-process", "smoke"]);
+//! println!("{}", webex_bench::run(cli.bench).await?);
+//! # Ok(()) }
+//! ```
+
+pub mod args;
+pub mod connections;
+pub mod error;
+pub mod fanout;
+pub mod fixtures;
+pub mod limits;
+pub mod load;
+pub mod progress;
+pub mod register;
+pub mod report;
+mod scenarios;
+pub mod socket;
+pub mod stats;
+pub mod target;
+pub mod throughput;
+
+pub use args::{BenchArgs, Scenario, ServerMode};
+pub use error::{BenchError, BenchResult};
+
+/// Runs the scenario `args` names; returns its report as Markdown.
+pub async fn run(args: BenchArgs) -> BenchResult<String> {
+    scenarios::run(args).await
+}

@@ -1,0 +1,69 @@
+//! `webex bench smoke` end to end, with the server in process: every
+//! scenario runs with tiny numbers, so the benches cannot rot unnoticed.
+//! PostgreSQL/Redis parts run when `WEBEX_TEST_DATABASE_URL` /
+//! `WEBEX_TEST_REDIS_URL` are set.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use clap::Parser;
+
+#[derive(Parser)]
+struct Cli {
+    #[command(flatten)]
+    bench: webex_bench::BenchArgs,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smoke_runs_every_scenario() {
+    let cli = Cli::parse_from(["bench", "--server", "in-process", "smoke"]);
+    let report = tokio::time::timeout(
+        std::time::Duration::from_secs(240),
+        webex_bench::run(cli.bench),
+    )
+    .await
+    .expect("smoke run finished in time")
+    .expect("smoke run succeeded");
+    println!("{report}");
+    for section in [
+        "### 1. Register latency",
+        "### 2. Registration throughput",
+        "### 3. Idle connections held",
+        "### 4. Event fan-out",
+        "### 5. Two nodes",
+    ] {
+        assert!(report.contains(section), "missing {section} in\n{report}");
+    }
+    assert!(report.contains("| **median** | sqlite |"), "{report}");
+    // Scenario 3: all 40 sockets connected ("| 1 | 40 | 40 |").
+    assert!(report.contains("| 1 | 40 | 40 |"), "{report}");
+    // Scenario 4: every published event reached its 10 sockets.
+    let line = report
+        .lines()
+        .find(|l| l.starts_with("| 1 | one node"))
+        .expect("a fan-out row");
+    let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+    let (delivered, expected) = cells[5].split_once(" / ").expect("delivered / expected");
+    assert_eq!(delivered, expected, "{line}");
+    assert_ne!(expected, "0", "{line}");
+}
+
+#[test]
+fn arguments_parse_for_every_scenario() {
+    for argv in [
+        vec!["bench", "register", "--iterations", "10"],
+        vec![
+            "bench",
+            "throughput",
+            "--concurrency",
+            "8",
+            "--duration",
+            "2s",
+        ],
+        vec!["bench", "connections", "--counts", "10,20"],
+        vec!["bench", "fanout", "--connections", "100"],
+        vec!["bench", "two-nodes", "--runs", "1"],
+        vec!["bench", "smoke"],
+    ] {
+        assert!(Cli::try_parse_from(&argv).is_ok(), "{argv:?}");
+    }
+}
