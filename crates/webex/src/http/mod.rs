@@ -207,7 +207,8 @@ impl Transport {
             .unwrap_or_else(PoisonError::into_inner) = value;
     }
 
-    fn device_url(&self) -> Option<HeaderValue> {
+    /// The `cisco-device-url` value Webex requests carry now, if any.
+    pub(crate) fn device_url(&self) -> Option<HeaderValue> {
         self.device_url
             .read()
             .unwrap_or_else(PoisonError::into_inner)

@@ -73,11 +73,8 @@ impl MercuryHost for Host {
         )
         .await
         .map_err(host_error)?;
-        if let Err(e) = shared.config.device_store.save(&current.key, &device).await {
-            tracing::warn!(error = %e, "could not store the re-registered device");
-        }
         let url = device.web_socket_url.clone();
-        shared.set_current_device(device);
+        shared.adopt_device(&current.key, device).await;
         Ok(url)
     }
 }
