@@ -236,14 +236,18 @@ impl WebexConfigBuilder {
                     .connect_timeout(self.timeouts.request)
                     .redirect(reqwest::redirect::Policy::limited(10));
                 if let Some(p) = &proxy {
-                    builder = builder.proxy(
-                        reqwest::Proxy::all(p.as_str())
-                            .map_err(|e| Error::Config(format!("proxy: {e}")))?,
-                    );
+                    builder = builder.proxy(reqwest::Proxy::all(p.as_str()).map_err(|e| {
+                        Error::Config(format!(
+                            "proxy URL rejected by the HTTP client: {}",
+                            e.without_url()
+                        ))
+                    })?);
                 }
-                builder
-                    .build()
-                    .map_err(|e| Error::Config(format!("HTTP client: {e}")))?
+                builder.build().map_err(|e| {
+                    Error::Config(format!(
+                        "building the HTTP client failed: {e}; pass your own with `http_client`"
+                    ))
+                })?
             }
         };
         let mut mercury = self.mercury;
@@ -276,12 +280,35 @@ impl WebexConfigBuilder {
     }
 }
 
+/// Parses `s` as an http(s) URL; errors name `what` and show `s` without
+/// its credentials (a proxy URL may carry a password).
 fn parse_http_url(what: &str, s: &str) -> Result<Url, Error> {
-    let url = Url::parse(s).map_err(|e| Error::Config(format!("{what} `{s}`: {e}")))?;
+    let shown = without_userinfo(s);
+    let url = Url::parse(s).map_err(|e| {
+        Error::Config(format!(
+            "{what} `{shown}` is not a valid URL ({e}); use http://host[:port]/…"
+        ))
+    })?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(Error::Config(format!("{what} `{s}` must be http or https")));
+        return Err(Error::Config(format!(
+            "{what} `{shown}` must be an http:// or https:// URL"
+        )));
     }
     Ok(url)
+}
+
+/// `s` with any `user:password@` replaced by `***@`; works on strings that
+/// do not parse as URLs too, since those are the ones error messages show.
+fn without_userinfo(s: &str) -> String {
+    let Some(scheme_end) = s.find("://") else {
+        return s.to_owned();
+    };
+    let rest = &s[scheme_end + 3..];
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    match authority.rfind('@') {
+        Some(at) => format!("{}://***@{}", &s[..scheme_end], &rest[at + 1..]),
+        None => s.to_owned(),
+    }
 }
 
 /// The API base of a self-hosted server: `<base>/u2c/api/v1` → `<base>/v1`.
@@ -415,6 +442,24 @@ mod tests {
             .discovery_url("ftp://x")
             .build();
         assert!(matches!(e, Err(Error::Config(_))));
+    }
+
+    /// Regression: a rejected proxy URL used to be echoed, password included.
+    #[test]
+    fn proxy_errors_do_not_show_the_password() {
+        for proxy in ["socks5://me:s3cret@proxy:1080", "http://me:s3cret@[::1"] {
+            let e = WebexConfig::builder(Credentials::access_token("a_b_c"))
+                .proxy(proxy)
+                .build();
+            let Err(Error::Config(message)) = e else {
+                panic!("{proxy} should be a config error");
+            };
+            assert!(!message.contains("s3cret"), "{message}");
+            assert!(message.contains("proxy URL"), "{message}");
+        }
+        assert_eq!(without_userinfo("http://a:b@h:1/p@x"), "http://***@h:1/p@x");
+        assert_eq!(without_userinfo("http://h:1/p@x"), "http://h:1/p@x");
+        assert_eq!(without_userinfo("not a url"), "not a url");
     }
 
     #[test]
