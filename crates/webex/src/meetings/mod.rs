@@ -172,8 +172,7 @@ impl Meetings {
         let org_id = steps::credentials(shared).await?;
 
         at(Step::Catalog);
-        let catalog = steps::catalog(shared, org_id.as_deref()).await?;
-        let wdm = steps::wdm_of(&catalog)?;
+        let wdm = steps::catalog(shared, org_id.as_deref()).await?;
 
         at(Step::PeopleMe);
         let (person, default_site) = steps::people(shared, &mut warnings).await?;
