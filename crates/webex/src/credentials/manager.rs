@@ -116,9 +116,7 @@ impl TokenManager {
                 Source::Static,
                 State {
                     token: Some(token),
-                    generation: 0,
-                    refresh_token: None,
-                    refresh_expires_at: None,
+                    ..State::empty()
                 },
             ),
             CredentialsKind::OAuth(t) => (
@@ -253,11 +251,7 @@ impl TokenManager {
                 } else {
                     p.access_token().await?
                 };
-                Exchanged {
-                    access,
-                    refresh_token: None,
-                    refresh_expires_at: None,
-                }
+                Exchanged::access_only(access)
             }
         };
         if exchanged.access.is_empty() {
@@ -273,11 +267,7 @@ impl TokenManager {
 
     /// Replaces the token (the app swapped it); requests use it at once.
     pub(crate) fn set(&self, token: AccessToken) {
-        self.install(Exchanged {
-            access: token,
-            refresh_token: None,
-            refresh_expires_at: None,
-        });
+        self.install(Exchanged::access_only(token));
         (self.on_refresh)();
     }
 
