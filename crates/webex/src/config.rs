@@ -231,34 +231,14 @@ impl WebexConfigBuilder {
         };
         let http = match self.http {
             Some(client) => client,
-            None => {
-                let mut builder = reqwest::Client::builder()
-                    .connect_timeout(self.timeouts.request)
-                    .redirect(reqwest::redirect::Policy::limited(10));
-                if let Some(p) = &proxy {
-                    builder = builder.proxy(reqwest::Proxy::all(p.as_str()).map_err(|e| {
-                        Error::Config(format!(
-                            "proxy URL rejected by the HTTP client: {}",
-                            e.without_url()
-                        ))
-                    })?);
-                }
-                builder.build().map_err(|e| {
-                    Error::Config(format!(
-                        "building the HTTP client failed: {e}; pass your own with `http_client`"
-                    ))
-                })?
-            }
+            None => default_http_client(self.timeouts.request, proxy.as_ref())?,
         };
         let mut mercury = self.mercury;
         if mercury.proxy.is_none() {
             mercury.proxy = proxy;
         }
         mercury.multiple_connections = self.ephemeral_ttl.is_some();
-        let mut user_agent = format!("webex-rs/{} (rust)", env!("CARGO_PKG_VERSION"));
-        if let Some((name, version)) = &self.app {
-            user_agent.push_str(&format!(" {name}/{version}"));
-        }
+        let user_agent = user_agent(self.app.as_ref());
         Ok(WebexConfig {
             credentials: self.credentials,
             discovery_url,
@@ -278,6 +258,39 @@ impl WebexConfigBuilder {
             meeting_preferences: self.meeting_preferences,
         })
     }
+}
+
+/// The HTTP client used unless the app brings its own.
+fn default_http_client(
+    connect_timeout: Duration,
+    proxy: Option<&Url>,
+) -> Result<reqwest::Client, Error> {
+    let mut builder = reqwest::Client::builder()
+        .connect_timeout(connect_timeout)
+        .redirect(reqwest::redirect::Policy::limited(10));
+    if let Some(p) = proxy {
+        let proxy = reqwest::Proxy::all(p.as_str()).map_err(|e| {
+            Error::Config(format!(
+                "proxy URL rejected by the HTTP client: {}",
+                e.without_url()
+            ))
+        })?;
+        builder = builder.proxy(proxy);
+    }
+    builder.build().map_err(|e| {
+        Error::Config(format!(
+            "building the HTTP client failed: {e}; pass your own with `http_client`"
+        ))
+    })
+}
+
+/// `spark-user-agent`: this crate, then the app's `<name>/<version>` if set.
+fn user_agent(app: Option<&(String, String)>) -> String {
+    let mut user_agent = format!("webex-rs/{} (rust)", env!("CARGO_PKG_VERSION"));
+    if let Some((name, version)) = app {
+        user_agent.push_str(&format!(" {name}/{version}"));
+    }
+    user_agent
 }
 
 /// Parses `s` as an http(s) URL; errors name `what` and show `s` without

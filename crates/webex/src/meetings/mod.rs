@@ -22,7 +22,7 @@ use crate::client::Shared;
 use crate::device::{self as wdm, DeviceKey};
 use crate::error::{Error, RegisterError, Step};
 use crate::events::{EventStream, MeetingsEvent, Subscription};
-use crate::mercury::{MercuryClient, MercuryHost};
+use crate::mercury::{MercuryClient, MercuryEvent, MercuryHost};
 
 /// The meetings handle. Cheap to clone; all handles share one registration.
 ///
@@ -138,26 +138,15 @@ impl Meetings {
                 let report = active.report.clone();
                 lifecycle.active = Some(active);
                 lifecycle.orphan = None;
-                self.shared.update_status(|s| {
-                    s.state = RegistrationState::Registered;
-                    s.connected = true;
-                    s.replaced = false;
-                    s.device_url = Some(report.device.url.clone());
-                    s.warnings = report.warnings.clone();
-                    s.last_error = None;
-                });
+                self.shared.update_status(|s| s.mark_registered(&report));
                 self.shared.hub.emit(MeetingsEvent::Registered);
                 Ok(report)
             }
             Err(e) => {
                 tracing::warn!(error = %e, step = ?e.step(), "register failed");
                 self.shared.replace_current_device(None);
-                self.shared.update_status(|s| {
-                    s.state = RegistrationState::Unregistered;
-                    s.connected = false;
-                    s.device_url = None;
-                    s.last_error = Some(e.to_string());
-                });
+                self.shared
+                    .update_status(|s| s.mark_unregistered(Some(e.to_string())));
                 Err(e)
             }
         }
@@ -193,40 +182,8 @@ impl Meetings {
         at(Step::Mercury);
         let cancel = shared.shutdown.child_token();
         let (tx, rx) = mpsc::unbounded_channel();
-        let host: Arc<dyn MercuryHost> = Arc::new(host::Host {
-            shared: Arc::downgrade(shared),
-        });
-        let limit = shared.config.timeouts.mercury;
-        let connect = MercuryClient::connect(
-            &device.web_socket_url,
-            host,
-            shared.config.mercury.clone(),
-            tx,
-        );
-        let mercury = match tokio::time::timeout(limit, connect).await {
-            Ok(Ok(m)) => m,
-            Ok(Err(e)) => return Err(RegisterError::Mercury(e).into()),
-            Err(_) => {
-                return Err(RegisterError::Timeout {
-                    step: Step::Mercury,
-                    after: limit,
-                }
-                .into());
-            }
-        };
-
-        let weak = Arc::downgrade(shared);
-        let mut background = vec![
-            tokio::spawn(tasks::pump(weak.clone(), rx, cancel.clone())),
-            tokio::spawn(tasks::refresh_token(weak.clone(), cancel.clone())),
-        ];
-        if let Some(ttl) = shared.config.ephemeral_ttl {
-            background.push(tokio::spawn(tasks::refresh_device(
-                weak,
-                ttl,
-                cancel.clone(),
-            )));
-        }
+        let mercury = connect_mercury(shared, &device.web_socket_url, tx).await?;
+        let background = spawn_background(shared, rx, &cancel);
 
         Ok(Active {
             key,
@@ -296,10 +253,7 @@ impl Meetings {
             lifecycle.orphan = Some((active.key, device));
         }
         self.shared.update_status(|s| {
-            s.state = RegistrationState::Unregistered;
-            s.connected = false;
-            s.device_url = None;
-            s.last_error = result.as_ref().err().map(ToString::to_string);
+            s.mark_unregistered(result.as_ref().err().map(ToString::to_string));
         });
         self.shared.hub.emit(MeetingsEvent::Unregistered);
         result
@@ -391,6 +345,52 @@ impl Meetings {
     ) -> Subscription {
         Subscription::spawn(name.into(), self.shared.hub.subscribe(), handler)
     }
+}
+
+/// The Mercury step: connects to the device's socket within the step's
+/// timeout; events go to `events`.
+async fn connect_mercury(
+    shared: &Arc<Shared>,
+    web_socket_url: &str,
+    events: mpsc::UnboundedSender<MercuryEvent>,
+) -> Result<MercuryClient, Error> {
+    let host: Arc<dyn MercuryHost> = Arc::new(host::Host {
+        shared: Arc::downgrade(shared),
+    });
+    let limit = shared.config.timeouts.mercury;
+    let connect =
+        MercuryClient::connect(web_socket_url, host, shared.config.mercury.clone(), events);
+    match tokio::time::timeout(limit, connect).await {
+        Ok(Ok(mercury)) => Ok(mercury),
+        Ok(Err(e)) => Err(RegisterError::Mercury(e).into()),
+        Err(_) => Err(RegisterError::Timeout {
+            step: Step::Mercury,
+            after: limit,
+        }
+        .into()),
+    }
+}
+
+/// Starts the registration's background tasks (event pump, token refresh,
+/// ephemeral device refresh); they hold the SDK weakly and stop on `cancel`.
+fn spawn_background(
+    shared: &Arc<Shared>,
+    events: mpsc::UnboundedReceiver<MercuryEvent>,
+    cancel: &CancellationToken,
+) -> Vec<JoinHandle<()>> {
+    let weak = Arc::downgrade(shared);
+    let mut background = vec![
+        tokio::spawn(tasks::pump(weak.clone(), events, cancel.clone())),
+        tokio::spawn(tasks::refresh_token(weak.clone(), cancel.clone())),
+    ];
+    if let Some(ttl) = shared.config.ephemeral_ttl {
+        background.push(tokio::spawn(tasks::refresh_device(
+            weak,
+            ttl,
+            cancel.clone(),
+        )));
+    }
+    background
 }
 
 impl std::fmt::Debug for Meetings {

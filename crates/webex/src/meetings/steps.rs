@@ -85,25 +85,33 @@ pub(crate) async fn people(
         && person
             .as_ref()
             .is_none_or(|p| p.kind != PersonType::Appuser);
-    let mut site = None;
-    if wants_site {
-        match tokio::time::timeout(limit, people::default_site(&shared.http, &hydra)).await {
-            Ok(Ok(s)) => site = s,
-            Ok(Err(Error::Auth(AuthError::MissingScope(reason)))) => {
-                warnings.push(Warning::MissingScope {
-                    call: "meetingPreferences",
-                    reason,
-                })
-            }
-            Ok(Err(e)) => warnings.push(Warning::MeetingPreferencesUnavailable {
-                reason: e.to_string(),
-            }),
-            Err(_) => warnings.push(Warning::MeetingPreferencesUnavailable {
-                reason: format!("no answer within {limit:?}"),
-            }),
-        }
-    }
+    let site = if wants_site {
+        default_site(shared, &hydra, warnings).await
+    } else {
+        None
+    };
     Ok((person, site))
+}
+
+/// `meetingPreferences`, optional: any failure degrades to a warning.
+async fn default_site(shared: &Shared, hydra: &str, warnings: &mut Vec<Warning>) -> Option<String> {
+    let limit = shared.config.timeouts.people;
+    let warning = match tokio::time::timeout(limit, people::default_site(&shared.http, hydra)).await
+    {
+        Ok(Ok(site)) => return site,
+        Ok(Err(Error::Auth(AuthError::MissingScope(reason)))) => Warning::MissingScope {
+            call: "meetingPreferences",
+            reason,
+        },
+        Ok(Err(e)) => Warning::MeetingPreferencesUnavailable {
+            reason: e.to_string(),
+        },
+        Err(_) => Warning::MeetingPreferencesUnavailable {
+            reason: format!("no answer within {limit:?}"),
+        },
+    };
+    warnings.push(warning);
+    None
 }
 
 /// The request body this app registers with.
