@@ -147,12 +147,16 @@ impl Webex {
     /// # Ok(()) }
     /// ```
     pub async fn delete_device(&self, id_or_url: &str) -> Result<(), Error> {
-        let url = if id_or_url.contains("://") {
-            id_or_url.to_owned()
-        } else {
-            format!("{}/devices/{}", self.wdm_url().await?, id_or_url)
-        };
-        crate::device::delete(&self.shared.http, &url).await
+        if id_or_url.contains("://") {
+            return crate::device::delete(&self.shared.http, id_or_url).await;
+        }
+        let wdm = self.wdm_url().await?;
+        let mut url = crate::http::join(&wdm, "devices")?;
+        // One path segment, percent-encoded: an id can never reach another path.
+        url.path_segments_mut()
+            .map_err(|()| Error::Config(format!("the wdm URL `{wdm}` cannot take a path")))?
+            .push(id_or_url);
+        crate::device::delete(&self.shared.http, url.as_str()).await
     }
 
     /// The `wdm` base URL, from a fresh catalog.
