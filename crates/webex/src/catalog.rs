@@ -7,13 +7,21 @@ use webex_wire::catalog::{Catalog, services};
 use crate::error::Error;
 use crate::http::{Http, HttpRequest, join};
 
+/// A catalog that lists `wdm`, the one service registration cannot do without.
+pub(crate) struct Discovered {
+    /// Both catalogs merged.
+    pub(crate) catalog: Catalog,
+    /// The `wdm` base URL, without a trailing slash.
+    pub(crate) wdm: String,
+}
+
 /// Fetches both catalogs and merges them (the authenticated one wins).
 /// Fails when the result has no `wdm`.
 pub(crate) async fn fetch(
     http: &Http,
     discovery: &Url,
     org_id: Option<&str>,
-) -> Result<Catalog, Error> {
+) -> Result<Discovered, Error> {
     let base = discovery.as_str();
     let mut limited_url = join(base, "limited/catalog")?;
     match org_id {
@@ -36,11 +44,12 @@ pub(crate) async fn fetch(
     catalog.service_links.extend(postauth.service_links);
     catalog.host_catalog.extend(postauth.host_catalog);
 
-    if catalog.service(services::WDM).is_none() {
+    let Some(wdm) = catalog.service(services::WDM) else {
         return Err(Error::InvalidResponse {
             url: crate::http::strip_query(&url),
-            message: "the service catalog lists no `wdm` service".into(),
+            message: "the service catalog lists no `wdm` service; check the discovery URL".into(),
         });
-    }
-    Ok(catalog)
+    };
+    let wdm = wdm.trim_end_matches('/').to_owned();
+    Ok(Discovered { catalog, wdm })
 }

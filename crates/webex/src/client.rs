@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{DEFAULT_TOKEN_URL, WebexConfig};
+use crate::config::WebexConfig;
 use crate::credentials::{AccessToken, Endpoints, TokenManager};
 use crate::error::Error;
 use crate::events::{EventHub, MeetingsEvent};
@@ -57,17 +57,9 @@ impl Webex {
             config.retry,
             config.timeouts.request,
         ));
-        let token_url = config
-            .token_url
-            .clone()
-            .unwrap_or_else(|| match config.self_hosted {
-                true => format!("{}/access_token", config.hydra_url),
-                false => DEFAULT_TOKEN_URL.to_owned(),
-            });
         let endpoints = Arc::new(Endpoints::new(
             config.hydra_url.clone(),
-            token_url,
-            config.token_url.is_some(),
+            config.token_url.clone(),
             config.self_hosted,
         ));
         let hub = Arc::new(EventHub::default());
@@ -155,24 +147,22 @@ impl Webex {
     /// # Ok(()) }
     /// ```
     pub async fn delete_device(&self, id_or_url: &str) -> Result<(), Error> {
-        let url = if id_or_url.contains("://") {
-            id_or_url.to_owned()
-        } else {
-            format!("{}/devices/{}", self.wdm_url().await?, id_or_url)
-        };
-        crate::device::delete(&self.shared.http, &url).await
+        if id_or_url.contains("://") {
+            return crate::device::delete(&self.shared.http, id_or_url).await;
+        }
+        let wdm = self.wdm_url().await?;
+        let mut url = crate::http::join(&wdm, "devices")?;
+        // One path segment, percent-encoded: an id can never reach another path.
+        url.path_segments_mut()
+            .map_err(|()| Error::Config(format!("the wdm URL `{wdm}` cannot take a path")))?
+            .push(id_or_url);
+        crate::device::delete(&self.shared.http, url.as_str()).await
     }
 
+    /// The `wdm` base URL, from a fresh catalog.
     async fn wdm_url(&self) -> Result<String, Error> {
         let org = crate::meetings::steps::credentials(&self.shared).await?;
-        let catalog = crate::meetings::steps::catalog(&self.shared, org.as_deref()).await?;
-        catalog
-            .service(webex_wire::catalog::services::WDM)
-            .map(|u| u.trim_end_matches('/').to_owned())
-            .ok_or_else(|| Error::InvalidResponse {
-                url: self.shared.config.discovery_url.to_string(),
-                message: "the catalog lists no `wdm` service".into(),
-            })
+        crate::meetings::steps::catalog(&self.shared, org.as_deref()).await
     }
 
     /// The configuration this instance was built with.

@@ -231,30 +231,14 @@ impl WebexConfigBuilder {
         };
         let http = match self.http {
             Some(client) => client,
-            None => {
-                let mut builder = reqwest::Client::builder()
-                    .connect_timeout(self.timeouts.request)
-                    .redirect(reqwest::redirect::Policy::limited(10));
-                if let Some(p) = &proxy {
-                    builder = builder.proxy(
-                        reqwest::Proxy::all(p.as_str())
-                            .map_err(|e| Error::Config(format!("proxy: {e}")))?,
-                    );
-                }
-                builder
-                    .build()
-                    .map_err(|e| Error::Config(format!("HTTP client: {e}")))?
-            }
+            None => default_http_client(self.timeouts.request, proxy.as_ref())?,
         };
         let mut mercury = self.mercury;
         if mercury.proxy.is_none() {
             mercury.proxy = proxy;
         }
         mercury.multiple_connections = self.ephemeral_ttl.is_some();
-        let mut user_agent = format!("webex-rs/{} (rust)", env!("CARGO_PKG_VERSION"));
-        if let Some((name, version)) = &self.app {
-            user_agent.push_str(&format!(" {name}/{version}"));
-        }
+        let user_agent = user_agent(self.app.as_ref());
         Ok(WebexConfig {
             credentials: self.credentials,
             discovery_url,
@@ -276,12 +260,68 @@ impl WebexConfigBuilder {
     }
 }
 
+/// The HTTP client used unless the app brings its own.
+fn default_http_client(
+    connect_timeout: Duration,
+    proxy: Option<&Url>,
+) -> Result<reqwest::Client, Error> {
+    let mut builder = reqwest::Client::builder()
+        .connect_timeout(connect_timeout)
+        .redirect(reqwest::redirect::Policy::limited(10));
+    if let Some(p) = proxy {
+        let proxy = reqwest::Proxy::all(p.as_str()).map_err(|e| {
+            Error::Config(format!(
+                "proxy URL rejected by the HTTP client: {}",
+                e.without_url()
+            ))
+        })?;
+        builder = builder.proxy(proxy);
+    }
+    builder.build().map_err(|e| {
+        Error::Config(format!(
+            "building the HTTP client failed: {e}; pass your own with `http_client`"
+        ))
+    })
+}
+
+/// `spark-user-agent`: this crate, then the app's `<name>/<version>` if set.
+fn user_agent(app: Option<&(String, String)>) -> String {
+    let mut user_agent = format!("webex-rs/{} (rust)", env!("CARGO_PKG_VERSION"));
+    if let Some((name, version)) = app {
+        user_agent.push_str(&format!(" {name}/{version}"));
+    }
+    user_agent
+}
+
+/// Parses `s` as an http(s) URL; errors name `what` and show `s` without
+/// its credentials (a proxy URL may carry a password).
 fn parse_http_url(what: &str, s: &str) -> Result<Url, Error> {
-    let url = Url::parse(s).map_err(|e| Error::Config(format!("{what} `{s}`: {e}")))?;
+    let shown = without_userinfo(s);
+    let url = Url::parse(s).map_err(|e| {
+        Error::Config(format!(
+            "{what} `{shown}` is not a valid URL ({e}); use http://host[:port]/…"
+        ))
+    })?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(Error::Config(format!("{what} `{s}` must be http or https")));
+        return Err(Error::Config(format!(
+            "{what} `{shown}` must be an http:// or https:// URL"
+        )));
     }
     Ok(url)
+}
+
+/// `s` with any `user:password@` replaced by `***@`; works on strings that
+/// do not parse as URLs too, since those are the ones error messages show.
+fn without_userinfo(s: &str) -> String {
+    let Some(scheme_end) = s.find("://") else {
+        return s.to_owned();
+    };
+    let rest = &s[scheme_end + 3..];
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    match authority.rfind('@') {
+        Some(at) => format!("{}://***@{}", &s[..scheme_end], &rest[at + 1..]),
+        None => s.to_owned(),
+    }
 }
 
 /// The API base of a self-hosted server: `<base>/u2c/api/v1` → `<base>/v1`.
@@ -415,6 +455,24 @@ mod tests {
             .discovery_url("ftp://x")
             .build();
         assert!(matches!(e, Err(Error::Config(_))));
+    }
+
+    /// Regression: a rejected proxy URL used to be echoed, password included.
+    #[test]
+    fn proxy_errors_do_not_show_the_password() {
+        for proxy in ["socks5://me:s3cret@proxy:1080", "http://me:s3cret@[::1"] {
+            let e = WebexConfig::builder(Credentials::access_token("a_b_c"))
+                .proxy(proxy)
+                .build();
+            let Err(Error::Config(message)) = e else {
+                panic!("{proxy} should be a config error");
+            };
+            assert!(!message.contains("s3cret"), "{message}");
+            assert!(message.contains("proxy URL"), "{message}");
+        }
+        assert_eq!(without_userinfo("http://a:b@h:1/p@x"), "http://***@h:1/p@x");
+        assert_eq!(without_userinfo("http://h:1/p@x"), "http://h:1/p@x");
+        assert_eq!(without_userinfo("not a url"), "not a url");
     }
 
     #[test]

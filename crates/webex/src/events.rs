@@ -80,11 +80,13 @@ impl MeetingsEvent {
     /// assert!(!e.matches("event:loc"));
     /// ```
     pub fn matches(&self, name: &str) -> bool {
-        if name == "*" || self.name() == name {
+        if name == "*" {
             return true;
         }
+        // Called for every event and every subscriber: compare without
+        // building the `event:<type>` name.
         let Self::Mercury(frame) = self else {
-            return false;
+            return self.name() == name;
         };
         let event_type = frame.event_type().unwrap_or_default();
         match name.strip_prefix("event") {

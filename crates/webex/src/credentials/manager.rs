@@ -10,6 +10,7 @@ use webex_wire::catalog::{Catalog, services};
 
 use super::oauth::{self, Exchanged};
 use super::{AccessToken, Credentials, CredentialsKind, TokenProvider};
+use crate::config::DEFAULT_TOKEN_URL;
 use crate::error::AuthError;
 use crate::http::Transport;
 
@@ -18,63 +19,51 @@ const EXPIRY_MARGIN: Duration = Duration::from_secs(30);
 
 /// URLs the credentials need that may move once the catalog is known.
 pub(crate) struct Endpoints {
-    urls: RwLock<EndpointUrls>,
-}
-
-struct EndpointUrls {
-    hydra: String,
-    token_url: String,
-    /// The token URL was set explicitly; the catalog does not move it.
-    token_url_fixed: bool,
-    /// Self-hosted: follow the catalog's `hydra` for the token URL.
-    follow_catalog: bool,
+    /// The public API base; the catalog's `hydra` once it is known.
+    hydra: RwLock<String>,
+    /// A token URL the app set explicitly; the catalog never moves it.
+    explicit_token_url: Option<String>,
+    /// Self-hosted: the token endpoint is `<hydra>/access_token`.
+    self_hosted: bool,
 }
 
 impl Endpoints {
     pub(crate) fn new(
         hydra: String,
-        token_url: String,
-        token_url_fixed: bool,
-        follow_catalog: bool,
+        explicit_token_url: Option<String>,
+        self_hosted: bool,
     ) -> Self {
         Self {
-            urls: RwLock::new(EndpointUrls {
-                hydra,
-                token_url,
-                token_url_fixed,
-                follow_catalog,
-            }),
+            hydra: RwLock::new(hydra),
+            explicit_token_url,
+            self_hosted,
         }
     }
 
     /// The public API base (`people/me`, `jwt/login`).
     pub(crate) fn hydra(&self) -> String {
-        self.urls
+        self.hydra
             .read()
             .unwrap_or_else(PoisonError::into_inner)
-            .hydra
             .clone()
     }
 
-    /// The OAuth token endpoint.
+    /// The OAuth token endpoint: the explicit one, else `<hydra>/access_token`
+    /// on a self-hosted server, else Webex's.
     pub(crate) fn token_url(&self) -> String {
-        self.urls
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .token_url
-            .clone()
+        match &self.explicit_token_url {
+            Some(url) => url.clone(),
+            None if self.self_hosted => format!("{}/access_token", self.hydra()),
+            None => DEFAULT_TOKEN_URL.to_owned(),
+        }
     }
 
-    /// Adopts the catalog's `hydra`; for a self-hosted server the token URL
-    /// becomes `<hydra>/access_token`.
+    /// Adopts the catalog's `hydra` (which moves a self-hosted server's
+    /// token endpoint with it).
     pub(crate) fn update_from_catalog(&self, catalog: &Catalog) {
-        let Some(hydra) = catalog.service(services::HYDRA) else {
-            return;
-        };
-        let mut urls = self.urls.write().unwrap_or_else(PoisonError::into_inner);
-        urls.hydra = hydra.trim_end_matches('/').to_owned();
-        if urls.follow_catalog && !urls.token_url_fixed {
-            urls.token_url = format!("{}/access_token", urls.hydra);
+        if let Some(hydra) = catalog.service(services::HYDRA) {
+            *self.hydra.write().unwrap_or_else(PoisonError::into_inner) =
+                hydra.trim_end_matches('/').to_owned();
         }
     }
 }
@@ -127,9 +116,7 @@ impl TokenManager {
                 Source::Static,
                 State {
                     token: Some(token),
-                    generation: 0,
-                    refresh_token: None,
-                    refresh_expires_at: None,
+                    ..State::empty()
                 },
             ),
             CredentialsKind::OAuth(t) => (
@@ -264,11 +251,7 @@ impl TokenManager {
                 } else {
                     p.access_token().await?
                 };
-                Exchanged {
-                    access,
-                    refresh_token: None,
-                    refresh_expires_at: None,
-                }
+                Exchanged::access_only(access)
             }
         };
         if exchanged.access.is_empty() {
@@ -284,11 +267,7 @@ impl TokenManager {
 
     /// Replaces the token (the app swapped it); requests use it at once.
     pub(crate) fn set(&self, token: AccessToken) {
-        self.install(Exchanged {
-            access: token,
-            refresh_token: None,
-            refresh_expires_at: None,
-        });
+        self.install(Exchanged::access_only(token));
         (self.on_refresh)();
     }
 

@@ -19,6 +19,17 @@ pub(super) struct Exchanged {
     pub(super) refresh_expires_at: Option<SystemTime>,
 }
 
+impl Exchanged {
+    /// Just an access token: the refresh token (if any) stays as it is.
+    pub(super) fn access_only(access: AccessToken) -> Self {
+        Self {
+            access,
+            refresh_token: None,
+            refresh_expires_at: None,
+        }
+    }
+}
+
 /// Client credentials for the refresh grant.
 pub(super) struct Client<'a> {
     pub(super) id: &'a str,
@@ -75,11 +86,9 @@ pub(super) async fn jwt_login(
         });
     }
     let body: JwtLoginResponse = response.json().map_err(transient)?;
-    Ok(Exchanged {
-        access: AccessToken::new(body.token).expires_in(Duration::from_secs(body.expires_in)),
-        refresh_token: None,
-        refresh_expires_at: None,
-    })
+    Ok(Exchanged::access_only(
+        AccessToken::new(body.token).expires_in(Duration::from_secs(body.expires_in)),
+    ))
 }
 
 async fn send(transport: &Transport, req: &HttpRequest) -> Result<RawResponse, AuthError> {

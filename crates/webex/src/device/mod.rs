@@ -29,7 +29,7 @@ pub(crate) fn request_body(name: &str, ttl: Option<u64>) -> DeviceRequest {
 pub(crate) async fn create(http: &Http, wdm: &str, body: &DeviceRequest) -> Result<Device, Error> {
     let mut url = join(wdm, "devices")?;
     url.set_query(Some(UPSTREAM));
-    let body = serde_json::to_value(body).map_err(|e| Error::Config(e.to_string()))?;
+    let body = to_json("the device request", body)?;
     http.json(HttpRequest::new(Method::POST, url).json(body))
         .await
 }
@@ -48,12 +48,9 @@ pub(crate) async fn refresh(
     device: &Device,
     body: &DeviceRequest,
 ) -> Result<Refreshed, Error> {
-    let mut url = url::Url::parse(&device.url).map_err(|e| Error::InvalidResponse {
-        url: device.url.clone(),
-        message: format!("stored device URL is not a URL: {e}"),
-    })?;
+    let mut url = parse_device_url(&device.url)?;
     url.set_query(Some(UPSTREAM));
-    let mut record = serde_json::to_value(device).map_err(|e| Error::Config(e.to_string()))?;
+    let mut record = to_json("the stored device record", device)?;
     if let Some(map) = record.as_object_mut() {
         for field in ["features", "mediaCluster", "etag"] {
             map.remove(field);
@@ -77,10 +74,7 @@ pub(crate) async fn refresh(
 
 /// `DELETE {device.url}`; a 404 means it is already gone, which is success.
 pub(crate) async fn delete(http: &Http, device_url: &str) -> Result<(), Error> {
-    let url = url::Url::parse(device_url).map_err(|e| Error::InvalidResponse {
-        url: device_url.to_owned(),
-        message: format!("device URL is not a URL: {e}"),
-    })?;
+    let url = parse_device_url(device_url)?;
     let response = http
         .send_any(&HttpRequest::new(Method::DELETE, url))
         .await?;
@@ -89,6 +83,22 @@ pub(crate) async fn delete(http: &Http, device_url: &str) -> Result<(), Error> {
         s if s >= 400 => Err(response.into_error()),
         _ => Ok(()),
     }
+}
+
+/// A device's `url` as WDM (or the device store) gave it.
+fn parse_device_url(device_url: &str) -> Result<url::Url, Error> {
+    url::Url::parse(device_url).map_err(|e| Error::InvalidResponse {
+        url: device_url.to_owned(),
+        message: format!(
+            "the device URL is not a URL ({e}); remove the stored device or pass a device id"
+        ),
+    })
+}
+
+/// `value` as JSON; `what` names it in the (never expected) error.
+fn to_json(what: &str, value: &impl serde::Serialize) -> Result<Value, Error> {
+    serde_json::to_value(value)
+        .map_err(|e| Error::Config(format!("{what} cannot be serialized: {e}")))
 }
 
 /// `GET {wdm}/devices`: the user's devices.

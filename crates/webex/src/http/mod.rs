@@ -15,7 +15,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use reqwest::Method;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::{HeaderName, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use url::Url;
@@ -96,7 +96,8 @@ impl HttpRequest {
 /// A response of any status.
 pub(crate) struct RawResponse {
     pub(crate) status: u16,
-    pub(crate) headers: HeaderMap,
+    /// The `Retry-After` header, the only one anything reads.
+    retry_after: Option<HeaderValue>,
     pub(crate) body: Vec<u8>,
     method: Method,
     url: String,
@@ -141,11 +142,14 @@ impl RawResponse {
             details,
             tracking_id: self.tracking_id.clone(),
             retry_after: self
-                .headers
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
+                .retry_after_header()
                 .and_then(|v| retry_after::parse(v, std::time::SystemTime::now())),
         }
+    }
+
+    /// The raw `Retry-After` value, if the server sent a readable one.
+    fn retry_after_header(&self) -> Option<&str> {
+        self.retry_after.as_ref().and_then(|v| v.to_str().ok())
     }
 
     /// The error for this answer, reading 401s and scope 403s as auth errors.
@@ -207,7 +211,8 @@ impl Transport {
             .unwrap_or_else(PoisonError::into_inner) = value;
     }
 
-    fn device_url(&self) -> Option<HeaderValue> {
+    /// The `cisco-device-url` value Webex requests carry now, if any.
+    pub(crate) fn device_url(&self) -> Option<HeaderValue> {
         self.device_url
             .read()
             .unwrap_or_else(PoisonError::into_inner)
@@ -228,16 +233,16 @@ impl Transport {
         bearer: Option<&SecretString>,
         tracking_id: &str,
     ) -> Result<RawResponse, Error> {
+        // Computed once: every attempt's errors and logs name the URL this way.
+        let shown_url = strip_query(&req.url);
         let mut attempt = 0u32;
         loop {
-            let result = self.send_once(req, bearer, tracking_id).await;
+            let result = self.send_once(req, bearer, tracking_id, &shown_url).await;
             let retries_left = attempt < self.retry.max_retries;
             let wait = match &result {
                 Ok(r) if retries_left && (r.status == 429 || r.status == 503) => {
                     Some(retry_after::wait(
-                        r.headers
-                            .get(reqwest::header::RETRY_AFTER)
-                            .and_then(|v| v.to_str().ok()),
+                        r.retry_after_header(),
                         self.retry.default_retry_after,
                         self.retry.max_retry_after,
                     ))
@@ -256,7 +261,7 @@ impl Transport {
                 None => return result,
                 Some(wait) => {
                     tracing::debug!(
-                        method = %req.method, url = %strip_query(&req.url), attempt, ?wait,
+                        method = %req.method, url = %shown_url, attempt, ?wait,
                         status = result.as_ref().map(|r| r.status).ok(),
                         "retrying request"
                     );
@@ -267,13 +272,14 @@ impl Transport {
         }
     }
 
+    /// One attempt; `shown_url` is `req.url` as errors show it.
     async fn send_once(
         &self,
         req: &HttpRequest,
         bearer: Option<&SecretString>,
         tracking_id: &str,
+        shown_url: &str,
     ) -> Result<RawResponse, Error> {
-        let url = strip_query(&req.url);
         let mut builder = self
             .client
             .request(req.method.clone(), req.url.clone())
@@ -315,20 +321,23 @@ impl Transport {
         let response = builder
             .send()
             .await
-            .map_err(|e| map_reqwest(&url, e, self.request_timeout))?;
+            .map_err(|e| map_reqwest(shown_url, e, self.request_timeout))?;
         let status = response.status().as_u16();
-        let headers = response.headers().clone();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .cloned();
         let body = response
             .bytes()
             .await
-            .map_err(|e| map_reqwest(&url, e, self.request_timeout))?
+            .map_err(|e| map_reqwest(shown_url, e, self.request_timeout))?
             .to_vec();
         Ok(RawResponse {
             status,
-            headers,
+            retry_after,
             body,
             method: req.method.clone(),
-            url,
+            url: shown_url.to_owned(),
             tracking_id: tracking_id.to_owned(),
         })
     }

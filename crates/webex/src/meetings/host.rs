@@ -18,7 +18,7 @@ pub(crate) struct Host {
 impl Host {
     fn shared(&self) -> Result<Arc<Shared>, HostError> {
         self.shared.upgrade().ok_or_else(|| HostError {
-            message: "the Webex instance was dropped".into(),
+            message: "the Webex instance was dropped; the connection is no longer needed".into(),
             retryable: false,
         })
     }
@@ -59,7 +59,7 @@ impl MercuryHost for Host {
         let shared = self.shared()?;
         let Some(current) = shared.current_device() else {
             return Err(HostError {
-                message: "not registered".into(),
+                message: "no device is registered to re-register; call register() first".into(),
                 retryable: false,
             });
         };
@@ -73,11 +73,8 @@ impl MercuryHost for Host {
         )
         .await
         .map_err(host_error)?;
-        if let Err(e) = shared.config.device_store.save(&current.key, &device).await {
-            tracing::warn!(error = %e, "could not store the re-registered device");
-        }
         let url = device.web_socket_url.clone();
-        shared.set_current_device(device);
+        shared.adopt_device(&current.key, device).await;
         Ok(url)
     }
 }

@@ -12,6 +12,7 @@ mod tasks;
 use std::sync::{Arc, PoisonError};
 
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use webex_wire::device::Device;
 
@@ -21,7 +22,7 @@ use crate::client::Shared;
 use crate::device::{self as wdm, DeviceKey};
 use crate::error::{Error, RegisterError, Step};
 use crate::events::{EventStream, MeetingsEvent, Subscription};
-use crate::mercury::{MercuryClient, MercuryHost};
+use crate::mercury::{MercuryClient, MercuryEvent, MercuryHost};
 
 /// The meetings handle. Cheap to clone; all handles share one registration.
 ///
@@ -53,7 +54,11 @@ pub(crate) struct Lifecycle {
 struct Active {
     key: DeviceKey,
     mercury: MercuryClient,
+    /// Cancels `tasks` (a child of the SDK's shutdown token).
     cancel: CancellationToken,
+    /// The background tasks of this registration; `unregister()` waits for
+    /// them so none outlives it.
+    tasks: Vec<JoinHandle<()>>,
     report: RegistrationReport,
 }
 
@@ -74,19 +79,28 @@ impl Shared {
     }
 
     /// Replaces the registered device's record (refreshed or registered
-    /// again); requests name it in `cisco-device-url` from now on.
+    /// again); requests name it in `cisco-device-url` from now on. Does
+    /// nothing once the registration is gone, so a late refresh can never
+    /// bring back the header of a device `unregister()` deleted.
     pub(crate) fn set_current_device(&self, device: Device) {
-        let url = device.url.clone();
-        if let Some(c) = self
-            .device
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .as_mut()
-        {
-            c.device = device;
+        let mut current = self.device.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(c) = current.as_mut() else {
+            tracing::debug!(device = %device.url, "no registration any more: ignoring the device record");
+            return;
+        };
+        self.http.transport.set_device_url(Some(&device.url));
+        self.update_status(|s| s.device_url = Some(device.url.clone()));
+        c.device = device;
+    }
+
+    /// Files `device` in the device store under `key` (a failure is only
+    /// logged: the device works, it just will not be reused after a
+    /// restart), then makes it the current device.
+    pub(crate) async fn adopt_device(&self, key: &DeviceKey, device: Device) {
+        if let Err(e) = self.config.device_store.save(key, &device).await {
+            tracing::warn!(error = %e, device = %device.url, "could not store the device; it will not be reused after a restart");
         }
-        self.http.transport.set_device_url(Some(&url));
-        self.update_status(|s| s.device_url = Some(url));
+        self.set_current_device(device);
     }
 
     /// Installs (or clears) the registered device and the
@@ -124,26 +138,15 @@ impl Meetings {
                 let report = active.report.clone();
                 lifecycle.active = Some(active);
                 lifecycle.orphan = None;
-                self.shared.update_status(|s| {
-                    s.state = RegistrationState::Registered;
-                    s.connected = true;
-                    s.replaced = false;
-                    s.device_url = Some(report.device.url.clone());
-                    s.warnings = report.warnings.clone();
-                    s.last_error = None;
-                });
+                self.shared.update_status(|s| s.mark_registered(&report));
                 self.shared.hub.emit(MeetingsEvent::Registered);
                 Ok(report)
             }
             Err(e) => {
                 tracing::warn!(error = %e, step = ?e.step(), "register failed");
                 self.shared.replace_current_device(None);
-                self.shared.update_status(|s| {
-                    s.state = RegistrationState::Unregistered;
-                    s.connected = false;
-                    s.device_url = None;
-                    s.last_error = Some(e.to_string());
-                });
+                self.shared
+                    .update_status(|s| s.mark_unregistered(Some(e.to_string())));
                 Err(e)
             }
         }
@@ -158,8 +161,7 @@ impl Meetings {
         let org_id = steps::credentials(shared).await?;
 
         at(Step::Catalog);
-        let catalog = steps::catalog(shared, org_id.as_deref()).await?;
-        let wdm = steps::wdm_of(&catalog)?;
+        let wdm = steps::catalog(shared, org_id.as_deref()).await?;
 
         at(Step::PeopleMe);
         let (person, default_site) = steps::people(shared, &mut warnings).await?;
@@ -180,39 +182,14 @@ impl Meetings {
         at(Step::Mercury);
         let cancel = shared.shutdown.child_token();
         let (tx, rx) = mpsc::unbounded_channel();
-        let host: Arc<dyn MercuryHost> = Arc::new(host::Host {
-            shared: Arc::downgrade(shared),
-        });
-        let limit = shared.config.timeouts.mercury;
-        let connect = MercuryClient::connect(
-            &device.web_socket_url,
-            host,
-            shared.config.mercury.clone(),
-            tx,
-        );
-        let mercury = match tokio::time::timeout(limit, connect).await {
-            Ok(Ok(m)) => m,
-            Ok(Err(e)) => return Err(RegisterError::Mercury(e).into()),
-            Err(_) => {
-                return Err(RegisterError::Timeout {
-                    step: Step::Mercury,
-                    after: limit,
-                }
-                .into());
-            }
-        };
-
-        let weak = Arc::downgrade(shared);
-        tokio::spawn(tasks::pump(weak.clone(), rx, cancel.clone()));
-        if let Some(ttl) = shared.config.ephemeral_ttl {
-            tokio::spawn(tasks::refresh_device(weak.clone(), ttl, cancel.clone()));
-        }
-        tokio::spawn(tasks::refresh_token(weak, cancel.clone()));
+        let mercury = connect_mercury(shared, &device.web_socket_url, tx).await?;
+        let background = spawn_background(shared, rx, &cancel);
 
         Ok(Active {
             key,
             mercury,
             cancel,
+            tasks: background,
             report: RegistrationReport {
                 device,
                 reused_device: reused,
@@ -255,6 +232,7 @@ impl Meetings {
         {
             tracing::warn!("mercury did not close within {limit:?}");
         }
+        tasks::join(active.tasks, limit).await;
         let device = self
             .shared
             .current_device()
@@ -275,10 +253,7 @@ impl Meetings {
             lifecycle.orphan = Some((active.key, device));
         }
         self.shared.update_status(|s| {
-            s.state = RegistrationState::Unregistered;
-            s.connected = false;
-            s.device_url = None;
-            s.last_error = result.as_ref().err().map(ToString::to_string);
+            s.mark_unregistered(result.as_ref().err().map(ToString::to_string));
         });
         self.shared.hub.emit(MeetingsEvent::Unregistered);
         result
@@ -372,10 +347,125 @@ impl Meetings {
     }
 }
 
+/// The Mercury step: connects to the device's socket within the step's
+/// timeout; events go to `events`.
+async fn connect_mercury(
+    shared: &Arc<Shared>,
+    web_socket_url: &str,
+    events: mpsc::UnboundedSender<MercuryEvent>,
+) -> Result<MercuryClient, Error> {
+    let host: Arc<dyn MercuryHost> = Arc::new(host::Host {
+        shared: Arc::downgrade(shared),
+    });
+    let limit = shared.config.timeouts.mercury;
+    let connect =
+        MercuryClient::connect(web_socket_url, host, shared.config.mercury.clone(), events);
+    match tokio::time::timeout(limit, connect).await {
+        Ok(Ok(mercury)) => Ok(mercury),
+        Ok(Err(e)) => Err(RegisterError::Mercury(e).into()),
+        Err(_) => Err(RegisterError::Timeout {
+            step: Step::Mercury,
+            after: limit,
+        }
+        .into()),
+    }
+}
+
+/// Starts the registration's background tasks (event pump, token refresh,
+/// ephemeral device refresh); they hold the SDK weakly and stop on `cancel`.
+fn spawn_background(
+    shared: &Arc<Shared>,
+    events: mpsc::UnboundedReceiver<MercuryEvent>,
+    cancel: &CancellationToken,
+) -> Vec<JoinHandle<()>> {
+    let weak = Arc::downgrade(shared);
+    let mut background = vec![
+        tokio::spawn(tasks::pump(weak.clone(), events, cancel.clone())),
+        tokio::spawn(tasks::refresh_token(weak.clone(), cancel.clone())),
+    ];
+    if let Some(ttl) = shared.config.ephemeral_ttl {
+        background.push(tokio::spawn(tasks::refresh_device(
+            weak,
+            ttl,
+            cancel.clone(),
+        )));
+    }
+    background
+}
+
 impl std::fmt::Debug for Meetings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Meetings")
             .field("status", &self.status())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Credentials, Webex, WebexConfig};
+
+    use super::*;
+
+    fn device(url: &str) -> Device {
+        serde_json::from_value(serde_json::json!({
+            "url": url,
+            "webSocketUrl": "ws://127.0.0.1:1/m",
+        }))
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Regression: an ephemeral-device refresh that finished after
+    /// `unregister()` used to put the deleted device back into
+    /// `cisco-device-url` and the status.
+    #[test]
+    fn a_late_device_record_does_not_outlive_the_registration() {
+        let config = WebexConfig::builder(Credentials::access_token("a_b_c"))
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let webex = Webex::init(config);
+        let shared = &webex.shared;
+
+        shared.set_current_device(device("http://127.0.0.1:1/devices/late"));
+
+        assert!(shared.current_device().is_none());
+        assert!(shared.http.transport.device_url().is_none());
+        assert_eq!(webex.meetings().status().device_url, None);
+    }
+
+    #[test]
+    fn the_current_device_record_is_replaced_while_registered() {
+        let config = WebexConfig::builder(Credentials::access_token("a_b_c"))
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let webex = Webex::init(config);
+        let shared = &webex.shared;
+        shared.replace_current_device(Some(CurrentDevice {
+            device: device("http://127.0.0.1:1/devices/d1"),
+            key: DeviceKey {
+                discovery_url: String::new(),
+                user_id: String::new(),
+                device_name: "app".into(),
+            },
+            wdm: "http://127.0.0.1:1".into(),
+        }));
+
+        shared.set_current_device(device("http://127.0.0.1:1/devices/d2"));
+
+        let url = "http://127.0.0.1:1/devices/d2";
+        assert_eq!(
+            shared.current_device().map(|c| c.device.url).as_deref(),
+            Some(url)
+        );
+        assert_eq!(
+            shared
+                .http
+                .transport
+                .device_url()
+                .as_ref()
+                .map(|v| v.as_bytes()),
+            Some(url.as_bytes())
+        );
+        assert_eq!(webex.meetings().status().device_url.as_deref(), Some(url));
     }
 }

@@ -114,3 +114,23 @@ pub struct RegistrationStatus {
     /// The last failure (register, refresh, socket), as text.
     pub last_error: Option<String>,
 }
+
+impl RegistrationStatus {
+    /// `register()` succeeded with `report`.
+    pub(crate) fn mark_registered(&mut self, report: &RegistrationReport) {
+        self.state = RegistrationState::Registered;
+        self.connected = true;
+        self.replaced = false;
+        self.device_url = Some(report.device.url.clone());
+        self.warnings = report.warnings.clone();
+        self.last_error = None;
+    }
+
+    /// No registration is held any more; `error` says why, if it failed.
+    pub(crate) fn mark_unregistered(&mut self, error: Option<String>) {
+        self.state = RegistrationState::Unregistered;
+        self.connected = false;
+        self.device_url = None;
+        self.last_error = error;
+    }
+}

@@ -5,7 +5,6 @@ use std::future::Future;
 use std::time::Duration;
 
 use secrecy::ExposeSecret;
-use webex_wire::catalog::{Catalog, services};
 use webex_wire::device::{Device, DeviceRequest};
 use webex_wire::people::{Person, PersonType};
 
@@ -42,16 +41,17 @@ pub(crate) async fn credentials(shared: &Shared) -> Result<Option<String>, Error
     .await
 }
 
-/// Step 2: the service catalog (must list `wdm`).
-pub(crate) async fn catalog(shared: &Shared, org_id: Option<&str>) -> Result<Catalog, Error> {
-    let catalog = bounded(
+/// Step 2: the service catalog; adopts its `hydra` and returns the `wdm`
+/// base URL (a catalog without one is an error).
+pub(crate) async fn catalog(shared: &Shared, org_id: Option<&str>) -> Result<String, Error> {
+    let discovered = bounded(
         Step::Catalog,
         shared.config.timeouts.catalog,
         catalog::fetch(&shared.http, &shared.config.discovery_url, org_id),
     )
     .await?;
-    shared.endpoints.update_from_catalog(&catalog);
-    Ok(catalog)
+    shared.endpoints.update_from_catalog(&discovered.catalog);
+    Ok(discovered.wdm)
 }
 
 /// Step 3: `people/me` and `meetingPreferences`; a missing scope or an
@@ -85,25 +85,33 @@ pub(crate) async fn people(
         && person
             .as_ref()
             .is_none_or(|p| p.kind != PersonType::Appuser);
-    let mut site = None;
-    if wants_site {
-        match tokio::time::timeout(limit, people::default_site(&shared.http, &hydra)).await {
-            Ok(Ok(s)) => site = s,
-            Ok(Err(Error::Auth(AuthError::MissingScope(reason)))) => {
-                warnings.push(Warning::MissingScope {
-                    call: "meetingPreferences",
-                    reason,
-                })
-            }
-            Ok(Err(e)) => warnings.push(Warning::MeetingPreferencesUnavailable {
-                reason: e.to_string(),
-            }),
-            Err(_) => warnings.push(Warning::MeetingPreferencesUnavailable {
-                reason: format!("no answer within {limit:?}"),
-            }),
-        }
-    }
+    let site = if wants_site {
+        default_site(shared, &hydra, warnings).await
+    } else {
+        None
+    };
     Ok((person, site))
+}
+
+/// `meetingPreferences`, optional: any failure degrades to a warning.
+async fn default_site(shared: &Shared, hydra: &str, warnings: &mut Vec<Warning>) -> Option<String> {
+    let limit = shared.config.timeouts.people;
+    let warning = match tokio::time::timeout(limit, people::default_site(&shared.http, hydra)).await
+    {
+        Ok(Ok(site)) => return site,
+        Ok(Err(Error::Auth(AuthError::MissingScope(reason)))) => Warning::MissingScope {
+            call: "meetingPreferences",
+            reason,
+        },
+        Ok(Err(e)) => Warning::MeetingPreferencesUnavailable {
+            reason: e.to_string(),
+        },
+        Err(_) => Warning::MeetingPreferencesUnavailable {
+            reason: format!("no answer within {limit:?}"),
+        },
+    };
+    warnings.push(warning);
+    None
 }
 
 /// The request body this app registers with.
@@ -212,20 +220,4 @@ async fn create_reclaiming(
         Err(e) if device::is_device_limit(&e) => Err(Error::DeviceLimitExceeded { count, limit }),
         other => other,
     }
-}
-
-/// The `wdm` base URL of a catalog that [`catalog`] validated.
-pub(crate) fn wdm_of(catalog: &Catalog) -> Result<String, Error> {
-    catalog
-        .service(services::WDM)
-        .map(str::to_owned)
-        .ok_or_else(|| {
-            RegisterError::wrap(
-                Step::Catalog,
-                Error::InvalidResponse {
-                    url: String::new(),
-                    message: "the service catalog lists no `wdm` service".into(),
-                },
-            )
-        })
 }

@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use rand::Rng;
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::client::Shared;
@@ -16,6 +17,19 @@ use crate::events::MeetingsEvent;
 use crate::mercury::MercuryEvent;
 
 use super::steps;
+
+/// Waits for cancelled `tasks` to end (they stop at their next await),
+/// aborting whatever is still running after `limit`.
+pub(crate) async fn join(tasks: Vec<JoinHandle<()>>, limit: Duration) {
+    let aborts: Vec<_> = tasks.iter().map(JoinHandle::abort_handle).collect();
+    if tokio::time::timeout(limit, futures::future::join_all(tasks))
+        .await
+        .is_err()
+    {
+        tracing::warn!("background tasks did not stop within {limit:?}; aborting them");
+        aborts.iter().for_each(tokio::task::AbortHandle::abort);
+    }
+}
 
 /// Turns Mercury events into meetings events.
 pub(crate) async fn pump(
@@ -104,10 +118,7 @@ pub(crate) async fn refresh_device(shared: Weak<Shared>, ttl: Duration, cancel: 
         wait = match outcome {
             Ok(Refreshed::Alive(d)) => {
                 tracing::debug!(device = %d.url, "ephemeral device refreshed");
-                if let Err(e) = shared.config.device_store.save(&current.key, &d).await {
-                    tracing::warn!(error = %e, "could not store the refreshed device");
-                }
-                shared.set_current_device(*d);
+                shared.adopt_device(&current.key, *d).await;
                 interval
             }
             Ok(Refreshed::Gone) => {

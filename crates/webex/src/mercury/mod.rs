@@ -254,7 +254,10 @@ impl MercuryClient {
             connected: Arc::clone(&connected),
             reregistrations: 0,
         };
-        let done = FinishedGuard(Arc::clone(&finished), Arc::clone(&connected));
+        let done = FinishedGuard {
+            finished: Arc::clone(&finished),
+            connected: Arc::clone(&connected),
+        };
         let task = tokio::spawn(async move {
             let _done = done;
             supervisor.run(conn).await;
@@ -307,13 +310,17 @@ impl std::fmt::Debug for MercuryClient {
     }
 }
 
-/// Marks the task finished (and disconnected) however it ends.
-struct FinishedGuard(Arc<AtomicBool>, Arc<AtomicBool>);
+/// Marks the task finished (and disconnected) however it ends, panics
+/// included.
+struct FinishedGuard {
+    finished: Arc<AtomicBool>,
+    connected: Arc<AtomicBool>,
+}
 
 impl Drop for FinishedGuard {
     fn drop(&mut self) {
-        self.1.store(false, Ordering::SeqCst);
-        self.0.store(true, Ordering::SeqCst);
+        self.connected.store(false, Ordering::SeqCst);
+        self.finished.store(true, Ordering::SeqCst);
     }
 }
 
