@@ -8,7 +8,7 @@
 //! the bearer token and, on a 401, refreshes it once (single flight) and
 //! replays the request with the same tracking id.
 
-mod retry_after;
+pub(crate) mod retry_after;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};

@@ -6,15 +6,17 @@
 
 use std::time::{Duration, SystemTime};
 
-/// How long to wait, given a `Retry-After` header value: integer seconds or an
-/// HTTP date (RFC 7231). `None` when the value is absent or not understood.
+/// How long to wait, given a `Retry-After` header value: seconds (fractions
+/// round up: waiting a little longer always honours the server) or an HTTP
+/// date (RFC 7231). `None` when the value is not understood.
 pub(crate) fn parse(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
     if let Ok(secs) = value.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(1e9)));
+        return (secs.is_finite() && secs >= 0.0)
+            .then(|| Duration::from_secs_f64(secs.ceil().min(1e9)));
     }
     let date = chrono::DateTime::parse_from_rfc2822(value).ok()?;
     let at = SystemTime::from(date);

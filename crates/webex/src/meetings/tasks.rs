@@ -154,12 +154,20 @@ pub(crate) async fn refresh_token(shared: Weak<Shared>, cancel: CancellationToke
                 .duration_since(SystemTime::now())
                 .unwrap_or(Duration::ZERO);
             if failures > 0 {
-                shared
-                    .config
-                    .retry
-                    .backoff(failures - 1)
-                    .min(remaining / 2)
-                    .max(Duration::from_millis(200))
+                // Retry sooner than expiry while the token is still good;
+                // once it has expired, back off 2, 4, … 60 s so a failing
+                // identity service is not hammered nor the token quota burnt.
+                let floor = Duration::from_secs(1);
+                if remaining > floor * 2 {
+                    shared
+                        .config
+                        .retry
+                        .backoff(failures - 1)
+                        .min(remaining / 2)
+                        .max(floor)
+                } else {
+                    (floor * 2u32.pow(failures.min(6))).min(Duration::from_secs(60))
+                }
             } else {
                 remaining.mul_f64(rand::rng().random_range(0.6..0.9))
             }

@@ -98,10 +98,10 @@ impl Backoff {
     }
 }
 
-/// Parses a `Retry-After` value given in seconds, defensively: surrounding
-/// blanks are ignored, fractions round up, and anything else (negative
-/// numbers, HTTP dates, `rand(30),add(30)`) yields `None` so that the normal
-/// backoff applies. The result is capped at `cap`.
+/// Parses a `Retry-After` value defensively — the same rules as every other
+/// request of the SDK: seconds (fractions round up) or an HTTP date; anything
+/// else (negative numbers, `rand(30),add(30)`) yields `None` so that the
+/// normal backoff applies. The result is capped at `cap`.
 ///
 /// ```
 /// use std::time::Duration;
@@ -113,16 +113,7 @@ impl Backoff {
 /// assert_eq!(parse_retry_after("rand(30),add(30)", cap), None);
 /// ```
 pub fn parse_retry_after(value: &str, cap: Duration) -> Option<Duration> {
-    let value = value.trim();
-    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-        return None;
-    }
-    let secs: f64 = value.parse().ok()?;
-    if !secs.is_finite() {
-        return None;
-    }
-    let capped = secs.ceil().min(cap.as_secs_f64().ceil());
-    Some(Duration::from_secs_f64(capped).min(cap))
+    crate::http::retry_after::parse(value, std::time::SystemTime::now()).map(|d| d.min(cap))
 }
 
 #[cfg(test)]
@@ -195,12 +186,13 @@ mod tests {
         assert_eq!(parse_retry_after("0", cap), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("30", cap), Some(30 * S));
         assert_eq!(parse_retry_after("0.5", cap), Some(S));
-        assert_eq!(parse_retry_after("1e9", cap), None);
+        assert_eq!(parse_retry_after("1e9", cap), Some(cap));
         assert_eq!(parse_retry_after("-5", cap), None);
         assert_eq!(parse_retry_after("", cap), None);
+        // An HTTP date in the past means "now".
         assert_eq!(
             parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", cap),
-            None
+            Some(Duration::ZERO)
         );
         assert_eq!(parse_retry_after("1.2.3", cap), None);
         assert_eq!(parse_retry_after("99999999999999999999999", cap), Some(cap));
