@@ -358,6 +358,9 @@ pub trait Store: Send + Sync + 'static {
     async fn device(&self, id: &str) -> StoreResult<Option<DeviceRecord>>;
     /// A person's devices, oldest first.
     async fn devices_of(&self, person_id: &str) -> StoreResult<Vec<DeviceRecord>>;
+    /// How many devices of `person_id` have not expired at `now` (one
+    /// `COUNT(*)`, no rows read out).
+    async fn count_live_devices(&self, person_id: &str, now: Millis) -> StoreResult<u64>;
     /// Replaces the stored fields of the device `device.id` owned by
     /// `device.person_id`. Returns false when there is no such device.
     async fn update_device(&self, device: &DeviceRecord) -> StoreResult<bool>;
