@@ -279,6 +279,14 @@ impl StoreError {
 /// Result alias for store calls.
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// A device [`Store::delete_device`] removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeletedDevice {
+    /// Its expiry (`None`: persistent), to tell a live device from one the
+    /// sweeper had not removed yet.
+    pub expires_at: Option<Millis>,
+}
+
 /// Everything the server persists.
 ///
 /// Each method is one transaction: it either fully happens or not at all.
@@ -364,8 +372,9 @@ pub trait Store: Send + Sync + 'static {
     /// Replaces the stored fields of the device `device.id` owned by
     /// `device.person_id`. Returns false when there is no such device.
     async fn update_device(&self, device: &DeviceRecord) -> StoreResult<bool>;
-    /// Deletes the device `id` owned by `person_id`. Returns whether it existed.
-    async fn delete_device(&self, id: &str, person_id: &str) -> StoreResult<bool>;
+    /// Deletes the device `id` owned by `person_id` in one statement.
+    /// Returns what was deleted, `None` when there was no such device.
+    async fn delete_device(&self, id: &str, person_id: &str) -> StoreResult<Option<DeletedDevice>>;
     /// Deletes every device whose `expires_at <= now`; returns them.
     async fn delete_expired_devices(&self, now: Millis) -> StoreResult<Vec<DeviceRecord>>;
 }

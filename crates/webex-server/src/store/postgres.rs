@@ -473,13 +473,15 @@ impl Store for PgStore {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn delete_device(&self, id: &str, person_id: &str) -> StoreResult<bool> {
-        let done = sqlx::query("DELETE FROM devices WHERE id = $1 AND person_id = $2")
-            .bind(id)
-            .bind(person_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() > 0)
+    async fn delete_device(&self, id: &str, person_id: &str) -> StoreResult<Option<DeletedDevice>> {
+        let expires_at: Option<Option<Millis>> = sqlx::query_scalar(
+            "DELETE FROM devices WHERE id = $1 AND person_id = $2 RETURNING expires_at",
+        )
+        .bind(id)
+        .bind(person_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(expires_at.map(|expires_at| DeletedDevice { expires_at }))
     }
 
     async fn delete_expired_devices(&self, now: Millis) -> StoreResult<Vec<DeviceRecord>> {

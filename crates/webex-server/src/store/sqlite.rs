@@ -509,13 +509,15 @@ impl Store for SqliteStore {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn delete_device(&self, id: &str, person_id: &str) -> StoreResult<bool> {
-        let done = sqlx::query("DELETE FROM devices WHERE id = ? AND person_id = ?")
-            .bind(id)
-            .bind(person_id)
-            .execute(&self.write)
-            .await?;
-        Ok(done.rows_affected() > 0)
+    async fn delete_device(&self, id: &str, person_id: &str) -> StoreResult<Option<DeletedDevice>> {
+        let expires_at: Option<Option<Millis>> = sqlx::query_scalar(
+            "DELETE FROM devices WHERE id = ? AND person_id = ? RETURNING expires_at",
+        )
+        .bind(id)
+        .bind(person_id)
+        .fetch_optional(&self.write)
+        .await?;
+        Ok(expires_at.map(|expires_at| DeletedDevice { expires_at }))
     }
 
     async fn delete_expired_devices(&self, now: Millis) -> StoreResult<Vec<DeviceRecord>> {
