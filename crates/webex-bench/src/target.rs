@@ -164,6 +164,8 @@ impl ServerUnderTest {
                 config.redis_url = spec.redis_url.clone();
                 config.admin_token = Some(ADMIN_TOKEN.to_owned().into());
                 config.device_limit = DEVICE_LIMIT;
+                // Benches measure the server, not its abuse protection.
+                config.rate_limits = webex_server::limits::RateLimits::off();
                 if let Some(node) = &spec.node_id {
                     config.node_id = node.clone();
                 }
@@ -183,6 +185,9 @@ impl ServerUnderTest {
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--database"])
             .arg(&spec.database_url)
             .args(["--device-limit", &DEVICE_LIMIT.to_string()])
+            // Benches measure the server, not its abuse protection (the
+            // default 20 registrations/s per token capped scenario 2).
+            .args(["--rate-limit", "off"])
             .env("WEBEX_ADMIN_TOKEN", ADMIN_TOKEN)
             .env("RUST_LOG", &spec.log)
             .env_remove("WEBEX_DATABASE_URL")

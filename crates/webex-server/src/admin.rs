@@ -130,8 +130,7 @@ pub async fn publish_event(
 ) -> ApiResult<Response> {
     validate_event_data(&req.data)?;
     let now = now_millis();
-    let (target, device_ids) = resolve_target(&state, &req, now).await?;
-    let online = online_devices(&state, &device_ids).await?;
+    let (target, counts) = resolve_target(&state, &req, now).await?;
     let id = uuid::Uuid::new_v4().to_string();
     state
         .bus
@@ -147,8 +146,8 @@ pub async fn publish_event(
     metrics::counter!("webex_admin_events_published_total").increment(1);
     let body = PublishResponse {
         id,
-        online_devices: online,
-        offline_devices: device_ids.len() - online,
+        online_devices: counts.online,
+        offline_devices: counts.offline,
     };
     Ok((StatusCode::ACCEPTED, Json(body)).into_response())
 }
@@ -165,19 +164,32 @@ fn validate_event_data(data: &serde_json::Value) -> ApiResult<()> {
     }
 }
 
-/// The bus target and the ids of the devices it covers.
+/// How many of a target's live devices hold a socket (anywhere) and how
+/// many do not.
+struct DeviceCounts {
+    online: usize,
+    offline: usize,
+}
+
+/// The bus target and its online/offline device counts.
 async fn resolve_target(
     state: &AppState,
     req: &PublishRequest,
     now: i64,
-) -> ApiResult<(Target, Vec<String>)> {
+) -> ApiResult<(Target, DeviceCounts)> {
     let live = |exp: Option<i64>| exp.is_none_or(|e| e > now);
     match (&req.device_id, &req.person_id, &req.email) {
         (Some(device_id), None, None) => {
             let device = state.store.device(device_id).await?;
             match device {
                 Some(d) if live(d.expires_at) => {
-                    Ok((Target::Device(device_id.clone()), vec![device_id.clone()]))
+                    let ids = [device_id.clone()];
+                    let online = online_devices(state, &ids).await?;
+                    let counts = DeviceCounts {
+                        online,
+                        offline: 1 - online,
+                    };
+                    Ok((Target::Device(device_id.clone()), counts))
                 }
                 _ => Err(ApiError::not_found(format!("No device {device_id}"))),
             }
@@ -186,13 +198,13 @@ async fn resolve_target(
             let Some(person) = state.store.person(person_id).await? else {
                 return Err(ApiError::not_found(format!("No person {person_id}")));
             };
-            person_target(state, person.id, live).await
+            person_target(state, person.id, now).await
         }
         (None, None, Some(email)) => {
             let Some(person) = state.store.person_by_email(&email.to_lowercase()).await? else {
                 return Err(ApiError::not_found(format!("No person with email {email}")));
             };
-            person_target(state, person.id, live).await
+            person_target(state, person.id, now).await
         }
         _ => Err(ApiError::bad_request(
             "Give exactly one of `deviceId`, `personId`, `email`",
@@ -200,18 +212,49 @@ async fn resolve_target(
     }
 }
 
+/// Counts for a person target.
+///
+/// One node (no presence registry): the hub's person index gives the online
+/// devices and one `COUNT(*)` the live ones, so no device row is read. With
+/// the Redis registry, presence is keyed by device, so the person's live
+/// device ids are read and looked up in it (as before).
 async fn person_target(
     state: &AppState,
     person_id: String,
-    live: impl Fn(Option<i64>) -> bool,
-) -> ApiResult<(Target, Vec<String>)> {
-    let devices = state.store.devices_of(&person_id).await?;
-    let ids = devices
-        .into_iter()
-        .filter(|d| live(d.expires_at))
-        .map(|d| d.id)
-        .collect();
-    Ok((Target::Person(person_id), ids))
+    now: i64,
+) -> ApiResult<(Target, DeviceCounts)> {
+    let has_registry = state
+        .bus
+        .online_devices(&[])
+        .await
+        .map_err(bus_error)?
+        .is_some();
+    let counts = if has_registry {
+        let ids: Vec<String> = state
+            .store
+            .devices_of(&person_id)
+            .await?
+            .into_iter()
+            .filter(|d| d.expires_at.is_none_or(|e| e > now))
+            .map(|d| d.id)
+            .collect();
+        let online = online_devices(state, &ids).await?;
+        DeviceCounts {
+            online,
+            offline: ids.len() - online,
+        }
+    } else {
+        let live = state.store.count_live_devices(&person_id, now).await?;
+        let live = usize::try_from(live).unwrap_or(usize::MAX);
+        // A socket may outlive its device by a moment (expired, not yet
+        // swept): never report more online than live.
+        let online = state.hub.person_online_devices(&person_id).min(live);
+        DeviceCounts {
+            online,
+            offline: live - online,
+        }
+    };
+    Ok((Target::Person(person_id), counts))
 }
 
 /// How many of `device_ids` hold a socket here or (per the registry)

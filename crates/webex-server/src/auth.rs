@@ -140,6 +140,10 @@ pub fn strip_bearer(value: &str) -> &str {
 }
 
 /// Checks a token's text against the store at time `now`.
+///
+/// Successful results are cached by token hash in
+/// [`AppState::auth_cache`](crate::state::Inner::auth_cache) for a few
+/// seconds (never past the token's expiry; revocations invalidate them).
 pub async fn authenticate_token(
     state: &AppState,
     token: &str,
@@ -152,6 +156,12 @@ pub async fn authenticate_token(
         return Ok(Err(AuthError::Malformed(e.to_string())));
     }
     let hash = hash_secret(token);
+    if let Some(caller) = state.auth_cache.get(&hash, now) {
+        metrics::counter!("webex_auth_cache_hits_total").increment(1);
+        return Ok(Ok(caller));
+    }
+    // Before the lookup: a revocation racing with it keeps it out of the cache.
+    let epoch = state.auth_cache.epoch();
     let Some(record) = state.store.token(&hash).await? else {
         return Ok(Err(AuthError::Unknown));
     };
@@ -167,10 +177,12 @@ pub async fn authenticate_token(
     let Some(person) = state.store.person(&record.person_id).await? else {
         return Ok(Err(AuthError::Unknown));
     };
-    Ok(Ok(Caller {
+    let caller = Caller {
         person,
         token: record,
-    }))
+    };
+    state.auth_cache.insert(epoch, caller.clone());
+    Ok(Ok(caller))
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -207,8 +219,69 @@ impl FromRequestParts<AppState> for Caller {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::testing::TestServer;
+
+    async fn people_me(ts: &TestServer, token: &str) -> u16 {
+        reqwest::Client::new()
+            .get(format!("{}/v1/people/me", ts.base_url()))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
+    #[tokio::test]
+    async fn cached_caller_is_served_and_revocation_is_immediate() {
+        let ts = TestServer::start().await.unwrap();
+        let state = ts.server().state();
+        let token = ts.token_for("cache@example.com").await.unwrap();
+        assert!(state.auth_cache.is_empty());
+        assert_eq!(people_me(&ts, &token).await, 200);
+        let hash = hash_secret(&token);
+        assert!(
+            state.auth_cache.get(&hash, now_millis()).is_some(),
+            "cached"
+        );
+        assert_eq!(people_me(&ts, &token).await, 200, "served from the cache");
+
+        let res = reqwest::Client::new()
+            .post(format!("{}/admin/api/v1/tokens/revoke", ts.base_url()))
+            .bearer_auth("admin-secret")
+            .json(&serde_json::json!({ "token": token }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 200);
+        // No waiting for the bus: the revocation invalidated before returning.
+        assert!(state.auth_cache.get(&hash, now_millis()).is_none());
+        assert_eq!(people_me(&ts, &token).await, 401);
+        ts.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn cached_caller_never_outlives_the_token() {
+        let ts = TestServer::start().await.unwrap();
+        let state = ts.server().state();
+        let token = ts
+            .token_with("expiring@example.com", Some(60_000))
+            .await
+            .unwrap();
+        let now = now_millis();
+        let caller = authenticate_token(state, &token, now)
+            .await
+            .unwrap()
+            .unwrap();
+        let expires_at = caller.token.expires_at.unwrap();
+        assert!(state.auth_cache.get(&caller.token.hash, now).is_some());
+        let later = authenticate_token(state, &token, expires_at).await.unwrap();
+        assert_eq!(later.unwrap_err(), AuthError::Expired);
+        ts.shutdown().await;
+    }
 
     #[test]
     fn secrets_are_long_and_distinct() {

@@ -326,17 +326,12 @@ async fn remove(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     let now = now_millis();
-    let Some(record) = state.store.device(&id).await? else {
+    // One statement; another person's device is "not found" (not deleted).
+    let Some(deleted) = state.store.delete_device(&id, &caller.person.id).await? else {
         return Err(device_not_found());
     };
-    if record.person_id != caller.person.id {
-        return Err(device_not_found());
-    }
-    let deleted = state.store.delete_device(&id, &caller.person.id).await?;
-    if deleted {
-        publish_gone(&state, &id).await;
-    }
-    if !deleted || !is_live(&record, now) {
+    publish_gone(&state, &id).await;
+    if deleted.expires_at.is_some_and(|at| at <= now) {
         // An expired device is removed here rather than by the sweeper, but
         // it was already gone as far as the client is concerned.
         return Err(device_not_found());

@@ -18,6 +18,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod auth_cache;
 pub mod bus;
 pub mod catalog;
 pub mod compat;

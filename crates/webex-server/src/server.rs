@@ -43,12 +43,18 @@ impl Server {
         let bus = crate::bus::connect(config.redis_url.as_deref(), &config.node_id)
             .await
             .context("connecting the event bus")?;
+        let auth_cache = crate::auth_cache::AuthCache::default();
+        let bus: Arc<dyn crate::bus::Bus> = Arc::new(crate::auth_cache::InvalidatingBus::new(
+            bus,
+            auth_cache.clone(),
+        ));
         let hub = crate::mercury::Hub::new(&config);
         let state = AppState::new(Inner {
             config,
             public_url,
             store,
             bus: Arc::clone(&bus),
+            auth_cache,
             hub,
             metrics: crate::ops::prometheus_handle(),
         });

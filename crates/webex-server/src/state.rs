@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::auth_cache::AuthCache;
 use crate::bus::Bus;
 use crate::config::ServerConfig;
 use crate::mercury::Hub;
@@ -19,8 +20,12 @@ pub struct Inner {
     pub public_url: String,
     /// Persistent state.
     pub store: Arc<dyn Store>,
-    /// Cross-node event bus.
+    /// Cross-node event bus. Wrap it in
+    /// [`InvalidatingBus`](crate::auth_cache::InvalidatingBus) with
+    /// `auth_cache`, so local revocations invalidate the cache synchronously.
     pub bus: Arc<dyn Bus>,
+    /// Recently authenticated callers by token hash.
+    pub auth_cache: AuthCache,
     /// This node's Mercury connections.
     pub hub: Hub,
     /// Prometheus exporter handle, rendered at `/metrics`.

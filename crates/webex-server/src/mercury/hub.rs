@@ -433,6 +433,15 @@ impl Hub {
         !self.0.by_device.get(device_id).is_empty()
     }
 
+    /// How many distinct devices of `person_id` hold a socket here.
+    pub fn person_online_devices(&self, person_id: &str) -> usize {
+        let conns = self.0.by_person.get(person_id);
+        let mut devices: Vec<&str> = conns.iter().map(|c| &*c.device_id).collect();
+        devices.sort_unstable();
+        devices.dedup();
+        devices.len()
+    }
+
     /// Sockets on this node.
     pub fn socket_count(&self) -> usize {
         self.0

@@ -81,8 +81,15 @@ pub fn spawn_bus_listener(state: AppState, cancel: CancellationToken) -> JoinHan
                 msg = rx.recv() => msg,
             };
             match msg {
-                Ok(msg) => dispatch(&state.hub, &msg),
+                Ok(msg) => {
+                    // Revocations from any node (this one already invalidated
+                    // its own before publishing).
+                    state.auth_cache.on_bus_message(&msg);
+                    dispatch(&state.hub, &msg);
+                }
                 Err(RecvError::Lagged(n)) => {
+                    // Lost messages may include revocations.
+                    state.auth_cache.clear();
                     metrics::counter!("webex_bus_lagged_messages_total").increment(n);
                     tracing::error!(
                         lost = n,

@@ -279,6 +279,14 @@ impl StoreError {
 /// Result alias for store calls.
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// A device [`Store::delete_device`] removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeletedDevice {
+    /// Its expiry (`None`: persistent), to tell a live device from one the
+    /// sweeper had not removed yet.
+    pub expires_at: Option<Millis>,
+}
+
 /// Everything the server persists.
 ///
 /// Each method is one transaction: it either fully happens or not at all.
@@ -358,11 +366,15 @@ pub trait Store: Send + Sync + 'static {
     async fn device(&self, id: &str) -> StoreResult<Option<DeviceRecord>>;
     /// A person's devices, oldest first.
     async fn devices_of(&self, person_id: &str) -> StoreResult<Vec<DeviceRecord>>;
+    /// How many devices of `person_id` have not expired at `now` (one
+    /// `COUNT(*)`, no rows read out).
+    async fn count_live_devices(&self, person_id: &str, now: Millis) -> StoreResult<u64>;
     /// Replaces the stored fields of the device `device.id` owned by
     /// `device.person_id`. Returns false when there is no such device.
     async fn update_device(&self, device: &DeviceRecord) -> StoreResult<bool>;
-    /// Deletes the device `id` owned by `person_id`. Returns whether it existed.
-    async fn delete_device(&self, id: &str, person_id: &str) -> StoreResult<bool>;
+    /// Deletes the device `id` owned by `person_id` in one statement.
+    /// Returns what was deleted, `None` when there was no such device.
+    async fn delete_device(&self, id: &str, person_id: &str) -> StoreResult<Option<DeletedDevice>>;
     /// Deletes every device whose `expires_at <= now`; returns them.
     async fn delete_expired_devices(&self, now: Millis) -> StoreResult<Vec<DeviceRecord>>;
 }

@@ -365,22 +365,16 @@ impl Store for PgStore {
             .fetch_optional(&mut *tx)
             .await?
             .ok_or(StoreError::MissingReference("person"))?;
-        let live: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM devices WHERE person_id = $1 \
-             AND (expires_at IS NULL OR expires_at > $2)",
-        )
-        .bind(&device.person_id)
-        .bind(device.created_at)
-        .fetch_one(&mut *tx)
-        .await?;
-        let count = u64::try_from(live).unwrap_or(0);
-        if count >= limit {
-            return Err(StoreError::DeviceLimit { count, limit });
-        }
-        sqlx::query(
+        // Limit check and insert in one statement; under READ COMMITTED its
+        // snapshot is taken after the lock above was granted, so it sees
+        // every device a concurrent create committed before releasing it.
+        let done = sqlx::query(
             "INSERT INTO devices (id, person_id, org_id, name, device_type, model, \
              localized_model, system_name, system_version, ttl, extra, created_at, \
-             modified_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+             modified_at, expires_at) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 \
+             WHERE (SELECT COUNT(*) FROM devices WHERE person_id = $2 \
+             AND (expires_at IS NULL OR expires_at > $12)) < $15",
         )
         .bind(&device.id)
         .bind(&device.person_id)
@@ -396,9 +390,25 @@ impl Store for PgStore {
         .bind(device.created_at)
         .bind(device.modified_at)
         .bind(device.expires_at)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
         .execute(&mut *tx)
         .await
         .map_err(rows::write_error("device", "person"))?;
+        if done.rows_affected() == 0 {
+            // Rejected (rare): count again, under the lock, to say how many.
+            let live: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM devices WHERE person_id = $1 \
+                 AND (expires_at IS NULL OR expires_at > $2)",
+            )
+            .bind(&device.person_id)
+            .bind(device.created_at)
+            .fetch_one(&mut *tx)
+            .await?;
+            return Err(StoreError::DeviceLimit {
+                count: u64::try_from(live).unwrap_or(0),
+                limit,
+            });
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -427,6 +437,18 @@ impl Store for PgStore {
             .collect()
     }
 
+    async fn count_live_devices(&self, person_id: &str, now: Millis) -> StoreResult<u64> {
+        let live: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM devices WHERE person_id = $1 \
+             AND (expires_at IS NULL OR expires_at > $2)",
+        )
+        .bind(person_id)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(u64::try_from(live).unwrap_or(0))
+    }
+
     async fn update_device(&self, device: &DeviceRecord) -> StoreResult<bool> {
         let done = sqlx::query(
             "UPDATE devices SET org_id = $1, name = $2, device_type = $3, model = $4, \
@@ -451,13 +473,15 @@ impl Store for PgStore {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn delete_device(&self, id: &str, person_id: &str) -> StoreResult<bool> {
-        let done = sqlx::query("DELETE FROM devices WHERE id = $1 AND person_id = $2")
-            .bind(id)
-            .bind(person_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() > 0)
+    async fn delete_device(&self, id: &str, person_id: &str) -> StoreResult<Option<DeletedDevice>> {
+        let expires_at: Option<Option<Millis>> = sqlx::query_scalar(
+            "DELETE FROM devices WHERE id = $1 AND person_id = $2 RETURNING expires_at",
+        )
+        .bind(id)
+        .bind(person_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(expires_at.map(|expires_at| DeletedDevice { expires_at }))
     }
 
     async fn delete_expired_devices(&self, now: Millis) -> StoreResult<Vec<DeviceRecord>> {

@@ -400,23 +400,16 @@ impl Store for SqliteStore {
 
     async fn create_device(&self, device: &DeviceRecord, limit: u64) -> StoreResult<()> {
         let extra = rows::extra_to_db(&device.extra)?;
-        let mut tx = self.immediate().await?;
-        let live: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM devices WHERE person_id = ? \
-             AND (expires_at IS NULL OR expires_at > ?)",
-        )
-        .bind(&device.person_id)
-        .bind(device.created_at)
-        .fetch_one(&mut *tx)
-        .await?;
-        let count = u64::try_from(live).unwrap_or(0);
-        if count >= limit {
-            return Err(StoreError::DeviceLimit { count, limit });
-        }
-        sqlx::query(
+        // One statement, one round trip: the limit check and the insert run
+        // in the same implicit write transaction (an INSERT takes the write
+        // lock before reading), and writes go through the single writer
+        // connection, so concurrent creates cannot both pass the check.
+        let done = sqlx::query(
             "INSERT INTO devices (id, person_id, org_id, name, device_type, model, \
              localized_model, system_name, system_version, ttl, extra, created_at, \
-             modified_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             modified_at, expires_at) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? \
+             WHERE (SELECT COUNT(*) FROM devices WHERE person_id = ? \
+             AND (expires_at IS NULL OR expires_at > ?)) < ?",
         )
         .bind(&device.id)
         .bind(&device.person_id)
@@ -432,11 +425,28 @@ impl Store for SqliteStore {
         .bind(device.created_at)
         .bind(device.modified_at)
         .bind(device.expires_at)
-        .execute(&mut *tx)
+        .bind(&device.person_id)
+        .bind(device.created_at)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .execute(&self.write)
         .await
         .map_err(rows::write_error("device", "person"))?;
-        tx.commit().await?;
-        Ok(())
+        if done.rows_affected() > 0 {
+            return Ok(());
+        }
+        // Rejected (rare): count again only to say how many there are.
+        let live: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM devices WHERE person_id = ? \
+             AND (expires_at IS NULL OR expires_at > ?)",
+        )
+        .bind(&device.person_id)
+        .bind(device.created_at)
+        .fetch_one(&self.read)
+        .await?;
+        Err(StoreError::DeviceLimit {
+            count: u64::try_from(live).unwrap_or(0).max(limit),
+            limit,
+        })
     }
 
     async fn device(&self, id: &str) -> StoreResult<Option<DeviceRecord>> {
@@ -463,6 +473,18 @@ impl Store for SqliteStore {
             .collect()
     }
 
+    async fn count_live_devices(&self, person_id: &str, now: Millis) -> StoreResult<u64> {
+        let live: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM devices WHERE person_id = ? \
+             AND (expires_at IS NULL OR expires_at > ?)",
+        )
+        .bind(person_id)
+        .bind(now)
+        .fetch_one(&self.read)
+        .await?;
+        Ok(u64::try_from(live).unwrap_or(0))
+    }
+
     async fn update_device(&self, device: &DeviceRecord) -> StoreResult<bool> {
         let done = sqlx::query(
             "UPDATE devices SET org_id = ?, name = ?, device_type = ?, model = ?, \
@@ -487,13 +509,15 @@ impl Store for SqliteStore {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn delete_device(&self, id: &str, person_id: &str) -> StoreResult<bool> {
-        let done = sqlx::query("DELETE FROM devices WHERE id = ? AND person_id = ?")
-            .bind(id)
-            .bind(person_id)
-            .execute(&self.write)
-            .await?;
-        Ok(done.rows_affected() > 0)
+    async fn delete_device(&self, id: &str, person_id: &str) -> StoreResult<Option<DeletedDevice>> {
+        let expires_at: Option<Option<Millis>> = sqlx::query_scalar(
+            "DELETE FROM devices WHERE id = ? AND person_id = ? RETURNING expires_at",
+        )
+        .bind(id)
+        .bind(person_id)
+        .fetch_optional(&self.write)
+        .await?;
+        Ok(expires_at.map(|expires_at| DeletedDevice { expires_at }))
     }
 
     async fn delete_expired_devices(&self, now: Millis) -> StoreResult<Vec<DeviceRecord>> {

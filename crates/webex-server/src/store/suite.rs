@@ -717,9 +717,21 @@ async fn devices_crud_and_ownership(store: &dyn Store) {
     );
     assert_eq!(store.device("d2").await.unwrap().as_ref(), Some(&changed));
 
-    assert!(!store.delete_device("d2", &bob.id).await.unwrap());
-    assert!(store.delete_device("d2", &alice.id).await.unwrap());
-    assert!(!store.delete_device("d2", &alice.id).await.unwrap());
+    assert!(store.delete_device("d2", &bob.id).await.unwrap().is_none());
+    assert!(
+        store
+            .delete_device("d2", &alice.id)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .delete_device("d2", &alice.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(store.device("d2").await.unwrap(), None);
     assert_eq!(store.devices_of(&alice.id).await.unwrap(), [d1, d3]);
 }
