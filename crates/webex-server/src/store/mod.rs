@@ -261,6 +261,11 @@ pub enum StoreError {
     /// The database is unreachable or failed; retrying may help.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// The write was undone with the others committed alongside it, because
+    /// one of them hit a database failure (SQLite group commit); nothing of
+    /// it was stored, and retrying may help.
+    #[error("write rolled back: {0}")]
+    RolledBack(String),
     /// Migrations failed at startup.
     #[error("migration error: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -272,7 +277,14 @@ pub enum StoreError {
 impl StoreError {
     /// Whether retrying the same call later may succeed.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Database(e) if !matches!(e, sqlx::Error::RowNotFound | sqlx::Error::ColumnDecode { .. }))
+        match self {
+            Self::Database(e) => !matches!(
+                e,
+                sqlx::Error::RowNotFound | sqlx::Error::ColumnDecode { .. }
+            ),
+            Self::RolledBack(_) => true,
+            _ => false,
+        }
     }
 }
 

@@ -44,6 +44,11 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(Duration::from_secs(30))
+            // sqlx already tests a connection when it is given back; testing
+            // it again when taken costs a round trip per query. A connection
+            // that died while idle (server restart) fails one query with a
+            // retryable error and is then dropped.
+            .test_before_acquire(false)
             .connect(url)
             .await?;
         sqlx::migrate!("migrations/postgres").run(&pool).await?;

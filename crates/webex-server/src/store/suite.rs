@@ -177,6 +177,7 @@ suite! {
         device_limit_ignores_expired_devices,
         expiry_sweep_returns_exactly_the_expired,
         missing_person_is_reported,
+        failed_writes_do_not_undo_concurrent_ones,
     ],
     harness: [
         data_survives_reopen,
@@ -574,6 +575,67 @@ async fn concurrent_rotations_rotate_once(store: &dyn Store) {
             .unwrap()
             .revoked_at
             .is_some()
+    );
+}
+
+/// Writes that fail (a duplicate key half-way through a rotation, a device
+/// for nobody) fail alone, undoing all of their own statements, while the
+/// writes running beside them (on SQLite: committed in the same batch) land.
+async fn failed_writes_do_not_undo_concurrent_ones(store: &dyn Store) {
+    let alice = person(store, "alice@example.com").await;
+    let old = token("old", TokenKind::Refresh, &alice, Some("fam"));
+    let taken = token("taken", TokenKind::Refresh, &alice, Some("fam"));
+    store.insert_token(&old).await.unwrap();
+    store.insert_token(&taken).await.unwrap();
+    let ghost = PersonRecord {
+        id: "nobody".into(),
+        ..alice.clone()
+    };
+    let tokens: Vec<TokenRecord> = (0..20)
+        .map(|i| token(&format!("t{i}"), TokenKind::Access, &alice, None))
+        .collect();
+    let devices: Vec<DeviceRecord> = (0..20)
+        .map(|i| device(&format!("d{i}"), &alice, 1_000, None))
+        .collect();
+    let fresh_access = token("fresh-access", TokenKind::Access, &alice, Some("fam"));
+    let orphan = device("orphan", &ghost, 1_000, None);
+
+    let good = join_all(
+        tokens
+            .iter()
+            .map(|t| store.insert_token(t))
+            .chain(devices.iter().map(|d| store.create_device(d, 100))),
+    );
+    let (good, rotated, orphan) = tokio::join!(
+        good,
+        // Its access token inserts, then its refresh token collides.
+        store.rotate_refresh_token(&old.hash, 2_000, &fresh_access, &taken),
+        store.create_device(&orphan, 100),
+    );
+
+    assert!(good.iter().all(Result::is_ok), "{good:?}");
+    assert!(
+        matches!(rotated, Err(StoreError::Conflict(_))),
+        "{rotated:?}"
+    );
+    assert!(
+        matches!(orphan, Err(StoreError::MissingReference(_))),
+        "{orphan:?}"
+    );
+    // The failed rotation left no trace: old unused, no new access token.
+    assert_eq!(store.token(&old.hash).await.unwrap().unwrap().used_at, None);
+    assert_eq!(store.token(&fresh_access.hash).await.unwrap(), None);
+    assert_eq!(store.device("orphan").await.unwrap(), None);
+    for t in &tokens {
+        assert!(
+            store.token(&t.hash).await.unwrap().is_some(),
+            "{}",
+            t.hash.0
+        );
+    }
+    assert_eq!(
+        store.devices_of(&alice.id).await.unwrap().len(),
+        devices.len()
     );
 }
 
