@@ -77,14 +77,19 @@ function report(runtime, error) {
   console.log(tail(error.serverLog, 150));
 }
 
+/** `release` or `debug`: the cargo profile WEBEX_BIN was built with. */
+function serverBuild() {
+  return /[\\/]release[\\/]/.test(process.env.WEBEX_BIN || '') ? 'release' : 'debug';
+}
+
 /** Which server was measured: COMPAT_SERVER_NOTE, else the repository revision. */
 function serverDescription() {
   if (process.env.COMPAT_SERVER_NOTE) return process.env.COMPAT_SERVER_NOTE;
   try {
     const rev = execFileSync('git', ['-C', REPO_ROOT, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
-    return `\`webex serve\` (debug build) at commit ${rev}`;
+    return `\`webex serve\` (${serverBuild()} build) at commit ${rev}`;
   } catch {
-    return '`webex serve` (debug build)';
+    return `\`webex serve\` (${serverBuild()} build)`;
   }
 }
 
@@ -145,8 +150,9 @@ async function main() {
 
   if (args.bench > 0 && failed === 0) {
     const sdkVersion = require('webex/package').version;
-    const command = `cd compat/js-sdk && ./run.sh --bench ${args.bench}`;
-    fs.writeFileSync(args.results, renderResults(benchResults, { n: args.bench, command, chromiumVersion: chromiumVersion(), sdkVersion, server: serverDescription() }));
+    const bin = serverBuild() === 'release' ? 'WEBEX_BIN=<release webex> ' : '';
+    const command = `cd compat/js-sdk && ${bin}./run.sh --bench ${args.bench}`;
+    fs.writeFileSync(args.results, renderResults(benchResults, { n: args.bench, command, chromiumVersion: chromiumVersion(), sdkVersion, server: serverDescription(), build: serverBuild() }));
     log(`\nwrote ${args.results}`);
     for (const r of benchResults) {
       log(`${r.runtime}: init→registered median ${r.registered.median.toFixed(0)} ms p90 ${r.registered.p90.toFixed(0)} ms; unregister median ${r.unregistered.median.toFixed(0)} ms p90 ${r.unregistered.p90.toFixed(0)} ms`);

@@ -65,7 +65,7 @@ function machine() {
 }
 
 /** RESULTS.md for the given bench results. */
-function renderResults(results, { n, command, chromiumVersion, sdkVersion, server }) {
+function renderResults(results, { n, command, chromiumVersion, sdkVersion, server, build = 'debug' }) {
   const m = machine();
   const fmt = (x) => x.toFixed(0);
   const rows = results.map(
@@ -76,7 +76,7 @@ function renderResults(results, { n, command, chromiumVersion, sdkVersion, serve
 
 Measured with the unmodified npm \`webex@${sdkVersion}\` (Node: \`require('webex/meetings')\`;
 Chromium: \`umd/meetings.min.js\` from a page on another 127.0.0.1 origin, so with CORS preflights)
-against a debug build of \`webex serve\` with a fresh SQLite database, ${n} runs per runtime,
+against a ${build} build of \`webex serve\` with a fresh SQLite database, ${n} runs per runtime,
 each with a fresh SDK instance (Chromium: a fresh page; the bundle's load time is excluded).
 Times come from the SDK runtime's own clock (\`performance.now()\`).
 
