@@ -1,7 +1,7 @@
 //! SQLite store.
 //!
 //! One file in WAL mode. Every write goes through one task that owns the only
-//! writing connection and commits queued writes together ([`writer`]); reads
+//! writing connection and commits queued writes together (`writer.rs`); reads
 //! use a read-only pool, which WAL lets run beside the writer. Read-then-write
 //! jobs run on the writing connection inside the writer's transaction, which
 //! holds the write lock from its start (`BEGIN IMMEDIATE`), so they can
