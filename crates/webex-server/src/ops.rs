@@ -138,6 +138,11 @@ fn describe_metrics() {
         "Registrations refused because the person has too many devices"
     );
     metrics::describe_histogram!(
+        "webex_sqlite_batch_jobs",
+        metrics::Unit::Count,
+        "Writes committed together by one SQLite group commit"
+    );
+    metrics::describe_histogram!(
         "webex_http_request_seconds",
         metrics::Unit::Seconds,
         "HTTP request latency by method, route and status"

@@ -22,8 +22,10 @@
 //!   (retryable), and the jobs after it run in the next batch.
 
 use std::collections::VecDeque;
+use std::panic::AssertUnwindSafe;
 use std::sync::Mutex;
 
+use futures::FutureExt;
 use futures::future::BoxFuture;
 use sqlx::{Connection, Executor, SqliteConnection};
 use tokio::sync::{mpsc, oneshot};
@@ -245,7 +247,15 @@ async fn batch(conn: &mut SqliteConnection, pending: &mut VecDeque<Job>) {
             fatal = Some((Box::new(|_| {}), e.to_string()));
             break;
         }
-        let (outcome, deliver) = job.work.run(&mut *conn).await;
+        // A panicking job must not take the writer (and every later write)
+        // down with it: its caller sees the store closed, the batch rolls back.
+        let Ok((outcome, deliver)) = AssertUnwindSafe(job.work.run(&mut *conn))
+            .catch_unwind()
+            .await
+        else {
+            fatal = Some((Box::new(|_| {}), "a write panicked".into()));
+            break;
+        };
         let closing = match (outcome, savepoint) {
             (Ok(()), false) => Ok(()),
             (Ok(()), true) => exec(&mut *conn, "RELEASE job").await,
@@ -384,6 +394,34 @@ mod tests {
         assert!(matches!(dup, Err(StoreError::Database(_))), "{dup:?}");
         assert!(matches!(b, Err(StoreError::Database(_))), "{b:?}");
         assert_eq!(rows(&mut reader).await, ["a"]);
+        writer.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_panicking_write_fails_its_batch_but_not_the_writer() {
+        let (writer, mut reader) = writer().await;
+        let (before, panicked) = tokio::join!(
+            writer.write(Isolation::Statement, insert("before")),
+            writer.write(Isolation::Statement, |_conn: &mut SqliteConnection| {
+                async move {
+                    if true {
+                        panic!("a bug in a write");
+                    }
+                    Ok(())
+                }
+                .boxed()
+            }),
+        );
+        assert!(
+            matches!(before, Err(StoreError::RolledBack(_))),
+            "{before:?}"
+        );
+        assert!(panicked.is_err());
+        writer
+            .write(Isolation::Statement, insert("after"))
+            .await
+            .unwrap();
+        assert_eq!(rows(&mut reader).await, ["after"]);
         writer.close().await;
     }
 
