@@ -75,16 +75,7 @@ pub async fn run(
     };
     crate::limits::raise_nofile(sides * params.count as u64 + 2048)?;
     let db = Database::sqlite()?;
-    let server = ServerUnderTest::start(
-        launch,
-        &ServerSpec {
-            database_url: db.url().to_owned(),
-            redis_url: None,
-            node_id: None,
-            log: log.to_owned(),
-        },
-    )
-    .await?;
+    let server = ServerUnderTest::start(launch, &ServerSpec::single(&db, log)).await?;
     let result = measure(&server, &db, launch, params).await;
     server.stop().await;
     db.cleanup().await;

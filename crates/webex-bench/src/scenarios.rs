@@ -101,12 +101,7 @@ struct Bench {
 
 impl Bench {
     fn spec(&self, db: &Database) -> ServerSpec {
-        ServerSpec {
-            database_url: db.url().to_owned(),
-            redis_url: None,
-            node_id: None,
-            log: self.log.clone(),
-        }
+        ServerSpec::single(db, &self.log)
     }
 
     async fn register(&self, iterations: usize, warmup: usize) -> BenchResult<String> {

@@ -130,6 +130,18 @@ pub struct ServerSpec {
     pub log: String,
 }
 
+impl ServerSpec {
+    /// One node on `db` with the in-process bus, logging at `log`.
+    pub fn single(db: &Database, log: &str) -> Self {
+        Self {
+            database_url: db.url().to_owned(),
+            redis_url: None,
+            node_id: None,
+            log: log.to_owned(),
+        }
+    }
+}
+
 /// A running server under test.
 pub struct ServerUnderTest {
     base_url: String,

@@ -48,16 +48,7 @@ pub async fn run(
     log: &str,
     params: &ThroughputParams,
 ) -> BenchResult<ThroughputResult> {
-    let server = ServerUnderTest::start(
-        launch,
-        &ServerSpec {
-            database_url: db.url().to_owned(),
-            redis_url: None,
-            node_id: None,
-            log: log.to_owned(),
-        },
-    )
-    .await?;
+    let server = ServerUnderTest::start(launch, &ServerSpec::single(db, log)).await?;
     let result = measure(&server, db, params).await;
     server.stop().await;
     result

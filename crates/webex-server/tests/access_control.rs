@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use serde_json::{Value, json};
+use support::device_body;
 use webex_server::identity::admin::{create_guest_issuer, revoke_token};
 use webex_server::testing::{ADMIN_TOKEN, TestServer};
 use webex_wire::error::codes;
@@ -68,17 +69,6 @@ fn row(method: &str, path: &str) -> Option<Kind> {
         | ("GET", "/mercury/v1/apps/wx2/registrations/{deviceId}/messages") => Some(Public),
         _ => None,
     }
-}
-
-fn device_body(name: &str) -> Value {
-    json!({
-        "name": name,
-        "deviceType": "WEB",
-        "model": "web-js-sdk",
-        "localizedModel": "webex-js-sdk",
-        "systemName": "WEBEX_JS_SDK",
-        "systemVersion": "3.12.0"
-    })
 }
 
 /// A distinctive device name: any answer to someone else containing it leaks.

@@ -13,19 +13,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use support::device_body;
 use webex_server::limits::{RateLimit, RateLimits};
 use webex_server::testing::TestServer;
-
-fn device_body(name: &str) -> Value {
-    json!({
-        "name": name,
-        "deviceType": "WEB",
-        "model": "web-js-sdk",
-        "localizedModel": "webex-js-sdk",
-        "systemName": "WEBEX_JS_SDK",
-        "systemVersion": "3.12.0"
-    })
-}
 
 async fn assert_429(res: reqwest::Response) {
     assert_eq!(res.status(), 429);

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::within;
+use common::{devices, within};
 use futures::StreamExt;
 use secrecy::ExposeSecret;
 use webex::{
@@ -33,20 +33,6 @@ async fn lifecycle_until(events: &mut EventStream, until: &str) -> Vec<String> {
         }
     }
     names
-}
-
-/// The user's devices, straight from WDM.
-async fn devices(server: &TestServer, token: &str) -> Vec<webex::Device> {
-    let list: webex_wire::device::DeviceList = reqwest::Client::new()
-        .get(format!("{}/wdm/api/v1/devices", server.base_url()))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    list.devices
 }
 
 #[tokio::test]

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::within;
+use common::{devices, within};
 use futures::{FutureExt as _, StreamExt};
 use secrecy::ExposeSecret;
 use serde_json::json;
@@ -111,22 +111,6 @@ async fn admin_post(server: &TestServer, path: &str, body: serde_json::Value) {
 async fn publish(server: &TestServer, device: &Device, event_type: &str) {
     let body = json!({"deviceId": device_id(device), "data": {"eventType": event_type}});
     admin_post(server, "events", body).await;
-}
-
-/// The user's devices, straight from WDM.
-async fn devices(server: &TestServer, token: &str) -> Vec<Device> {
-    let list: webex_wire::device::DeviceList = reqwest::Client::new()
-        .get(format!("{}/wdm/api/v1/devices", server.base_url()))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .error_for_status()
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    list.devices
 }
 
 #[tokio::test]

@@ -17,6 +17,18 @@ pub const GUARD: Duration = Duration::from_secs(10);
 
 pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
+/// A persistent device as the official JS SDK describes itself.
+pub fn device_body(name: &str) -> Value {
+    json!({
+        "name": name,
+        "deviceType": "WEB",
+        "model": "web-js-sdk",
+        "localizedModel": "webex-js-sdk",
+        "systemName": "WEBEX_JS_SDK",
+        "systemVersion": "3.12.0"
+    })
+}
+
 /// A registered device: its id, WDM URL and websocket URL.
 #[derive(Debug, Clone)]
 pub struct Device {
@@ -34,14 +46,7 @@ pub async fn register_device(base: &str, token: &str) -> Device {
     let res = http()
         .post(format!("{base}/wdm/api/v1/devices"))
         .bearer_auth(token)
-        .json(&json!({
-            "name": "mercury-test",
-            "deviceType": "WEB",
-            "model": "web-js-sdk",
-            "localizedModel": "webex-js-sdk",
-            "systemName": "WEBEX_JS_SDK",
-            "systemVersion": "3.12.0"
-        }))
+        .json(&device_body("mercury-test"))
         .send()
         .await
         .unwrap();

@@ -141,3 +141,22 @@ pub async fn oauth_tokens(
         .unwrap();
     webex::OAuthTokens::from_response(&tokens, client_id, secret.expose_secret())
 }
+
+/// The user's devices, straight from WDM (GET /wdm/api/v1/devices).
+pub async fn devices(
+    server: &webex_server::testing::TestServer,
+    token: &str,
+) -> Vec<webex::Device> {
+    let list: webex_wire::device::DeviceList = reqwest::Client::new()
+        .get(format!("{}/wdm/api/v1/devices", server.base_url()))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    list.devices
+}
