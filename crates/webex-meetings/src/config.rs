@@ -53,6 +53,7 @@ pub struct WebexConfig {
     pub(crate) device_store: Arc<dyn DeviceStore>,
     pub(crate) user_agent: String,
     pub(crate) meeting_preferences: bool,
+    pub(crate) meeting_options: crate::MeetingOptions,
 }
 
 impl WebexConfig {
@@ -72,6 +73,7 @@ impl WebexConfig {
             device_store: None,
             app: None,
             meeting_preferences: true,
+            meeting_options: crate::MeetingOptions::default(),
         }
     }
 
@@ -121,6 +123,7 @@ pub struct WebexConfigBuilder {
     device_store: Option<Arc<dyn DeviceStore>>,
     app: Option<(String, String)>,
     meeting_preferences: bool,
+    pub(crate) meeting_options: crate::MeetingOptions,
 }
 
 impl WebexConfigBuilder {
@@ -256,6 +259,7 @@ impl WebexConfigBuilder {
                 .unwrap_or_else(|| Arc::new(MemoryDeviceStore::default())),
             user_agent,
             meeting_preferences: self.meeting_preferences,
+            meeting_options: self.meeting_options,
         })
     }
 }

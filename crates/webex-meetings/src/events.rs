@@ -12,6 +12,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use webex_wire::mercury::ServerFrame;
 
+use crate::locus::{AddedReason, Meeting, RemovedReason};
+
 /// Something that happened to the meetings registration.
 ///
 /// ```
@@ -47,6 +49,20 @@ pub enum MeetingsEvent {
     /// `event:<eventType>`: any other Mercury event, e.g.
     /// `event:locus.difference`.
     Mercury(Box<ServerFrame>),
+    /// `meeting:added`: a meeting entered the meetings list.
+    MeetingAdded {
+        /// The meeting.
+        meeting: Meeting,
+        /// Why (created here, joined, incoming).
+        reason: AddedReason,
+    },
+    /// `meeting:removed`: a meeting left the meetings list.
+    MeetingRemoved {
+        /// [`Meeting::id`] of the meeting.
+        meeting_id: String,
+        /// Why (ended, left, no longer synced, unavailable).
+        reason: RemovedReason,
+    },
 }
 
 impl MeetingsEvent {
@@ -60,6 +76,8 @@ impl MeetingsEvent {
             Self::NetworkReconnected => "network:reconnected",
             Self::TokenRefreshed => "token:refreshed",
             Self::Replaced => "network:replaced",
+            Self::MeetingAdded { .. } => "meeting:added",
+            Self::MeetingRemoved { .. } => "meeting:removed",
             Self::Mercury(frame) => {
                 return Cow::Owned(format!("event:{}", frame.event_type().unwrap_or_default()));
             }
@@ -111,6 +129,9 @@ pub(crate) struct EventHub {
 struct HubState {
     ready: bool,
     registered: bool,
+    /// `meeting:added` of every meeting in the list, replayed to new
+    /// subscribers.
+    meetings: Vec<MeetingsEvent>,
     subscribers: Vec<mpsc::UnboundedSender<MeetingsEvent>>,
 }
 
@@ -118,10 +139,14 @@ impl EventHub {
     /// Records `event` in the state and delivers it to every subscriber.
     pub(crate) fn emit(&self, event: MeetingsEvent) {
         let mut state = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        match event {
+        match &event {
             MeetingsEvent::Ready => state.ready = true,
             MeetingsEvent::Registered => state.registered = true,
             MeetingsEvent::Unregistered => state.registered = false,
+            MeetingsEvent::MeetingAdded { .. } => state.meetings.push(event.clone()),
+            MeetingsEvent::MeetingRemoved { meeting_id, .. } => state.meetings.retain(
+                |e| !matches!(e, MeetingsEvent::MeetingAdded { meeting, .. } if meeting.id() == meeting_id),
+            ),
             _ => {}
         }
         tracing::debug!(event = %event.name(), "meetings event");
@@ -129,7 +154,8 @@ impl EventHub {
     }
 
     /// A stream that starts with the current state (`Ready`, then
-    /// `Registered` if registered), then every new event.
+    /// `Registered` if registered, then `MeetingAdded` for each meeting in
+    /// the list), then every new event.
     pub(crate) fn subscribe(&self) -> EventStream {
         let (tx, rx) = mpsc::unbounded_channel();
         let mut state = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
@@ -139,6 +165,9 @@ impl EventHub {
         }
         if state.registered {
             let _ = tx.send(MeetingsEvent::Registered);
+        }
+        for added in &state.meetings {
+            let _ = tx.send(added.clone());
         }
         state.subscribers.push(tx);
         EventStream { rx }
@@ -202,6 +231,11 @@ impl Subscription {
                 }
             }
         });
+        Self { task: Some(task) }
+    }
+
+    /// A subscription that stops `task` when dropped.
+    pub(crate) fn from_task(task: JoinHandle<()>) -> Self {
         Self { task: Some(task) }
     }
 

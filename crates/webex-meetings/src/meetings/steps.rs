@@ -51,6 +51,7 @@ pub(crate) async fn catalog(shared: &Shared, org_id: Option<&str>) -> Result<Str
     )
     .await?;
     shared.endpoints.update_from_catalog(&discovered.catalog);
+    shared.locus.update_from_catalog(&discovered.catalog);
     Ok(discovered.wdm)
 }
 
