@@ -11,7 +11,6 @@ use std::time::Duration;
 /// assert_eq!(options.max_queued_deltas, 5);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct MeetingOptions {
     /// Deadline of one meetings call (`sync`, `create`, `join`, `leave`,
     /// `end_for_all`, a resynchronisation), retries included. Default 20 s.
