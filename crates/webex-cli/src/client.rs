@@ -105,6 +105,21 @@ pub fn describe(event: &MeetingsEvent) -> String {
                 .unwrap_or_else(|| meeting.id().to_owned())
         ),
         MeetingsEvent::MeetingRemoved { reason, .. } => format!("{} ({reason})", event.name()),
+        // Locus documents are long: the meetings events say what changed.
+        MeetingsEvent::Mercury(frame)
+            if frame.event_type().is_some_and(|t| t.starts_with("locus.")) =>
+        {
+            let sequence = frame
+                .data
+                .as_ref()
+                .and_then(|d| d.rest.get("locus"))
+                .and_then(|l| l.pointer("/sequence/entries"))
+                .and_then(|e| e.as_array())
+                .and_then(|e| e.last())
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            format!("{} (sequence {sequence})", event.name())
+        }
         MeetingsEvent::Mercury(frame) => format!(
             "{} {}",
             event.name(),

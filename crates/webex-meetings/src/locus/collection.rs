@@ -226,7 +226,10 @@ impl Collection {
             return self.adopt(shared, &mut list, doc, device, source);
         };
         if meeting.is_removed() {
-            return Err(MeetingError::Removed);
+            // An answer racing the event that removed it (e.g. `end`):
+            // the call succeeded; the document changes nothing any more.
+            tracing::debug!(meeting = %meeting.id(), ?source, "document for a removed meeting ignored");
+            return Ok(None);
         }
         let url = doc.url.clone();
         let epoch = self.next_epoch();
@@ -387,7 +390,12 @@ impl Collection {
                 if urls.contains(url) || local || s.joining || s.touched > epoch {
                     return None;
                 }
-                let reason = if s.ever_joined {
+                let left = s
+                    .doc
+                    .as_ref()
+                    .and_then(|d| d.self_.as_ref())
+                    .is_some_and(|me| me.state == ParticipantState::Left);
+                let reason = if left {
                     RemovedReason::Left
                 } else {
                     RemovedReason::NoLongerSynced
