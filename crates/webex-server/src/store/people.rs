@@ -254,6 +254,21 @@ fn revoke_one(hash: &str, now: Millis) -> Stmt {
         .bind(hash)
 }
 
+/// Revokes the still-valid tokens `column = value` in one statement;
+/// returns the access tokens' hashes.
+async fn revoke_all<B: Backend>(
+    store: &B,
+    column: &str,
+    value: &str,
+    now: Millis,
+) -> StoreResult<Vec<SecretHash>> {
+    let revoked = store
+        .write_all(revoke_where(column, value, now), revoked_access)
+        .await?;
+    Ok(revoked.into_iter().flatten().collect())
+}
+
+/// [`revoke_all`] of a family, inside a transaction.
 async fn revoke_family_on<C: Conn>(
     c: &mut C,
     family_id: &str,
@@ -353,10 +368,7 @@ impl<B: Backend> PeopleStore for B {
     }
 
     async fn revoke_family(&self, family_id: &str, now: Millis) -> StoreResult<Vec<SecretHash>> {
-        let revoked = self
-            .write_all(revoke_where("family_id", family_id, now), revoked_access)
-            .await?;
-        Ok(revoked.into_iter().flatten().collect())
+        revoke_all(self, "family_id", family_id, now).await
     }
 
     async fn revoke_person_tokens(
@@ -364,10 +376,7 @@ impl<B: Backend> PeopleStore for B {
         person_id: &str,
         now: Millis,
     ) -> StoreResult<Vec<SecretHash>> {
-        let revoked = self
-            .write_all(revoke_where("person_id", person_id, now), revoked_access)
-            .await?;
-        Ok(revoked.into_iter().flatten().collect())
+        revoke_all(self, "person_id", person_id, now).await
     }
 
     async fn rotate_refresh_token(

@@ -3,7 +3,7 @@
 //! One connection pool. Reads and single-statement writes take a pooled
 //! connection (autocommit); several statements run in one transaction.
 //! Read-then-write transactions lock the rows they decide on (`SELECT … FOR
-//! UPDATE`, [`RowLock`]; the owner's `people` row for the device limit), so
+//! UPDATE`, `RowLock`; the owner's `people` row for the device limit), so
 //! concurrent calls serialize on exactly what they share and the default
 //! READ COMMITTED isolation is enough.
 
@@ -92,7 +92,7 @@ impl Backend for PgStore {
         job: Job<PgConnection, T>,
     ) -> StoreResult<T> {
         let mut tx = self.pool.begin().await?;
-        let out = job(&mut *tx).await?;
+        let out = job(&mut tx).await?;
         tx.commit().await?;
         Ok(out)
     }
