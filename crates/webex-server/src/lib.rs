@@ -29,6 +29,7 @@ pub mod http;
 pub mod identity;
 pub mod limits;
 pub mod mercury;
+pub mod openapi;
 pub mod ops;
 pub mod server;
 pub mod state;
