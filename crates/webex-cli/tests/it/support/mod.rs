@@ -1,7 +1,7 @@
 //! What the `webex` binary's tests share: the binary, `webex serve` child
 //! processes, `webex token create`, a fresh PostgreSQL database per test,
 //! and the server tests' plain Mercury client.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::future::Future;
 use std::process::Stdio;
