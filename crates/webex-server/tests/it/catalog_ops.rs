@@ -2,43 +2,12 @@
 //! operations endpoints and the HTTP envelope (errors, CORS), on SQLite and,
 //! when `WEBEX_TEST_DATABASE_URL` is set, on PostgreSQL.
 
-use std::time::Duration;
-
 use anyhow::{Context, ensure};
 use reqwest::header::{self, HeaderMap};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use webex_server::ServerConfig;
 use webex_server::testing::TestServer;
 use webex_wire::error::codes;
-
-/// Starts one server per available backend, each configured by `tweak`.
-async fn servers(tweak: fn(&mut ServerConfig)) -> anyhow::Result<Vec<TestServer>> {
-    let mut servers = vec![TestServer::start_with(tweak).await?];
-    match std::env::var("WEBEX_TEST_DATABASE_URL") {
-        Ok(url) if !url.is_empty() => servers.push(TestServer::start_postgres(&url, tweak).await?),
-        _ => eprintln!("WEBEX_TEST_DATABASE_URL unset: PostgreSQL cases skipped"),
-    }
-    Ok(servers)
-}
-
-/// A test that runs `$case(&TestServer)` on every backend.
-macro_rules! on_every_backend {
-    ($name:ident, $case:ident) => {
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn $name() -> anyhow::Result<()> {
-            for server in servers(|_| {}).await? {
-                let backend = server.server().state().store.backend();
-                let outcome = tokio::time::timeout(Duration::from_secs(60), $case(&server)).await;
-                server.shutdown().await;
-                outcome
-                    .with_context(|| format!("{backend}: timed out"))?
-                    .with_context(|| format!("{backend}: failed"))?;
-            }
-            Ok(())
-        }
-    };
-}
 
 struct Reply {
     status: StatusCode,

@@ -1,10 +1,6 @@
 //! The `webex` binary as users run it.
 
-use std::process::Command;
-
-fn webex() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_webex"))
-}
+use crate::support::webex;
 
 #[test]
 fn demo_runs_the_whole_flow_with_no_services() {

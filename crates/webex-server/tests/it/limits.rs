@@ -5,15 +5,12 @@
 //! `MAX_SOCKETS_PER_DEVICE` sockets.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "mercury/support.rs"]
-mod support;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::support::device_body;
 use serde_json::{Value, json};
-use support::device_body;
 use webex_server::limits::{RateLimit, RateLimits};
 use webex_server::testing::TestServer;
 
@@ -28,9 +25,10 @@ async fn assert_429(res: reqwest::Response) {
         .parse()
         .expect("integer Retry-After");
     assert!(retry >= 1);
-    assert!(res.headers().contains_key("trackingid"));
-    let body: Value = res.json().await.unwrap();
-    assert_eq!(body["code"], "rate_limited");
+    let body =
+        crate::support::json_error(res, reqwest::StatusCode::TOO_MANY_REQUESTS, "rate_limited")
+            .await
+            .unwrap();
     assert!(body["message"].as_str().unwrap().contains("retry after"));
     assert!(body["trackingId"].is_string());
 }
@@ -260,26 +258,26 @@ async fn a_device_keeps_at_most_eight_sockets() {
     use webex_server::mercury::hub::MAX_SOCKETS_PER_DEVICE;
     let server = TestServer::start().await.unwrap();
     let token = server.token_for("sockets@example.com").await.unwrap();
-    let device = support::register_device(server.base_url(), &token).await;
+    let device = crate::support::register_device(server.base_url(), &token).await;
     let mut sockets = Vec::new();
     for _ in 0..MAX_SOCKETS_PER_DEVICE {
-        sockets.push(support::connect(&device, &token, true).await);
+        sockets.push(crate::support::connect(&device, &token, true).await);
     }
     assert_eq!(
         server.server().state().hub.socket_count(),
         MAX_SOCKETS_PER_DEVICE
     );
     // One more: the oldest is closed with 4000, the rest stay.
-    let newest = support::connect(&device, &token, true).await;
-    let (code, reason) = support::expect_close(&mut sockets[0]).await;
+    let newest = crate::support::connect(&device, &token, true).await;
+    let (code, reason) = crate::support::expect_close(&mut sockets[0]).await;
     assert_eq!((code, reason.as_str()), (4000, "replaced"));
     assert_eq!(
         server.server().state().hub.socket_count(),
         MAX_SOCKETS_PER_DEVICE
     );
     for ws in sockets.iter_mut().skip(1) {
-        support::send_json(ws, json!({"id": "p", "type": "ping"})).await;
-        assert_eq!(support::next_json(ws).await["type"], "pong");
+        crate::support::send_json(ws, json!({"id": "p", "type": "ping"})).await;
+        assert_eq!(crate::support::next_json(ws).await["type"], "pong");
     }
     drop(newest);
     server.shutdown().await;

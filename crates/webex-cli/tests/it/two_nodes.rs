@@ -13,23 +13,18 @@
 //! drop.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../../webex-server/tests/mercury/support.rs"]
-mod support;
-
 use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use sqlx::Connection;
-use support::*;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
+
+use crate::support::mercury::*;
+use crate::support::{PROCESS_GUARD, Serve, on_fresh_postgres, token_create};
 use webex_server::testing::ADMIN_TOKEN;
 
 /// How fast a revocation or device removal must close a remote socket.
 const CLOSE_DEADLINE: Duration = Duration::from_secs(1);
-/// Hang guard for a process to start or stop.
-const PROCESS_GUARD: Duration = Duration::from_secs(60);
 
 /// One `webex serve` child process; killed (SIGKILL) when dropped.
 struct Node {
@@ -42,30 +37,18 @@ impl Node {
     /// Starts `webex serve` on an ephemeral port and waits for its
     /// `listening on <url>` line.
     async fn start(database: &str, redis: &str, node_id: String) -> Node {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_webex"))
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .args(["--database", database, "--redis", redis])
-            .args(["--admin-token", ADMIN_TOKEN, "--node-id", &node_id])
-            .env_remove("WEBEX_PUBLIC_URL")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("spawn webex serve");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let base_url = tokio::time::timeout(PROCESS_GUARD, async {
-            while let Some(line) = lines.next_line().await.unwrap() {
-                if let Some(url) = line.strip_prefix("listening on ") {
-                    return url.trim().to_owned();
-                }
-            }
-            panic!("webex serve ({node_id}) exited before listening");
-        })
-        .await
-        .expect("webex serve never printed `listening on`");
-        // Keep draining stdout so the server never writes to a closed pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let args = [
+            "--database",
+            database,
+            "--redis",
+            redis,
+            "--admin-token",
+            ADMIN_TOKEN,
+            "--node-id",
+            &node_id,
+        ];
+        let Serve { child, url } = Serve::start(&args, Stdio::inherit()).await;
+        let base_url = url;
         Node {
             child,
             base_url,
@@ -93,63 +76,6 @@ impl Node {
             .expect("node did not exit after SIGTERM")
             .unwrap();
         assert!(status.success(), "{}: {status}", self.node_id);
-    }
-}
-
-/// `webex token create --email <email> --database <url>`.
-async fn create_token(database: &str, email: &str) -> String {
-    let out = tokio::time::timeout(
-        PROCESS_GUARD,
-        Command::new(env!("CARGO_BIN_EXE_webex"))
-            .args(["token", "create", "--email", email, "--database", database])
-            .stdin(Stdio::null())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .expect("webex token create hung")
-    .unwrap();
-    assert!(out.status.success(), "webex token create: {}", out.status);
-    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-    assert!(!token.is_empty());
-    token
-}
-
-/// A fresh database `webex_test_<uuid>` on the server `admin_url` points at.
-struct Database {
-    admin_url: String,
-    name: String,
-    url: String,
-}
-
-impl Database {
-    async fn create(admin_url: &str) -> Database {
-        let name = format!("webex_test_{}", uuid::Uuid::new_v4().simple());
-        let mut conn = sqlx::PgConnection::connect(admin_url).await.unwrap();
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        let mut url = url::Url::parse(admin_url).unwrap();
-        url.set_path(&format!("/{name}"));
-        Database {
-            admin_url: admin_url.to_owned(),
-            name,
-            url: url.to_string(),
-        }
-    }
-
-    /// Drops the database, disconnecting whoever still uses it.
-    async fn drop_database(self) {
-        let mut conn = sqlx::PgConnection::connect(&self.admin_url).await.unwrap();
-        sqlx::query(&format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            self.name
-        ))
-        .execute(&mut conn)
-        .await
-        .unwrap();
     }
 }
 
@@ -207,15 +133,7 @@ async fn two_server_processes_share_devices_events_and_revocations() {
         eprintln!("skipped: set WEBEX_TEST_DATABASE_URL and WEBEX_TEST_REDIS_URL");
         return;
     };
-    let database = Database::create(&db).await;
-    // The scenario runs in its own task so the database is dropped even
-    // when it panics (its node guards kill the processes as it unwinds).
-    let url = database.url.clone();
-    let outcome = tokio::spawn(scenario(url, redis)).await;
-    database.drop_database().await;
-    if let Err(e) = outcome {
-        std::panic::resume_unwind(e.into_panic());
-    }
+    on_fresh_postgres(&db, |url| scenario(url, redis)).await;
 }
 
 async fn scenario(database: String, redis: String) {
@@ -223,8 +141,8 @@ async fn scenario(database: String, redis: String) {
     let a = Node::start(&database, &redis, format!("a-{suffix}")).await;
     let b = Node::start(&database, &redis, format!("b-{suffix}")).await;
     assert_ne!(a.base_url, b.base_url);
-    let alice = create_token(&database, &email("alice")).await;
-    let bob = create_token(&database, &email("bob")).await;
+    let alice = token_create(&database, &email("alice")).await;
+    let bob = token_create(&database, &email("bob")).await;
 
     // Registered through A, connected to B: authenticated, buffer_state.
     let d1 = register_device(&a.base_url, &alice).await;

@@ -4,11 +4,8 @@
 //! after. Leaks show as descriptors or tasks that do not come back.
 //!
 //! Ignored by default (it takes a minute):
-//! `SOAK_SECS=60 cargo nextest run -p webex-server --test soak --run-ignored only --no-capture`
+//! `SOAK_SECS=60 cargo nextest run -p webex-server -E 'test(/^soak::/)' --run-ignored only --no-capture`
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-
-#[path = "mercury/support.rs"]
-mod support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -63,8 +60,8 @@ async fn churn_leaves_no_descriptors_or_tasks_behind() {
 
     // Warm up (connection pools, lazy statics) before the first sample.
     let token = server.token_for("warmup@example.com").await.unwrap();
-    let device = support::register_device(&base, &token).await;
-    drop(support::connect(&device, &token, false).await);
+    let device = crate::support::register_device(&base, &token).await;
+    drop(crate::support::connect(&device, &token, false).await);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let before = sample();
 
@@ -78,18 +75,18 @@ async fn churn_leaves_no_descriptors_or_tasks_behind() {
             .unwrap();
         let (base, stop, cycles) = (base.clone(), stop.clone(), cycles.clone());
         workers.push(tokio::spawn(async move {
-            let http = support::http();
+            let http = crate::support::http();
             let mut n = 0u64;
             while !stop.load(Ordering::Relaxed) {
-                let device = support::register_device(&base, &token).await;
-                let mut ws = support::connect(&device, &token, false).await;
-                let res = support::admin_publish(
+                let device = crate::support::register_device(&base, &token).await;
+                let mut ws = crate::support::connect(&device, &token, false).await;
+                let res = crate::support::admin_publish(
                     &base,
                     json!({"deviceId": device.id, "data": {"eventType": "soak.tick", "n": n}}),
                 )
                 .await;
                 assert_eq!(res.status(), 202);
-                let event = support::next_json(&mut ws).await;
+                let event = crate::support::next_json(&mut ws).await;
                 assert_eq!(event["data"]["eventType"], "soak.tick");
                 drop(ws);
                 let res = http

@@ -6,13 +6,10 @@
 //! otherwise.
 #![allow(clippy::unwrap_used)]
 
-#[path = "mercury/support.rs"]
-mod support;
-
 use std::time::Duration;
 
+use crate::support::*;
 use serde_json::{Value, json};
-use support::*;
 use webex_server::testing::TestServer;
 
 /// How fast a revocation or device removal must close a remote socket.

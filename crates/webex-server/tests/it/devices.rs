@@ -12,37 +12,6 @@ use webex_server::ServerConfig;
 use webex_server::testing::TestServer;
 use webex_wire::error::codes;
 
-/// Starts one server per available backend, each configured by `tweak`.
-async fn servers(tweak: fn(&mut ServerConfig)) -> anyhow::Result<Vec<TestServer>> {
-    let mut servers = vec![TestServer::start_with(tweak).await?];
-    match std::env::var("WEBEX_TEST_DATABASE_URL") {
-        Ok(url) if !url.is_empty() => servers.push(TestServer::start_postgres(&url, tweak).await?),
-        _ => eprintln!("WEBEX_TEST_DATABASE_URL unset: PostgreSQL cases skipped"),
-    }
-    Ok(servers)
-}
-
-/// A test that runs `$case(&TestServer)` on every backend.
-macro_rules! on_every_backend {
-    ($name:ident, $case:ident) => {
-        on_every_backend!($name, $case, |_| {});
-    };
-    ($name:ident, $case:ident, $tweak:expr) => {
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn $name() -> anyhow::Result<()> {
-            for server in servers($tweak).await? {
-                let backend = server.server().state().store.backend();
-                let outcome = tokio::time::timeout(Duration::from_secs(60), $case(&server)).await;
-                server.shutdown().await;
-                outcome
-                    .with_context(|| format!("{backend}: timed out"))?
-                    .with_context(|| format!("{backend}: failed"))?;
-            }
-            Ok(())
-        }
-    };
-}
-
 /// A reply, with the tracking id the request carried.
 struct Answer {
     status: StatusCode,
@@ -55,40 +24,12 @@ impl Answer {
     /// Checks a Webex-style error: status, code, message, and the request's
     /// tracking id in both the body and the `trackingid` header.
     fn expect_error(&self, status: StatusCode, code: &str) -> anyhow::Result<()> {
-        ensure!(
-            self.status == status,
-            "expected {status}, got {} {}",
-            self.status,
-            self.body
-        );
-        ensure!(self.body["code"] == code, "code: {}", self.body);
-        ensure!(
-            self.body["message"].as_str().is_some_and(|m| !m.is_empty()),
-            "message: {}",
-            self.body
-        );
-        ensure!(
-            self.body["errors"][0]["description"].is_string(),
-            "errors: {}",
-            self.body
-        );
+        crate::support::expect_json_error(self.status, &self.headers, &self.body, status, code)?;
         ensure!(
             self.body["trackingId"] == self.tracking_id.as_str(),
             "trackingId {} != {}",
             self.body["trackingId"],
             self.tracking_id
-        );
-        ensure!(
-            self.headers.get("trackingid").and_then(|v| v.to_str().ok())
-                == Some(self.tracking_id.as_str()),
-            "trackingid header not echoed"
-        );
-        ensure!(
-            self.headers
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.starts_with("application/json")),
-            "error is not JSON"
         );
         Ok(())
     }

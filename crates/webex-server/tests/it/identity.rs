@@ -2,10 +2,6 @@
 //! token, revoke) and guest JWT login, on SQLite and — when
 //! `WEBEX_TEST_DATABASE_URL` is set — on a fresh PostgreSQL database.
 
-#[path = "mercury/support.rs"]
-mod support;
-
-use std::future::Future;
 use std::time::Duration;
 
 use anyhow::{Context, ensure};
@@ -73,30 +69,6 @@ impl Ctx {
     }
 }
 
-/// Runs `case` on a SQLite server, then on PostgreSQL when configured.
-async fn run<F, Fut>(case: F)
-where
-    F: Fn(Ctx) -> Fut,
-    Fut: Future<Output = anyhow::Result<()>>,
-{
-    let server = TestServer::start().await.expect("start SQLite server");
-    let result = case(ctx(&server)).await;
-    server.shutdown().await;
-    result.expect("case failed on SQLite");
-
-    match std::env::var("WEBEX_TEST_DATABASE_URL") {
-        Ok(url) => {
-            let server = TestServer::start_postgres(&url, |_| {})
-                .await
-                .expect("start PostgreSQL server");
-            let result = case(ctx(&server)).await;
-            server.shutdown().await;
-            result.expect("case failed on PostgreSQL");
-        }
-        Err(_) => eprintln!("WEBEX_TEST_DATABASE_URL unset: skipping the PostgreSQL run"),
-    }
-}
-
 fn ctx(server: &TestServer) -> Ctx {
     Ctx {
         base: server.base_url().to_owned(),
@@ -115,17 +87,7 @@ async fn expect_error(
     status: StatusCode,
     code: &str,
 ) -> anyhow::Result<String> {
-    ensure!(
-        res.status() == status,
-        "status {} != {status}",
-        res.status()
-    );
-    let body: Value = res.json().await?;
-    ensure!(body["code"] == code, "code in {body}, expected {code}");
-    ensure!(
-        body["trackingId"].as_str().is_some_and(|t| !t.is_empty()),
-        "no trackingId in {body}"
-    );
+    let body = crate::support::json_error(res, status, code).await?;
     Ok(body["message"].as_str().unwrap_or_default().to_owned())
 }
 
@@ -748,8 +710,8 @@ async fn refresh_reuse_closes_sockets(ctx: Ctx) -> anyhow::Result<()> {
         .send()
         .await?;
     let newest = tokens(res).await?;
-    let device = support::register_device(&ctx.base, &newest.access_token).await;
-    let mut ws = support::connect(&device, &newest.access_token, false).await;
+    let device = crate::support::register_device(&ctx.base, &newest.access_token).await;
+    let mut ws = crate::support::connect(&device, &newest.access_token, false).await;
 
     let replay = ctx
         .http
@@ -759,7 +721,7 @@ async fn refresh_reuse_closes_sockets(ctx: Ctx) -> anyhow::Result<()> {
         .send()
         .await?;
     expect_oauth_error(replay, StatusCode::BAD_REQUEST, "invalid_grant").await?;
-    let (code, _) = support::expect_close(&mut ws).await;
+    let (code, _) = crate::support::expect_close(&mut ws).await;
     ensure!(code == 4401, "closed with {code}, expected 4401");
     Ok(())
 }
@@ -923,56 +885,79 @@ async fn jwt_login(ctx: Ctx) -> anyhow::Result<()> {
 }
 
 #[tokio::test]
-async fn people_me_returns_the_caller() {
-    run(people_me).await;
+async fn people_me_returns_the_caller() -> anyhow::Result<()> {
+    crate::support::on_every_backend(|_| {}, async |server| people_me(ctx(server)).await).await
 }
 
 #[tokio::test]
-async fn people_me_refuses_bad_tokens_with_distinct_codes() {
-    run(people_me_unauthorized).await;
+async fn people_me_refuses_bad_tokens_with_distinct_codes() -> anyhow::Result<()> {
+    crate::support::on_every_backend(
+        |_| {},
+        async |server| people_me_unauthorized(ctx(server)).await,
+    )
+    .await
 }
 
 #[tokio::test]
-async fn oauth_authorization_code_flow() {
-    run(authorization_code_flow).await;
+async fn oauth_authorization_code_flow() -> anyhow::Result<()> {
+    crate::support::on_every_backend(
+        |_| {},
+        async |server| authorization_code_flow(ctx(server)).await,
+    )
+    .await
 }
 
 #[tokio::test]
-async fn oauth_authorize_refusals() {
-    run(authorize_refusals).await;
+async fn oauth_authorize_refusals() -> anyhow::Result<()> {
+    crate::support::on_every_backend(|_| {}, async |server| authorize_refusals(ctx(server)).await)
+        .await
 }
 
 #[tokio::test]
-async fn oauth_token_endpoint_refusals() {
-    run(token_endpoint_refusals).await;
+async fn oauth_token_endpoint_refusals() -> anyhow::Result<()> {
+    crate::support::on_every_backend(
+        |_| {},
+        async |server| token_endpoint_refusals(ctx(server)).await,
+    )
+    .await
 }
 
 #[tokio::test]
-async fn oauth_code_reuse_revokes_its_tokens() {
-    run(code_reuse_revokes).await;
+async fn oauth_code_reuse_revokes_its_tokens() -> anyhow::Result<()> {
+    crate::support::on_every_backend(|_| {}, async |server| code_reuse_revokes(ctx(server)).await)
+        .await
 }
 
 #[tokio::test]
-async fn oauth_pkce() {
-    run(pkce).await;
+async fn oauth_pkce() -> anyhow::Result<()> {
+    crate::support::on_every_backend(|_| {}, async |server| pkce(ctx(server)).await).await
 }
 
 #[tokio::test]
-async fn oauth_refresh_rotation_and_reuse() {
-    run(refresh_rotation).await;
+async fn oauth_refresh_rotation_and_reuse() -> anyhow::Result<()> {
+    crate::support::on_every_backend(|_| {}, async |server| refresh_rotation(ctx(server)).await)
+        .await
 }
 
 #[tokio::test]
-async fn oauth_refresh_reuse_closes_the_family_sockets() {
-    run(refresh_reuse_closes_sockets).await;
+async fn oauth_refresh_reuse_closes_the_family_sockets() -> anyhow::Result<()> {
+    crate::support::on_every_backend(
+        |_| {},
+        async |server| refresh_reuse_closes_sockets(ctx(server)).await,
+    )
+    .await
 }
 
 #[tokio::test]
-async fn oauth_revocation() {
-    run(revocation_endpoint).await;
+async fn oauth_revocation() -> anyhow::Result<()> {
+    crate::support::on_every_backend(
+        |_| {},
+        async |server| revocation_endpoint(ctx(server)).await,
+    )
+    .await
 }
 
 #[tokio::test]
-async fn guest_jwt_login() {
-    run(jwt_login).await;
+async fn guest_jwt_login() -> anyhow::Result<()> {
+    crate::support::on_every_backend(|_| {}, async |server| jwt_login(ctx(server)).await).await
 }

@@ -7,15 +7,12 @@
 //! routes cannot skip this table. The websocket gets the same cases.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "mercury/support.rs"]
-mod support;
-
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use crate::support::device_body;
 use base64::Engine;
 use serde_json::{Value, json};
-use support::device_body;
 use webex_server::identity::admin::{create_guest_issuer, revoke_token};
 use webex_server::testing::{ADMIN_TOKEN, TestServer};
 use webex_wire::error::codes;
@@ -122,7 +119,7 @@ struct World {
     server: TestServer,
     victim_token: String,
     victim_person: String,
-    victim_device: support::Device,
+    victim_device: crate::support::Device,
     cases: Vec<Case>,
 }
 
@@ -141,7 +138,7 @@ async fn world() -> World {
     assert_eq!(res.status(), 200);
     let body: Value = res.json().await.unwrap();
     let url = body["url"].as_str().unwrap().to_owned();
-    let victim_device = support::Device {
+    let victim_device = crate::support::Device {
         id: url.rsplit('/').next().unwrap().to_owned(),
         url,
         ws_url: body["webSocketUrl"].as_str().unwrap().to_owned(),
@@ -311,6 +308,7 @@ async fn every_bearer_route_rejects_strangers_and_leaks_nothing() {
             }
             let res = req.send().await.unwrap();
             let status = res.status().as_u16();
+            let headers = res.headers().clone();
             let text = res.text().await.unwrap();
             let what = format!("{method} {path} with {}", case.name);
             // Same-org directory lookups of the victim are by design.
@@ -325,6 +323,14 @@ async fn every_bearer_route_rejects_strangers_and_leaks_nothing() {
                     let body: Value = serde_json::from_str(&text).unwrap();
                     assert_eq!(body["code"], code, "{what}: {text}");
                     assert!(body["trackingId"].is_string());
+                    crate::support::expect_json_error(
+                        reqwest::StatusCode::UNAUTHORIZED,
+                        &headers,
+                        &body,
+                        reqwest::StatusCode::UNAUTHORIZED,
+                        code,
+                    )
+                    .unwrap_or_else(|e| panic!("{what}: {e:#}"));
                 }
                 None => match path_id {
                     PathId::Device => assert_eq!(status, 404, "{what}: {text}"),
@@ -389,14 +395,14 @@ async fn the_websocket_rejects_strangers() {
     let mut checked = 0;
     // "not Bearer" would hand the victim's own token to the frame.
     for case in w.cases.iter().filter(|c| c.name != "not Bearer") {
-        let mut ws = support::open(&w.victim_device.ws_url, false).await;
+        let mut ws = crate::support::open(&w.victim_device.ws_url, false).await;
         let token = case
             .authorization
             .as_deref()
             .map(|a| a.split_once(' ').map_or(a, |(_, t)| t))
             .unwrap_or("");
-        support::send_auth(&mut ws, token).await;
-        let (code, reason) = support::expect_close(&mut ws).await;
+        crate::support::send_auth(&mut ws, token).await;
+        let (code, reason) = crate::support::expect_close(&mut ws).await;
         let expected = if case.unauthorized.is_some() {
             4401
         } else {
@@ -407,7 +413,7 @@ async fn the_websocket_rejects_strangers() {
         checked += 1;
     }
     // The owner still connects.
-    let ws = support::connect(&w.victim_device, &w.victim_token, false).await;
+    let ws = crate::support::connect(&w.victim_device, &w.victim_token, false).await;
     drop(ws);
     eprintln!("access control: websocket {checked} stranger cases closed (4401/4403)");
     w.server.shutdown().await;

@@ -10,12 +10,10 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::support::{Serve, on_fresh_postgres, token_create};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
 use webex_wire::device::DeviceList;
 
-const WEBEX: &str = env!("CARGO_BIN_EXE_webex");
 /// Hang guard for anything the test waits for.
 const GUARD: Duration = Duration::from_secs(30);
 /// Concurrent registering clients.
@@ -25,58 +23,17 @@ const PEOPLE: usize = 4;
 /// Kill the server once this many registrations were acknowledged.
 const KILL_AFTER: usize = 300;
 
-/// A running `webex serve`; killed (SIGKILL) when dropped.
-struct Serve {
-    child: Child,
-    url: String,
-}
-
+/// `webex serve` on `database` with no limits in the way.
 async fn serve(database: &str) -> Serve {
-    let mut child = Command::new(WEBEX)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--database",
-            database,
-            "--rate-limit",
-            "off",
-            "--device-limit",
-            "1000000",
-        ])
-        .env_remove("WEBEX_ADMIN_TOKEN")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn webex serve");
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let url = tokio::time::timeout(GUARD, async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if let Some(url) = line.strip_prefix("listening on ") {
-                return url.to_owned();
-            }
-        }
-        panic!("webex serve exited before listening");
-    })
-    .await
-    .expect("webex serve did not start in time");
-    Serve { child, url }
-}
-
-async fn token(database: &str, email: &str) -> String {
-    let out = Command::new(WEBEX)
-        .args(["token", "create", "--email", email, "--database", database])
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    let args = [
+        "--database",
+        database,
+        "--rate-limit",
+        "off",
+        "--device-limit",
+        "1000000",
+    ];
+    Serve::start(&args, Stdio::null()).await
 }
 
 /// An acknowledged registration: what the client was told.
@@ -90,7 +47,7 @@ struct Acked {
 async fn crash_and_restart(database: &str, backend: &str) {
     let mut tokens = Vec::new();
     for p in 0..PEOPLE {
-        tokens.push(token(database, &format!("crash{p}@example.com")).await);
+        tokens.push(token_create(database, &format!("crash{p}@example.com")).await);
     }
     let server = serve(database).await;
     let base = server.url.clone();
@@ -236,26 +193,8 @@ async fn postgres_keeps_every_acknowledged_registration_across_sigkill() {
         eprintln!("skipped: WEBEX_TEST_DATABASE_URL is not set");
         return;
     };
-    use sqlx::Connection;
-    let name = format!("webex_test_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = sqlx::PgConnection::connect(&admin_url).await.unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let mut url = url::Url::parse(&admin_url).unwrap();
-    url.set_path(&format!("/{name}"));
-    // Drop the database even when the scenario panics.
-    let outcome = tokio::spawn({
-        let url = url.to_string();
-        async move { crash_and_restart(&url, "postgres").await }
+    on_fresh_postgres(&admin_url, |url| async move {
+        crash_and_restart(&url, "postgres").await
     })
     .await;
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    if let Err(e) = outcome {
-        std::panic::resume_unwind(e.into_panic());
-    }
 }

@@ -5,7 +5,7 @@
 //! Inputs are valid samples of each type with fields dropped, replaced by
 //! arbitrary strings, numbers, booleans, nulls or nested JSON, and extra keys
 //! added, so both the accepting and the rejecting paths are exercised.
-//! `PROPTEST_CASES=10000 cargo test -p webex-wire --test proptest_wire` for a
+//! `PROPTEST_CASES=10000 cargo test -p webex-wire --test it proptest_wire` for a
 //! longer run.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

@@ -3,12 +3,9 @@
 //! authorization frame never crash the server, and each socket ends with the
 //! documented close code (4400 bad first frame, 4401 bad credentials, 1009
 //! frame too large) or, after a good authorization, keeps answering pings.
-//! `PROPTEST_CASES=1000 cargo nextest run -p webex-server --test mercury_fuzz`
+//! `PROPTEST_CASES=1000 cargo nextest run -p webex-server -E 'test(/^mercury_fuzz::/)'`
 //! for a longer run.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-
-#[path = "mercury/support.rs"]
-mod support;
 
 use futures::SinkExt;
 use proptest::prelude::*;
@@ -121,12 +118,12 @@ fn expected_close(first: &Frame) -> u16 {
 }
 
 async fn run_script(
-    device: &support::Device,
+    device: &crate::support::Device,
     token: &str,
     script: &Script,
     n: usize,
 ) -> Result<(), TestCaseError> {
-    let mut ws = support::open(&device.ws_url, true).await;
+    let mut ws = crate::support::open(&device.ws_url, true).await;
     match script {
         Script::Unauthenticated(frames) => {
             let Some(first) = frames.iter().find(|f| !matches!(f, Frame::Ping(_))) else {
@@ -138,28 +135,28 @@ async fn run_script(
                     break;
                 }
             }
-            let (code, _) = support::expect_close(&mut ws).await;
+            let (code, _) = crate::support::expect_close(&mut ws).await;
             prop_assert_eq!(code, expected_close(first), "{:?}", frames);
         }
         Script::Authenticated { frames, oversized } => {
-            support::send_auth(&mut ws, token).await;
-            let first = support::next_json(&mut ws).await;
+            crate::support::send_auth(&mut ws, token).await;
+            let first = crate::support::next_json(&mut ws).await;
             prop_assert_eq!(&first["data"]["eventType"], "mercury.buffer_state");
             for f in frames {
                 ws.send(f.message()).await.unwrap();
             }
             if let Some(extra) = oversized {
                 ws.send(Frame::Oversized(*extra).message()).await.unwrap();
-                let (code, _) = support::expect_close(&mut ws).await;
+                let (code, _) = crate::support::expect_close(&mut ws).await;
                 prop_assert_eq!(code, 1009);
                 return Ok(());
             }
             // Still alive: a ping is answered (after any pongs the fuzzed
             // frames earned).
             let id = format!("final-{n}");
-            support::send_json(&mut ws, json!({"type": "ping", "id": id})).await;
+            crate::support::send_json(&mut ws, json!({"type": "ping", "id": id})).await;
             loop {
-                let v = support::next_json(&mut ws).await;
+                let v = crate::support::next_json(&mut ws).await;
                 if v["type"] == "pong" && v["id"] == id.as_str() {
                     break;
                 }
@@ -181,7 +178,7 @@ fn arbitrary_frames_never_crash_the_server_and_get_the_documented_close() {
         .block_on(TestServer::start_with(|c| c.max_frame_bytes = MAX_FRAME))
         .unwrap();
     let token = rt.block_on(server.token_for("fuzz@example.com")).unwrap();
-    let device = rt.block_on(support::register_device(server.base_url(), &token));
+    let device = rt.block_on(crate::support::register_device(server.base_url(), &token));
 
     // 64 sockets by default (each 1009 close costs the client ~0.5 s);
     // PROPTEST_CASES overrides.
@@ -206,7 +203,7 @@ fn arbitrary_frames_never_crash_the_server_and_get_the_documented_close() {
     });
     // The server is still healthy: a fresh socket authenticates.
     rt.block_on(async {
-        let ws = support::connect(&device, &token, true).await;
+        let ws = crate::support::connect(&device, &token, true).await;
         drop(ws);
     });
     eprintln!(

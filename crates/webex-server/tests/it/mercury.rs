@@ -2,14 +2,11 @@
 //! in-process server (SQLite, in-process bus).
 #![allow(clippy::unwrap_used)]
 
-#[path = "mercury/support.rs"]
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use futures::SinkExt;
 use serde_json::{Value, json};
-use support::*;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
