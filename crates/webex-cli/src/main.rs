@@ -87,10 +87,10 @@ mod tests {
 
     #[test]
     fn quiet_by_default_and_louder_with_each_v() {
-        assert_eq!(level(&["webex", "bench"]), "warn");
-        assert_eq!(level(&["webex", "bench", "-v"]), "info");
-        assert_eq!(level(&["webex", "-vv", "bench"]), "debug");
-        assert_eq!(level(&["webex", "bench", "-vvvvvv"]), "trace");
+        assert_eq!(level(&["webex", "bench", "smoke"]), "warn");
+        assert_eq!(level(&["webex", "bench", "-v", "smoke"]), "info");
+        assert_eq!(level(&["webex", "-vv", "bench", "smoke"]), "debug");
+        assert_eq!(level(&["webex", "bench", "smoke", "-vvvvvv"]), "trace");
         assert_eq!(level(&["webex", "demo"]), "warn");
         assert_eq!(level(&["webex", "serve"]), "info");
         assert_eq!(level(&["webex", "serve", "-v"]), "debug");
