@@ -7,21 +7,13 @@ use webex_wire::catalog::{Catalog, services};
 use crate::error::Error;
 use crate::http::{Http, HttpRequest, join};
 
-/// A catalog that lists `wdm`, the one service registration cannot do without.
-pub(crate) struct Discovered {
-    /// Both catalogs merged.
-    pub(crate) catalog: Catalog,
-    /// The `wdm` base URL, without a trailing slash.
-    pub(crate) wdm: String,
-}
-
 /// Fetches both catalogs and merges them (the authenticated one wins).
 /// Fails when the result has no `wdm`.
 pub(crate) async fn fetch(
     http: &Http,
     discovery: &Url,
     org_id: Option<&str>,
-) -> Result<Discovered, Error> {
+) -> Result<Catalog, Error> {
     let base = discovery.as_str();
     let mut limited_url = join(base, "limited/catalog")?;
     match org_id {
@@ -44,12 +36,11 @@ pub(crate) async fn fetch(
     catalog.service_links.extend(postauth.service_links);
     catalog.host_catalog.extend(postauth.host_catalog);
 
-    let Some(wdm) = catalog.service(services::WDM) else {
+    if catalog.service(services::WDM).is_none() {
         return Err(Error::InvalidResponse {
             url: crate::http::strip_query(&url),
             message: "the service catalog lists no `wdm` service; check the discovery URL".into(),
         });
-    };
-    let wdm = wdm.trim_end_matches('/').to_owned();
-    Ok(Discovered { catalog, wdm })
+    }
+    Ok(catalog)
 }

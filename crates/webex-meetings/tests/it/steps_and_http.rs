@@ -2,17 +2,15 @@
 //! in-test servers that misbehave on purpose.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::support::*;
 use axum::Json;
 use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use common::*;
 use webex_meetings::{AuthError, Credentials, Error, RegisterError, Step, Webex};
 
 const TOKEN: &str = "tok_PF84_org1";

@@ -2,6 +2,8 @@
 //!
 //! Building a configuration does no I/O.
 
+mod error;
+
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +14,8 @@ use crate::credentials::Credentials;
 use crate::device::{DeviceStore, MemoryDeviceStore};
 use crate::error::Error;
 use crate::mercury::MercuryOptions;
+
+pub use error::{ConfigError, ConfigOption};
 
 /// Webex's U2C service catalog, the default discovery URL.
 pub const DEFAULT_DISCOVERY_URL: &str = "https://u2c.wbx2.com/u2c/api/v1";
@@ -205,7 +209,8 @@ impl WebexConfigBuilder {
         self
     }
 
-    /// Validates the options. Does no I/O.
+    /// Validates the options. Does no I/O. A refused option is an
+    /// [`Error::Config`] naming it ([`ConfigError`]).
     pub fn build(self) -> Result<WebexConfig, Error> {
         let self_hosted = self.discovery_url.is_some();
         let discovery = self
@@ -213,20 +218,20 @@ impl WebexConfigBuilder {
             .as_deref()
             .unwrap_or(DEFAULT_DISCOVERY_URL)
             .trim_end_matches('/');
-        let discovery_url = parse_http_url("discovery URL", discovery)?;
+        let discovery_url = parse_http_url(ConfigOption::DiscoveryUrl, discovery)?;
         let hydra_url = if self_hosted {
             hydra_of(&discovery_url)
         } else {
             DEFAULT_HYDRA_URL.to_owned()
         };
         if let Some(t) = &self.token_url {
-            parse_http_url("token URL", t)?;
+            parse_http_url(ConfigOption::TokenUrl, t)?;
         }
         if self.device_name.trim().is_empty() {
-            return Err(Error::Config("the device name must not be empty".into()));
+            return Err(ConfigError::EmptyDeviceName.into());
         }
         let proxy = match self.proxy {
-            Some(p) => Some(parse_http_url("proxy URL", &p)?),
+            Some(p) => Some(parse_http_url(ConfigOption::Proxy, &p)?),
             None => env_proxy(),
         };
         let http = match self.http {
@@ -264,23 +269,18 @@ impl WebexConfigBuilder {
 fn default_http_client(
     connect_timeout: Duration,
     proxy: Option<&Url>,
-) -> Result<reqwest::Client, Error> {
+) -> Result<reqwest::Client, ConfigError> {
     let mut builder = reqwest::Client::builder()
         .connect_timeout(connect_timeout)
         .redirect(reqwest::redirect::Policy::limited(10));
     if let Some(p) = proxy {
-        let proxy = reqwest::Proxy::all(p.as_str()).map_err(|e| {
-            Error::Config(format!(
-                "proxy URL rejected by the HTTP client: {}",
-                e.without_url()
-            ))
+        let proxy = reqwest::Proxy::all(p.as_str()).map_err(|e| ConfigError::ProxyRejected {
+            reason: e.without_url().to_string(),
         })?;
         builder = builder.proxy(proxy);
     }
-    builder.build().map_err(|e| {
-        Error::Config(format!(
-            "building the HTTP client failed: {e}; pass your own with `http_client`"
-        ))
+    builder.build().map_err(|e| ConfigError::HttpClient {
+        reason: e.without_url().to_string(),
     })
 }
 
@@ -293,19 +293,20 @@ fn user_agent(app: Option<&(String, String)>) -> String {
     user_agent
 }
 
-/// Parses `s` as an http(s) URL; errors name `what` and show `s` without
+/// Parses `s` as an http(s) URL; errors name `option` and show `s` without
 /// its credentials (a proxy URL may carry a password).
-fn parse_http_url(what: &str, s: &str) -> Result<Url, Error> {
-    let shown = without_userinfo(s);
-    let url = Url::parse(s).map_err(|e| {
-        Error::Config(format!(
-            "{what} `{shown}` is not a valid URL ({e}); use http://host[:port]/…"
-        ))
+fn parse_http_url(option: ConfigOption, s: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(s).map_err(|e| ConfigError::InvalidUrl {
+        option,
+        url: without_userinfo(s),
+        reason: e.to_string(),
     })?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(Error::Config(format!(
-            "{what} `{shown}` must be an http:// or https:// URL"
-        )));
+        return Err(ConfigError::UnsupportedScheme {
+            option,
+            url: without_userinfo(s),
+            scheme: url.scheme().to_owned(),
+        });
     }
     Ok(url)
 }
@@ -449,26 +450,63 @@ mod tests {
         assert_eq!(d.hydra_url, DEFAULT_HYDRA_URL);
     }
 
+    fn build_error(builder: WebexConfigBuilder) -> ConfigError {
+        match builder.build() {
+            Ok(c) => panic!("expected a config error, built {c:?}"),
+            Err(Error::Config(e)) => e,
+            Err(e) => panic!("expected a config error, got {e:?}"),
+        }
+    }
+
+    fn builder() -> WebexConfigBuilder {
+        WebexConfig::builder(Credentials::access_token("a_b_c"))
+    }
+
     #[test]
-    fn bad_urls_are_config_errors() {
-        let e = WebexConfig::builder(Credentials::access_token("a_b_c"))
-            .discovery_url("ftp://x")
-            .build();
-        assert!(matches!(e, Err(Error::Config(_))));
+    fn each_bad_option_is_named() {
+        let e = build_error(builder().discovery_url("ftp://x"));
+        assert_eq!(e.option(), ConfigOption::DiscoveryUrl);
+        assert!(
+            matches!(&e, ConfigError::UnsupportedScheme { scheme, .. } if scheme == "ftp"),
+            "{e:?}"
+        );
+
+        let e = build_error(builder().token_url("not a url"));
+        assert_eq!(e.option(), ConfigOption::TokenUrl);
+        assert!(matches!(e, ConfigError::InvalidUrl { .. }), "{e:?}");
+        assert!(e.to_string().starts_with("token_url `not a url`"), "{e}");
+
+        let e = build_error(builder().device_name("  "));
+        assert_eq!(e, ConfigError::EmptyDeviceName);
+        assert_eq!(e.option(), ConfigOption::DeviceName);
+
+        let e = build_error(builder().proxy("socks9://proxy:1080"));
+        assert_eq!(e.option(), ConfigOption::Proxy);
+        assert!(matches!(e, ConfigError::UnsupportedScheme { .. }), "{e:?}");
+
+        // `Error` wraps it, and it is never retryable.
+        let e = Error::from(ConfigError::EmptyDeviceName);
+        assert!(matches!(e, Error::Config(ConfigError::EmptyDeviceName)));
+        assert!(!e.is_retryable());
+        assert_eq!(
+            e.to_string(),
+            "invalid configuration: device_name must not be empty"
+        );
     }
 
     /// Regression: a rejected proxy URL used to be echoed, password included.
     #[test]
     fn proxy_errors_do_not_show_the_password() {
-        for proxy in ["socks5://me:s3cret@proxy:1080", "http://me:s3cret@[::1"] {
-            let e = WebexConfig::builder(Credentials::access_token("a_b_c"))
-                .proxy(proxy)
-                .build();
-            let Err(Error::Config(message)) = e else {
-                panic!("{proxy} should be a config error");
-            };
-            assert!(!message.contains("s3cret"), "{message}");
-            assert!(message.contains("proxy URL"), "{message}");
+        for proxy in [
+            "socks5://me:s3cret@proxy:1080",
+            "http://me:s3cret@[::1",
+            "ftp://me:s3cret@p",
+        ] {
+            let e = build_error(builder().proxy(proxy));
+            assert_eq!(e.option(), ConfigOption::Proxy, "{proxy}");
+            for shown in [e.to_string(), format!("{e:?}")] {
+                assert!(!shown.contains("s3cret"), "{shown}");
+            }
         }
         assert_eq!(without_userinfo("http://a:b@h:1/p@x"), "http://***@h:1/p@x");
         assert_eq!(without_userinfo("http://h:1/p@x"), "http://h:1/p@x");

@@ -2,19 +2,17 @@
 //! before expiry, one refresh for many concurrent callers, typed failures.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use crate::support::*;
 use axum::Json;
 use axum::extract::Form;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use common::*;
 use futures::StreamExt;
 use secrecy::ExposeSecret;
 use webex_meetings::{AccessToken, AuthError, Credentials, MeetingsEvent, OAuthTokens, Webex};

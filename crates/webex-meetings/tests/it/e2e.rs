@@ -1,11 +1,9 @@
 //! End to end against the real server, in process (`TestServer`).
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::time::Duration;
 
-use common::{devices, within};
+use crate::support::{devices, within};
 use futures::StreamExt;
 use secrecy::ExposeSecret;
 use webex_meetings::{
@@ -81,9 +79,18 @@ async fn a_late_subscriber_learns_the_current_state() {
     ));
 
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let _sub = meetings.on("meetings:registered", move |e| {
-        let _ = tx.send(e.name().into_owned());
-    });
+    let _sub = meetings
+        .on("meetings:registered", move |e| {
+            let _ = tx.send(e.name().into_owned());
+        })
+        .unwrap();
+    // A misspelt name is refused, naming the events that exist.
+    let e = meetings.on("meetings:registerd", |_| {}).unwrap_err();
+    assert!(
+        matches!(&e, Error::UnknownEvent { name } if name == "meetings:registerd"),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("meetings:registered"), "{e}");
     assert_eq!(
         within(rx.recv()).await.as_deref(),
         Some("meetings:registered")
@@ -219,7 +226,7 @@ async fn an_expired_token_is_a_typed_error() {
 #[tokio::test]
 async fn oauth_tokens_refresh_on_expiry_and_on_401_with_the_server() {
     let server = TestServer::start().await.unwrap();
-    let tokens = common::oauth_tokens(&server, "grace@example.com").await;
+    let tokens = crate::support::oauth_tokens(&server, "grace@example.com").await;
     let webex = Webex::init(
         WebexConfig::builder(Credentials::oauth(
             tokens.expires_at(std::time::SystemTime::now() - Duration::from_secs(1)),

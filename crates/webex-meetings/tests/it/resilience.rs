@@ -3,14 +3,12 @@
 //! instance taking the device over, and unregister during a backoff.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{devices, within};
+use crate::support::{devices, within};
 use futures::{FutureExt as _, StreamExt};
 use secrecy::ExposeSecret;
 use serde_json::json;
@@ -211,7 +209,7 @@ async fn a_server_restart_on_a_fresh_database_registers_the_device_again() {
 #[tokio::test]
 async fn a_revoked_token_is_refreshed_and_the_socket_reconnects() {
     let server = TestServer::start().await.unwrap();
-    let tokens = common::oauth_tokens(&server, "carol@example.com").await;
+    let tokens = crate::support::oauth_tokens(&server, "carol@example.com").await;
     let webex = Webex::init(
         builder(&server, Credentials::oauth(tokens))
             .build()
