@@ -132,11 +132,12 @@ pub fn rust_sdk<'a>(
     Box::pin(async move {
         let sdk = |e: webex_meetings::Error| BenchError::Sdk(e.to_string());
         let start = Instant::now();
-        let config =
-            webex_meetings::WebexConfig::builder(webex_meetings::Credentials::access_token(token.expose_secret()))
-                .discovery_url(format!("{base}/u2c/api/v1"))
-                .build()
-                .map_err(sdk)?;
+        let config = webex_meetings::WebexConfig::builder(
+            webex_meetings::Credentials::access_token(token.expose_secret()),
+        )
+        .discovery_url(format!("{base}/u2c/api/v1"))
+        .build()
+        .map_err(sdk)?;
         let webex = webex_meetings::Webex::init(config);
         let meetings = webex.meetings();
         meetings.register().await.map_err(sdk)?;

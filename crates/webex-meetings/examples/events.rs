@@ -19,10 +19,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let meetings = webex.meetings();
 
     // Subscribing after init still sees `meetings:ready`: state is replayed.
-    let _ready = meetings.on("meetings:ready", |_| println!("meetings:ready"));
-    let _registered = meetings.on("meetings:registered", |_| println!("meetings:registered"));
+    let _ready = meetings.on("meetings:ready", |_| println!("meetings:ready"))?;
+    let _registered = meetings.on("meetings:registered", |_| println!("meetings:registered"))?;
     // Every Mercury event whose type starts with `locus`.
-    let _locus = meetings.on("event:locus", |e| println!("{}", e.name()));
+    let _locus = meetings.on("event:locus", |e| println!("{}", e.name()))?;
 
     let mut events = meetings.events();
     tokio::spawn(async move {

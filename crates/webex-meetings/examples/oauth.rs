@@ -23,7 +23,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let webex = Webex::init(WebexConfig::builder(Credentials::oauth(tokens)).build()?);
     webex
         .meetings()
-        .on("token:refreshed", |_| println!("token refreshed"))
+        .on("token:refreshed", |_| println!("token refreshed"))?
         .detach();
 
     match webex.meetings().register().await {

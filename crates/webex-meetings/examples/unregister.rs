@@ -21,7 +21,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     meetings
         .on("meetings:unregistered", |_| {
             println!("meetings:unregistered")
-        })
+        })?
         .detach();
 
     meetings.register().await?;

@@ -5,11 +5,12 @@ use std::sync::{Arc, Mutex};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::WebexConfig;
-use crate::credentials::{AccessToken, Endpoints, TokenManager};
+use crate::credentials::{AccessToken, TokenManager};
 use crate::error::Error;
 use crate::events::{EventHub, MeetingsEvent};
 use crate::http::{Http, Transport};
 use crate::meetings::{Lifecycle, Meetings, RegistrationStatus};
+use crate::services::Services;
 
 /// The SDK instance. Cheap to clone; clones share everything.
 ///
@@ -32,7 +33,8 @@ pub struct Webex {
 pub(crate) struct Shared {
     pub(crate) config: WebexConfig,
     pub(crate) http: Http,
-    pub(crate) endpoints: Arc<Endpoints>,
+    /// Service URLs learned from the catalog.
+    pub(crate) services: Arc<Services>,
     pub(crate) hub: Arc<EventHub>,
     pub(crate) lifecycle: tokio::sync::Mutex<Lifecycle>,
     pub(crate) status: Mutex<RegistrationStatus>,
@@ -59,7 +61,7 @@ impl Webex {
             config.retry,
             config.timeouts.request,
         ));
-        let endpoints = Arc::new(Endpoints::new(
+        let services = Arc::new(Services::new(
             config.hydra_url.clone(),
             config.token_url.clone(),
             config.self_hosted,
@@ -72,7 +74,7 @@ impl Webex {
         let tokens = Arc::new(TokenManager::new(
             config.credentials.clone(),
             Arc::clone(&transport),
-            Arc::clone(&endpoints),
+            Arc::clone(&services),
             on_refresh,
         ));
         hub.emit(MeetingsEvent::Ready);
@@ -80,7 +82,7 @@ impl Webex {
         Self {
             shared: Arc::new(Shared {
                 http: Http { transport, tokens },
-                endpoints,
+                services,
                 hub,
                 lifecycle: tokio::sync::Mutex::new(Lifecycle::default()),
                 status: Mutex::new(RegistrationStatus::default()),
@@ -123,7 +125,7 @@ impl Webex {
     /// `GET {hydra}/people/me`: the authenticated user. A 401 refreshes the
     /// token once and replays the request.
     pub async fn me(&self) -> Result<webex_wire::people::Person, Error> {
-        crate::people::me(&self.shared.http, &self.shared.endpoints.hydra()).await
+        crate::people::me(&self.shared.http, &self.shared.services.hydra()).await
     }
 
     /// The signed-in user's devices (`GET {wdm}/devices`), as WDM lists them.
@@ -158,7 +160,10 @@ impl Webex {
         let mut url = crate::http::join(&wdm, "devices")?;
         // One path segment, percent-encoded: an id can never reach another path.
         url.path_segments_mut()
-            .map_err(|()| Error::Config(format!("the wdm URL `{wdm}` cannot take a path")))?
+            .map_err(|()| Error::InvalidResponse {
+                url: wdm.clone(),
+                message: "the catalog's wdm URL cannot take a path".into(),
+            })?
             .push(id_or_url);
         crate::device::delete(&self.shared.http, url.as_str()).await
     }

@@ -7,6 +7,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::config::ConfigError;
 use crate::mercury::MercuryError;
 
 /// Anything that can go wrong in this crate.
@@ -68,9 +69,19 @@ pub enum Error {
     /// The device store failed to read or write.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// The configuration is not usable (bad URL, bad header value…).
+    /// The configuration is not usable; the [`ConfigError`] names the option.
     #[error("invalid configuration: {0}")]
-    Config(String),
+    Config(#[from] ConfigError),
+    /// `Meetings::on` was given a name that no event carries (a typo such
+    /// as `meetings:registerd`); the message lists the known names.
+    #[error(
+        "no event is named `{name}`; known events: {}",
+        crate::events::known_names()
+    )]
+    UnknownEvent {
+        /// The name given.
+        name: String,
+    },
 }
 
 impl From<HttpError> for Error {
@@ -91,12 +102,13 @@ impl Error {
         match self {
             Self::Auth(e) => e.is_retryable(),
             Self::Register(e) => e.is_retryable(),
-            Self::DeviceLimitExceeded { .. } | Self::InvalidResponse { .. } | Self::Config(_) => {
-                false
-            }
+            Self::DeviceLimitExceeded { .. }
+            | Self::InvalidResponse { .. }
+            | Self::Config(_)
+            | Self::UnknownEvent { .. } => false,
             Self::Http(e) => e.is_retryable(),
             Self::Network { .. } | Self::Timeout { .. } => true,
-            Self::Store(_) => true,
+            Self::Store(e) => e.is_retryable(),
         }
     }
 
@@ -319,19 +331,43 @@ impl HttpError {
     }
 }
 
-/// A device store failure.
+/// A device store failure, and whether trying again may help.
+///
+/// ```
+/// use webex_meetings::StoreError;
+///
+/// assert!(StoreError::Unavailable("database restarting".into()).is_retryable());
+/// assert!(!StoreError::Corrupt("devices.json: expected value at line 1".into()).is_retryable());
+/// ```
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("device store: {0}")]
-pub struct StoreError(pub String);
+#[non_exhaustive]
+pub enum StoreError {
+    /// The store could not be read or written (I/O error, backend down);
+    /// it may work later.
+    #[error("device store unavailable: {0}")]
+    Unavailable(String),
+    /// The store holds data that cannot be read back (e.g. a corrupt device
+    /// file). Retrying does not help until it is repaired or removed.
+    #[error("device store is corrupt: {0}")]
+    Corrupt(String),
+}
 
-impl From<std::io::Error> for StoreError {
-    fn from(e: std::io::Error) -> Self {
-        Self(e.to_string())
+impl StoreError {
+    /// Whether trying again later may help (not for corrupt data).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
     }
 }
 
+impl From<std::io::Error> for StoreError {
+    fn from(e: std::io::Error) -> Self {
+        Self::Unavailable(e.to_string())
+    }
+}
+
+/// Data that does not (de)serialize is corrupt, not a passing failure.
 impl From<serde_json::Error> for StoreError {
     fn from(e: serde_json::Error) -> Self {
-        Self(e.to_string())
+        Self::Corrupt(e.to_string())
     }
 }

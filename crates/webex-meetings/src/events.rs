@@ -12,7 +12,69 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use webex_wire::mercury::ServerFrame;
 
+use crate::error::Error;
 use crate::locus::{AddedReason, Meeting, RemovedReason};
+
+/// Declares [`EventName`]: every fixed event name in one list, read by both
+/// [`MeetingsEvent::name`] and the check in `Meetings::on`. Adding an event
+/// is one line here plus its [`MeetingsEvent`] variant (the compiler then
+/// asks for its arm in [`MeetingsEvent::kind`]).
+macro_rules! event_names {
+    ($($(#[$doc:meta])* $kind:ident => $name:literal,)*) => {
+        /// The name of every event other than a Mercury event (those are
+        /// `event:<eventType>`).
+        ///
+        /// ```
+        /// use webex_meetings::EventName;
+        /// assert_eq!(EventName::Registered.as_str(), "meetings:registered");
+        /// assert!(EventName::ALL.contains(&EventName::Ready));
+        /// ```
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum EventName {
+            $($(#[$doc])* $kind,)*
+        }
+
+        impl EventName {
+            /// Every fixed event name, in the order they are documented.
+            pub const ALL: &'static [EventName] = &[$(Self::$kind,)*];
+
+            /// The Webex name, e.g. `"meetings:ready"`.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$kind => $name,)*
+                }
+            }
+        }
+    };
+}
+
+event_names! {
+    /// `meetings:ready`
+    Ready => "meetings:ready",
+    /// `meetings:registered`
+    Registered => "meetings:registered",
+    /// `meetings:unregistered`
+    Unregistered => "meetings:unregistered",
+    /// `network:disconnected`
+    NetworkDisconnected => "network:disconnected",
+    /// `network:reconnected`
+    NetworkReconnected => "network:reconnected",
+    /// `network:replaced`
+    Replaced => "network:replaced",
+    /// `token:refreshed`
+    TokenRefreshed => "token:refreshed",
+    /// `meeting:added` (on `Meetings`): a meeting entered the list.
+    MeetingAdded => "meeting:added",
+    /// `meeting:removed` (on `Meetings`): a meeting left the list.
+    MeetingRemoved => "meeting:removed",
+    /// `meeting:stateChange` (on a `Meeting`).
+    MeetingStateChange => "meeting:stateChange",
+    /// `members:update` (on a `Meeting`).
+    MembersUpdate => "members:update",
+    /// `meeting:self:left` (on a `Meeting`).
+    MeetingSelfLeft => "meeting:self:left",
+}
 
 /// Something that happened to the meetings registration.
 ///
@@ -66,22 +128,31 @@ pub enum MeetingsEvent {
 }
 
 impl MeetingsEvent {
+    /// The fixed name of this event; `None` for a Mercury event, whose name
+    /// is `event:<eventType>`.
+    pub fn kind(&self) -> Option<EventName> {
+        Some(match self {
+            Self::Ready => EventName::Ready,
+            Self::Registered => EventName::Registered,
+            Self::Unregistered => EventName::Unregistered,
+            Self::NetworkDisconnected { .. } => EventName::NetworkDisconnected,
+            Self::NetworkReconnected => EventName::NetworkReconnected,
+            Self::TokenRefreshed => EventName::TokenRefreshed,
+            Self::Replaced => EventName::Replaced,
+            Self::MeetingAdded { .. } => EventName::MeetingAdded,
+            Self::MeetingRemoved { .. } => EventName::MeetingRemoved,
+            Self::Mercury(_) => return None,
+        })
+    }
+
     /// The Webex name of the event, e.g. `"meetings:registered"`.
     pub fn name(&self) -> Cow<'static, str> {
-        Cow::Borrowed(match self {
-            Self::Ready => "meetings:ready",
-            Self::Registered => "meetings:registered",
-            Self::Unregistered => "meetings:unregistered",
-            Self::NetworkDisconnected { .. } => "network:disconnected",
-            Self::NetworkReconnected => "network:reconnected",
-            Self::TokenRefreshed => "token:refreshed",
-            Self::Replaced => "network:replaced",
-            Self::MeetingAdded { .. } => "meeting:added",
-            Self::MeetingRemoved { .. } => "meeting:removed",
+        match self {
             Self::Mercury(frame) => {
-                return Cow::Owned(format!("event:{}", frame.event_type().unwrap_or_default()));
+                Cow::Owned(format!("event:{}", frame.event_type().unwrap_or_default()))
             }
-        })
+            _ => Cow::Borrowed(self.kind().map_or("", EventName::as_str)),
+        }
     }
 
     /// Whether a subscription to `name` receives this event: its exact name;
@@ -104,7 +175,7 @@ impl MeetingsEvent {
         // Called for every event and every subscriber: compare without
         // building the `event:<type>` name.
         let Self::Mercury(frame) = self else {
-            return self.name() == name;
+            return self.kind().is_some_and(|kind| kind.as_str() == name);
         };
         let event_type = frame.event_type().unwrap_or_default();
         match name.strip_prefix("event") {
@@ -117,6 +188,29 @@ impl MeetingsEvent {
             None => false,
         }
     }
+}
+
+/// Checks that a subscription to `name` can ever fire: a fixed event name
+/// ([`EventName::ALL`]), `*`, `event` or `event:<eventType prefix>`.
+pub(crate) fn check_name(name: &str) -> Result<(), Error> {
+    let known = name == "*"
+        || name == "event"
+        || name.starts_with("event:")
+        || EventName::ALL.iter().any(|kind| kind.as_str() == name);
+    if known {
+        Ok(())
+    } else {
+        Err(Error::UnknownEvent {
+            name: name.to_owned(),
+        })
+    }
+}
+
+/// The names [`check_name`] accepts, for error messages.
+pub(crate) fn known_names() -> String {
+    let mut names: Vec<&str> = EventName::ALL.iter().map(|kind| kind.as_str()).collect();
+    names.extend(["event:<eventType>", "event", "*"]);
+    names.join(", ")
 }
 
 /// Fans events out to subscribers and remembers the state to replay.
@@ -289,6 +383,60 @@ mod tests {
             .map(|e| e.name().into_owned())
             .collect();
         assert_eq!(names, ["meetings:ready"]);
+    }
+
+    #[test]
+    fn every_fixed_event_is_named_from_the_list() {
+        let events = [
+            MeetingsEvent::Ready,
+            MeetingsEvent::Registered,
+            MeetingsEvent::Unregistered,
+            MeetingsEvent::NetworkDisconnected {
+                code: None,
+                reason: String::new(),
+                will_reconnect: true,
+            },
+            MeetingsEvent::NetworkReconnected,
+            MeetingsEvent::TokenRefreshed,
+            MeetingsEvent::Replaced,
+        ];
+        assert_eq!(events.len(), EventName::ALL.len());
+        for event in events {
+            let name = event.name();
+            assert!(check_name(&name).is_ok(), "{name}");
+            assert!(event.matches(&name), "{name}");
+        }
+    }
+
+    #[test]
+    fn misspelt_names_are_refused_with_the_known_ones() {
+        let Err(e) = check_name("meetings:registerd") else {
+            panic!("a misspelt name must be refused");
+        };
+        assert!(matches!(&e, Error::UnknownEvent { name } if name == "meetings:registerd"));
+        assert!(!e.is_retryable());
+        let message = e.to_string();
+        for kind in EventName::ALL {
+            assert!(message.contains(kind.as_str()), "{message}");
+        }
+        for ok in [
+            "*",
+            "event",
+            "event:locus",
+            "event:anything.at.all",
+            "network:replaced",
+        ] {
+            assert!(check_name(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "meetings",
+            "events:locus",
+            "Meetings:ready",
+            "meetings:ready ",
+        ] {
+            assert!(check_name(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

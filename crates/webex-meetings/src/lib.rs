@@ -13,8 +13,8 @@
 //! let meetings = webex.meetings();
 //!
 //! // meetings.on('meetings:ready', …): replayed to late subscribers.
-//! meetings.on("meetings:ready", |_| println!("ready")).detach();
-//! meetings.on("meetings:registered", |_| println!("registered")).detach();
+//! meetings.on("meetings:ready", |_| println!("ready"))?.detach();
+//! meetings.on("meetings:registered", |_| println!("registered"))?.detach();
 //!
 //! // meetings.register(): every step bounded, errors name the step.
 //! meetings.register().await?;
@@ -50,7 +50,6 @@
 //! # Ok::<(), webex_meetings::Error>(())
 //! ```
 
-mod catalog;
 mod client;
 mod config;
 mod credentials;
@@ -62,16 +61,17 @@ mod locus;
 mod meetings;
 pub mod mercury;
 mod people;
+mod services;
 
 pub use client::Webex;
 pub use config::{
-    DEFAULT_DEVICE_NAME, DEFAULT_DISCOVERY_URL, DEFAULT_HYDRA_URL, DEFAULT_TOKEN_URL, RetryPolicy,
-    Timeouts, WebexConfig, WebexConfigBuilder,
+    ConfigError, ConfigOption, DEFAULT_DEVICE_NAME, DEFAULT_DISCOVERY_URL, DEFAULT_HYDRA_URL,
+    DEFAULT_TOKEN_URL, RetryPolicy, Timeouts, WebexConfig, WebexConfigBuilder,
 };
 pub use credentials::{AccessToken, Credentials, OAuthTokens, TokenProvider};
 pub use device::{DeviceKey, DeviceStore, FileDeviceStore, MemoryDeviceStore};
 pub use error::{AuthError, Error, HttpError, RegisterError, Step, StoreError};
-pub use events::{EventStream, MeetingsEvent, Subscription};
+pub use events::{EventName, EventStream, MeetingsEvent, Subscription};
 pub use locus::{
     AddedReason, Meeting, MeetingError, MeetingEvent, MeetingEventStream, MeetingOptions, Member,
     MemberStatus, MembersDelta, RemovedReason,

@@ -1,72 +1,20 @@
 //! The token manager: hands out the current access token, refreshes it with
 //! at most one refresh in flight, and lets the app swap it at runtime.
 
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
-use webex_wire::catalog::{Catalog, services};
 
 use super::oauth::{self, Exchanged};
 use super::{AccessToken, Credentials, CredentialsKind, TokenProvider};
-use crate::config::DEFAULT_TOKEN_URL;
 use crate::error::AuthError;
 use crate::http::Transport;
+use crate::services::Services;
 
 /// A token is refreshed on demand when it expires within this margin.
 const EXPIRY_MARGIN: Duration = Duration::from_secs(30);
-
-/// URLs the credentials need that may move once the catalog is known.
-pub(crate) struct Endpoints {
-    /// The public API base; the catalog's `hydra` once it is known.
-    hydra: RwLock<String>,
-    /// A token URL the app set explicitly; the catalog never moves it.
-    explicit_token_url: Option<String>,
-    /// Self-hosted: the token endpoint is `<hydra>/access_token`.
-    self_hosted: bool,
-}
-
-impl Endpoints {
-    pub(crate) fn new(
-        hydra: String,
-        explicit_token_url: Option<String>,
-        self_hosted: bool,
-    ) -> Self {
-        Self {
-            hydra: RwLock::new(hydra),
-            explicit_token_url,
-            self_hosted,
-        }
-    }
-
-    /// The public API base (`people/me`, `jwt/login`).
-    pub(crate) fn hydra(&self) -> String {
-        self.hydra
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
-    /// The OAuth token endpoint: the explicit one, else `<hydra>/access_token`
-    /// on a self-hosted server, else Webex's.
-    pub(crate) fn token_url(&self) -> String {
-        match &self.explicit_token_url {
-            Some(url) => url.clone(),
-            None if self.self_hosted => format!("{}/access_token", self.hydra()),
-            None => DEFAULT_TOKEN_URL.to_owned(),
-        }
-    }
-
-    /// Adopts the catalog's `hydra` (which moves a self-hosted server's
-    /// token endpoint with it).
-    pub(crate) fn update_from_catalog(&self, catalog: &Catalog) {
-        if let Some(hydra) = catalog.service(services::HYDRA) {
-            *self.hydra.write().unwrap_or_else(PoisonError::into_inner) =
-                hydra.trim_end_matches('/').to_owned();
-        }
-    }
-}
 
 /// A token handed out, with the generation it belongs to (used to tell
 /// whether a 401 was for a token someone already replaced).
@@ -99,7 +47,7 @@ pub(crate) struct TokenManager {
     state: Mutex<State>,
     refresh_lock: tokio::sync::Mutex<()>,
     transport: Arc<Transport>,
-    endpoints: Arc<Endpoints>,
+    services: Arc<Services>,
     on_refresh: Box<dyn Fn() + Send + Sync>,
 }
 
@@ -108,7 +56,7 @@ impl TokenManager {
     pub(crate) fn new(
         credentials: Credentials,
         transport: Arc<Transport>,
-        endpoints: Arc<Endpoints>,
+        services: Arc<Services>,
         on_refresh: Box<dyn Fn() + Send + Sync>,
     ) -> Self {
         let (source, state) = match credentials.kind {
@@ -140,7 +88,7 @@ impl TokenManager {
             state: Mutex::new(state),
             refresh_lock: tokio::sync::Mutex::new(()),
             transport,
-            endpoints,
+            services,
             on_refresh,
         }
     }
@@ -228,7 +176,7 @@ impl TokenManager {
                 }
                 let url = match token_url {
                     Some(u) => u.clone(),
-                    None => Url::parse(&self.endpoints.token_url())
+                    None => Url::parse(&self.services.token_url())
                         .map_err(|e| AuthError::RefreshFailed(format!("bad token URL: {e}")))?,
                 };
                 oauth::refresh(
@@ -243,7 +191,7 @@ impl TokenManager {
                 .await?
             }
             Source::Jwt(jwt) => {
-                oauth::jwt_login(&self.transport, &self.endpoints.hydra(), jwt).await?
+                oauth::jwt_login(&self.transport, &self.services.hydra(), jwt).await?
             }
             Source::Provider(p) => {
                 let access = if had_token {

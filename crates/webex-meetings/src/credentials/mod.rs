@@ -18,7 +18,7 @@ use url::Url;
 
 use crate::error::AuthError;
 
-pub(crate) use manager::{Endpoints, TokenManager};
+pub(crate) use manager::TokenManager;
 
 /// How the SDK obtains access tokens.
 ///

@@ -29,7 +29,7 @@ pub(crate) fn request_body(name: &str, ttl: Option<u64>) -> DeviceRequest {
 pub(crate) async fn create(http: &Http, wdm: &str, body: &DeviceRequest) -> Result<Device, Error> {
     let mut url = join(wdm, "devices")?;
     url.set_query(Some(UPSTREAM));
-    let body = to_json("the device request", body)?;
+    let body = to_json("the device request", wdm, body)?;
     http.json(HttpRequest::new(Method::POST, url).json(body))
         .await
 }
@@ -50,7 +50,7 @@ pub(crate) async fn refresh(
 ) -> Result<Refreshed, Error> {
     let mut url = parse_device_url(&device.url)?;
     url.set_query(Some(UPSTREAM));
-    let mut record = to_json("the stored device record", device)?;
+    let mut record = to_json("the stored device record", &device.url, device)?;
     if let Some(map) = record.as_object_mut() {
         for field in ["features", "mediaCluster", "etag"] {
             map.remove(field);
@@ -95,10 +95,13 @@ fn parse_device_url(device_url: &str) -> Result<url::Url, Error> {
     })
 }
 
-/// `value` as JSON; `what` names it in the (never expected) error.
-fn to_json(what: &str, value: &impl serde::Serialize) -> Result<Value, Error> {
-    serde_json::to_value(value)
-        .map_err(|e| Error::Config(format!("{what} cannot be serialized: {e}")))
+/// `value` as JSON; `what` names it in the (never expected) error, which
+/// blames `url`: the record came from that server.
+fn to_json(what: &str, url: &str, value: &impl serde::Serialize) -> Result<Value, Error> {
+    serde_json::to_value(value).map_err(|e| Error::InvalidResponse {
+        url: url.to_owned(),
+        message: format!("{what} cannot be serialized: {e}"),
+    })
 }
 
 /// `GET {wdm}/devices`: the user's devices.

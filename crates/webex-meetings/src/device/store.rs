@@ -136,7 +136,12 @@ impl FileDeviceStore {
     async fn read(&self) -> Result<FileContents, StoreError> {
         match tokio::fs::read(&self.path).await {
             Ok(bytes) if bytes.is_empty() => Ok(FileContents::default()),
-            Ok(bytes) => Ok(serde_json::from_slice(&bytes)?),
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+                StoreError::Corrupt(format!(
+                    "{} is not a device file ({e}); repair or remove it",
+                    self.path.display()
+                ))
+            }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(FileContents::default()),
             Err(e) => Err(e.into()),
         }
@@ -287,6 +292,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let path = dir.path().join("devices.json");
         std::fs::write(&path, b"{not json").unwrap_or_else(|e| panic!("{e}"));
-        assert!(FileDeviceStore::new(&path).load(&key("u1")).await.is_err());
+        let store = FileDeviceStore::new(&path);
+        let Err(e) = store.load(&key("u1")).await else {
+            panic!("a corrupt file must not load");
+        };
+        assert!(matches!(e, StoreError::Corrupt(_)), "{e:?}");
+        assert!(e.to_string().contains("devices.json"), "{e}");
+        // Trying again cannot help, so it is not reported as retryable.
+        assert!(!e.is_retryable());
+        assert!(!crate::Error::from(e).is_retryable());
+        // Saving over it fails too, rather than dropping the devices it held.
+        assert!(store.save(&key("u1"), &device("d1")).await.is_err());
+        assert_eq!(
+            std::fs::read(&path).unwrap_or_else(|e| panic!("{e}")),
+            b"{not json"
+        );
     }
 }

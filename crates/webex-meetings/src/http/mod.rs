@@ -305,8 +305,12 @@ impl Transport {
             builder = builder.header(reqwest::header::AUTHORIZATION, value);
         }
         for (name, value) in &req.headers {
-            let mut value = HeaderValue::from_str(value.expose_secret())
-                .map_err(|_| Error::Config(format!("invalid value for header {name}")))?;
+            let mut value = HeaderValue::from_str(value.expose_secret()).map_err(|_| {
+                // Only credentials travel in these headers (the guest JWT).
+                Error::Auth(AuthError::TokenInvalid {
+                    reason: format!("the {name} value contains characters not allowed in a header"),
+                })
+            })?;
             value.set_sensitive(true);
             builder = builder.header(name.clone(), value);
         }
@@ -375,13 +379,18 @@ pub(crate) fn strip_query(url: &Url) -> String {
 }
 
 /// `base` + `/` + `path`, with slashes trimmed (Webex service-relative URLs).
+/// `base` is the validated discovery URL or a URL from the catalog, so a
+/// failure means the catalog named an unusable URL.
 pub(crate) fn join(base: &str, path: &str) -> Result<Url, Error> {
     let joined = format!(
         "{}/{}",
         base.trim_end_matches('/'),
         path.trim_start_matches('/')
     );
-    Url::parse(&joined).map_err(|e| Error::Config(format!("bad URL {joined}: {e}")))
+    Url::parse(&joined).map_err(|e| Error::InvalidResponse {
+        url: joined.clone(),
+        message: format!("the service catalog gave a URL that does not parse ({e})"),
+    })
 }
 
 /// Authenticated requests: bearer token, and refresh-then-replay on a 401.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use webex_wire::locus::{JoinDevice, JoinRequest, LeaveRequest, Locus};
 
-use super::collection::Source;
+use super::collection::{Collection, Source};
 use super::destination::Destination;
 use super::error::MeetingError;
 use super::meeting::{Meeting, MeetingState, Origin};
@@ -24,9 +24,7 @@ fn device_url(shared: &Shared) -> Result<String, MeetingError> {
 
 /// The `locus` service URL from the catalog.
 fn locus_base(shared: &Shared) -> Result<String, MeetingError> {
-    shared
-        .locus
-        .services()
+    Collection::services(shared)
         .locus
         .ok_or(MeetingError::NoService { service: "locus" })
 }
@@ -104,7 +102,7 @@ impl Meetings {
         if let Destination::Number(n) = &parsed {
             state.meeting_number = Some(n.clone());
         }
-        if let Some(appapi) = collection.services().appapi {
+        if let Some(appapi) = Collection::services(shared).appapi {
             let info = requests::bounded(
                 "meetingInfo",
                 collection.options.request_timeout,

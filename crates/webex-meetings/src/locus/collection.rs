@@ -6,11 +6,11 @@
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
-use webex_wire::catalog::{Catalog, services};
+use webex_wire::catalog::services;
 use webex_wire::locus::{Locus, LocusEvent, ParticipantState};
 use webex_wire::mercury::ServerFrame;
 
@@ -55,7 +55,6 @@ pub(crate) struct Collection {
     epoch: AtomicU64,
     /// Serializes `create()` so one destination gives one meeting.
     pub(crate) create_lock: tokio::sync::Mutex<()>,
-    services: RwLock<Services>,
     pub(crate) options: MeetingOptions,
     worker: Mutex<Option<mpsc::UnboundedSender<Input>>>,
 }
@@ -76,7 +75,6 @@ impl Collection {
             hub,
             epoch: AtomicU64::new(0),
             create_lock: tokio::sync::Mutex::new(()),
-            services: RwLock::new(Services::default()),
             options,
             worker: Mutex::new(None),
         }
@@ -86,25 +84,12 @@ impl Collection {
         self.meetings.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Adopts the `locus` and `webex-appapi-service` URLs of `catalog`.
-    pub(crate) fn update_from_catalog(&self, catalog: &Catalog) {
-        let mut s = self
-            .services
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        s.locus = catalog
-            .service(services::LOCUS)
-            .map(|u| u.trim_end_matches('/').to_owned());
-        s.appapi = catalog
-            .service(APPAPI)
-            .map(|u| u.trim_end_matches('/').to_owned());
-    }
-
-    pub(crate) fn services(&self) -> Services {
-        self.services
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+    /// The `locus` and `webex-appapi-service` base URLs of the catalog.
+    pub(crate) fn services(shared: &Shared) -> Services {
+        Services {
+            locus: shared.services.url(services::LOCUS),
+            appapi: shared.services.url(APPAPI),
+        }
     }
 
     /// Connects the background worker; returns its inbox.

@@ -86,6 +86,9 @@ pub enum MeetingError {
         /// What is wrong with it.
         message: String,
     },
+    /// The request body could not be encoded (a bug: report it).
+    #[error("could not encode the request body: {0}")]
+    Encode(String),
     /// Any other failure of the request (network, auth, server error).
     #[error(transparent)]
     Request(#[from] Error),
@@ -107,6 +110,7 @@ impl MeetingError {
             | Self::InvalidDestination { .. }
             | Self::NoLocus
             | Self::NoService { .. }
+            | Self::Encode(_)
             | Self::Removed
             | Self::MalformedLocus { .. } => false,
         }

@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 use webex_wire::locus::LocusState;
 
 use super::roster::MembersDelta;
+use crate::events::EventName;
 
 /// Why a meeting entered the meetings list (`meeting:added`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -99,13 +100,23 @@ pub enum MeetingEvent {
 }
 
 impl MeetingEvent {
+    /// Every name a meeting emits.
+    pub const NAMES: [&'static str; 3] = [
+        EventName::MeetingStateChange.as_str(),
+        EventName::MembersUpdate.as_str(),
+        EventName::MeetingSelfLeft.as_str(),
+    ];
+
     /// The Webex name, e.g. `"members:update"`.
     pub fn name(&self) -> Cow<'static, str> {
-        Cow::Borrowed(match self {
-            Self::StateChange { .. } => "meeting:stateChange",
-            Self::MembersUpdate(_) => "members:update",
-            Self::SelfLeft => "meeting:self:left",
-        })
+        Cow::Borrowed(
+            match self {
+                Self::StateChange { .. } => EventName::MeetingStateChange,
+                Self::MembersUpdate(_) => EventName::MembersUpdate,
+                Self::SelfLeft => EventName::MeetingSelfLeft,
+            }
+            .as_str(),
+        )
     }
 
     /// Whether a subscription to `name` receives this event (its name, or `*`).

@@ -246,7 +246,8 @@ impl Meeting {
 
     /// Runs `handler` for each event named `name` (`meeting:stateChange`,
     /// `members:update`, `meeting:self:left`, or `*`), starting with the
-    /// current state. Dropping the [`Subscription`] unsubscribes.
+    /// current state. Dropping the [`Subscription`] unsubscribes. Any other
+    /// name is refused with [`crate::Error::UnknownEvent`].
     ///
     /// # Panics
     /// Outside a Tokio runtime (the handler runs on a spawned task).
@@ -254,16 +255,19 @@ impl Meeting {
         &self,
         name: impl Into<String>,
         handler: impl Fn(MeetingEvent) + Send + Sync + 'static,
-    ) -> Subscription {
+    ) -> Result<Subscription, crate::Error> {
         let name = name.into();
+        if name != "*" && !MeetingEvent::NAMES.contains(&name.as_str()) {
+            return Err(crate::Error::UnknownEvent { name });
+        }
         let mut stream = self.events();
-        Subscription::from_task(tokio::spawn(async move {
+        Ok(Subscription::from_task(tokio::spawn(async move {
             while let Some(event) = stream.recv().await {
                 if event.matches(&name) {
                     handler(event);
                 }
             }
-        }))
+        })))
     }
 
     /// The registered device's URL, if registered.

@@ -149,6 +149,5 @@ pub(crate) async fn end(
 }
 
 fn to_json(value: &impl serde::Serialize) -> Result<serde_json::Value, MeetingError> {
-    serde_json::to_value(value)
-        .map_err(|e| MeetingError::Request(Error::Config(format!("request body: {e}"))))
+    serde_json::to_value(value).map_err(|e| MeetingError::Encode(e.to_string()))
 }

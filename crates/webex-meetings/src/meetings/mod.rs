@@ -32,7 +32,7 @@ use crate::mercury::{MercuryClient, MercuryEvent, MercuryHost};
 /// # async fn run() -> Result<(), webex_meetings::Error> {
 /// let webex = Webex::init(WebexConfig::builder(Credentials::access_token("tok_PF84_org")).build()?);
 /// let meetings = webex.meetings();
-/// meetings.on("meetings:registered", |_| println!("registered")).detach();
+/// meetings.on("meetings:registered", |_| println!("registered"))?.detach();
 /// let report = meetings.register().await?;
 /// println!("device {}", report.device.url);
 /// meetings.unregister().await?;
@@ -330,20 +330,32 @@ impl Meetings {
     /// [`MeetingsEvent::matches`]), starting with the current state. Dropping
     /// the returned [`Subscription`] unsubscribes; `.detach()` keeps it.
     ///
+    /// `name` is a name from [`crate::EventName`], `event:<eventType>` (or a
+    /// dotted prefix of it), `event` or `*`. Any other name is refused with
+    /// [`Error::UnknownEvent`], which lists the known names: a handler that
+    /// could never fire is almost always a typo.
+    ///
     /// # Panics
     /// Outside a Tokio runtime (the handler runs on a spawned task).
     ///
     /// ```no_run
-    /// # async fn run(meetings: webex_meetings::Meetings) {
-    /// let _sub = meetings.on("meetings:ready", |_| println!("ready"));
-    /// # }
+    /// # async fn run(meetings: webex_meetings::Meetings) -> Result<(), webex_meetings::Error> {
+    /// let _sub = meetings.on("meetings:ready", |_| println!("ready"))?;
+    /// assert!(meetings.on("meetings:registerd", |_| {}).is_err());
+    /// # Ok(()) }
     /// ```
     pub fn on(
         &self,
         name: impl Into<String>,
         handler: impl Fn(MeetingsEvent) + Send + Sync + 'static,
-    ) -> Subscription {
-        Subscription::spawn(name.into(), self.shared.hub.subscribe(), handler)
+    ) -> Result<Subscription, Error> {
+        let name = name.into();
+        crate::events::check_name(&name)?;
+        Ok(Subscription::spawn(
+            name,
+            self.shared.hub.subscribe(),
+            handler,
+        ))
     }
 }
 

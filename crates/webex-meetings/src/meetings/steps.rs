@@ -14,7 +14,8 @@ use crate::credentials::org_id_of;
 use crate::device::{self, DeviceKey, Refreshed};
 use crate::error::{AuthError, Error, RegisterError, Step};
 use crate::http::Http;
-use crate::{catalog, people};
+use crate::people;
+use crate::services::catalog;
 
 /// Runs `fut` as `step`: bounded by `limit`, errors tagged with the step.
 pub(crate) async fn bounded<T>(
@@ -50,9 +51,12 @@ pub(crate) async fn catalog(shared: &Shared, org_id: Option<&str>) -> Result<Str
         catalog::fetch(&shared.http, &shared.config.discovery_url, org_id),
     )
     .await?;
-    shared.endpoints.update_from_catalog(&discovered.catalog);
-    shared.locus.update_from_catalog(&discovered.catalog);
-    Ok(discovered.wdm)
+    shared.services.adopt(&discovered);
+    // `fetch` refuses a catalog without `wdm`, so this is the URL it listed.
+    shared.services.wdm().ok_or_else(|| Error::InvalidResponse {
+        url: shared.config.discovery_url.to_string(),
+        message: "the service catalog lists no `wdm` service".into(),
+    })
 }
 
 /// Step 3: `people/me` and `meetingPreferences`; a missing scope or an
@@ -61,7 +65,7 @@ pub(crate) async fn people(
     shared: &Shared,
     warnings: &mut Vec<Warning>,
 ) -> Result<(Option<Person>, Option<String>), Error> {
-    let hydra = shared.endpoints.hydra();
+    let hydra = shared.services.hydra();
     let limit = shared.config.timeouts.people;
     let person = match bounded(Step::PeopleMe, limit, people::me(&shared.http, &hydra)).await {
         Ok(p) => Some(p),
