@@ -314,6 +314,12 @@ fn locus_stmt(locus_id: &str) -> Stmt {
 }
 
 /// Loads the Locus `locus_id` with its space and participants on `c`.
+///
+/// Outside a change's transaction the three reads may straddle a concurrent
+/// change. They run Locus row first, so a document's `sequence` is never
+/// newer than its participants: a reader that resyncs from it applies the
+/// next delta on top (re-applying a change it already shows is harmless),
+/// and never skips one.
 async fn load<C: Conn>(c: &mut C, locus_id: &str) -> StoreResult<Option<MeetingSnapshot>> {
     let Some(locus) = c.fetch_optional(locus_stmt(locus_id), locus_row).await? else {
         return Ok(None);
