@@ -690,3 +690,68 @@ async fn two_nodes_converge() {
     b.shutdown().await;
     a.shutdown().await;
 }
+
+/// Hostile or odd inputs on every Locus route: always a JSON 4xx (or a
+/// success), never a 5xx, on every backend (what schemathesis checks in CI).
+#[tokio::test]
+async fn odd_inputs_never_fail_the_server() {
+    on_every_backend(
+        |_| {},
+        async |server: &TestServer| {
+            let base = server.base_url().to_owned();
+            let u = user(server, "odd").await;
+            let (_, joined) = call(&base, &u, "odd-room@webex.localhost").await;
+            let url = joined["locus"]["url"].as_str().unwrap().to_owned();
+            let nul = "a\u{0}b";
+            let long = "x".repeat(5000);
+            let bodies = [
+                json!(null),
+                json!([]),
+                json!({"device": {"url": nul}, "invitee": {"address": nul}}),
+                json!({"device": {"url": long}, "invitee": {"address": long}}),
+                json!({"device": {"url": u.device.url, "deviceType": nul},
+                       "correlationId": nul, "invitee": {"address": format!("{nul}@webex.localhost")}}),
+                json!({"device": {"url": u.device.url}, "invitee": {"address": "wbxmn:123"}}),
+                json!({"sipUrl": nul, "meetingKey": nul}),
+                json!({"userId": nul}),
+                json!({"meetingUUID": nul}),
+                json!({"locusId": nul}),
+                json!({"meetingUrl": format!("{base}/meet/{nul}")}),
+                json!({"sipUrl": 5}),
+            ];
+            let ids = ["%00", "x%20y", &long[..300], "..", "call"];
+            for body in &bodies {
+                let mut urls = vec![
+                    (reqwest::Method::POST, format!("{base}/locus/api/v1/loci/call")),
+                    (reqwest::Method::POST, format!("{base}/wbxappapi/v1/meetingInfo")),
+                    (reqwest::Method::POST, format!("{url}/participant")),
+                ];
+                for id in ids {
+                    let l = format!("{base}/locus/api/v1/loci/{id}");
+                    urls.push((reqwest::Method::POST, format!("{l}/participant")));
+                    urls.push((reqwest::Method::PUT, format!("{l}/participant/{id}/leave")));
+                    urls.push((reqwest::Method::POST, format!("{l}/end")));
+                    urls.push((reqwest::Method::GET, l));
+                }
+                for (method, target) in urls {
+                    let res = http()
+                        .request(method.clone(), &target)
+                        .bearer_auth(&u.token)
+                        .json(body)
+                        .send()
+                        .await?;
+                    let status = res.status().as_u16();
+                    let text = res.text().await?;
+                    anyhow::ensure!(status < 500, "{method} {target} {body}: {status} {text}");
+                    if status >= 400 {
+                        let e: Value = serde_json::from_str(&text)?;
+                        anyhow::ensure!(e["message"].is_string(), "{text}");
+                    }
+                }
+            }
+            Ok(())
+        },
+    )
+    .await
+    .unwrap();
+}
