@@ -506,6 +506,15 @@ mod tests {
         );
         assert_eq!(c(Method::POST, "/v1/jwt/login"), Some(Class::GuestLogin));
         assert_eq!(c(Method::GET, "/v1/people/me"), None);
+        let join = Some(Class::MeetingJoin);
+        assert_eq!(c(Method::POST, "/locus/api/v1/loci/call"), join);
+        assert_eq!(c(Method::POST, "/locus/api/v1/loci/l1/participant"), join);
+        assert_eq!(c(Method::GET, "/locus/api/v1/loci/l1"), None);
+        assert_eq!(c(Method::POST, "/locus/api/v1/loci/l1/end"), None);
+        assert_eq!(
+            c(Method::PUT, "/locus/api/v1/loci/l1/participant/p/leave"),
+            None
+        );
     }
 
     #[test]
