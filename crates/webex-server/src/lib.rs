@@ -37,6 +37,7 @@ pub mod error;
 pub mod http;
 pub mod identity;
 pub mod limits;
+pub mod locus;
 pub mod mercury;
 pub mod openapi;
 pub mod ops;

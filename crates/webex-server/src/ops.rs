@@ -65,6 +65,7 @@ pub fn server_openapi() -> utoipa::openapi::OpenApi {
         crate::compat::openapi(),
         crate::admin::openapi(),
         crate::mercury::openapi(),
+        crate::locus::openapi(),
         openapi(),
     ] {
         doc.merge(part);

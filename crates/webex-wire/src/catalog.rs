@@ -18,6 +18,8 @@ pub mod services {
     pub const CALLIOPE_DISCOVERY: &str = "calliopeDiscovery";
     /// Conversation service (`users` preferences).
     pub const CONVERSATION: &str = "conversation";
+    /// Meeting information (`meetingInfo`).
+    pub const APPAPI: &str = "webex-appapi-service";
     /// Identity broker (OAuth token endpoint base).
     pub const IDBROKER: &str = "idbroker";
     /// Identity service.

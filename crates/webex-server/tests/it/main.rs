@@ -13,6 +13,7 @@ mod catalog_ops;
 mod devices;
 mod identity;
 mod limits;
+mod locus;
 mod mercury;
 mod mercury_fuzz;
 mod soak;
