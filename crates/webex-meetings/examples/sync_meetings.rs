@@ -22,7 +22,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // join from another device) come as events.
     let _added = meetings.on("meeting:added", |e| {
         if let MeetingsEvent::MeetingAdded { meeting, reason } = e {
-            println!("meeting:added {} ({reason})", meeting.sip_uri().unwrap_or_default());
+            println!(
+                "meeting:added {} ({reason})",
+                meeting.sip_uri().unwrap_or_default()
+            );
         }
     })?;
     let _removed = meetings.on("meeting:removed", |e| {

@@ -399,12 +399,27 @@ mod tests {
             MeetingsEvent::NetworkReconnected,
             MeetingsEvent::TokenRefreshed,
             MeetingsEvent::Replaced,
+            MeetingsEvent::MeetingAdded {
+                meeting: crate::locus::test_meeting(),
+                reason: AddedReason::Created,
+            },
+            MeetingsEvent::MeetingRemoved {
+                meeting_id: String::new(),
+                reason: RemovedReason::Ended,
+            },
         ];
-        assert_eq!(events.len(), EventName::ALL.len());
+        // The rest of the list is what a `Meeting` emits.
+        assert_eq!(
+            events.len() + crate::MeetingEvent::NAMES.len(),
+            EventName::ALL.len()
+        );
         for event in events {
             let name = event.name();
             assert!(check_name(&name).is_ok(), "{name}");
             assert!(event.matches(&name), "{name}");
+        }
+        for name in crate::MeetingEvent::NAMES {
+            assert!(check_name(name).is_ok(), "{name}");
         }
     }
 

@@ -32,3 +32,14 @@ pub use events::{AddedReason, MeetingEvent, MeetingEventStream, RemovedReason};
 pub use meeting::Meeting;
 pub use options::MeetingOptions;
 pub use roster::{Member, MemberStatus, MembersDelta};
+
+/// A meeting with no SDK behind it, for unit tests.
+#[cfg(test)]
+pub(crate) fn test_meeting() -> Meeting {
+    Meeting::new(
+        std::sync::Weak::new(),
+        meeting::Origin::Created,
+        None,
+        meeting::MeetingState::default(),
+    )
+}
