@@ -82,7 +82,11 @@ async fn join(client: &ClientArgs, destination: &str) -> anyhow::Result<()> {
                 _ = tokio::signal::ctrl_c() => break,
                 event = events.next() => match event {
                     Some(e) => println!("{:>9.1} ms  {}", at(), describe(&e)),
-                    None => break,
+                    // The meeting left the list (ended): nothing to leave.
+                    None => {
+                        println!("{:>9.1} ms  meeting:removed", at());
+                        return Ok(());
+                    }
                 },
                 event = removed.next() => match event {
                     Some(MeetingsEvent::MeetingRemoved { meeting_id, reason }) if meeting_id == id => {
