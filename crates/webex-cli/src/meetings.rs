@@ -121,11 +121,17 @@ async fn end(client: &ClientArgs, target: &str) -> anyhow::Result<()> {
             }
             None => meetings.create(target).await.context("create()")?,
         };
-        if meeting.locus().is_none() {
+        let joined_here = meeting.locus().is_none();
+        if joined_here {
             // Not joined and not synced: join to learn the Locus, then end.
             meeting.join().await.context("join()")?;
         }
-        meeting.end_for_all().await.context("end_for_all()")?;
+        if let Err(e) = meeting.end_for_all().await {
+            if joined_here && let Err(left) = leave_if_joined(&meeting).await {
+                eprintln!("warning: {left:#}");
+            }
+            return Err(e).context("end_for_all()");
+        }
         eprintln!("ended {}", meeting.locus_url().unwrap_or_default());
         Ok(())
     })
