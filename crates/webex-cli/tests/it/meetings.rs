@@ -1,4 +1,5 @@
 //! `webex meetings join|list|end` against `webex serve`.
+#![allow(clippy::unwrap_used)]
 
 use std::process::Stdio;
 
