@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
+use crate::connections::ConnectionLimits;
 use crate::limits::RateLimits;
 use crate::tls::TlsConfig;
 
@@ -52,6 +53,9 @@ pub struct ServerConfig {
     /// Rate limits on registrations and token endpoints;
     /// [`RateLimits::off`] for benchmarks.
     pub rate_limits: RateLimits,
+    /// Header, body and idle deadlines and connection caps;
+    /// [`ConnectionLimits::off`] for benchmarks.
+    pub connections: ConnectionLimits,
 }
 
 impl ServerConfig {
@@ -76,6 +80,7 @@ impl ServerConfig {
             region: "PF84".into(),
             node_id: uuid::Uuid::new_v4().simple().to_string()[..12].to_owned(),
             rate_limits: RateLimits::default(),
+            connections: ConnectionLimits::default(),
             tls: None,
         }
     }

@@ -40,6 +40,16 @@ pub fn router(state: AppState) -> Router {
         Some(l) => app.layer(middleware::from_fn_with_state(l, crate::limits::enforce)),
         None => app,
     };
+    // Inside `track` too (JSON bodies for 408/413), outside the limiters
+    // (which may read the body).
+    let guard = crate::connections::BodyGuard {
+        limit: body_limit,
+        timeout: state.config.connections.body_read_timeout,
+    };
+    let app = app.layer(middleware::from_fn_with_state(
+        guard,
+        crate::connections::guard_body,
+    ));
     app.layer(middleware::from_fn_with_state(state.clone(), track))
         .layer(cors(&state))
         .with_state(state)
@@ -79,7 +89,10 @@ async fn track(State(_state): State<AppState>, mut req: Request, next: Next) -> 
                 fresh.headers_mut().insert(header::RETRY_AFTER, v);
             }
             for (k, v) in res.headers() {
-                if k.as_str().starts_with("access-control-") || k == header::VARY {
+                if k.as_str().starts_with("access-control-")
+                    || k == header::VARY
+                    || k == header::CONNECTION
+                {
                     fresh.headers_mut().append(k.clone(), v.clone());
                 }
             }

@@ -23,6 +23,7 @@ pub mod bus;
 pub mod catalog;
 pub mod compat;
 pub mod config;
+pub mod connections;
 pub mod devices;
 pub mod error;
 pub mod http;
