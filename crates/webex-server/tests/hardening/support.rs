@@ -88,3 +88,48 @@ pub async fn read_response(s: &mut TcpStream) -> (u16, String) {
     }
 }
 
+/// An HTTP client that does not follow redirects.
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The redirect URI every test OAuth client registers.
+pub const REDIRECT: &str = "http://127.0.0.1:9/callback";
+
+/// A query parameter of a URL.
+pub fn query_param(url: &str, name: &str) -> Option<String> {
+    url::Url::parse(url)
+        .ok()?
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// A signed guest JWT for issuer `iss` (secret as the admin API returns it).
+pub fn guest_jwt(secret: &str, claims: serde_json::Value) -> String {
+    use base64::Engine;
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(secret)
+        .unwrap();
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(&key),
+    )
+    .unwrap()
+}
+
+/// Exchanges a guest JWT; returns the status and the JSON body.
+pub async fn jwt_login(base: &str, jwt: &str) -> (u16, serde_json::Value) {
+    let res = http()
+        .post(format!("{base}/v1/jwt/login"))
+        .header("authorization", jwt)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or_default())
+}
