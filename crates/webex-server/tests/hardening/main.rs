@@ -6,3 +6,4 @@ mod support;
 
 mod connections;
 mod grants;
+mod guests;
