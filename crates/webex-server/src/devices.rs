@@ -33,7 +33,7 @@ pub const WDM_BASE: &str = "/wdm/api/v1";
 
 /// Longest accepted value of `name` and the other descriptive string fields,
 /// in characters.
-pub const MAX_FIELD_CHARS: usize = 256;
+pub const MAX_FIELD_CHARS: usize = crate::budget::MAX_NAME_CHARS;
 
 /// Shortest accepted ephemeral TTL, in seconds.
 pub const MIN_TTL_SECS: u64 = 30;
@@ -146,7 +146,7 @@ async fn register(
     if let Some(ttl) = body.ttl {
         validate_ttl(ttl)?;
     }
-    let extra = client_extra(body.extra, state.config.body_limit)?;
+    let extra = client_extra(body.extra, crate::budget::MAX_DEVICE_EXTRA_BYTES)?;
     let now = now_millis();
     let record = DeviceRecord {
         id: uuid::Uuid::new_v4().to_string(),
@@ -276,7 +276,7 @@ async fn refresh(
     if let Some(ttl) = update.ttl {
         validate_ttl(ttl)?;
     }
-    let extra = client_extra(update.extra, state.config.body_limit)?;
+    let extra = client_extra(update.extra, crate::budget::MAX_DEVICE_EXTRA_BYTES)?;
 
     let fields = [
         (&mut record.name, update.name),
@@ -420,12 +420,10 @@ async fn publish_gone(state: &AppState, device_id: &str) {
 fn validate_strings<'a>(
     fields: impl IntoIterator<Item = (&'static str, &'a String)>,
 ) -> ApiResult<()> {
+    // MAX_FIELD_CHARS is the budget's name limit; names must also be free
+    // of control and bidirectional characters.
     for (field, value) in fields {
-        if value.chars().count() > MAX_FIELD_CHARS {
-            return Err(ApiError::bad_request(format!(
-                "`{field}` is longer than {MAX_FIELD_CHARS} characters"
-            )));
-        }
+        crate::budget::check_name(field, value)?;
     }
     Ok(())
 }
@@ -449,7 +447,7 @@ fn client_extra(mut extra: Map<String, Value>, limit: usize) -> ApiResult<Map<St
     let size = serde_json::to_vec(&extra).map_or(usize::MAX, |v| v.len());
     if size > limit {
         return Err(ApiError::bad_request(format!(
-            "The extra device fields take {size} bytes; at most {limit} are accepted"
+            "The device's unknown fields take {size} bytes of JSON; at most {limit} are stored"
         )));
     }
     Ok(extra)

@@ -19,6 +19,7 @@
 pub mod admin;
 pub mod auth;
 pub mod auth_cache;
+pub mod budget;
 pub mod bus;
 pub mod catalog;
 pub mod compat;

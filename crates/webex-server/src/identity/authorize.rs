@@ -149,6 +149,19 @@ enum Checked {
 
 /// Validates an authorize request.
 async fn check(state: &AppState, p: &AuthorizeParams) -> ApiResult<Checked> {
+    // Echoed into a Location header: keep it small.
+    if let Some(s) = p.state.as_deref()
+        && s.len() > crate::budget::MAX_STATE_BYTES
+    {
+        return Ok(Checked::Refused(html::error_page(
+            StatusCode::BAD_REQUEST,
+            &format!(
+                "The state parameter is {} bytes long; at most {} are accepted.",
+                s.len(),
+                crate::budget::MAX_STATE_BYTES
+            ),
+        )));
+    }
     let Some(client_id) = p.client_id.as_deref().filter(|s| !s.is_empty()) else {
         return Ok(Checked::Refused(html::error_page(
             StatusCode::BAD_REQUEST,

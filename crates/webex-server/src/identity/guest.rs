@@ -216,6 +216,7 @@ pub(crate) fn guest_email(sub: &str, issuer_id: &str) -> String {
     params(("authorization" = String, Header, description = "The guest JWT, raw or as `Bearer <jwt>`")),
     responses(
         (status = 200, description = "A guest access token (`Cache-Control: no-store`)", body = JwtLoginResponse),
+        (status = 400, description = "The JWT's `name` is too long or holds control or bidirectional characters", body = ErrorBody),
         (status = 401, description = "Missing or malformed JWT, not HS256, unknown issuer, bad signature, missing or past `exp`, future `nbf` or `iat`, lifetime over 24 h, missing `sub`/`iss` (see `message`)", body = ErrorBody),
         (status = 429, description = "Rate limited (`--token-rate`, per issuer); wait `Retry-After` seconds", body = ErrorBody, headers(("retry-after" = u64, description = "Seconds to wait"))),
         (status = 503, description = "The database is unavailable; retry later", body = ErrorBody),
@@ -260,6 +261,7 @@ pub(crate) async fn login(
     } else {
         claims.name.trim().to_owned()
     };
+    crate::budget::check_name("name", &display_name)?;
     let person = state
         .store
         .upsert_person(&NewPerson {

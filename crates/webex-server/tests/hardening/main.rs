@@ -4,6 +4,7 @@
 
 mod support;
 
+mod budgets;
 mod connections;
 mod grants;
 mod guests;
