@@ -8,3 +8,4 @@ mod budgets;
 mod connections;
 mod grants;
 mod guests;
+mod limiters;
