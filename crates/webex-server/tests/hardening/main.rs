@@ -9,3 +9,4 @@ mod connections;
 mod grants;
 mod guests;
 mod limiters;
+mod websocket;
