@@ -26,7 +26,8 @@ pub struct ServerConfig {
     pub admin_token: Option<SecretString>,
     /// Most live devices one person may have.
     pub device_limit: u64,
-    /// Origins allowed by CORS; empty allows any origin (echoed back).
+    /// Origins allowed by CORS; empty allows any origin (`*`). Never with
+    /// credentials (the API uses no cookies).
     pub cors_origins: Vec<String>,
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,

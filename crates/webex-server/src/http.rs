@@ -139,10 +139,15 @@ fn is_rendered(res: &Response) -> bool {
 
 /// CORS for browser apps on other origins. Preflights get the requested
 /// headers echoed (`*` does not cover `Authorization`).
+///
+/// Never with credentials: the API authenticates with `Authorization`
+/// headers that a page sets itself, not with cookies, so no origin needs a
+/// browser to attach ambient credentials. Without `--cors-origin`, any
+/// origin may call (`*`); with it, only the listed ones.
 fn cors(state: &AppState) -> CorsLayer {
     let origins = &state.config.cors_origins;
     let allow_origin = if origins.is_empty() {
-        AllowOrigin::mirror_request()
+        AllowOrigin::any()
     } else {
         AllowOrigin::list(
             origins
@@ -167,6 +172,5 @@ fn cors(state: &AppState) -> CorsLayer {
             header::RETRY_AFTER,
             header::ETAG,
         ])
-        .allow_credentials(true)
         .max_age(std::time::Duration::from_secs(3600))
 }
