@@ -244,6 +244,7 @@ async fn fetch(
         (status = 400, description = "Malformed JSON or an invalid field (named in the message)", body = ErrorBody),
         (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody),
         (status = 404, description = "No such live device of the caller: register a new one", body = ErrorBody),
+        (status = 412, description = "`If-Match` names an older version of the device: GET it and retry", body = ErrorBody),
         (status = 413, description = "Body larger than the server accepts", body = ErrorBody),
         (status = 415, description = "Body is not `application/json`", body = ErrorBody),
         (status = 429, description = "Rate limited (`--registration-rate`, per token); wait `Retry-After` seconds", body = ErrorBody,
@@ -256,10 +257,12 @@ async fn refresh(
     caller: Caller,
     Path(id): Path<String>,
     Query(_query): Query<RegisterQuery>,
+    headers: HeaderMap,
     Json(update): Json<DeviceUpdate>,
 ) -> ApiResult<Response> {
     let now = now_millis();
     let mut record = owned_live_device(&state, &caller, &id, now).await?;
+    check_if_match(&state, &record, &headers)?;
     let strings = [
         ("name", &update.name),
         ("deviceType", &update.device_type),
@@ -518,6 +521,34 @@ fn device_response(state: &AppState, record: &DeviceRecord) -> Response {
         headers.insert(header::ETAG, etag);
     }
     (StatusCode::OK, headers, body).into_response()
+}
+
+/// 412 when the request's `If-Match` names none of the device's current
+/// entity tag (`*` matches any): the client read an older version, and
+/// writing would silently overwrite someone else's update. No `If-Match`:
+/// the update applies (the official SDK sends none).
+fn check_if_match(state: &AppState, record: &DeviceRecord, headers: &HeaderMap) -> ApiResult<()> {
+    let Some(wanted) = headers.get(header::IF_MATCH) else {
+        return Ok(());
+    };
+    let wanted = wanted.to_str().unwrap_or("");
+    let current = serde_json::to_vec(&to_device(state, record))
+        .map(|body| etag_of(&body))
+        .map_err(ApiError::internal)?;
+    let matches = wanted.split(',').map(str::trim).any(|tag| {
+        tag == "*" || tag == current || tag.strip_prefix("W/") == Some(current.as_str())
+    });
+    if matches {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::PRECONDITION_FAILED,
+            webex_wire::error::codes::BAD_REQUEST,
+            format!(
+                "The device changed since that version (If-Match {wanted}); its current etag is {current}: GET it and retry"
+            ),
+        ))
+    }
 }
 
 /// A strong entity tag for a response body.
