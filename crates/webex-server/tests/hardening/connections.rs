@@ -217,3 +217,59 @@ async fn a_websocket_outlives_the_http_idle_deadline() {
     }
     server.shutdown().await;
 }
+
+/// The issue's attack with the default limits: one client opens 1,000
+/// silent connections. Prints how many the server held and for how long
+/// (RELIABILITY.md's figures); asserts only that every one was closed.
+#[tokio::test]
+#[ignore = "takes the default 10 s header deadline; run with --run-ignored"]
+async fn figures_a_thousand_silent_connections_with_default_limits() {
+    let server = TestServer::start().await.unwrap();
+    let addr = server.server().local_addr();
+    let started = Instant::now();
+    let mut sockets = Vec::new();
+    for _ in 0..1000 {
+        sockets.push(raw(addr).await);
+    }
+    let opened = started.elapsed();
+    let closes = futures::future::join_all(sockets.iter_mut().map(|s| async {
+        let t = Instant::now();
+        let (_, took) = read_until_closed_within(s, Duration::from_secs(30)).await;
+        took.unwrap_or(t.elapsed())
+    }))
+    .await;
+    let refused = closes
+        .iter()
+        .filter(|d| **d < Duration::from_secs(1))
+        .count();
+    let held: Vec<_> = closes
+        .iter()
+        .filter(|d| **d >= Duration::from_secs(1))
+        .collect();
+    let last = closes.iter().max().copied().unwrap_or_default();
+    eprintln!(
+        "1000 silent connections opened in {opened:?}: {refused} closed at once (per-peer cap), \
+         {} held, the last closed after {last:?}",
+        held.len()
+    );
+    assert!(last < Duration::from_secs(15), "{last:?}");
+    server.shutdown().await;
+}
+
+/// Like `read_until_closed`, with its own limit; `None` when still open.
+async fn read_until_closed_within(
+    s: &mut tokio::net::TcpStream,
+    limit: Duration,
+) -> (Vec<u8>, Option<Duration>) {
+    use tokio::io::AsyncReadExt;
+    let started = Instant::now();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 1024];
+    loop {
+        match tokio::time::timeout(limit, s.read(&mut buf)).await {
+            Err(_) => return (out, None),
+            Ok(Ok(0)) | Ok(Err(_)) => return (out, Some(started.elapsed())),
+            Ok(Ok(n)) => out.extend_from_slice(&buf[..n]),
+        }
+    }
+}
