@@ -116,6 +116,25 @@ pub struct ServeArgs {
     /// PEM private key of `--tls-cert`.
     #[arg(long, env = "WEBEX_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<std::path::PathBuf>,
+    /// Longest time from a request head's first byte to its last (and for
+    /// a new connection, from accepting it), e.g. `10s`.
+    #[arg(long, env = "WEBEX_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub header_read_timeout: Duration,
+    /// Longest time to receive a whole request body, e.g. `30s`.
+    #[arg(long, env = "WEBEX_BODY_READ_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub body_read_timeout: Duration,
+    /// How long an idle keep-alive connection waits for its next request.
+    /// Websockets are not affected (Mercury pings them).
+    #[arg(long, env = "WEBEX_IDLE_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub idle_timeout: Duration,
+    /// Most open connections, websockets included (0: no cap).
+    #[arg(long, env = "WEBEX_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+    /// Most open connections per peer IP address, websockets included (0: no
+    /// cap). Behind a reverse proxy every connection comes from the proxy:
+    /// raise this or set 0 there.
+    #[arg(long, env = "WEBEX_MAX_CONNECTIONS_PER_PEER", default_value_t = 512)]
+    pub max_connections_per_peer: usize,
 }
 
 /// `webex token …`.

@@ -1,6 +1,7 @@
 //! `webex serve`.
 
 use secrecy::SecretString;
+use webex_server::connections::ConnectionLimits;
 use webex_server::limits::RateLimits;
 use webex_server::tls::TlsConfig;
 use webex_server::{Server, ServerConfig};
@@ -26,6 +27,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             token_endpoints: Some(args.token_rate),
             ..RateLimits::default()
         }
+    };
+    config.connections = ConnectionLimits {
+        header_read_timeout: args.header_read_timeout,
+        body_read_timeout: args.body_read_timeout,
+        idle_timeout: args.idle_timeout,
+        max_connections: args.max_connections,
+        max_connections_per_peer: args.max_connections_per_peer,
     };
     if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
         config.tls = Some(TlsConfig { cert, key });

@@ -420,7 +420,7 @@ async fn the_websocket_rejects_strangers() {
         let expected = if case.unauthorized.is_some() {
             4401
         } else {
-            4403
+            4404
         };
         assert_eq!(code, expected, "websocket with {}: {reason}", case.name);
         assert!(!reason.contains(VICTIM_MARK) && !reason.contains(VICTIM_EMAIL));
@@ -429,6 +429,6 @@ async fn the_websocket_rejects_strangers() {
     // The owner still connects.
     let ws = crate::support::connect(&w.victim_device, &w.victim_token, false).await;
     drop(ws);
-    eprintln!("access control: websocket {checked} stranger cases closed (4401/4403)");
+    eprintln!("access control: websocket {checked} stranger cases closed (4401/4404)");
     w.server.shutdown().await;
 }

@@ -11,6 +11,7 @@ mod bus_redis;
 mod bus_redis_outage;
 mod catalog_ops;
 mod devices;
+mod hardening;
 mod identity;
 mod limits;
 mod locus;
