@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
+use crate::client_logs::ClientLogLimits;
 use crate::limits::RateLimits;
 use crate::tls::TlsConfig;
 
@@ -52,6 +53,8 @@ pub struct ServerConfig {
     /// Rate limits on registrations and token endpoints;
     /// [`RateLimits::off`] for benchmarks.
     pub rate_limits: RateLimits,
+    /// Bounds on the log files clients upload (`clientLogs`).
+    pub client_logs: ClientLogLimits,
 }
 
 impl ServerConfig {
@@ -76,6 +79,7 @@ impl ServerConfig {
             region: "PF84".into(),
             node_id: uuid::Uuid::new_v4().simple().to_string()[..12].to_owned(),
             rate_limits: RateLimits::default(),
+            client_logs: ClientLogLimits::default(),
             tls: None,
         }
     }

@@ -21,6 +21,7 @@ pub mod auth;
 pub mod auth_cache;
 pub mod bus;
 pub mod catalog;
+pub mod client_logs;
 pub mod compat;
 pub mod config;
 pub mod devices;

@@ -18,6 +18,8 @@ pub mod services {
     pub const CALLIOPE_DISCOVERY: &str = "calliopeDiscovery";
     /// Conversation service (`users` preferences).
     pub const CONVERSATION: &str = "conversation";
+    /// Client log uploads (`logs/urls`, `logs/meta`) after meetings.
+    pub const CLIENT_LOGS: &str = "clientLogs";
     /// Identity broker (OAuth token endpoint base).
     pub const IDBROKER: &str = "idbroker";
     /// Identity service.

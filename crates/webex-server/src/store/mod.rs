@@ -8,6 +8,7 @@
 use async_trait::async_trait;
 use webex_wire::people::PersonType;
 
+pub mod client_logs;
 pub mod postgres;
 mod rows;
 mod rules;
@@ -15,6 +16,7 @@ pub mod sqlite;
 #[cfg(test)]
 mod suite;
 
+pub use client_logs::ClientLogStore;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
@@ -303,7 +305,7 @@ pub struct DeletedDevice {
 ///
 /// Each method is one transaction: it either fully happens or not at all.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: ClientLogStore + Send + Sync + 'static {
     /// `"sqlite"` or `"postgres"`.
     fn backend(&self) -> &'static str;
     /// Cheap round trip, for `/readyz`.

@@ -5,6 +5,8 @@
 //! device limit), so concurrent calls serialize on exactly what they share
 //! and the default READ COMMITTED isolation is enough.
 
+mod client_logs;
+
 use std::time::Duration;
 
 use sqlx::postgres::PgPoolOptions;

@@ -7,6 +7,7 @@
 //! holds the write lock from its start (`BEGIN IMMEDIATE`), so they can
 //! neither deadlock nor fail half-way with `SQLITE_BUSY`.
 
+mod client_logs;
 mod writer;
 
 use std::str::FromStr;
