@@ -107,6 +107,13 @@ pub struct ServeArgs {
     /// address: `PER_SECOND[:BURST]`.
     #[arg(long, env = "WEBEX_TOKEN_RATE", default_value = "10:50")]
     pub token_rate: webex_server::limits::RateLimit,
+    /// SIP domain of meeting addresses (`name@<domain>`); not three labels
+    /// (the official SDK sends meeting info for those to the host itself).
+    #[arg(long, env = "WEBEX_SIP_DOMAIN", default_value = webex_server::config::DEFAULT_SIP_DOMAIN)]
+    pub sip_domain: String,
+    /// Seconds an empty meeting stays active before it ends.
+    #[arg(long, env = "WEBEX_LOCUS_IDLE_GRACE", default_value_t = 10)]
+    pub locus_idle_grace: u64,
     /// Serve HTTPS/WSS with this PEM certificate chain (needs `--tls-key`).
     #[arg(long, env = "WEBEX_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<std::path::PathBuf>,

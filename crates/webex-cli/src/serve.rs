@@ -16,6 +16,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     config.admin_token = args.admin_token.map(SecretString::from);
     config.device_limit = args.device_limit;
     config.cors_origins = args.cors_origins;
+    config.sip_domain = args.sip_domain;
+    config.locus_idle_grace = std::time::Duration::from_secs(args.locus_idle_grace);
     config.rate_limits = if args.rate_limit == "off" {
         RateLimits::off()
     } else {

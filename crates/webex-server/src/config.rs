@@ -10,6 +10,9 @@ use crate::client_logs::ClientLogLimits;
 use crate::limits::RateLimits;
 use crate::tls::TlsConfig;
 
+/// Default [`ServerConfig::sip_domain`] (two labels, see there).
+pub const DEFAULT_SIP_DOMAIN: &str = "webex.localhost";
+
 /// Everything a server needs to start.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -50,6 +53,14 @@ pub struct ServerConfig {
     pub node_id: String,
     /// Serve HTTPS/WSS with this certificate and key; `None`: plain HTTP.
     pub tls: Option<TlsConfig>,
+    /// SIP domain of meeting addresses (`name@<sip_domain>`). It must not
+    /// have exactly three labels: the official JS SDK sends meeting-info
+    /// requests for such hosts to `https://<host>/wbxappapi/…` instead of
+    /// asking the catalog.
+    pub sip_domain: String,
+    /// How long a meeting whose last participant left stays ACTIVE (a
+    /// rejoin within it keeps the same Locus).
+    pub locus_idle_grace: Duration,
     /// Rate limits on registrations and token endpoints;
     /// [`RateLimits::off`] for benchmarks.
     pub rate_limits: RateLimits,
@@ -80,6 +91,8 @@ impl ServerConfig {
             node_id: uuid::Uuid::new_v4().simple().to_string()[..12].to_owned(),
             rate_limits: RateLimits::default(),
             client_logs: ClientLogLimits::default(),
+            sip_domain: DEFAULT_SIP_DOMAIN.into(),
+            locus_idle_grace: Duration::from_secs(10),
             tls: None,
         }
     }

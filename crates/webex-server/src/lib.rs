@@ -29,6 +29,7 @@ pub mod error;
 pub mod http;
 pub mod identity;
 pub mod limits;
+pub mod locus;
 pub mod mercury;
 pub mod ops;
 pub mod server;

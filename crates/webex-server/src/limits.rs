@@ -120,6 +120,10 @@ pub struct RateLimits {
     /// id) and `/v1/jwt/login` (per guest issuer); per peer address when the
     /// request names neither. `None`: unlimited.
     pub token_endpoints: Option<RateLimit>,
+    /// Meeting joins (`POST {locus}/loci/call` and
+    /// `POST {locus}/loci/{id}/participant`), per bearer token. `None`:
+    /// unlimited.
+    pub meeting_joins: Option<RateLimit>,
     /// Most keys each limiter remembers (16 bytes each).
     pub max_keys: usize,
 }
@@ -130,24 +134,29 @@ impl RateLimits {
         Self {
             registrations: None,
             token_endpoints: None,
+            meeting_joins: None,
             max_keys: 0,
         }
     }
 
     /// Whether any limit is on.
     pub fn is_on(&self) -> bool {
-        self.registrations.is_some() || self.token_endpoints.is_some()
+        self.registrations.is_some()
+            || self.token_endpoints.is_some()
+            || self.meeting_joins.is_some()
     }
 }
 
 impl Default for RateLimits {
     /// 20 registrations/s with bursts of 40 per token (a client registers
     /// once per session, the JS SDK retries at most a few times); 10 token
-    /// requests/s with bursts of 50 per client; 100 000 keys each.
+    /// requests/s with bursts of 50 per client; 5 meeting joins/s with
+    /// bursts of 20 per token; 100 000 keys each.
     fn default() -> Self {
         Self {
             registrations: Some(RateLimit::new(20.0, 40)),
             token_endpoints: Some(RateLimit::new(10.0, 50)),
+            meeting_joins: Some(RateLimit::new(5.0, 20)),
             max_keys: 100_000,
         }
     }
@@ -238,6 +247,7 @@ pub struct Limiters {
     origin: Instant,
     registrations: Option<Gcra>,
     token_endpoints: Option<Gcra>,
+    meeting_joins: Option<Gcra>,
     body_limit: usize,
 }
 
@@ -252,6 +262,7 @@ impl Limiters {
                 token_endpoints: limits
                     .token_endpoints
                     .map(|l| Gcra::new(l, limits.max_keys)),
+                meeting_joins: limits.meeting_joins.map(|l| Gcra::new(l, limits.max_keys)),
                 body_limit,
             })
         })
@@ -271,6 +282,7 @@ impl Limiters {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Class {
     Registration,
+    MeetingJoin,
     OAuthToken,
     GuestLogin,
 }
@@ -292,7 +304,19 @@ fn classify(method: &Method, path: &str) -> Option<Class> {
             Some(Class::OAuthToken)
         }
         Method::POST if path == "/v1/jwt/login" => Some(Class::GuestLogin),
+        Method::POST if is_meeting_join(path) => Some(Class::MeetingJoin),
         _ => None,
+    }
+}
+
+/// `/locus/api/v1/loci/call` or `/locus/api/v1/loci/{id}/participant`.
+fn is_meeting_join(path: &str) -> bool {
+    match path.strip_prefix("/locus/api/v1/loci/") {
+        Some("call") => true,
+        Some(rest) => rest
+            .strip_suffix("/participant")
+            .is_some_and(|id| !id.is_empty() && !id.contains('/')),
+        None => false,
     }
 }
 
@@ -308,8 +332,13 @@ pub async fn enforce(State(limiters): State<Arc<Limiters>>, req: Request, next: 
         .map(|c| c.0.ip().to_string())
         .unwrap_or_default();
     match class {
-        Class::Registration => {
-            if let Some(gcra) = &limiters.registrations {
+        Class::Registration | Class::MeetingJoin => {
+            let (gcra, label) = if class == Class::Registration {
+                (&limiters.registrations, "registration")
+            } else {
+                (&limiters.meeting_joins, "meeting_join")
+            };
+            if let Some(gcra) = gcra {
                 let key = match req.headers().get(header::AUTHORIZATION) {
                     Some(v) => [
                         b"token:".as_slice(),
@@ -318,7 +347,7 @@ pub async fn enforce(State(limiters): State<Arc<Limiters>>, req: Request, next: 
                     .concat(),
                     None => format!("ip:{peer}").into_bytes(),
                 };
-                if let Some(res) = limiters.rejection(gcra, "registration", &key) {
+                if let Some(res) = limiters.rejection(gcra, label, &key) {
                     return res;
                 }
             }

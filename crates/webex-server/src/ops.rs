@@ -67,6 +67,7 @@ pub fn server_openapi() -> utoipa::openapi::OpenApi {
         crate::client_logs::openapi(),
         crate::admin::openapi(),
         crate::mercury::openapi(),
+        crate::locus::openapi(),
         openapi(),
     ] {
         doc.merge(part);

@@ -39,6 +39,12 @@ impl Server {
             .unwrap_or_else(|| format!("{scheme}://{addr}"))
             .trim_end_matches('/')
             .to_owned();
+        if crate::locus::address::has_three_labels(&config.sip_domain) {
+            tracing::warn!(
+                sip_domain = %config.sip_domain,
+                "the SIP domain has three labels: the official JS SDK will send meeting-info requests to https://<domain>/wbxappapi instead of this server"
+            );
+        }
         let cancel = CancellationToken::new();
         let bus = crate::bus::connect(config.redis_url.as_deref(), &config.node_id)
             .await
@@ -62,6 +68,7 @@ impl Server {
         let tasks = vec![
             crate::devices::spawn_sweeper(state.clone(), cancel.clone()),
             crate::mercury::spawn_bus_listener(state.clone(), cancel.clone()),
+            crate::locus::service::spawn_idle_sweeper(state.clone(), cancel.clone()),
         ];
 
         let app = crate::http::router(state.clone());

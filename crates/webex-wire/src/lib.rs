@@ -18,6 +18,7 @@ pub mod catalog;
 pub mod close;
 pub mod device;
 pub mod error;
+pub mod locus;
 pub mod mercury;
 pub mod oauth;
 pub mod people;

@@ -16,6 +16,10 @@ use serde_json::{Map, Value, json};
 use webex_wire::catalog::{Catalog, HostEntry};
 use webex_wire::device::{Device, DeviceList, DeviceRequest, Feature, Features};
 use webex_wire::error::ErrorBody;
+use webex_wire::locus::{
+    JoinRequest, JoinResponse, LeaveRequest, LociList, Locus, LocusEvent, LocusResponse,
+    MeetingInfo, MeetingInfoRequest, Participant, ParticipantDevice, Sequence,
+};
 use webex_wire::mercury::{ClientFrame, EventData, ServerFrame};
 use webex_wire::oauth::{GuestClaims, JwtLoginResponse, OAuthError, TokenResponse};
 use webex_wire::people::Person;
@@ -131,6 +135,30 @@ fn device_sample() -> Value {
     })
 }
 
+fn participant_sample() -> Value {
+    json!({"id": "p1", "url": "https://s/locus/api/v1/loci/l1/participant/p1", "state": "JOINED",
+        "type": "USER", "person": {"id": "u1", "name": "A", "email": "a@b.c", "orgId": "o"},
+        "devices": [{"url": "https://s/wdm/api/v1/devices/d1", "state": "JOINED",
+            "correlationId": "c1", "deviceType": "WEB"}],
+        "status": {"audioStatus": "SENDRECV"}, "controls": {"audio": {"muted": true}},
+        "guest": false, "moderator": true, "removed": false, "reason": "X"})
+}
+
+fn locus_sample() -> Value {
+    json!({"url": "https://s/locus/api/v1/loci/l1", "created": "2024-01-01T00:00:00.000Z",
+        "fullState": {"state": "ACTIVE", "type": "MEETING", "active": true, "locked": false,
+            "lastActive": "2024-01-01T00:00:00.000Z", "count": 1},
+        "info": {"sipUri": "r@d.e", "webExMeetingId": "123", "owner": "u1", "topic": "t",
+            "webExMeetingLink": "https://s/meet/r",
+            "displayHints": {"joined": ["LEAVE"], "moderator": ["END_MEETING"], "coHost": []}},
+        "host": {"id": "u1", "name": "A", "email": "a@b.c"},
+        "participants": [participant_sample()], "self": participant_sample(),
+        "controls": {"lock": {"locked": false}},
+        "sequence": {"entries": [5], "rangeStart": 0, "rangeEnd": 0},
+        "baseSequence": {"entries": [4], "rangeStart": 0, "rangeEnd": 0},
+        "syncUrl": "https://s/sync", "conversationUrl": "https://s/conv", "htMeta": {"x": 1}})
+}
+
 macro_rules! wire_props {
     ($($name:ident: $ty:ty = $sample:expr;)*) => {
         proptest! {
@@ -188,4 +216,24 @@ wire_props! {
     server_frame: ServerFrame = json!({"id": "1", "type": "pong", "sequenceNumber": 3,
         "data": {"eventType": "mercury.buffer_state", "x": {"y": 1}}, "timestamp": 5, "trackingId": "t"});
     event_data: EventData = json!({"eventType": "a.b", "anything": [null, 1, "x"]});
+    locus: Locus = locus_sample();
+    participant: Participant = participant_sample();
+    participant_device: ParticipantDevice = json!({"url": "u", "state": "LEFT",
+        "correlationId": "c", "deviceType": "WEB"});
+    sequence: Sequence = json!({"entries": [1, 2], "rangeStart": 0, "rangeEnd": 3});
+    join_request: JoinRequest = json!({"device": {"url": "u", "deviceType": "WEB", "countryCode": "US",
+        "regionCode": "X"}, "correlationId": "c", "invitee": {"address": "r@d.e"}, "moderator": false,
+        "pin": "1", "sequence": {"entries": [1], "rangeStart": 0, "rangeEnd": 0}, "usingResource": null});
+    join_response: JoinResponse = json!({"locus": locus_sample(), "mediaConnections": [{"mediaId": "m"}]});
+    leave_request: LeaveRequest = json!({"device": {"url": "u", "deviceType": "WEB"},
+        "correlationId": "c", "usingResource": null});
+    locus_response: LocusResponse = json!({"locus": locus_sample()});
+    loci_list: LociList = json!({"loci": [locus_sample()], "remoteLocusClusterUrls": ["https://x"]});
+    meeting_info_request: MeetingInfoRequest = json!({"sipUrl": "r@d.e", "meetingKey": "1",
+        "meetingUrl": "u", "meetingUUID": "x", "userId": "u", "orgId": "o", "locusId": "l",
+        "conversationUrl": "c", "password": "p", "supportHostKey": true,
+        "supportCountryList": true, "disableWebRedirect": true});
+    meeting_info: MeetingInfo = json!({"sipUrl": "r@d.e", "meetingNumber": "1", "meetingJoinUrl": "u",
+        "locusUrl": "l", "meetingName": "n", "hostId": "h", "hostDisplayName": "H", "isPmr": true});
+    locus_event: LocusEvent = json!({"eventType": "locus.difference", "locusUrl": "l", "locus": locus_sample()});
 }

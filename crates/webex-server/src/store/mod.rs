@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use webex_wire::people::PersonType;
 
 pub mod client_logs;
+pub mod meetings;
 pub mod postgres;
 mod rows;
 mod rules;
@@ -17,6 +18,7 @@ pub mod sqlite;
 mod suite;
 
 pub use client_logs::ClientLogStore;
+pub use meetings::MeetingStore;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
@@ -305,7 +307,7 @@ pub struct DeletedDevice {
 ///
 /// Each method is one transaction: it either fully happens or not at all.
 #[async_trait]
-pub trait Store: ClientLogStore + Send + Sync + 'static {
+pub trait Store: ClientLogStore + MeetingStore + Send + Sync + 'static {
     /// `"sqlite"` or `"postgres"`.
     fn backend(&self) -> &'static str;
     /// Cheap round trip, for `/readyz`.

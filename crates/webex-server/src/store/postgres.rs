@@ -21,7 +21,7 @@ const MAX_CONNECTIONS: u32 = 10;
 
 /// PostgreSQL-backed [`Store`].
 pub struct PgStore {
-    pool: PgPool,
+    pub(super) pool: PgPool,
 }
 
 impl std::fmt::Debug for PgStore {

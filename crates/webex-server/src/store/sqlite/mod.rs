@@ -30,7 +30,7 @@ pub struct SqliteStore {
     /// The task that runs every write.
     writer: Writer,
     /// Read-only connections.
-    read: SqlitePool,
+    pub(super) read: SqlitePool,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -118,7 +118,7 @@ impl SqliteStore {
     }
 
     /// Runs several statements (`job`) through the writer, all or none.
-    async fn transaction<T, F>(&self, job: F) -> StoreResult<T>
+    pub(super) async fn transaction<T, F>(&self, job: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: for<'c> FnOnce(

@@ -1,0 +1,774 @@
+//! Locus: meetings without media (`{locus}/loci…`, `{webex-appapi-service}/meetingInfo`
+//! and the `locus.*` Mercury events).
+//!
+//! Reading is tolerant, so these types also parse documents from Webex's cloud:
+//! every field has a default, unknown fields are ignored and states that this
+//! crate does not know are kept as `Other(…)`. Writing produces exactly what the
+//! official JS SDK needs (see `shared/locus-protocol.md` §1.4): `sequence`
+//! always carries `rangeStart`/`rangeEnd`, and a participant always carries
+//! `devices: []` and `status: {}`. The hash-tree fields (`htMeta`, `dataSets`,
+//! `visibleDataSets`), `info.webExSite`, `locusClusterUrl` and
+//! `permissionToken` are deliberately not modelled: sending any of them switches
+//! the official client to another protocol or host.
+//!
+//! ```
+//! use webex_wire::locus::{Locus, LocusState, Sequence};
+//! let locus: Locus = serde_json::from_str(r#"{
+//!     "url": "https://srv/locus/api/v1/loci/6b1c",
+//!     "fullState": {"state": "ACTIVE", "type": "MEETING", "active": true},
+//!     "sequence": {"entries": [7], "rangeStart": 0, "rangeEnd": 0},
+//!     "someFutureField": 1
+//! }"#)?;
+//! assert_eq!(locus.full_state.as_ref().map(|f| &f.state), Some(&LocusState::Active));
+//! assert_eq!(locus.sequence.last(), Some(7));
+//! assert_eq!(locus.id(), "6b1c");
+//! let json = serde_json::to_value(&locus)?;
+//! assert_eq!(json["sequence"], serde_json::json!({"entries": [7], "rangeStart": 0, "rangeEnd": 0}));
+//! # Ok::<(), serde_json::Error>(())
+//! ```
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+macro_rules! string_enum {
+    (
+        $(#[$meta:meta])*
+        $name:ident { $($(#[$vmeta:meta])* $variant:ident = $wire:literal,)* }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(from = "String", into = "String")]
+        #[non_exhaustive]
+        pub enum $name {
+            $($(#[$vmeta])* $variant,)*
+            /// A value this crate does not know, kept verbatim.
+            Other(String),
+        }
+
+        impl $name {
+            /// The wire spelling.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $(Self::$variant => $wire,)*
+                    Self::Other(s) => s,
+                }
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(s: String) -> Self {
+                match s.as_str() {
+                    $($wire => Self::$variant,)*
+                    _ => Self::Other(s),
+                }
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(v: $name) -> String {
+                match v {
+                    $name::Other(s) => s,
+                    other => other.as_str().to_owned(),
+                }
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::Other(String::new())
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+string_enum! {
+    /// `fullState.state` of a Locus.
+    LocusState {
+        /// People are in the meeting.
+        Active = "ACTIVE",
+        /// Being set up.
+        Initializing = "INITIALIZING",
+        /// Ended (or not started); the official client destroys its meeting.
+        Inactive = "INACTIVE",
+        /// Ending.
+        Terminating = "TERMINATING",
+    }
+}
+
+string_enum! {
+    /// `fullState.type` of a Locus.
+    LocusType {
+        /// A meeting (space or scheduled meeting).
+        Meeting = "MEETING",
+        /// A 1:1 call.
+        Call = "CALL",
+        /// A SIP bridge.
+        SipBridge = "SIP_BRIDGE",
+        /// A wireless share.
+        SpaceShare = "SPACE_SHARE",
+    }
+}
+
+string_enum! {
+    /// `state` of a participant or of one of its devices.
+    ParticipantState {
+        /// In the meeting.
+        Joined = "JOINED",
+        /// Was in the meeting and left.
+        Left = "LEFT",
+        /// Known but not joined (e.g. in the lobby with `intent.type` WAIT).
+        Idle = "IDLE",
+        /// Being notified (ringing).
+        Notified = "NOTIFIED",
+        /// Declined.
+        Declined = "DECLINED",
+    }
+}
+
+string_enum! {
+    /// `type` of a participant.
+    ParticipantType {
+        /// A person.
+        User = "USER",
+        /// A room device.
+        ResourceRoom = "RESOURCE_ROOM",
+    }
+}
+
+string_enum! {
+    /// `data.eventType` of a Locus Mercury event.
+    LocusEventType {
+        /// Someone joined; carries the full document.
+        ParticipantJoined = "locus.participant_joined",
+        /// Someone left; carries the full document.
+        ParticipantLeft = "locus.participant_left",
+        /// A participant changed; carries the full document.
+        ParticipantUpdated = "locus.participant_updated",
+        /// Meeting controls (or state) changed; carries the full document.
+        ControlsUpdated = "locus.controls_updated",
+        /// The caller's own participant changed; carries the full document.
+        SelfChanged = "locus.self_changed",
+        /// A delta: only the changed parts, with `baseSequence`.
+        Difference = "locus.difference",
+    }
+}
+
+impl LocusEventType {
+    /// Whether the official client treats this event's document as a full
+    /// document (replace when newer) rather than a delta.
+    pub fn is_full_document(&self) -> bool {
+        !matches!(self, Self::Difference | Self::Other(_))
+    }
+}
+
+/// A Locus sequence: `entries` is the version (its last entry counts),
+/// `rangeStart`/`rangeEnd` are always written because the official client
+/// ignores a document without them.
+///
+/// ```
+/// use webex_wire::locus::Sequence;
+/// let s = Sequence::single(42);
+/// assert_eq!(s.last(), Some(42));
+/// assert_eq!(serde_json::to_string(&s)?, r#"{"entries":[42],"rangeStart":0,"rangeEnd":0}"#);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Sequence {
+    /// Version numbers; the last one is the document's version.
+    #[serde(default)]
+    pub entries: Vec<u64>,
+    /// Start of a compressed range (0 when unused).
+    #[serde(default)]
+    pub range_start: u64,
+    /// End of a compressed range (0 when unused).
+    #[serde(default)]
+    pub range_end: u64,
+}
+
+impl Sequence {
+    /// A sequence whose only entry is `n`.
+    pub fn single(n: u64) -> Self {
+        Self {
+            entries: vec![n],
+            range_start: 0,
+            range_end: 0,
+        }
+    }
+
+    /// The document's version: the last entry, else `rangeEnd` when a range is
+    /// used, else `None` (an "empty" sequence).
+    pub fn last(&self) -> Option<u64> {
+        self.entries
+            .last()
+            .copied()
+            .or((self.range_end != 0).then_some(self.range_end))
+    }
+}
+
+/// A Locus document: one meeting instance as one participant sees it.
+///
+/// A full document has `fullState`, `info`, `participants` and (when
+/// addressed to a person who is in it) `self`. A delta (`locus.difference`)
+/// has `baseSequence` and only the parts that changed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Locus {
+    /// `{locus}/loci/<id>`; also the Locus identity.
+    #[serde(default)]
+    pub url: String,
+    /// RFC 3339 creation time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+    /// Whole-meeting state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full_state: Option<FullState>,
+    /// Addressing and display information.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub info: Option<LocusInfo>,
+    /// The host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<Host>,
+    /// Participants (all of them in a full document, the changed ones in a delta).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub participants: Vec<Participant>,
+    /// The reader's own participant.
+    #[serde(default, rename = "self", skip_serializing_if = "Option::is_none")]
+    pub self_: Option<Participant>,
+    /// Meeting-wide controls (lock, recording, …), kept as sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub controls: Option<Map<String, Value>>,
+    /// This document's version.
+    #[serde(default)]
+    pub sequence: Sequence,
+    /// On a delta: the version it applies on top of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_sequence: Option<Sequence>,
+    /// Where to fetch a delta since the reader's version (optional).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_url: Option<String>,
+    /// Conversation (space) the meeting belongs to, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation_url: Option<String>,
+}
+
+impl Locus {
+    /// The Locus id: the last path segment of [`Locus::url`].
+    pub fn id(&self) -> &str {
+        self.url
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+    }
+
+    /// Whether this is a delta (it has a `baseSequence`).
+    pub fn is_delta(&self) -> bool {
+        self.base_sequence.is_some()
+    }
+
+    /// The participant with this id, if present.
+    pub fn participant(&self, id: &str) -> Option<&Participant> {
+        self.participants.iter().find(|p| p.id == id)
+    }
+}
+
+/// `fullState`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct FullState {
+    /// ACTIVE, INACTIVE, …
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "ACTIVE"))]
+    pub state: LocusState,
+    /// MEETING, CALL, …
+    #[serde(default, rename = "type")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "MEETING"))]
+    pub kind: LocusType,
+    /// Whether the meeting is in progress.
+    #[serde(default)]
+    pub active: bool,
+    /// Whether the meeting is locked.
+    #[serde(default)]
+    pub locked: bool,
+    /// RFC 3339 time of the last activity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_active: Option<String>,
+    /// Number of joined participants.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u32>,
+}
+
+/// `info`: how the meeting is addressed and what the reader may do.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct LocusInfo {
+    /// SIP address of the meeting space (`name@domain`); the official client
+    /// reads it unguarded whenever `info` is present.
+    #[serde(default)]
+    pub sip_uri: String,
+    /// Meeting number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web_ex_meeting_id: Option<String>,
+    /// Owner's person id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// Meeting title.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
+    /// Join link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web_ex_meeting_link: Option<String>,
+    /// What participants (and moderators) may do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_hints: Option<DisplayHints>,
+}
+
+/// `info.displayHints`: action names the UI may offer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct DisplayHints {
+    /// Hints for every joined participant.
+    #[serde(default)]
+    pub joined: Vec<String>,
+    /// Extra hints for moderators.
+    #[serde(default)]
+    pub moderator: Vec<String>,
+    /// Extra hints for co-hosts.
+    #[serde(default)]
+    pub co_host: Vec<String>,
+}
+
+/// `host`: who hosts the meeting (`id` is a person id).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Host {
+    /// Person id.
+    #[serde(default)]
+    pub id: String,
+    /// Display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Email.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+/// One participant of a Locus (also the shape of `self`).
+///
+/// ```
+/// use webex_wire::locus::{Participant, ParticipantState};
+/// let p: Participant = serde_json::from_str(r#"{"id":"p1","state":"JOINED"}"#)?;
+/// assert_eq!(p.state, ParticipantState::Joined);
+/// let json = serde_json::to_value(&p)?;
+/// assert_eq!(json["devices"], serde_json::json!([]));
+/// assert_eq!(json["status"], serde_json::json!({}));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Participant {
+    /// Participant id (unique within the Locus).
+    #[serde(default)]
+    pub id: String,
+    /// `{locusUrl}/participant/<id>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// JOINED, LEFT, …
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "JOINED"))]
+    pub state: ParticipantState,
+    /// USER, RESOURCE_ROOM, …
+    #[serde(default, rename = "type")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "USER"))]
+    pub kind: ParticipantType,
+    /// Who this is.
+    #[serde(default)]
+    pub person: Person,
+    /// The devices this participant joined with (always written, maybe empty).
+    #[serde(default)]
+    pub devices: Vec<ParticipantDevice>,
+    /// Media status (always written, maybe `{}`).
+    #[serde(default)]
+    pub status: ParticipantStatus,
+    /// Per-participant controls (always written, maybe `{}`).
+    #[serde(default)]
+    pub controls: ParticipantControls,
+    /// Whether this is a guest.
+    #[serde(default)]
+    pub guest: bool,
+    /// Whether this participant moderates the meeting.
+    #[serde(default)]
+    pub moderator: bool,
+    /// Set on `self` when the reader was removed from the meeting.
+    #[serde(default)]
+    pub removed: bool,
+    /// Why the participant is in its state (e.g. `ENDED`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl Participant {
+    /// The device entry with this URL, if present.
+    pub fn device(&self, url: &str) -> Option<&ParticipantDevice> {
+        self.devices.iter().find(|d| d.url == url)
+    }
+}
+
+/// `participant.person`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Person {
+    /// Person id.
+    #[serde(default)]
+    pub id: String,
+    /// Display name.
+    #[serde(default)]
+    pub name: String,
+    /// Email, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Org id, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org_id: Option<String>,
+}
+
+/// One device a participant joined with.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ParticipantDevice {
+    /// The WDM device URL.
+    #[serde(default)]
+    pub url: String,
+    /// JOINED or LEFT.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "JOINED"))]
+    pub state: ParticipantState,
+    /// The client's meeting correlation id for this join.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlation_id: Option<String>,
+    /// `WEB`, …
+    #[serde(default)]
+    pub device_type: String,
+}
+
+/// `participant.status` (media status; `{}` when there is no media).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ParticipantStatus {
+    /// e.g. `SENDRECV`, `INACTIVE`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audio_status: Option<String>,
+    /// e.g. `SENDRECV`, `INACTIVE`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub video_status: Option<String>,
+}
+
+/// `participant.controls`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ParticipantControls {
+    /// Audio mute.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audio: Option<MuteControl>,
+    /// Video mute.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub video: Option<MuteControl>,
+}
+
+/// A mute control.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct MuteControl {
+    /// Muted.
+    #[serde(default)]
+    pub muted: bool,
+}
+
+/// The `device` of a join or leave body.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct JoinDevice {
+    /// The caller's WDM device URL.
+    pub url: String,
+    /// `WEB`, …
+    #[serde(default)]
+    pub device_type: String,
+    /// Geo hint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country_code: Option<String>,
+    /// Geo hint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region_code: Option<String>,
+}
+
+/// Who to call in `POST {locus}/loci/call`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Invitee {
+    /// A SIP URI, an email, a join link or `wbxmn:<meeting number>`.
+    pub address: String,
+}
+
+/// Body of `POST {locus}/loci/call` and `POST {locusUrl}/participant`.
+///
+/// ```
+/// use webex_wire::locus::JoinRequest;
+/// let body = JoinRequest::new("https://h/wdm/api/v1/devices/d1", "corr-1")
+///     .with_invitee("room1@webex.localhost");
+/// let json = serde_json::to_value(&body)?;
+/// assert_eq!(json["device"]["deviceType"], "WEB");
+/// assert_eq!(json["invitee"]["address"], "room1@webex.localhost");
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct JoinRequest {
+    /// The joining device.
+    pub device: JoinDevice,
+    /// The client's id for this meeting (ties responses and events to it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlation_id: Option<String>,
+    /// For `/loci/call`: the address to join.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invitee: Option<Invitee>,
+    /// Ask to join as moderator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moderator: Option<bool>,
+    /// Meeting PIN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin: Option<String>,
+    /// The client's current sequence (ignored by the server).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequence: Option<Sequence>,
+}
+
+impl JoinRequest {
+    /// A join from `device_url` (type `WEB`) with this correlation id.
+    pub fn new(device_url: impl Into<String>, correlation_id: impl Into<String>) -> Self {
+        Self {
+            device: JoinDevice {
+                url: device_url.into(),
+                device_type: "WEB".into(),
+                ..JoinDevice::default()
+            },
+            correlation_id: Some(correlation_id.into()),
+            ..Self::default()
+        }
+    }
+
+    /// Sets `invitee.address` (for `/loci/call`).
+    pub fn with_invitee(mut self, address: impl Into<String>) -> Self {
+        self.invitee = Some(Invitee {
+            address: address.into(),
+        });
+        self
+    }
+}
+
+/// One media connection of a join answer (none without media).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct MediaConnection {
+    /// Media id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_id: Option<String>,
+}
+
+/// Answer of a join: the document and the (empty) media connections.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct JoinResponse {
+    /// The Locus after the join, with `self`.
+    pub locus: Locus,
+    /// Always an array (the official client requires it).
+    #[serde(default)]
+    pub media_connections: Vec<MediaConnection>,
+}
+
+/// Body of `PUT {locusUrl}/participant/{id}/leave`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct LeaveRequest {
+    /// The device leaving; without it every device of the participant leaves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<JoinDevice>,
+    /// The client's id for this meeting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlation_id: Option<String>,
+    /// The client's current sequence (ignored by the server).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequence: Option<Sequence>,
+}
+
+/// Answer of leave, end and other Locus changes: `{"locus": …}`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct LocusResponse {
+    /// The Locus after the change.
+    pub locus: Locus,
+}
+
+/// `GET {locus}/loci`: the caller's active meetings.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct LociList {
+    /// Active Loci the caller is in, each with `self`.
+    #[serde(default)]
+    pub loci: Vec<Locus>,
+    /// Other clusters to query too (never sent by `webex serve`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remote_locus_cluster_urls: Vec<String>,
+}
+
+/// Body of `POST {webex-appapi-service}/meetingInfo`: exactly one way of
+/// naming the meeting is normally set.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct MeetingInfoRequest {
+    /// SIP URI (or email).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sip_url: Option<String>,
+    /// Meeting number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meeting_key: Option<String>,
+    /// Join link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meeting_url: Option<String>,
+    /// Meeting UUID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "meetingUUID")]
+    pub meeting_uuid: Option<String>,
+    /// Personal room of this person (with `orgId`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// Org of `userId`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org_id: Option<String>,
+    /// A known Locus id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locus_id: Option<String>,
+    /// Conversation URL (not supported by `webex serve`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation_url: Option<String>,
+    /// Meeting password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    /// Client capability flag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub support_host_key: Option<bool>,
+    /// Client capability flag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub support_country_list: Option<bool>,
+    /// Client capability flag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disable_web_redirect: Option<bool>,
+}
+
+/// Answer of `meetingInfo`.
+///
+/// `permissionToken` (which must be a JWT) and `locusClusterUrl` (which
+/// redirects joins to another host) are deliberately absent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct MeetingInfo {
+    /// SIP address of the meeting space.
+    #[serde(default)]
+    pub sip_url: String,
+    /// Meeting number.
+    #[serde(default)]
+    pub meeting_number: String,
+    /// Join link.
+    #[serde(default)]
+    pub meeting_join_url: String,
+    /// The active Locus, when the meeting is in progress.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locus_url: Option<String>,
+    /// Meeting title.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meeting_name: Option<String>,
+    /// Owner's person id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_id: Option<String>,
+    /// Owner's display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_display_name: Option<String>,
+    /// Whether the meeting is a personal room.
+    #[serde(default)]
+    pub is_pmr: bool,
+}
+
+/// `data` of a Locus Mercury event.
+///
+/// ```
+/// use webex_wire::locus::{LocusEvent, LocusEventType};
+/// let e: LocusEvent = serde_json::from_str(r#"{"eventType":"locus.participant_joined",
+///     "locusUrl":"https://srv/locus/api/v1/loci/1","locus":{"url":"https://srv/locus/api/v1/loci/1"}}"#)?;
+/// assert_eq!(e.event_type, LocusEventType::ParticipantJoined);
+/// assert!(e.event_type.is_full_document());
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct LocusEvent {
+    /// What happened.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub event_type: LocusEventType,
+    /// The Locus concerned (the client finds its meeting by it).
+    #[serde(default)]
+    pub locus_url: String,
+    /// The document (full or delta, see [`LocusEventType::is_full_document`]).
+    #[serde(default)]
+    pub locus: Locus,
+}
+
+/// Numeric `errorCode`s of Locus error answers from `webex serve` (the HTTP
+/// status says the class; these say which rule refused). None of them is in
+/// the official SDK's "intent to join" list (PIN or guest prompts).
+pub mod error_codes {
+    /// The meeting has ended; it cannot be joined (HTTP 409).
+    pub const MEETING_ENDED: u32 = 2_409_001;
+    /// The participant already left (HTTP 409).
+    pub const NOT_JOINED: u32 = 2_409_002;
+    /// The caller is not a participant of this meeting (HTTP 403).
+    pub const NOT_PARTICIPANT: u32 = 2_403_010;
+    /// Only the host may do this (HTTP 403).
+    pub const NOT_HOST: u32 = 2_403_011;
+    /// The device in the body is not one of the caller's (HTTP 403).
+    pub const FOREIGN_DEVICE: u32 = 2_403_012;
+    /// The participant id is not the caller's own (HTTP 403).
+    pub const FOREIGN_PARTICIPANT: u32 = 2_403_013;
+    /// No meeting at that address or URL (HTTP 404).
+    pub const NO_SUCH_MEETING: u32 = 2_404_001;
+}
