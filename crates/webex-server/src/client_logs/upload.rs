@@ -128,8 +128,14 @@ fn log_id(log_filename: &str) -> Option<&str> {
 async fn start_upload(
     State(state): State<AppState>,
     caller: Caller,
-    Json(req): Json<StartUpload>,
+    Json(body): Json<serde_json::Value>,
 ) -> ApiResult<Json<UploadSession>> {
+    // serde would also accept a JSON array as this all-optional struct.
+    if !body.is_object() {
+        return Err(ApiError::bad_request("The body must be a JSON object"));
+    }
+    let req: StartUpload = serde_json::from_value(body)
+        .map_err(|e| ApiError::bad_request(format!("Invalid JSON body: {e}")))?;
     if let Some(p) = req.upload_protocol.as_deref()
         && p != "content-length"
     {
