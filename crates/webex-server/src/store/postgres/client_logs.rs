@@ -12,7 +12,7 @@ use crate::store::{Millis, SecretHash, StoreResult};
 use async_trait::async_trait;
 
 /// Key of the advisory lock that serializes eviction ("clogs" in ASCII).
-const EVICTION_LOCK: i64 = 0x636c_6f67_73;
+const EVICTION_LOCK: i64 = 0x0063_6c6f_6773;
 
 #[async_trait]
 impl ClientLogStore for PgStore {
