@@ -39,6 +39,9 @@ pub enum Address {
 /// ```
 pub fn classify(address: &str, sip_domain: &str, public_url: &str) -> Address {
     let a = address.trim();
+    if a.len() > 512 || a.chars().any(char::is_control) {
+        return Address::Foreign;
+    }
     if let Some(link) = a
         .strip_prefix(public_url.trim_end_matches('/'))
         .and_then(|rest| rest.strip_prefix("/meet/"))
@@ -69,6 +72,26 @@ pub fn classify(address: &str, sip_domain: &str, public_url: &str) -> Address {
         return valid_name(local).map_or(Address::Foreign, Address::Space);
     }
     Address::Email(lower)
+}
+
+/// Whether `id` could be an id this server minted (a UUID or similar):
+/// 1 to 64 ASCII letters, digits and `-`. Anything else is looked up
+/// nowhere (some databases reject control characters outright).
+///
+/// ```
+/// use webex_server::locus::address::plausible_id;
+/// assert!(plausible_id("6b1c2d3e-0000-4000-8000-000000000001"));
+/// assert!(!plausible_id("a\u{0}b"));
+/// assert!(!plausible_id(""));
+/// ```
+pub fn plausible_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+/// `s` without control characters, at most `max` characters long, for
+/// free-form client values that are stored (device types, correlation ids).
+pub fn clean(s: &str, max: usize) -> String {
+    s.chars().filter(|c| !c.is_control()).take(max).collect()
 }
 
 /// `name` when it is a valid space name: 1 to [`MAX_NAME_LEN`] characters
@@ -160,6 +183,7 @@ mod tests {
         assert_eq!(c("nobody"), Address::Foreign);
         assert_eq!(c("@x"), Address::Foreign);
         assert_eq!(c(""), Address::Foreign);
+        assert_eq!(c("a\u{0}@example.com"), Address::Foreign);
     }
 
     #[test]

@@ -155,6 +155,9 @@ pub(super) async fn end(
     t: Option<Extension<TrackingId>>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<LocusResponse>> {
+    if !super::address::plausible_id(&id) {
+        return Err(super::service::LocusError::NotFound("No such meeting".into()).into());
+    }
     let tracking = t.as_ref().map(|Extension(TrackingId(id))| id.as_str());
     let outcome = service::end(&state, &id, None, tracking).await?;
     Ok(Json(LocusResponse {

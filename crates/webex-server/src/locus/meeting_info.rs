@@ -87,15 +87,21 @@ async fn find(
     }
     if let Some(user) = given(&body.user_id) {
         let id = decode_person_id(&user);
+        if !address::plausible_id(&id) {
+            return Ok(None);
+        }
         return Ok(match store.person(&id).await? {
             Some(p) => Some(service::personal_room(state, &p).await?),
             None => None,
         });
     }
     if let Some(uuid) = given(&body.meeting_uuid) {
+        if !address::plausible_id(&uuid) {
+            return Ok(None);
+        }
         return Ok(store.space(SpaceKey::Id(&uuid)).await?);
     }
-    if let Some(locus_id) = given(&body.locus_id) {
+    if let Some(locus_id) = given(&body.locus_id).filter(|id| address::plausible_id(id)) {
         // Only participants learn a meeting's address from its Locus id.
         return Ok(match store.meeting(&locus_id).await? {
             Some(m) if m.participant_of(&caller.person.id).is_some() => Some(m.space),

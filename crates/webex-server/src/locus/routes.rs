@@ -18,6 +18,7 @@ use crate::state::AppState;
 use crate::store::meetings::{ChangeRefused, MeetingSnapshot};
 use crate::time::now_millis;
 
+use super::address::{clean, plausible_id};
 use super::document;
 use super::rules::{self, Joiner};
 use super::service::{self, LocusError};
@@ -36,6 +37,15 @@ fn tracking(t: &Option<Extension<TrackingId>>) -> Option<&str> {
     t.as_ref().map(|Extension(TrackingId(id))| id.as_str())
 }
 
+/// 404 unless `id` could be a Locus id.
+fn check_id(id: &str) -> ApiResult<()> {
+    if plausible_id(id) {
+        Ok(())
+    } else {
+        Err(LocusError::NotFound("No such meeting".into()).into())
+    }
+}
+
 /// Checks that `url` is a live device of the caller registered here.
 async fn callers_device(state: &AppState, caller: &Caller, url: &str) -> ApiResult<()> {
     let prefix = state.service_url("/wdm/api/v1/devices/");
@@ -43,10 +53,7 @@ async fn callers_device(state: &AppState, caller: &Caller, url: &str) -> ApiResu
         ApiError::forbidden("`device.url` is not a device of the caller registered on this server")
             .with_error_code(error_codes::FOREIGN_DEVICE)
     };
-    let Some(id) = url
-        .strip_prefix(&prefix)
-        .filter(|id| !id.is_empty() && !id.contains('/'))
-    else {
+    let Some(id) = url.strip_prefix(&prefix).filter(|id| plausible_id(id)) else {
         return Err(foreign());
     };
     match state.store.device(id).await? {
@@ -71,15 +78,11 @@ async fn joiner(state: &AppState, caller: &Caller, body: &JoinRequest) -> ApiRes
         email: caller.person.email.clone(),
         org_id: caller.person.org_id.clone(),
         device_url: body.device.url.clone(),
-        device_type: if body.device.device_type.is_empty() {
-            "WEB".into()
-        } else {
-            body.device.device_type.chars().take(32).collect()
+        device_type: match clean(&body.device.device_type, 32) {
+            t if t.is_empty() => "WEB".into(),
+            t => t,
         },
-        correlation_id: body
-            .correlation_id
-            .as_ref()
-            .map(|c| c.chars().take(128).collect()),
+        correlation_id: body.correlation_id.as_deref().map(|c| clean(c, 128)),
     })
 }
 
@@ -154,6 +157,7 @@ pub(super) async fn join(
     Query(_q): Query<JoinQuery>,
     Json(body): Json<JoinRequest>,
 ) -> ApiResult<Json<JoinResponse>> {
+    check_id(&id)?;
     let j = joiner(&state, &caller, &body).await?;
     let outcome = service::join(&state, &id, j, tracking(&t)).await?;
     Ok(Json(joined(&state, &caller, &outcome.snapshot)))
@@ -187,6 +191,7 @@ pub(super) async fn leave(
     Path((id, participant_id)): Path<(String, String)>,
     body: Bytes,
 ) -> ApiResult<Json<LocusResponse>> {
+    check_id(&id)?;
     let body: LeaveRequest = optional_json(&body)?.unwrap_or_default();
     let request = rules::LeaveRequest {
         caller: caller.person.id.clone(),
@@ -228,6 +233,7 @@ pub(super) async fn end(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult<Json<LocusResponse>> {
+    check_id(&id)?;
     optional_json::<serde::de::IgnoredAny>(&body)?;
     let outcome = service::end(&state, &id, Some(caller.person.id.clone()), tracking(&t)).await?;
     Ok(Json(LocusResponse {
@@ -259,6 +265,7 @@ pub(super) async fn get_locus(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<webex_wire::locus::Locus>> {
+    check_id(&id)?;
     let m = state
         .store
         .meeting(&id)

@@ -585,54 +585,6 @@ pub(super) mod pg_sql {
     meeting_queries!(sqlx::PgConnection);
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn snapshot() -> MeetingSnapshot {
-        MeetingSnapshot {
-            space: SpaceRecord {
-                id: "s".into(),
-                name: "n".into(),
-                meeting_number: "1".into(),
-                owner_id: None,
-                created_at: 0,
-            },
-            locus: LocusRecord {
-                id: "l".into(),
-                space_id: "s".into(),
-                state: LocusState::Active,
-                host_id: None,
-                sequence: 0,
-                created_at: 0,
-                last_active: 0,
-                ended_at: None,
-                idle_since: None,
-            },
-            participants: Vec::new(),
-        }
-    }
-
-    #[test]
-    fn diff_finds_added_and_changed_participants() {
-        let before = snapshot();
-        let mut after = before.clone();
-        after.participants.push(ParticipantRecord {
-            id: "p".into(),
-            person_id: "u".into(),
-            name: String::new(),
-            email: String::new(),
-            org_id: String::new(),
-            state: ParticipantState::Joined,
-            joined_at: 0,
-            left_at: None,
-            devices: Vec::new(),
-        });
-        assert_eq!(diff(&before, &after), vec![0]);
-        assert!(diff(&after, &after).is_empty());
-    }
-}
-
 #[async_trait]
 impl MeetingStore for super::SqliteStore {
     async fn ensure_space(&self, space: &SpaceRecord) -> StoreResult<SpaceRecord> {
@@ -799,5 +751,53 @@ impl MeetingStore for super::PgStore {
             tx.commit().await?;
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snapshot() -> MeetingSnapshot {
+        MeetingSnapshot {
+            space: SpaceRecord {
+                id: "s".into(),
+                name: "n".into(),
+                meeting_number: "1".into(),
+                owner_id: None,
+                created_at: 0,
+            },
+            locus: LocusRecord {
+                id: "l".into(),
+                space_id: "s".into(),
+                state: LocusState::Active,
+                host_id: None,
+                sequence: 0,
+                created_at: 0,
+                last_active: 0,
+                ended_at: None,
+                idle_since: None,
+            },
+            participants: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn diff_finds_added_and_changed_participants() {
+        let before = snapshot();
+        let mut after = before.clone();
+        after.participants.push(ParticipantRecord {
+            id: "p".into(),
+            person_id: "u".into(),
+            name: String::new(),
+            email: String::new(),
+            org_id: String::new(),
+            state: ParticipantState::Joined,
+            joined_at: 0,
+            left_at: None,
+            devices: Vec::new(),
+        });
+        assert_eq!(diff(&before, &after), vec![0]);
+        assert!(diff(&after, &after).is_empty());
     }
 }

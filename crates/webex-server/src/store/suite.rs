@@ -178,6 +178,9 @@ suite! {
         expiry_sweep_returns_exactly_the_expired,
         missing_person_is_reported,
         failed_writes_do_not_undo_concurrent_ones,
+        meeting_spaces_by_key,
+        meeting_lifecycle,
+        concurrent_meeting_changes_get_distinct_sequences,
     ],
     harness: [
         data_survives_reopen,
@@ -991,5 +994,243 @@ async fn throughput_device_creates() {
             store.backend()
         );
         h.run(|_| Box::pin(async {})).await;
+    }
+}
+
+// ---------------------------------------------------------------- meetings
+
+fn space(name: &str, number: &str, owner: Option<&str>) -> meetings::SpaceRecord {
+    meetings::SpaceRecord {
+        id: uuid::Uuid::new_v4().to_string(),
+        name: name.into(),
+        meeting_number: number.into(),
+        owner_id: owner.map(str::to_owned),
+        created_at: 1,
+    }
+}
+
+fn joiner(p: &PersonRecord, device: &str) -> crate::locus::rules::Joiner {
+    crate::locus::rules::Joiner {
+        person_id: p.id.clone(),
+        name: p.display_name.clone(),
+        email: p.email.clone(),
+        org_id: p.org_id.clone(),
+        device_url: device.into(),
+        device_type: "WEB".into(),
+        correlation_id: Some(format!("corr-{device}")),
+    }
+}
+
+async fn change(
+    store: &dyn Store,
+    locus: &str,
+    m: meetings::Mutation,
+) -> Result<meetings::ChangeOutcome, meetings::ChangeRefused> {
+    store.change_meeting(locus, m).await.unwrap().unwrap()
+}
+
+async fn meeting_spaces_by_key(store: &dyn Store) {
+    use meetings::SpaceKey;
+    let alice = person(store, "alice@example.com").await;
+    let s = store
+        .ensure_space(&space("room1", "1000000001", None))
+        .await
+        .unwrap();
+    // Same name: the stored one comes back, whatever the rest says.
+    let again = store
+        .ensure_space(&space("room1", "1000000002", None))
+        .await
+        .unwrap();
+    assert_eq!(again, s);
+    // Same number, other name: a conflict the caller retries.
+    let clash = store
+        .ensure_space(&space("room2", "1000000001", None))
+        .await;
+    assert!(matches!(clash, Err(StoreError::Conflict(_))), "{clash:?}");
+    let pmr = store
+        .ensure_space(&space("alice.example.com", "1000000003", Some(&alice.id)))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.space(SpaceKey::Id(&s.id)).await.unwrap(),
+        Some(s.clone())
+    );
+    assert_eq!(
+        store.space(SpaceKey::Name("room1")).await.unwrap(),
+        Some(s.clone())
+    );
+    assert_eq!(
+        store.space(SpaceKey::Number("1000000001")).await.unwrap(),
+        Some(s)
+    );
+    assert_eq!(
+        store.space(SpaceKey::Owner(&alice.id)).await.unwrap(),
+        Some(pmr)
+    );
+    assert_eq!(store.space(SpaceKey::Name("nope")).await.unwrap(), None);
+}
+
+async fn meeting_lifecycle(store: &dyn Store) {
+    use crate::locus::rules;
+    use webex_wire::locus::{LocusState, ParticipantState};
+    let (a, b) = (
+        person(store, "a@example.com").await,
+        person(store, "b@example.com").await,
+    );
+    let s = store
+        .ensure_space(&space("life", "2000000001", None))
+        .await
+        .unwrap();
+    assert_eq!(store.active_locus_of(&s.id).await.unwrap(), None);
+    let l = store.open_locus(&s.id, "locus-1", 10).await.unwrap();
+    assert_eq!((l.sequence, &l.state), (0, &LocusState::Active));
+    // Opening again returns the active one.
+    assert_eq!(
+        store.open_locus(&s.id, "locus-2", 11).await.unwrap().id,
+        "locus-1"
+    );
+    assert_eq!(
+        store.idle_loci(10).await.unwrap(),
+        vec!["locus-1".to_owned()]
+    );
+
+    let o = change(
+        store,
+        "locus-1",
+        rules::join(joiner(&a, "d-a"), "pa".into(), 20),
+    )
+    .await
+    .unwrap();
+    assert!(o.changed && o.locus_changed);
+    assert_eq!(o.snapshot.locus.sequence, 1);
+    assert_eq!(o.changed_participants, vec!["pa".to_owned()]);
+    assert_eq!(o.snapshot.locus.host_id.as_deref(), Some(a.id.as_str()));
+    // A repeated join writes nothing.
+    let o = change(
+        store,
+        "locus-1",
+        rules::join(joiner(&a, "d-a"), "px".into(), 21),
+    )
+    .await
+    .unwrap();
+    assert!(!o.changed);
+    assert_eq!(o.snapshot.locus.sequence, 1);
+    let o = change(
+        store,
+        "locus-1",
+        rules::join(joiner(&b, "d-b"), "pb".into(), 22),
+    )
+    .await
+    .unwrap();
+    assert_eq!(o.snapshot.locus.sequence, 2);
+    assert!(!o.locus_changed);
+    // What was written reads back the same.
+    let read = store.meeting("locus-1").await.unwrap().unwrap();
+    assert_eq!(read, o.snapshot);
+    assert_eq!(read.participants[1].name, b.display_name);
+    assert_eq!(store.meetings_of(&b.id).await.unwrap(), vec![read.clone()]);
+    assert_eq!(store.active_meetings(10).await.unwrap(), vec![read]);
+    assert!(store.idle_loci(i64::MAX).await.unwrap().is_empty());
+
+    let leave = |who: &PersonRecord, pid: &str| rules::LeaveRequest {
+        caller: who.id.clone(),
+        participant_id: pid.into(),
+        device_url: Some(format!("d-{}", &who.email[..1])),
+    };
+    let o = change(store, "locus-1", rules::leave(leave(&b, "pb"), 30))
+        .await
+        .unwrap();
+    assert_eq!(o.snapshot.locus.sequence, 3);
+    let pb = o.snapshot.participant_of(&b.id).unwrap();
+    assert_eq!((&pb.state, pb.left_at), (&ParticipantState::Left, Some(30)));
+    assert_eq!(pb.devices[0].state, ParticipantState::Left);
+    assert!(store.meetings_of(&b.id).await.unwrap().is_empty());
+    let again = change(store, "locus-1", rules::leave(leave(&b, "pb"), 31)).await;
+    assert_eq!(again.unwrap_err(), meetings::ChangeRefused::NotJoined);
+    let o = change(store, "locus-1", rules::leave(leave(&a, "pa"), 40))
+        .await
+        .unwrap();
+    assert_eq!(o.snapshot.locus.idle_since, Some(40));
+    assert_eq!(
+        store.idle_loci(40).await.unwrap(),
+        vec!["locus-1".to_owned()]
+    );
+    let o = change(store, "locus-1", rules::end_if_idle(40, 50))
+        .await
+        .unwrap();
+    assert_eq!(
+        (o.snapshot.locus.sequence, &o.snapshot.locus.state),
+        (5, &LocusState::Inactive)
+    );
+    assert_eq!(o.snapshot.locus.ended_at, Some(50));
+    // Ended: still readable, no longer active, a new one can open.
+    assert!(store.active_meetings(10).await.unwrap().is_empty());
+    assert_eq!(store.active_locus_of(&s.id).await.unwrap(), None);
+    assert_eq!(
+        store
+            .meeting("locus-1")
+            .await
+            .unwrap()
+            .unwrap()
+            .locus
+            .sequence,
+        5
+    );
+    assert_eq!(
+        store.open_locus(&s.id, "locus-3", 60).await.unwrap().id,
+        "locus-3"
+    );
+    assert!(
+        store
+            .change_meeting("nope", rules::end(None, 1))
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+async fn concurrent_meeting_changes_get_distinct_sequences(store: &dyn Store) {
+    let s = store
+        .ensure_space(&space("busy", "3000000001", None))
+        .await
+        .unwrap();
+    // Concurrent opens agree on one Locus.
+    let opened = join_all((0..8).map(|i| {
+        let sid = s.id.clone();
+        async move {
+            store
+                .open_locus(&sid, &format!("open-{i}"), 1)
+                .await
+                .unwrap()
+                .id
+        }
+    }))
+    .await;
+    assert!(opened.iter().all(|id| *id == opened[0]), "{opened:?}");
+    let locus = opened[0].clone();
+    let mut people = Vec::new();
+    for i in 0..30 {
+        people.push(person(store, &format!("c{i}@example.com")).await);
+    }
+    let outcomes = join_all(people.iter().enumerate().map(|(i, p)| {
+        let locus = locus.clone();
+        async move {
+            let m = crate::locus::rules::join(joiner(p, &format!("dev-{i}")), format!("p{i}"), 2);
+            change(store, &locus, m).await.unwrap()
+        }
+    }))
+    .await;
+    let mut seqs: Vec<u64> = outcomes.iter().map(|o| o.snapshot.locus.sequence).collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=30).collect::<Vec<u64>>());
+    let m = store.meeting(&locus).await.unwrap().unwrap();
+    assert_eq!(m.participants.len(), 30);
+    assert_eq!(m.locus.sequence, 30);
+    // Each change saw everything committed before it.
+    for o in &outcomes {
+        assert_eq!(
+            o.snapshot.participants.len() as u64,
+            o.snapshot.locus.sequence
+        );
     }
 }
