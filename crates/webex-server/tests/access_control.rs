@@ -37,6 +37,9 @@ enum PathId {
     None,
     Device,
     Person,
+    /// No path id, but the generic body names nothing the route can act on:
+    /// an authenticated caller gets 400.
+    Body,
 }
 
 /// The row of every operation in the document. Add one for a new route.
@@ -53,10 +56,20 @@ fn row(method: &str, path: &str) -> Option<Kind> {
         ("GET" | "POST", "/calliope/api/discovery/v1/clusters") => bearer(P::None),
         ("GET", "/conversation/api/v1/users") => bearer(P::None),
         ("GET", "/locus/api/v1/loci") => bearer(P::None),
+        // Another person's Locus id is as unknown as a random one.
+        ("GET", "/locus/api/v1/loci/{id}")
+        | ("POST", "/locus/api/v1/loci/{id}/participant" | "/locus/api/v1/loci/{id}/end")
+        | ("PUT", "/locus/api/v1/loci/{id}/participant/{participant_id}/leave") => {
+            bearer(P::Device)
+        }
+        ("POST", "/locus/api/v1/loci/call" | "/wbxappapi/v1/meetingInfo") => bearer(P::Body),
         ("GET", "/v1/meetingPreferences") => bearer(P::None),
         ("POST", "/metrics/api/v1/clientmetrics") => bearer(P::None),
         ("GET", "/admin/api/v1/connections")
         | ("POST", "/admin/api/v1/events" | "/admin/api/v1/tokens/revoke") => Some(Admin),
+        ("GET", "/admin/api/v1/meetings") | ("POST", "/admin/api/v1/meetings/{id}/end") => {
+            Some(Admin)
+        }
         (
             "GET",
             "/healthz" | "/readyz" | "/metrics" | "/openapi.json" | "/region" | "/v1/region",
@@ -332,6 +345,7 @@ async fn every_bearer_route_rejects_strangers_and_leaks_nothing() {
                         assert_eq!(status, 200, "{what}: {text}")
                     }
                     PathId::Person => assert_eq!(status, 404, "{what}: {text}"),
+                    PathId::Body => assert_eq!(status, 400, "{what}: {text}"),
                     PathId::None => {
                         assert!((200..300).contains(&status), "{what}: {status} {text}")
                     }

@@ -37,9 +37,10 @@ fn tracking(t: &Option<Extension<TrackingId>>) -> Option<&str> {
     t.as_ref().map(|Extension(TrackingId(id))| id.as_str())
 }
 
-/// 404 unless `id` could be a Locus id.
-fn check_id(id: &str) -> ApiResult<()> {
-    if plausible_id(id) {
+/// 404 unless the Locus `id` exists. Checked before the body, so a request
+/// for a Locus that does not exist is a 404 whatever it carries.
+async fn check_id(state: &AppState, id: &str) -> ApiResult<()> {
+    if plausible_id(id) && state.store.locus(id).await?.is_some() {
         Ok(())
     } else {
         Err(LocusError::NotFound("No such meeting".into()).into())
@@ -155,9 +156,11 @@ pub(super) async fn join(
     t: Option<Extension<TrackingId>>,
     Path(id): Path<String>,
     Query(_q): Query<JoinQuery>,
-    Json(body): Json<JoinRequest>,
+    body: Bytes,
 ) -> ApiResult<Json<JoinResponse>> {
-    check_id(&id)?;
+    check_id(&state, &id).await?;
+    let body: JoinRequest = optional_json(&body)?
+        .ok_or_else(|| ApiError::bad_request("A JSON body with `device.url` is required"))?;
     let j = joiner(&state, &caller, &body).await?;
     let outcome = service::join(&state, &id, j, tracking(&t)).await?;
     Ok(Json(joined(&state, &caller, &outcome.snapshot)))
@@ -191,7 +194,7 @@ pub(super) async fn leave(
     Path((id, participant_id)): Path<(String, String)>,
     body: Bytes,
 ) -> ApiResult<Json<LocusResponse>> {
-    check_id(&id)?;
+    check_id(&state, &id).await?;
     let body: LeaveRequest = optional_json(&body)?.unwrap_or_default();
     let request = rules::LeaveRequest {
         caller: caller.person.id.clone(),
@@ -233,7 +236,7 @@ pub(super) async fn end(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult<Json<LocusResponse>> {
-    check_id(&id)?;
+    check_id(&state, &id).await?;
     optional_json::<serde::de::IgnoredAny>(&body)?;
     let outcome = service::end(&state, &id, Some(caller.person.id.clone()), tracking(&t)).await?;
     Ok(Json(LocusResponse {
@@ -265,12 +268,11 @@ pub(super) async fn get_locus(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<webex_wire::locus::Locus>> {
-    check_id(&id)?;
-    let m = state
-        .store
-        .meeting(&id)
-        .await?
-        .ok_or_else(|| LocusError::NotFound("No such meeting".into()))?;
+    let m = match plausible_id(&id) {
+        true => state.store.meeting(&id).await?,
+        false => None,
+    }
+    .ok_or_else(|| LocusError::NotFound("No such meeting".into()))?;
     if m.participant_of(&caller.person.id).is_none() {
         return Err(LocusError::Refused(ChangeRefused::NotParticipant).into());
     }
@@ -307,7 +309,7 @@ pub(super) async fn list(
         .collect();
     Ok(Json(LociList {
         loci,
-        remote_locus_cluster_urls: Vec::new(),
+        ..LociList::default()
     }))
 }
 

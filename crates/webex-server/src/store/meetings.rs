@@ -203,8 +203,10 @@ pub trait MeetingStore: Send + Sync + 'static {
         new_id: &str,
         now: Millis,
     ) -> StoreResult<LocusRecord>;
-    /// The id of the active Locus of a space, if any.
+    /// The active Locus of a space, if any.
     async fn active_locus_of(&self, space_id: &str) -> StoreResult<Option<LocusRecord>>;
+    /// A Locus row alone (one cheap read; [`MeetingStore::meeting`] for all of it).
+    async fn locus(&self, locus_id: &str) -> StoreResult<Option<LocusRecord>>;
     /// A Locus with its space and participants.
     async fn meeting(&self, locus_id: &str) -> StoreResult<Option<MeetingSnapshot>>;
     /// Active Loci in which `person_id` is a JOINED participant.
@@ -370,6 +372,19 @@ macro_rules! meeting_queries {
             active_locus_of(&mut *conn, space_id)
                 .await?
                 .ok_or(StoreError::Conflict("locus"))
+        }
+
+        pub(crate) async fn locus(
+            conn: &mut $conn,
+            locus_id: &str,
+        ) -> StoreResult<Option<LocusRecord>> {
+            let sql = format!("SELECT {LOCUS_COLUMNS} FROM loci WHERE id = $1");
+            sqlx::query(&sql)
+                .bind(locus_id)
+                .fetch_optional(&mut *conn)
+                .await?
+                .map(|r| locus_row(&r))
+                .transpose()
         }
 
         /// The Locus `locus_id` with its space and participants.
@@ -618,6 +633,11 @@ impl MeetingStore for super::SqliteStore {
         sqlite_sql::active_locus_of(&mut conn, space_id).await
     }
 
+    async fn locus(&self, locus_id: &str) -> StoreResult<Option<LocusRecord>> {
+        let mut conn = self.read.acquire().await?;
+        sqlite_sql::locus(&mut conn, locus_id).await
+    }
+
     async fn meeting(&self, locus_id: &str) -> StoreResult<Option<MeetingSnapshot>> {
         let mut conn = self.read.acquire().await?;
         sqlite_sql::meeting(&mut conn, locus_id).await
@@ -690,6 +710,11 @@ impl MeetingStore for super::PgStore {
     async fn active_locus_of(&self, space_id: &str) -> StoreResult<Option<LocusRecord>> {
         let mut conn = self.pool.acquire().await?;
         pg_sql::active_locus_of(&mut conn, space_id).await
+    }
+
+    async fn locus(&self, locus_id: &str) -> StoreResult<Option<LocusRecord>> {
+        let mut conn = self.pool.acquire().await?;
+        pg_sql::locus(&mut conn, locus_id).await
     }
 
     async fn meeting(&self, locus_id: &str) -> StoreResult<Option<MeetingSnapshot>> {
