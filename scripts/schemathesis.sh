@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 MAX_EXAMPLES="${MAX_EXAMPLES:-20}"
 ADMIN_TOKEN="schemathesis-admin-$RANDOM$RANDOM"
 # Checks that hold for every operation. `ignored_auth` is covered by
-# crates/webex-server/tests/access_control.rs (schemathesis cannot tell a
+# crates/webex-server/tests/it/access_control.rs (schemathesis cannot tell a
 # person's token from the admin token); the stateful ones need links the
 # document does not declare.
 CHECKS="not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,negative_data_rejection"

@@ -2,7 +2,7 @@
 //! register/unregister cycles against one server, timed from the start of
 //! `register` to "registered" and from `unregister()` to "unregistered".
 //!
-//! Two clients run in the same session: the Rust SDK (`webex`), and the
+//! Two clients run in the same session: the Rust SDK (`webex-meetings`), and the
 //! protocol floor — the same four steps (catalog, people/me, WDM device,
 //! Mercury authorization) done with bare requests by this crate — so the
 //! SDK's own overhead shows next to what the server needs.
@@ -130,14 +130,15 @@ pub fn rust_sdk<'a>(
     token: &'a SecretString,
 ) -> Pin<Box<dyn Future<Output = BenchResult<Cycle>> + Send + 'a>> {
     Box::pin(async move {
-        let sdk = |e: webex::Error| BenchError::Sdk(e.to_string());
+        let sdk = |e: webex_meetings::Error| BenchError::Sdk(e.to_string());
         let start = Instant::now();
-        let config =
-            webex::WebexConfig::builder(webex::Credentials::access_token(token.expose_secret()))
-                .discovery_url(format!("{base}/u2c/api/v1"))
-                .build()
-                .map_err(sdk)?;
-        let webex = webex::Webex::init(config);
+        let config = webex_meetings::WebexConfig::builder(
+            webex_meetings::Credentials::access_token(token.expose_secret()),
+        )
+        .discovery_url(format!("{base}/u2c/api/v1"))
+        .build()
+        .map_err(sdk)?;
+        let webex = webex_meetings::Webex::init(config);
         let meetings = webex.meetings();
         meetings.register().await.map_err(sdk)?;
         let register = start.elapsed();
@@ -153,7 +154,7 @@ pub fn rust_sdk<'a>(
 /// The clients scenario 1 compares, by name.
 pub fn clients() -> Vec<(&'static str, Client)> {
     vec![
-        ("Rust SDK (webex)", rust_sdk),
+        ("Rust SDK (webex-meetings)", rust_sdk),
         ("protocol floor (bare requests)", protocol_floor),
     ]
 }

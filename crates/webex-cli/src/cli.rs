@@ -13,9 +13,12 @@ pub const DEFAULT_DATABASE: &str = "sqlite://webex-data/webex.sqlite";
 #[derive(Debug, Parser)]
 #[command(name = "webex", version, about)]
 pub struct Cli {
-    /// Debug logging (or set RUST_LOG).
-    #[arg(short, long, global = true)]
-    pub verbose: bool,
+    /// More logging on stderr; repeat for more (`-v` info, `-vv` debug,
+    /// `-vvv` trace; `serve` starts at info). Without it, only warnings and
+    /// errors, so `bench` and `demo` output stays readable. `RUST_LOG`, when
+    /// set, wins.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
     /// Logs as JSON lines.
     #[arg(long, global = true, env = "WEBEX_LOG_JSON")]
     pub log_json: bool,

@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use futures::StreamExt;
-use webex::{Credentials, FileDeviceStore, MeetingsEvent, Webex, WebexConfig};
+use webex_meetings::{Credentials, FileDeviceStore, MeetingsEvent, Webex, WebexConfig};
 
 use crate::cli::{ClientArgs, DevicesCommand, RegisterArgs};
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use futures::StreamExt;
 use secrecy::ExposeSecret;
-use webex::{Credentials, MeetingsEvent, Webex, WebexConfig};
+use webex_meetings::{Credentials, MeetingsEvent, Webex, WebexConfig};
 use webex_server::bus::{BusMessage, Target};
 use webex_server::identity::admin;
 use webex_server::{Server, ServerConfig};

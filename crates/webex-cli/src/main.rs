@@ -47,15 +47,11 @@ async fn run(cli: cli::Cli) -> anyhow::Result<()> {
     }
 }
 
-/// Logs go to stderr so stdout stays machine-readable (tokens, addresses).
+/// Logs go to stderr so stdout stays machine-readable (tokens, addresses,
+/// the bench's Markdown); see [`log_level`] for how much.
 fn init_tracing(cli: &cli::Cli) {
     use tracing_subscriber::EnvFilter;
-    let default = match (&cli.command, cli.verbose) {
-        (_, true) => "debug",
-        // The demo's output is its own lines; server logs only when asked.
-        (cli::Command::Demo(_), false) => "warn",
-        _ => "info",
-    };
+    let default = log_level(&cli.command, cli.verbose);
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -64,5 +60,39 @@ fn init_tracing(cli: &cli::Cli) {
         builder.json().init();
     } else {
         builder.init();
+    }
+}
+
+/// The log level without `RUST_LOG`: warnings only (the SDK's and the
+/// in-process server's INFO lines would land between `bench`'s progress bar
+/// and its Markdown, and between the demo's lines), except for `serve`,
+/// which is a server and logs at info; each `-v` is one level more.
+fn log_level(command: &cli::Command, verbose: u8) -> &'static str {
+    const LEVELS: [&str; 5] = ["error", "warn", "info", "debug", "trace"];
+    let base = match command {
+        cli::Command::Serve(_) => 2,
+        _ => 1,
+    };
+    LEVELS[(base + usize::from(verbose)).min(LEVELS.len() - 1)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn level(args: &[&str]) -> &'static str {
+        let cli = cli::Cli::try_parse_from(args).unwrap_or_else(|e| panic!("{e}"));
+        log_level(&cli.command, cli.verbose)
+    }
+
+    #[test]
+    fn quiet_by_default_and_louder_with_each_v() {
+        assert_eq!(level(&["webex", "bench", "smoke"]), "warn");
+        assert_eq!(level(&["webex", "bench", "-v", "smoke"]), "info");
+        assert_eq!(level(&["webex", "-vv", "bench", "smoke"]), "debug");
+        assert_eq!(level(&["webex", "bench", "smoke", "-vvvvvv"]), "trace");
+        assert_eq!(level(&["webex", "demo"]), "warn");
+        assert_eq!(level(&["webex", "serve"]), "info");
+        assert_eq!(level(&["webex", "serve", "-v"]), "debug");
     }
 }

@@ -15,13 +15,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use webex_wire::error::codes;
 
 use crate::auth::{hash_secret, strip_bearer};
 use crate::bus::{BusMessage, ConnectionInfo, Target};
 use crate::error::{ApiError, ApiResult, Json, Query};
 use crate::http::TrackingId;
+use crate::openapi::Shared;
 use crate::state::AppState;
 use crate::time::now_millis;
 
@@ -116,8 +116,8 @@ pub struct PublishResponse {
     responses(
         (status = 202, description = "Published", body = PublishResponse),
         (status = 400, description = "Invalid body (not exactly one target, or no eventType)"),
-        (status = 415, description = "Body is not `application/json`", body = webex_wire::error::ErrorBody),
-        (status = 401, description = "Missing or wrong admin token"),
+        (status = 415, response = crate::openapi::NotJson),
+        (status = 401, response = crate::openapi::AdminUnauthorized),
         (status = 404, description = "Unknown target, or admin API disabled"),
         (status = 503, description = "Event bus unavailable; retry"),
     )
@@ -322,7 +322,7 @@ pub struct ConnectionsResponse {
     security(("admin_token" = [])),
     responses(
         (status = 200, description = "Live sockets", body = ConnectionsResponse),
-        (status = 401, description = "Missing or wrong admin token"),
+        (status = 401, response = crate::openapi::AdminUnauthorized),
         (status = 404, description = "Admin API disabled"),
     )
 )]
@@ -380,8 +380,8 @@ pub struct RevokeResponse {
     responses(
         (status = 200, description = "Revoked (or already revoked)", body = RevokeResponse),
         (status = 400, description = "Empty token"),
-        (status = 415, description = "Body is not `application/json`", body = webex_wire::error::ErrorBody),
-        (status = 401, description = "Missing or wrong admin token"),
+        (status = 415, response = crate::openapi::NotJson),
+        (status = 401, response = crate::openapi::AdminUnauthorized),
         (status = 404, description = "Unknown token, or admin API disabled"),
         (status = 503, description = "Database or event bus unavailable; retry"),
     )
@@ -410,18 +410,6 @@ pub async fn revoke_token(
     Ok(Json(RevokeResponse { revoked }))
 }
 
-struct AdminSecurity;
-
-impl utoipa::Modify for AdminSecurity {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "admin_token",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-        );
-    }
-}
-
 #[derive(utoipa::OpenApi)]
 #[openapi(
     paths(publish_event, list_connections, revoke_token),
@@ -433,7 +421,7 @@ impl utoipa::Modify for AdminSecurity {
         RevokeRequest,
         RevokeResponse
     )),
-    modifiers(&AdminSecurity),
+    modifiers(&Shared),
     tags((name = "admin", description = "Operator API, guarded by the admin token"))
 )]
 struct AdminApi;

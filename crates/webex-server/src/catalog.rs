@@ -17,10 +17,10 @@ use axum::routing::get;
 use serde::Deserialize;
 use utoipa::IntoParams;
 use webex_wire::catalog::{Catalog, services};
-use webex_wire::error::ErrorBody;
 
 use crate::auth::Caller;
 use crate::error::{Json, Query};
+use crate::openapi::Shared;
 use crate::state::AppState;
 
 /// Base path of the U2C service.
@@ -56,7 +56,10 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(limited_catalog, signin_catalog, catalog))]
+#[openapi(
+    paths(limited_catalog, signin_catalog, catalog),
+    modifiers(&Shared)
+)]
 struct ApiDoc;
 
 /// The catalog of a server whose public URL is `public_url` (no trailing
@@ -116,7 +119,7 @@ struct CatalogQuery {
     params(CatalogQuery),
     responses(
         (status = 200, description = "Service catalog", body = Catalog),
-        (status = 400, description = "Unparsable query string", body = ErrorBody),
+        (status = 400, response = crate::openapi::BadQuery),
     )
 )]
 async fn limited_catalog(
@@ -134,7 +137,7 @@ async fn limited_catalog(
     params(CatalogQuery),
     responses(
         (status = 200, description = "Service catalog", body = Catalog),
-        (status = 400, description = "Unparsable query string", body = ErrorBody),
+        (status = 400, response = crate::openapi::BadQuery),
     )
 )]
 async fn signin_catalog(
@@ -153,9 +156,9 @@ async fn signin_catalog(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Service catalog", body = Catalog),
-        (status = 400, description = "Unparsable query string", body = ErrorBody),
-        (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody),
-        (status = 503, description = "Database unavailable; retry later", body = ErrorBody),
+        (status = 400, response = crate::openapi::BadQuery),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 503, response = crate::openapi::Unavailable),
     )
 )]
 async fn catalog(

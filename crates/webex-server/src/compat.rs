@@ -16,10 +16,10 @@ use axum::{Extension, response::IntoResponse};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
-use webex_wire::error::ErrorBody;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Json};
+use crate::openapi::Shared;
 use crate::state::AppState;
 
 /// Routes of this module.
@@ -46,16 +46,19 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(
-    meeting_preferences,
-    region,
-    region_v1,
-    clusters,
-    clusters_post,
-    user_preferences,
-    client_metrics,
-    client_metrics_prelogin
-))]
+#[openapi(
+    paths(
+        meeting_preferences,
+        region,
+        region_v1,
+        clusters,
+        clusters_post,
+        user_preferences,
+        client_metrics,
+        client_metrics_prelogin
+    ),
+    modifiers(&Shared)
+)]
 struct ApiDoc;
 
 /// `GET /v1/meetingPreferences`: the user's Webex meeting sites.
@@ -127,8 +130,8 @@ pub struct UserPreferencesItems {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "This server as the default meeting site", body = MeetingPreferences),
-        (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody),
-        (status = 503, description = "Database unavailable; retry later", body = ErrorBody),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 503, response = crate::openapi::Unavailable),
     )
 )]
 async fn meeting_preferences(
@@ -165,27 +168,24 @@ fn geo_hint(peer: Option<Extension<ConnectInfo<SocketAddr>>>) -> Json<GeoHint> {
     })
 }
 
-/// Geo hint (no authentication).
-#[utoipa::path(
-    get,
-    path = "/region",
-    tag = "compat",
-    responses((status = 200, description = "A fixed region and the caller's address", body = GeoHint))
-)]
-async fn region(peer: Option<Extension<ConnectInfo<SocketAddr>>>) -> Json<GeoHint> {
-    geo_hint(peer)
+macro_rules! region_route {
+    ($name:ident, $path:literal) => {
+        /// Geo hint (no authentication); the same under `/region` and the
+        /// hydra base (`/v1/region`).
+        #[utoipa::path(
+            get,
+            path = $path,
+            tag = "compat",
+            responses((status = 200, description = "A fixed region and the caller's address", body = GeoHint))
+        )]
+        async fn $name(peer: Option<Extension<ConnectInfo<SocketAddr>>>) -> Json<GeoHint> {
+            geo_hint(peer)
+        }
+    };
 }
 
-/// Geo hint under the hydra base (no authentication); same as `/region`.
-#[utoipa::path(
-    get,
-    path = "/v1/region",
-    tag = "compat",
-    responses((status = 200, description = "A fixed region and the caller's address", body = GeoHint))
-)]
-async fn region_v1(peer: Option<Extension<ConnectInfo<SocketAddr>>>) -> Json<GeoHint> {
-    geo_hint(peer)
-}
+region_route!(region, "/region");
+region_route!(region_v1, "/v1/region");
 
 /// Media clusters for reachability checks.
 #[utoipa::path(
@@ -195,8 +195,8 @@ async fn region_v1(peer: Option<Extension<ConnectInfo<SocketAddr>>>) -> Json<Geo
     security(("bearer" = [])),
     responses(
         (status = 200, description = "No clusters", body = Clusters),
-        (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody),
-        (status = 503, description = "Database unavailable; retry later", body = ErrorBody),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 503, response = crate::openapi::Unavailable),
     )
 )]
 async fn clusters(_caller: Caller) -> Json<Clusters> {
@@ -211,8 +211,8 @@ async fn clusters(_caller: Caller) -> Json<Clusters> {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "No clusters", body = Clusters),
-        (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody),
-        (status = 503, description = "Database unavailable; retry later", body = ErrorBody),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 503, response = crate::openapi::Unavailable),
     )
 )]
 async fn clusters_post(_caller: Caller) -> Json<Clusters> {
@@ -227,8 +227,8 @@ async fn clusters_post(_caller: Caller) -> Json<Clusters> {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "No preferences", body = UserPreferences),
-        (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody),
-        (status = 503, description = "Database unavailable; retry later", body = ErrorBody),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 503, response = crate::openapi::Unavailable),
     )
 )]
 async fn user_preferences(_caller: Caller) -> Json<UserPreferences> {
@@ -254,10 +254,10 @@ fn accept_metrics(body: &Bytes) -> ApiResult<StatusCode> {
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Accepted"),
-        (status = 400, description = "Body is not JSON", body = ErrorBody),
-        (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody),
-        (status = 503, description = "Database unavailable; retry later", body = ErrorBody),
-        (status = 413, description = "Body larger than the server accepts", body = ErrorBody),
+        (status = 400, response = crate::openapi::NotJsonBody),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 503, response = crate::openapi::Unavailable),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
     )
 )]
 async fn client_metrics(_caller: Caller, body: Bytes) -> impl IntoResponse {
@@ -272,8 +272,8 @@ async fn client_metrics(_caller: Caller, body: Bytes) -> impl IntoResponse {
     request_body(content = Option<Value>, description = "`{\"metrics\":[…]}`; any JSON, or nothing, is accepted"),
     responses(
         (status = 204, description = "Accepted"),
-        (status = 400, description = "Body is not JSON", body = ErrorBody),
-        (status = 413, description = "Body larger than the server accepts", body = ErrorBody),
+        (status = 400, response = crate::openapi::NotJsonBody),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
     )
 )]
 async fn client_metrics_prelogin(body: Bytes) -> impl IntoResponse {

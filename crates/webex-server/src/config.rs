@@ -1,7 +1,6 @@
 //! Server configuration, shared by `webex serve` and in-process servers.
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::time::Duration;
 
 use secrecy::SecretString;
@@ -98,8 +97,9 @@ impl ServerConfig {
     }
 
     /// A server on `127.0.0.1:0` with a SQLite file at `path` and the admin
-    /// token `admin-secret`: what tests use.
-    pub fn for_tests(path: &Path) -> Self {
+    /// token `admin-secret`: what tests use (the `testing` feature).
+    #[cfg(feature = "testing")]
+    pub fn for_tests(path: &std::path::Path) -> Self {
         let mut c = Self::new(
             SocketAddr::from(([127, 0, 0, 1], 0)),
             format!("sqlite://{}", path.display()),

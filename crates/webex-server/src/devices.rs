@@ -24,6 +24,7 @@ use webex_wire::error::ErrorBody;
 use crate::auth::Caller;
 use crate::bus::BusMessage;
 use crate::error::{ApiError, ApiResult, Json, Query};
+use crate::openapi::Shared;
 use crate::state::AppState;
 use crate::store::{DeviceRecord, Millis, StoreError};
 use crate::time::{now_millis, rfc3339};
@@ -78,7 +79,10 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(register, list, fetch, refresh, remove))]
+#[openapi(
+    paths(register, list, fetch, refresh, remove),
+    modifiers(&Shared)
+)]
 struct ApiDoc;
 
 /// Query of `POST /devices` and `PUT /devices/{id}`.
@@ -109,6 +113,8 @@ struct DeviceUpdate {
 }
 
 /// Register a device for the caller.
+///
+/// Rate limited per token (`--registration-rate`).
 #[utoipa::path(
     post,
     path = "/wdm/api/v1/devices",
@@ -119,14 +125,13 @@ struct DeviceUpdate {
     responses(
         (status = 200, description = "The registered device", body = Device,
             headers(("etag" = String, description = "Version of this device record"))),
-        (status = 400, description = "Malformed JSON or an invalid field (named in the message)", body = ErrorBody),
-        (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody),
+        (status = 400, response = crate::openapi::InvalidBody),
+        (status = 401, response = crate::openapi::Unauthorized),
         (status = 403, description = "`User has excessive device registrations`: the caller owns `device_limit` live devices (code `excessive_device_registrations`)", body = ErrorBody),
-        (status = 413, description = "Body larger than the server accepts", body = ErrorBody),
-        (status = 415, description = "Body is not `application/json`", body = ErrorBody),
-        (status = 429, description = "Rate limited (`--registration-rate`, per token); wait `Retry-After` seconds", body = ErrorBody,
-            headers(("retry-after" = u64, description = "Seconds to wait"))),
-        (status = 503, description = "Database unavailable; retry later", body = ErrorBody),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::NotJson),
+        (status = 429, response = crate::openapi::RateLimited),
+        (status = 503, response = crate::openapi::Unavailable),
     )
 )]
 async fn register(
@@ -189,8 +194,8 @@ async fn register(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The caller's devices", body = DeviceList),
-        (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody),
-        (status = 503, description = "Database unavailable; retry later", body = ErrorBody),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 503, response = crate::openapi::Unavailable),
     )
 )]
 async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<DeviceList>> {
@@ -216,9 +221,9 @@ async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<D
     responses(
         (status = 200, description = "The device", body = Device,
             headers(("etag" = String, description = "Version of this device record"))),
-        (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody),
+        (status = 401, response = crate::openapi::Unauthorized),
         (status = 404, description = "No such live device of the caller", body = ErrorBody),
-        (status = 503, description = "Database unavailable; retry later", body = ErrorBody),
+        (status = 503, response = crate::openapi::Unavailable),
     )
 )]
 async fn fetch(
@@ -231,6 +236,8 @@ async fn fetch(
 }
 
 /// Refresh one of the caller's devices: update its fields and restart its TTL.
+///
+/// Rate limited per token (`--registration-rate`).
 #[utoipa::path(
     put,
     path = "/wdm/api/v1/devices/{id}",
@@ -241,14 +248,13 @@ async fn fetch(
     responses(
         (status = 200, description = "The refreshed device", body = Device,
             headers(("etag" = String, description = "Version of this device record"))),
-        (status = 400, description = "Malformed JSON or an invalid field (named in the message)", body = ErrorBody),
-        (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody),
+        (status = 400, response = crate::openapi::InvalidBody),
+        (status = 401, response = crate::openapi::Unauthorized),
         (status = 404, description = "No such live device of the caller: register a new one", body = ErrorBody),
-        (status = 413, description = "Body larger than the server accepts", body = ErrorBody),
-        (status = 415, description = "Body is not `application/json`", body = ErrorBody),
-        (status = 429, description = "Rate limited (`--registration-rate`, per token); wait `Retry-After` seconds", body = ErrorBody,
-            headers(("retry-after" = u64, description = "Seconds to wait"))),
-        (status = 503, description = "Database unavailable; retry later", body = ErrorBody),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::NotJson),
+        (status = 429, response = crate::openapi::RateLimited),
+        (status = 503, response = crate::openapi::Unavailable),
     )
 )]
 async fn refresh(
@@ -315,9 +321,9 @@ async fn refresh(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody),
+        (status = 401, response = crate::openapi::Unauthorized),
         (status = 404, description = "No such live device of the caller (already gone counts as success for idempotent clients)", body = ErrorBody),
-        (status = 503, description = "Database unavailable; retry later", body = ErrorBody),
+        (status = 503, response = crate::openapi::Unavailable),
     )
 )]
 async fn remove(

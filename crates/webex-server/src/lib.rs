@@ -6,15 +6,24 @@
 //!
 //! ```no_run
 //! # async fn run() -> anyhow::Result<()> {
+//! use std::net::SocketAddr;
 //! use webex_server::{Server, ServerConfig};
 //!
-//! let dir = tempfile::tempdir()?;
-//! let config = ServerConfig::for_tests(&dir.path().join("webex.sqlite"));
+//! let listen = SocketAddr::from(([127, 0, 0, 1], 0));
+//! let config = ServerConfig::new(listen, "sqlite://webex.sqlite");
 //! let server = Server::start(config).await?;
 //! println!("listening on {}", server.base_url());
 //! server.shutdown().await;
 //! # Ok(()) }
 //! ```
+//!
+//! Tests get throwaway servers from the `testing` module (the `testing` feature, on
+//! in this crate's dev-dependencies; other crates enable it in theirs).
+
+#[cfg(all(test, not(feature = "testing")))]
+compile_error!(
+    "unit tests need the `testing` feature (webex-server's dev-dependency on itself turns it on)"
+);
 
 pub mod admin;
 pub mod auth;
@@ -31,10 +40,12 @@ pub mod identity;
 pub mod limits;
 pub mod locus;
 pub mod mercury;
+pub mod openapi;
 pub mod ops;
 pub mod server;
 pub mod state;
 pub mod store;
+#[cfg(feature = "testing")]
 pub mod testing;
 pub mod time;
 pub mod tls;

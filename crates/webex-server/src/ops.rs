@@ -12,7 +12,6 @@ use axum::routing::get;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use serde::Serialize;
 use utoipa::ToSchema;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use webex_wire::error::{ErrorBody, codes};
 
 use crate::error::{ApiError, ApiResult, Json};
@@ -42,8 +41,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 struct ApiDoc;
 
 /// The OpenAPI document of the whole server: every module's routes, the
-/// server's title and version, and the `bearer` security scheme the routes
-/// refer to.
+/// server's title and version, and the shared responses and security
+/// schemes ([`crate::openapi`]) the routes refer to.
 ///
 /// ```
 /// let doc = webex_server::ops::server_openapi();
@@ -72,18 +71,7 @@ pub fn server_openapi() -> utoipa::openapi::OpenApi {
     ] {
         doc.merge(part);
     }
-    let components = doc.components.get_or_insert_with(Default::default);
-    components.add_security_scheme(
-        "bearer",
-        SecurityScheme::Http(
-            HttpBuilder::new()
-                .scheme(HttpAuthScheme::Bearer)
-                .description(Some(
-                    "An access token `<secret>_<region>_<orgId>` from the identity endpoints",
-                ))
-                .build(),
-        ),
-    );
+    utoipa::Modify::modify(&crate::openapi::Shared, &mut doc);
     doc
 }
 

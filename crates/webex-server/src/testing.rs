@@ -134,17 +134,30 @@ impl TestServer {
     }
 }
 
-/// A PostgreSQL database made for one test (also used by the store suite).
-pub(crate) struct FreshDatabase {
+/// A PostgreSQL database made for one test (the store suite, [`TestServer`],
+/// tests that run `webex serve` processes); [`FreshDatabase::drop_database`]
+/// removes it.
+///
+/// ```no_run
+/// # async fn run() -> anyhow::Result<()> {
+/// use webex_server::testing::FreshDatabase;
+///
+/// let db = FreshDatabase::create("postgres://postgres@127.0.0.1:5432/test").await?;
+/// println!("fresh database at {}", db.url);
+/// db.drop_database().await;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct FreshDatabase {
     admin_url: String,
     name: String,
     /// URL of the new database.
-    pub(crate) url: String,
+    pub url: String,
 }
 
 impl FreshDatabase {
     /// Creates `webex_test_<uuid>` on the server `admin_url` points at.
-    pub(crate) async fn create(admin_url: &str) -> anyhow::Result<Self> {
+    pub async fn create(admin_url: &str) -> anyhow::Result<Self> {
         use sqlx::Connection;
         let name = format!("webex_test_{}", uuid::Uuid::new_v4().simple());
         let mut conn = sqlx::PgConnection::connect(admin_url)
@@ -163,7 +176,7 @@ impl FreshDatabase {
     }
 
     /// Drops the database, disconnecting whoever still uses it.
-    pub(crate) async fn drop_database(self) {
+    pub async fn drop_database(self) {
         use sqlx::Connection;
         if let Ok(mut conn) = sqlx::PgConnection::connect(&self.admin_url).await {
             let _ = sqlx::query(&format!(

@@ -1,6 +1,7 @@
 //! Wall-clock helpers: the store keeps Unix milliseconds, the wire RFC 3339.
 
-use crate::store::Millis;
+/// Unix milliseconds, as the store keeps every time.
+pub type Millis = i64;
 
 /// Now, in Unix milliseconds.
 pub fn now_millis() -> Millis {

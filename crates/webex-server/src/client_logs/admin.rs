@@ -14,8 +14,8 @@ use super::ClientLog;
 use crate::admin::Admin;
 use crate::error::{ApiError, ApiResult, Json, Query};
 use crate::state::AppState;
+use crate::store::ClientLogFilter;
 use crate::store::Millis;
-use crate::store::client_logs::ClientLogFilter;
 
 /// Logs per page unless `limit` says otherwise.
 const DEFAULT_LIMIT: u32 = 100;

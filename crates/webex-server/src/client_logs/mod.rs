@@ -26,7 +26,7 @@ use utoipa::ToSchema;
 use crate::config::ServerConfig;
 use crate::state::AppState;
 use crate::store::Millis;
-use crate::store::client_logs::{ClientLogRecord, ClientLogState};
+use crate::store::{ClientLogRecord, ClientLogState};
 
 /// Base path of the service, as the catalog names it (`clientLogs`).
 pub const BASE: &str = "/clientlogs/api/v1";

@@ -14,7 +14,7 @@ use super::{BASE, ClientLog, ClientLogLimits, clean_filename};
 use crate::auth::{Caller, hash_secret, random_secret};
 use crate::error::{ApiError, ApiResult, Json, Query};
 use crate::state::AppState;
-use crate::store::client_logs::{FinalizeOutcome, NewClientLog, UploadOutcome};
+use crate::store::{FinalizeOutcome, NewClientLog, UploadOutcome};
 use crate::time::now_millis;
 
 /// Most metadata entries `logs/meta` accepts (the SDK sends about 15).

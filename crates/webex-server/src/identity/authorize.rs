@@ -357,7 +357,7 @@ macro_rules! authorize_routes {
                 (status = 200, description = "Sign-in-and-consent page", content_type = "text/html", body = String),
                 (status = 302, description = "Back to the client's redirect_uri with `error` (bad response_type, scope or PKCE parameters) and `state`", headers(("location" = String, description = "redirect_uri?error=…&state=…"))),
                 (status = 400, description = "HTML error page: missing or unknown client_id, or a redirect_uri that is not registered (never redirected)", content_type = "text/html", body = String),
-                (status = 503, description = "The database is unavailable; retry later", body = ErrorBody),
+                (status = 503, response = crate::openapi::Unavailable),
             )
         )]
         pub(crate) async fn $get(
@@ -378,7 +378,7 @@ macro_rules! authorize_routes {
                 (status = 400, description = "HTML: unknown client or unregistered redirect_uri, or no decision; JSON `ErrorBody` when the body is not a form",
                     content((String = "text/html"), (ErrorBody = "application/json"))),
                 (status = 401, description = "HTML consent page again: the email and personal access token do not match", content_type = "text/html", body = String),
-                (status = 503, description = "The database is unavailable; retry later", body = ErrorBody),
+                (status = 503, response = crate::openapi::Unavailable),
             )
         )]
         pub(crate) async fn $post(

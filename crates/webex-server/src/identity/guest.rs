@@ -157,6 +157,8 @@ pub(crate) fn guest_email(sub: &str, issuer_id: &str) -> String {
 }
 
 /// Exchanges a guest-issuer JWT for a guest access token.
+///
+/// Rate limited per issuer (`--token-rate`).
 #[utoipa::path(
     post,
     path = "/v1/jwt/login",
@@ -165,8 +167,8 @@ pub(crate) fn guest_email(sub: &str, issuer_id: &str) -> String {
     responses(
         (status = 200, description = "A guest access token (`Cache-Control: no-store`)", body = JwtLoginResponse),
         (status = 401, description = "Missing or malformed JWT, not HS256, unknown issuer, bad signature, missing or past `exp`, missing `sub`/`iss` (see `message`)", body = ErrorBody),
-        (status = 429, description = "Rate limited (`--token-rate`, per issuer); wait `Retry-After` seconds", body = ErrorBody, headers(("retry-after" = u64, description = "Seconds to wait"))),
-        (status = 503, description = "The database is unavailable; retry later", body = ErrorBody),
+        (status = 429, response = crate::openapi::RateLimited),
+        (status = 503, response = crate::openapi::Unavailable),
     )
 )]
 pub(crate) async fn login(

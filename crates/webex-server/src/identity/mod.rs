@@ -14,9 +14,8 @@
 
 use axum::Router;
 use axum::routing::{get, post};
-use utoipa::Modify;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
+use crate::openapi::Shared;
 use crate::state::AppState;
 
 pub mod admin;
@@ -77,31 +76,13 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         revoke::revoke_idb,
         guest::login,
     ),
-    modifiers(&SecuritySchemes),
+    modifiers(&Shared),
     tags(
         (name = "people", description = "Who the caller is; guest sign-in"),
         (name = "oauth", description = "OAuth 2 for integrations (RFC 6749, 7636, 7009)"),
     )
 )]
 struct IdentityApi;
-
-/// Declares the `bearer` (access token) and `basic` (OAuth client) schemes
-/// the paths refer to.
-struct SecuritySchemes;
-
-impl Modify for SecuritySchemes {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-        );
-        components.add_security_scheme(
-            "basic",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Basic).build()),
-        );
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -30,8 +30,8 @@ pub(crate) fn to_wire(p: &PersonRecord) -> Person {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The caller", body = Person),
-        (status = 401, description = "Missing, malformed, unknown, expired or revoked token (see `code`)", body = ErrorBody),
-        (status = 503, description = "The database is unavailable; retry later", body = ErrorBody),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 503, response = crate::openapi::Unavailable),
     )
 )]
 pub(crate) async fn me(caller: Caller) -> Json<Person> {
@@ -47,9 +47,9 @@ pub(crate) async fn me(caller: Caller) -> Json<Person> {
     params(("id" = String, Path, description = "Person id")),
     responses(
         (status = 200, description = "The person", body = Person),
-        (status = 401, description = "Missing, malformed, unknown, expired or revoked token (see `code`)", body = ErrorBody),
+        (status = 401, response = crate::openapi::Unauthorized),
         (status = 404, description = "No such person in the caller's org", body = ErrorBody),
-        (status = 503, description = "The database is unavailable; retry later", body = ErrorBody),
+        (status = 503, response = crate::openapi::Unavailable),
     )
 )]
 pub(crate) async fn by_id(

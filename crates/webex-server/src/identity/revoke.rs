@@ -7,7 +7,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::ToSchema;
-use webex_wire::error::ErrorBody;
 use webex_wire::oauth::OAuthError;
 
 use super::client_auth::authenticate_client;
@@ -83,8 +82,8 @@ macro_rules! revoke_route {
             responses(
                 (status = 200, description = "Revoked, or the token was unknown or already revoked (RFC 7009)"),
                 (status = 400, description = "RFC 6749 error: invalid_request (no token), unauthorized_client (token of another client)", body = OAuthError),
-                (status = 401, description = "invalid_client: missing or wrong client credentials (`WWW-Authenticate: Basic`)", body = OAuthError),
-                (status = 503, description = "The database is unavailable; retry later", body = ErrorBody),
+                (status = 401, response = crate::openapi::InvalidClient),
+                (status = 503, response = crate::openapi::Unavailable),
             )
         )]
         pub(crate) async fn $name(

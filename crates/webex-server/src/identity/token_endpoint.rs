@@ -9,7 +9,6 @@ use axum::response::{IntoResponse, Response};
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 use utoipa::ToSchema;
-use webex_wire::error::ErrorBody;
 use webex_wire::oauth::{OAuthError, TokenResponse};
 
 use super::client_auth::authenticate_client;
@@ -292,6 +291,8 @@ fn token_response(state: &AppState, issued: Issued) -> Response {
 macro_rules! token_route {
     ($name:ident, $path:literal) => {
         /// Exchanges an authorization code or a refresh token for tokens.
+        ///
+        /// Rate limited per client id (`--token-rate`).
         #[utoipa::path(
             post,
             path = $path,
@@ -301,9 +302,9 @@ macro_rules! token_route {
             responses(
                 (status = 200, description = "New access and refresh tokens (`Cache-Control: no-store`)", body = TokenResponse),
                 (status = 400, description = "RFC 6749 error: invalid_request, invalid_grant (unknown/expired/reused code or refresh token, redirect_uri or PKCE mismatch), invalid_scope, unsupported_grant_type", body = OAuthError),
-                (status = 401, description = "invalid_client: missing or wrong client credentials (`WWW-Authenticate: Basic`)", body = OAuthError),
-                (status = 429, description = "Rate limited (`--token-rate`, per client id); wait `Retry-After` seconds", body = ErrorBody, headers(("retry-after" = u64, description = "Seconds to wait"))),
-                (status = 503, description = "The database is unavailable; retry later", body = ErrorBody),
+                (status = 401, response = crate::openapi::InvalidClient),
+                (status = 429, response = crate::openapi::RateLimited),
+                (status = 503, response = crate::openapi::Unavailable),
             )
         )]
         pub(crate) async fn $name(

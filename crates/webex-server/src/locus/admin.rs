@@ -116,10 +116,10 @@ fn summary(state: &AppState, m: &MeetingSnapshot) -> MeetingSummary {
     security(("admin_token" = [])),
     responses(
         (status = 200, description = "Active meetings", body = MeetingList),
-        (status = 400, description = "Invalid query", body = ErrorBody),
-        (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
+        (status = 400, response = crate::openapi::BadQuery),
+        (status = 401, response = crate::openapi::AdminUnauthorized),
         (status = 404, description = "Admin API disabled", body = ErrorBody),
-        (status = 503, description = "Database unavailable; retry later", body = ErrorBody),
+        (status = 503, response = crate::openapi::Unavailable),
     )
 )]
 pub(super) async fn list(
@@ -143,10 +143,10 @@ pub(super) async fn list(
     security(("admin_token" = [])),
     responses(
         (status = 200, description = "Ended; the INACTIVE Locus (without `self`)", body = LocusResponse),
-        (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
+        (status = 401, response = crate::openapi::AdminUnauthorized),
         (status = 404, description = "No such Locus, or admin API disabled", body = ErrorBody),
         (status = 409, description = "Already ended", body = ErrorBody),
-        (status = 503, description = "Database unavailable; retry later", body = ErrorBody),
+        (status = 503, response = crate::openapi::Unavailable),
     )
 )]
 pub(super) async fn end(

@@ -28,9 +28,9 @@ use super::service::{self, LocusError};
     responses(
         (status = 200, description = "The meeting; `locusUrl` while it is in progress", body = MeetingInfo),
         (status = 400, description = "Malformed body, or no way of naming a meeting in it", body = ErrorBody),
-        (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody),
+        (status = 401, response = crate::openapi::Unauthorized),
         (status = 404, description = "Not a meeting this server hosts", body = ErrorBody),
-        (status = 503, description = "Database unavailable; retry later", body = ErrorBody),
+        (status = 503, response = crate::openapi::Unavailable),
     )
 )]
 pub(super) async fn meeting_info(

@@ -22,6 +22,7 @@
 use axum::Router;
 use axum::routing::{get, post, put};
 
+use crate::openapi::Shared;
 use crate::state::AppState;
 
 pub mod address;
@@ -86,7 +87,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         admin::list,
         admin::end,
     ),
-    tags((name = "locus", description = "Meetings without media (Locus) and meeting info"))
+    tags((name = "locus", description = "Meetings without media (Locus) and meeting info")),
+    modifiers(&Shared)
 )]
 struct ApiDoc;
 

@@ -105,12 +105,12 @@ fn joined(state: &AppState, caller: &Caller, m: &MeetingSnapshot) -> JoinRespons
     responses(
         (status = 200, description = "Joined; the Locus with `self`", body = JoinResponse),
         (status = 400, description = "Malformed body or no `invitee.address`", body = ErrorBody),
-        (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody),
+        (status = 401, response = crate::openapi::Unauthorized),
         (status = 403, description = "`device.url` is not one of the caller's devices", body = ErrorBody),
         (status = 404, description = "No meeting at that address", body = ErrorBody),
         (status = 409, description = "The meeting ended while joining", body = ErrorBody),
-        (status = 429, description = "Too many joins; retry after `Retry-After`", body = ErrorBody),
-        (status = 503, description = "Database unavailable; retry later", body = ErrorBody),
+        (status = 429, response = crate::openapi::RateLimited),
+        (status = 503, response = crate::openapi::Unavailable),
     )
 )]
 pub(super) async fn call(
@@ -142,12 +142,12 @@ pub(super) async fn call(
     responses(
         (status = 200, description = "Joined (or already joined from this device)", body = JoinResponse),
         (status = 400, description = "Malformed body", body = ErrorBody),
-        (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody),
+        (status = 401, response = crate::openapi::Unauthorized),
         (status = 403, description = "`device.url` is not one of the caller's devices", body = ErrorBody),
         (status = 404, description = "No such Locus", body = ErrorBody),
         (status = 409, description = "The meeting has ended (errorCode 2409001)", body = ErrorBody),
-        (status = 429, description = "Too many joins; retry after `Retry-After`", body = ErrorBody),
-        (status = 503, description = "Database unavailable; retry later", body = ErrorBody),
+        (status = 429, response = crate::openapi::RateLimited),
+        (status = 503, response = crate::openapi::Unavailable),
     )
 )]
 pub(super) async fn join(
@@ -180,11 +180,11 @@ pub(super) async fn join(
     responses(
         (status = 200, description = "Left; the Locus after the change", body = LocusResponse),
         (status = 400, description = "Malformed body", body = ErrorBody),
-        (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody),
+        (status = 401, response = crate::openapi::Unauthorized),
         (status = 403, description = "Not a participant, or not the caller's participant", body = ErrorBody),
         (status = 404, description = "No such Locus", body = ErrorBody),
         (status = 409, description = "Already left (errorCode 2409002) or meeting ended", body = ErrorBody),
-        (status = 503, description = "Database unavailable; retry later", body = ErrorBody),
+        (status = 503, response = crate::openapi::Unavailable),
     )
 )]
 pub(super) async fn leave(
@@ -222,11 +222,11 @@ pub(super) async fn leave(
     responses(
         (status = 200, description = "Ended; the INACTIVE Locus", body = LocusResponse),
         (status = 400, description = "Body is not JSON", body = ErrorBody),
-        (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody),
+        (status = 401, response = crate::openapi::Unauthorized),
         (status = 403, description = "Not a participant, or not the host", body = ErrorBody),
         (status = 404, description = "No such Locus", body = ErrorBody),
         (status = 409, description = "Already ended", body = ErrorBody),
-        (status = 503, description = "Database unavailable; retry later", body = ErrorBody),
+        (status = 503, response = crate::openapi::Unavailable),
     )
 )]
 pub(super) async fn end(
@@ -257,10 +257,10 @@ pub(super) async fn end(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The Locus with `self`", body = webex_wire::locus::Locus),
-        (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody),
+        (status = 401, response = crate::openapi::Unauthorized),
         (status = 403, description = "Not a participant", body = ErrorBody),
         (status = 404, description = "No such Locus", body = ErrorBody),
-        (status = 503, description = "Database unavailable; retry later", body = ErrorBody),
+        (status = 503, response = crate::openapi::Unavailable),
     )
 )]
 pub(super) async fn get_locus(
@@ -291,8 +291,8 @@ pub(super) async fn get_locus(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Active Loci with `self`", body = LociList),
-        (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody),
-        (status = 503, description = "Database unavailable; retry later", body = ErrorBody),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 503, response = crate::openapi::Unavailable),
     )
 )]
 pub(super) async fn list(

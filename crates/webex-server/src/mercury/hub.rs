@@ -248,10 +248,11 @@ impl std::fmt::Debug for Hub {
 /// This node's live connections. Cheap to clone.
 ///
 /// ```
-/// use std::path::Path;
+/// use std::net::SocketAddr;
 /// use webex_server::{ServerConfig, mercury::Hub};
 ///
-/// let hub = Hub::new(&ServerConfig::for_tests(Path::new("unused")));
+/// let config = ServerConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)), "sqlite://unused");
+/// let hub = Hub::new(&config);
 /// assert_eq!(hub.socket_count(), 0);
 /// ```
 #[derive(Clone)]

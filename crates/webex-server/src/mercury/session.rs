@@ -29,7 +29,7 @@ const CLOSE_WRITE_GRACE: Duration = Duration::from_secs(5);
 /// How long the server waits for the client to answer a close.
 const CLOSE_REPLY_GRACE: Duration = Duration::from_secs(2);
 /// How long a socket closed with 1009 stays open so the client can read the
-/// close frame (found by tests/mercury_fuzz.rs: without it, the client often
+/// close frame (found by tests/it/mercury_fuzz.rs: without it, the client often
 /// saw a connection reset instead of 1009).
 const TOO_BIG_LINGER: Duration = Duration::from_secs(1);
 

@@ -15,8 +15,11 @@
 //! holds the database lock).
 
 use async_trait::async_trait;
+use futures::FutureExt;
 use webex_wire::locus::{LocusState, ParticipantState};
 
+use super::backend::Backend;
+use super::sql::{Columns, Conn, RowLock, Stmt};
 use super::{Millis, StoreError, StoreResult};
 
 /// A meeting space: an address people join.
@@ -230,41 +233,234 @@ const SPACE_COLUMNS: &str = "id, name, meeting_number, owner_id, created_at";
 const LOCUS_COLUMNS: &str =
     "id, space_id, state, host_id, sequence, created_at, last_active, ended_at, idle_since";
 
-fn space_row<R: super::rows::Columns>(r: &R) -> StoreResult<SpaceRecord>
-where
-    String: for<'x> sqlx::Decode<'x, R::Db> + sqlx::Type<R::Db>,
-    Option<String>: for<'x> sqlx::Decode<'x, R::Db> + sqlx::Type<R::Db>,
-    i64: for<'x> sqlx::Decode<'x, R::Db> + sqlx::Type<R::Db>,
-{
+fn space_row(r: &dyn Columns) -> StoreResult<SpaceRecord> {
     Ok(SpaceRecord {
-        id: r.col("id")?,
-        name: r.col("name")?,
-        meeting_number: r.col("meeting_number")?,
-        owner_id: r.col("owner_id")?,
-        created_at: r.col("created_at")?,
+        id: r.text("id")?,
+        name: r.text("name")?,
+        meeting_number: r.text("meeting_number")?,
+        owner_id: r.opt_text("owner_id")?,
+        created_at: r.int("created_at")?,
     })
 }
 
-fn locus_row<R: super::rows::Columns>(r: &R) -> StoreResult<LocusRecord>
-where
-    String: for<'x> sqlx::Decode<'x, R::Db> + sqlx::Type<R::Db>,
-    Option<String>: for<'x> sqlx::Decode<'x, R::Db> + sqlx::Type<R::Db>,
-    i64: for<'x> sqlx::Decode<'x, R::Db> + sqlx::Type<R::Db>,
-    Option<i64>: for<'x> sqlx::Decode<'x, R::Db> + sqlx::Type<R::Db>,
-{
-    let sequence: i64 = r.col("sequence")?;
+fn locus_row(r: &dyn Columns) -> StoreResult<LocusRecord> {
+    let sequence = r.int("sequence")?;
     Ok(LocusRecord {
-        id: r.col("id")?,
-        space_id: r.col("space_id")?,
-        state: LocusState::from(r.col::<String>("state")?),
-        host_id: r.col("host_id")?,
+        id: r.text("id")?,
+        space_id: r.text("space_id")?,
+        state: LocusState::from(r.text("state")?),
+        host_id: r.opt_text("host_id")?,
         sequence: u64::try_from(sequence)
             .map_err(|_| StoreError::Corrupt(format!("negative sequence {sequence}")))?,
-        created_at: r.col("created_at")?,
-        last_active: r.col("last_active")?,
-        ended_at: r.col("ended_at")?,
-        idle_since: r.col("idle_since")?,
+        created_at: r.int("created_at")?,
+        last_active: r.int("last_active")?,
+        ended_at: r.opt_int("ended_at")?,
+        idle_since: r.opt_int("idle_since")?,
     })
+}
+
+fn participant_row(r: &dyn Columns) -> StoreResult<ParticipantRecord> {
+    Ok(ParticipantRecord {
+        id: r.text("id")?,
+        person_id: r.text("person_id")?,
+        name: r.text("display_name")?,
+        email: r.text("email")?,
+        org_id: r.text("org_id")?,
+        state: ParticipantState::from(r.text("state")?),
+        joined_at: r.int("joined_at")?,
+        left_at: r.opt_int("left_at")?,
+        devices: Vec::new(),
+    })
+}
+
+fn device_row(r: &dyn Columns) -> StoreResult<(String, ParticipantDeviceRecord)> {
+    Ok((
+        r.text("participant_id")?,
+        ParticipantDeviceRecord {
+            url: r.text("device_url")?,
+            device_type: r.text("device_type")?,
+            correlation_id: r.opt_text("correlation_id")?,
+            state: ParticipantState::from(r.text("state")?),
+        },
+    ))
+}
+
+fn id_row(r: &dyn Columns) -> StoreResult<String> {
+    r.text("id")
+}
+
+fn space_by(key: SpaceKey<'_>) -> Stmt {
+    let (column, value) = match key {
+        SpaceKey::Id(v) => ("id", v),
+        SpaceKey::Name(v) => ("name", v),
+        SpaceKey::Number(v) => ("meeting_number", v),
+        SpaceKey::Owner(v) => ("owner_id", v),
+    };
+    Stmt::new(format!(
+        "SELECT {SPACE_COLUMNS} FROM meeting_spaces WHERE {column} = $1"
+    ))
+    .bind(value)
+}
+
+fn active_locus_stmt(space_id: &str) -> Stmt {
+    Stmt::new(format!(
+        "SELECT {LOCUS_COLUMNS} FROM loci WHERE space_id = $1 AND state = 'ACTIVE'"
+    ))
+    .bind(space_id)
+}
+
+fn locus_stmt(locus_id: &str) -> Stmt {
+    Stmt::new(format!("SELECT {LOCUS_COLUMNS} FROM loci WHERE id = $1")).bind(locus_id)
+}
+
+/// Loads the Locus `locus_id` with its space and participants on `c`.
+async fn load<C: Conn>(c: &mut C, locus_id: &str) -> StoreResult<Option<MeetingSnapshot>> {
+    let Some(locus) = c.fetch_optional(locus_stmt(locus_id), locus_row).await? else {
+        return Ok(None);
+    };
+    let space = c
+        .fetch_optional(space_by(SpaceKey::Id(&locus.space_id)), space_row)
+        .await?
+        .ok_or_else(|| StoreError::Corrupt(format!("locus {locus_id} has no space")))?;
+    let mut participants = c
+        .fetch_all(
+            Stmt::new(
+                "SELECT p.id, p.person_id, p.state, p.joined_at, p.left_at, \
+                 u.display_name, u.email, u.org_id \
+                 FROM locus_participants p JOIN people u ON u.id = p.person_id \
+                 WHERE p.locus_id = $1 ORDER BY p.joined_at, p.id",
+            )
+            .bind(locus_id),
+            participant_row,
+        )
+        .await?;
+    let devices = c
+        .fetch_all(
+            Stmt::new(
+                "SELECT d.participant_id, d.device_url, d.device_type, d.correlation_id, \
+                 d.state FROM locus_devices d \
+                 JOIN locus_participants p ON p.id = d.participant_id \
+                 WHERE p.locus_id = $1 ORDER BY d.position, d.device_url",
+            )
+            .bind(locus_id),
+            device_row,
+        )
+        .await?;
+    for (pid, device) in devices {
+        if let Some(p) = participants.iter_mut().find(|p| p.id == pid) {
+            p.devices.push(device);
+        }
+    }
+    Ok(Some(MeetingSnapshot {
+        space,
+        locus,
+        participants,
+    }))
+}
+
+/// Loads every Locus in `ids` on `c` (skipping any that vanished).
+async fn load_all<C: Conn>(c: &mut C, ids: Vec<String>) -> StoreResult<Vec<MeetingSnapshot>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        out.extend(load(c, &id).await?);
+    }
+    Ok(out)
+}
+
+/// Writes what `mutation` changed and bumps the sequence, on `c` inside the
+/// caller's transaction (which holds the Locus row's lock).
+async fn apply<C: Conn>(
+    c: &mut C,
+    before: MeetingSnapshot,
+    mutation: Mutation,
+) -> StoreResult<Result<ChangeOutcome, ChangeRefused>> {
+    let mut after = before.clone();
+    match mutation(&mut after) {
+        Err(refused) => return Ok(Err(refused)),
+        Ok(Applied::Unchanged) => {
+            return Ok(Ok(ChangeOutcome {
+                snapshot: before,
+                changed: false,
+                changed_participants: Vec::new(),
+                locus_changed: false,
+            }));
+        }
+        Ok(Applied::Changed) => {}
+    }
+    let locus_id = after.locus.id.clone();
+    let changed = diff(&before, &after);
+    for &i in &changed {
+        let p = &after.participants[i];
+        c.execute(
+            Stmt::new(
+                "INSERT INTO locus_participants (id, locus_id, person_id, state, joined_at, \
+                 left_at) VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (id) DO UPDATE SET state = $4, left_at = $6",
+            )
+            .bind(&p.id)
+            .bind(&locus_id)
+            .bind(&p.person_id)
+            .bind(p.state.as_str())
+            .bind(p.joined_at)
+            .bind(p.left_at)
+            .constraint_errors("participant", "person"),
+        )
+        .await?;
+        let old = before.participants.iter().find(|b| b.id == p.id);
+        for (position, d) in p.devices.iter().enumerate() {
+            if old.and_then(|o| o.devices.iter().find(|od| od.url == d.url)) == Some(d) {
+                continue;
+            }
+            c.execute(
+                Stmt::new(
+                    "INSERT INTO locus_devices (participant_id, device_url, device_type, \
+                     correlation_id, state, position) VALUES ($1, $2, $3, $4, $5, $6) \
+                     ON CONFLICT (participant_id, device_url) DO UPDATE SET \
+                     device_type = $3, correlation_id = $4, state = $5",
+                )
+                .bind(&p.id)
+                .bind(&d.url)
+                .bind(&d.device_type)
+                .bind(&d.correlation_id)
+                .bind(d.state.as_str())
+                .bind(i64::try_from(position).unwrap_or(i64::MAX)),
+            )
+            .await?;
+        }
+    }
+    let l = &after.locus;
+    let sequence = c
+        .fetch_optional(
+            Stmt::new(
+                "UPDATE loci SET sequence = sequence + 1, state = $2, host_id = $3, \
+                 last_active = $4, ended_at = $5, idle_since = $6 WHERE id = $1 \
+                 RETURNING sequence",
+            )
+            .bind(&locus_id)
+            .bind(l.state.as_str())
+            .bind(&l.host_id)
+            .bind(l.last_active)
+            .bind(l.ended_at)
+            .bind(l.idle_since)
+            .constraint_errors("active locus", "meeting space"),
+            |r| r.int("sequence"),
+        )
+        .await?
+        .ok_or_else(|| StoreError::Corrupt(format!("locus {locus_id} vanished under lock")))?;
+    after.locus.sequence = u64::try_from(sequence)
+        .map_err(|_| StoreError::Corrupt(format!("negative sequence {sequence}")))?;
+    let locus_changed =
+        before.locus.state != after.locus.state || before.locus.host_id != after.locus.host_id;
+    let changed_participants = changed
+        .iter()
+        .map(|&i| after.participants[i].id.clone())
+        .collect();
+    Ok(Ok(ChangeOutcome {
+        snapshot: after,
+        changed: true,
+        changed_participants,
+        locus_changed,
+    }))
 }
 
 /// The rows of `after` that differ from `before`: participants added or
@@ -279,340 +475,42 @@ fn diff(before: &MeetingSnapshot, after: &MeetingSnapshot) -> Vec<usize> {
         .collect()
 }
 
-/// One implementation of the queries for a connection type; instantiated
-/// for SQLite and PostgreSQL below with the same SQL text.
-macro_rules! meeting_queries {
-    ($conn:ty) => {
-        use futures::TryStreamExt;
-        use webex_wire::locus::ParticipantState;
-
-        use super::super::{Millis, StoreError, StoreResult};
-        use super::*;
-
-        pub(crate) async fn space(
-            conn: &mut $conn,
-            key: SpaceKey<'_>,
-        ) -> StoreResult<Option<SpaceRecord>> {
-            let (column, value) = match key {
-                SpaceKey::Id(v) => ("id", v),
-                SpaceKey::Name(v) => ("name", v),
-                SpaceKey::Number(v) => ("meeting_number", v),
-                SpaceKey::Owner(v) => ("owner_id", v),
-            };
-            let sql = format!("SELECT {SPACE_COLUMNS} FROM meeting_spaces WHERE {column} = $1");
-            sqlx::query(&sql)
-                .bind(value)
-                .fetch_optional(&mut *conn)
-                .await?
-                .map(|r| space_row(&r))
-                .transpose()
+#[async_trait]
+impl<B: Backend> MeetingStore for B {
+    async fn ensure_space(&self, space: &SpaceRecord) -> StoreResult<SpaceRecord> {
+        if let Some(found) = self
+            .read_optional(space_by(SpaceKey::Name(&space.name)), space_row)
+            .await?
+        {
+            return Ok(found);
         }
-
-        pub(crate) async fn ensure_space(
-            conn: &mut $conn,
-            s: &SpaceRecord,
-        ) -> StoreResult<SpaceRecord> {
-            if let Some(found) = space(&mut *conn, SpaceKey::Name(&s.name)).await? {
-                return Ok(found);
-            }
-            sqlx::query(
-                "INSERT INTO meeting_spaces (id, name, meeting_number, owner_id, created_at) \
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO NOTHING",
-            )
-            .bind(&s.id)
-            .bind(&s.name)
-            .bind(&s.meeting_number)
-            .bind(&s.owner_id)
-            .bind(s.created_at)
-            .execute(&mut *conn)
-            .await
-            .map_err(super::super::rows::write_error("meeting space", "person"))?;
-            space(&mut *conn, SpaceKey::Name(&s.name))
-                .await?
-                .ok_or(StoreError::Conflict("meeting space"))
-        }
-
-        pub(crate) async fn active_locus_of(
-            conn: &mut $conn,
-            space_id: &str,
-        ) -> StoreResult<Option<LocusRecord>> {
-            let sql = format!(
-                "SELECT {LOCUS_COLUMNS} FROM loci WHERE space_id = $1 AND state = 'ACTIVE'"
-            );
-            sqlx::query(&sql)
-                .bind(space_id)
-                .fetch_optional(&mut *conn)
-                .await?
-                .map(|r| locus_row(&r))
-                .transpose()
-        }
-
-        pub(crate) async fn open_locus(
-            conn: &mut $conn,
-            space_id: &str,
-            new_id: &str,
-            now: Millis,
-        ) -> StoreResult<LocusRecord> {
-            if let Some(l) = active_locus_of(&mut *conn, space_id).await? {
-                return Ok(l);
-            }
-            // The partial unique index allows one ACTIVE Locus per space; a
-            // concurrent opener's row wins and is returned below.
-            sqlx::query(
-                "INSERT INTO loci (id, space_id, state, host_id, sequence, created_at, \
-                 last_active, ended_at, idle_since) \
-                 VALUES ($1, $2, 'ACTIVE', NULL, 0, $3, $3, NULL, $3) ON CONFLICT DO NOTHING",
-            )
-            .bind(new_id)
-            .bind(space_id)
-            .bind(now)
-            .execute(&mut *conn)
-            .await
-            .map_err(super::super::rows::write_error("locus", "meeting space"))?;
-            active_locus_of(&mut *conn, space_id)
-                .await?
-                .ok_or(StoreError::Conflict("locus"))
-        }
-
-        pub(crate) async fn locus(
-            conn: &mut $conn,
-            locus_id: &str,
-        ) -> StoreResult<Option<LocusRecord>> {
-            let sql = format!("SELECT {LOCUS_COLUMNS} FROM loci WHERE id = $1");
-            sqlx::query(&sql)
-                .bind(locus_id)
-                .fetch_optional(&mut *conn)
-                .await?
-                .map(|r| locus_row(&r))
-                .transpose()
-        }
-
-        /// The Locus `locus_id` with its space and participants.
-        pub(crate) async fn meeting(
-            conn: &mut $conn,
-            locus_id: &str,
-        ) -> StoreResult<Option<MeetingSnapshot>> {
-            let sql = format!("SELECT {LOCUS_COLUMNS} FROM loci WHERE id = $1");
-            let Some(locus) = sqlx::query(&sql)
-                .bind(locus_id)
-                .fetch_optional(&mut *conn)
-                .await?
-                .map(|r| locus_row(&r))
-                .transpose()?
-            else {
-                return Ok(None);
-            };
-            let space = space(&mut *conn, SpaceKey::Id(&locus.space_id))
-                .await?
-                .ok_or_else(|| StoreError::Corrupt(format!("locus {locus_id} has no space")))?;
-            let mut participants: Vec<ParticipantRecord> = Vec::new();
-            {
-                let mut rows = sqlx::query(
-                    "SELECT p.id, p.person_id, p.state, p.joined_at, p.left_at, \
-                     u.display_name, u.email, u.org_id \
-                     FROM locus_participants p JOIN people u ON u.id = p.person_id \
-                     WHERE p.locus_id = $1 ORDER BY p.joined_at, p.id",
-                )
-                .bind(locus_id)
-                .fetch(&mut *conn);
-                while let Some(r) = rows.try_next().await? {
-                    participants.push(ParticipantRecord {
-                        id: r.col("id")?,
-                        person_id: r.col("person_id")?,
-                        name: r.col("display_name")?,
-                        email: r.col("email")?,
-                        org_id: r.col("org_id")?,
-                        state: ParticipantState::from(r.col::<String>("state")?),
-                        joined_at: r.col("joined_at")?,
-                        left_at: r.col("left_at")?,
-                        devices: Vec::new(),
-                    });
-                }
-            }
-            let mut rows = sqlx::query(
-                "SELECT d.participant_id, d.device_url, d.device_type, d.correlation_id, d.state \
-                 FROM locus_devices d JOIN locus_participants p ON p.id = d.participant_id \
-                 WHERE p.locus_id = $1 ORDER BY d.position, d.device_url",
-            )
-            .bind(locus_id)
-            .fetch(&mut *conn);
-            while let Some(r) = rows.try_next().await? {
-                let pid: String = r.col("participant_id")?;
-                let device = ParticipantDeviceRecord {
-                    url: r.col("device_url")?,
-                    device_type: r.col("device_type")?,
-                    correlation_id: r.col("correlation_id")?,
-                    state: ParticipantState::from(r.col::<String>("state")?),
-                };
-                if let Some(p) = participants.iter_mut().find(|p| p.id == pid) {
-                    p.devices.push(device);
-                }
-            }
-            Ok(Some(MeetingSnapshot {
-                space,
-                locus,
-                participants,
-            }))
-        }
-
-        pub(crate) async fn locus_ids_of(
-            conn: &mut $conn,
-            person_id: &str,
-        ) -> StoreResult<Vec<String>> {
-            Ok(sqlx::query_scalar(
-                "SELECT l.id FROM loci l JOIN locus_participants p ON p.locus_id = l.id \
-                 WHERE p.person_id = $1 AND p.state = 'JOINED' AND l.state = 'ACTIVE' \
-                 ORDER BY l.created_at, l.id",
-            )
-            .bind(person_id)
-            .fetch_all(&mut *conn)
-            .await?)
-        }
-
-        pub(crate) async fn active_locus_ids(
-            conn: &mut $conn,
-            limit: u32,
-        ) -> StoreResult<Vec<String>> {
-            Ok(sqlx::query_scalar(
-                "SELECT id FROM loci WHERE state = 'ACTIVE' ORDER BY created_at, id LIMIT $1",
-            )
-            .bind(i64::from(limit))
-            .fetch_all(&mut *conn)
-            .await?)
-        }
-
-        pub(crate) async fn idle_loci(
-            conn: &mut $conn,
-            idle_before: Millis,
-        ) -> StoreResult<Vec<String>> {
-            Ok(sqlx::query_scalar(
-                "SELECT id FROM loci WHERE state = 'ACTIVE' AND idle_since IS NOT NULL \
-                 AND idle_since <= $1 ORDER BY idle_since, id",
-            )
-            .bind(idle_before)
-            .fetch_all(&mut *conn)
-            .await?)
-        }
-
-        /// Loads, decides, writes the difference and bumps the sequence.
-        /// The caller holds the Locus row's lock (or the database's).
-        pub(crate) async fn change_meeting(
-            conn: &mut $conn,
-            locus_id: &str,
-            mutation: Mutation,
-        ) -> StoreResult<Option<Result<ChangeOutcome, ChangeRefused>>> {
-            let Some(before) = meeting(&mut *conn, locus_id).await? else {
-                return Ok(None);
-            };
-            let mut after = before.clone();
-            let applied = match mutation(&mut after) {
-                Ok(a) => a,
-                Err(refused) => return Ok(Some(Err(refused))),
-            };
-            if applied == Applied::Unchanged {
-                return Ok(Some(Ok(ChangeOutcome {
-                    snapshot: before,
-                    changed: false,
-                    changed_participants: Vec::new(),
-                    locus_changed: false,
-                })));
-            }
-            let changed = diff(&before, &after);
-            for &i in &changed {
-                let p = &after.participants[i];
-                sqlx::query(
-                    "INSERT INTO locus_participants (id, locus_id, person_id, state, joined_at, left_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6) \
-                     ON CONFLICT (id) DO UPDATE SET state = $4, left_at = $6",
-                )
-                .bind(&p.id)
-                .bind(locus_id)
-                .bind(&p.person_id)
-                .bind(p.state.as_str())
-                .bind(p.joined_at)
-                .bind(p.left_at)
-                .execute(&mut *conn)
-                .await
-                .map_err(super::super::rows::write_error("participant", "person"))?;
-                let old = before.participants.iter().find(|b| b.id == p.id);
-                for (order, d) in p.devices.iter().enumerate() {
-                    let same = old.and_then(|o| o.devices.iter().find(|od| od.url == d.url));
-                    if same == Some(d) {
-                        continue;
-                    }
-                    sqlx::query(
-                        "INSERT INTO locus_devices (participant_id, device_url, device_type, \
-                         correlation_id, state, position) VALUES ($1, $2, $3, $4, $5, $6) \
-                         ON CONFLICT (participant_id, device_url) DO UPDATE SET \
-                         device_type = $3, correlation_id = $4, state = $5",
+        let s = space.clone();
+        self.transaction(move |c| {
+            async move {
+                c.execute(
+                    Stmt::new(
+                        "INSERT INTO meeting_spaces (id, name, meeting_number, owner_id, \
+                         created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO NOTHING",
                     )
-                    .bind(&p.id)
-                    .bind(&d.url)
-                    .bind(&d.device_type)
-                    .bind(&d.correlation_id)
-                    .bind(d.state.as_str())
-                    .bind(i64::try_from(order).unwrap_or(i64::MAX))
-                    .execute(&mut *conn)
-                    .await?;
-                }
+                    .bind(&s.id)
+                    .bind(&s.name)
+                    .bind(&s.meeting_number)
+                    .bind(&s.owner_id)
+                    .bind(s.created_at)
+                    .constraint_errors("meeting space", "person"),
+                )
+                .await?;
+                c.fetch_optional(space_by(SpaceKey::Name(&s.name)), space_row)
+                    .await?
+                    .ok_or(StoreError::Conflict("meeting space"))
             }
-            let l = &after.locus;
-            let sequence: i64 = sqlx::query_scalar(
-                "UPDATE loci SET sequence = sequence + 1, state = $2, host_id = $3, \
-                 last_active = $4, ended_at = $5, idle_since = $6 WHERE id = $1 RETURNING sequence",
-            )
-            .bind(locus_id)
-            .bind(l.state.as_str())
-            .bind(&l.host_id)
-            .bind(l.last_active)
-            .bind(l.ended_at)
-            .bind(l.idle_since)
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(super::super::rows::write_error("active locus", "locus"))?;
-            let locus_changed = before.locus.state != after.locus.state
-                || before.locus.host_id != after.locus.host_id;
-            after.locus.sequence = u64::try_from(sequence)
-                .map_err(|_| StoreError::Corrupt(format!("negative sequence {sequence}")))?;
-            let changed_participants = changed
-                .iter()
-                .map(|&i| after.participants[i].id.clone())
-                .collect();
-            Ok(Some(Ok(ChangeOutcome {
-                snapshot: after,
-                changed: true,
-                changed_participants,
-                locus_changed,
-            })))
-        }
-    };
-}
-
-/// Queries on the SQLite writing (or reading) connection.
-pub(super) mod sqlite_sql {
-    use super::super::rows::Columns;
-    meeting_queries!(sqlx::SqliteConnection);
-}
-
-/// Queries on a PostgreSQL connection.
-pub(super) mod pg_sql {
-    use super::super::rows::Columns;
-    meeting_queries!(sqlx::PgConnection);
-}
-
-#[async_trait]
-impl MeetingStore for super::SqliteStore {
-    async fn ensure_space(&self, space: &SpaceRecord) -> StoreResult<SpaceRecord> {
-        let space = space.clone();
-        self.transaction(move |conn| {
-            Box::pin(async move { sqlite_sql::ensure_space(conn, &space).await })
+            .boxed()
         })
         .await
     }
 
     async fn space(&self, key: SpaceKey<'_>) -> StoreResult<Option<SpaceRecord>> {
-        let mut conn = self.read.acquire().await?;
-        sqlite_sql::space(&mut conn, key).await
+        self.read_optional(space_by(key), space_row).await
     }
 
     async fn open_locus(
@@ -621,51 +519,91 @@ impl MeetingStore for super::SqliteStore {
         new_id: &str,
         now: Millis,
     ) -> StoreResult<LocusRecord> {
+        if let Some(l) = self.active_locus_of(space_id).await? {
+            return Ok(l);
+        }
         let (space_id, new_id) = (space_id.to_owned(), new_id.to_owned());
-        self.transaction(move |conn| {
-            Box::pin(async move { sqlite_sql::open_locus(conn, &space_id, &new_id, now).await })
+        self.transaction(move |c| {
+            async move {
+                // One ACTIVE Locus per space (partial unique index): a
+                // concurrent opener's INSERT waits for ours, does nothing,
+                // and its SELECT then sees our row.
+                c.execute(
+                    Stmt::new(
+                        "INSERT INTO loci (id, space_id, state, host_id, sequence, created_at, \
+                         last_active, ended_at, idle_since) \
+                         VALUES ($1, $2, 'ACTIVE', NULL, 0, $3, $3, NULL, $3) \
+                         ON CONFLICT DO NOTHING",
+                    )
+                    .bind(&new_id)
+                    .bind(&space_id)
+                    .bind(now)
+                    .constraint_errors("locus", "meeting space"),
+                )
+                .await?;
+                c.fetch_optional(active_locus_stmt(&space_id), locus_row)
+                    .await?
+                    .ok_or(StoreError::Conflict("locus"))
+            }
+            .boxed()
         })
         .await
     }
 
     async fn active_locus_of(&self, space_id: &str) -> StoreResult<Option<LocusRecord>> {
-        let mut conn = self.read.acquire().await?;
-        sqlite_sql::active_locus_of(&mut conn, space_id).await
+        self.read_optional(active_locus_stmt(space_id), locus_row)
+            .await
     }
 
     async fn locus(&self, locus_id: &str) -> StoreResult<Option<LocusRecord>> {
-        let mut conn = self.read.acquire().await?;
-        sqlite_sql::locus(&mut conn, locus_id).await
+        self.read_optional(locus_stmt(locus_id), locus_row).await
     }
 
     async fn meeting(&self, locus_id: &str) -> StoreResult<Option<MeetingSnapshot>> {
-        let mut conn = self.read.acquire().await?;
-        sqlite_sql::meeting(&mut conn, locus_id).await
+        let id = locus_id.to_owned();
+        self.run_read(Box::new(move |c| async move { load(c, &id).await }.boxed()))
+            .await
     }
 
     async fn meetings_of(&self, person_id: &str) -> StoreResult<Vec<MeetingSnapshot>> {
-        let mut conn = self.read.acquire().await?;
-        let ids = sqlite_sql::locus_ids_of(&mut conn, person_id).await?;
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            out.extend(sqlite_sql::meeting(&mut conn, &id).await?);
-        }
-        Ok(out)
+        let ids = Stmt::new(
+            "SELECT l.id FROM loci l JOIN locus_participants p ON p.locus_id = l.id \
+             WHERE p.person_id = $1 AND p.state = 'JOINED' AND l.state = 'ACTIVE' \
+             ORDER BY l.created_at, l.id",
+        )
+        .bind(person_id);
+        self.run_read(Box::new(move |c| {
+            async move {
+                let ids = c.fetch_all(ids, id_row).await?;
+                load_all(c, ids).await
+            }
+            .boxed()
+        }))
+        .await
     }
 
     async fn active_meetings(&self, limit: u32) -> StoreResult<Vec<MeetingSnapshot>> {
-        let mut conn = self.read.acquire().await?;
-        let ids = sqlite_sql::active_locus_ids(&mut conn, limit).await?;
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            out.extend(sqlite_sql::meeting(&mut conn, &id).await?);
-        }
-        Ok(out)
+        let ids = Stmt::new(
+            "SELECT id FROM loci WHERE state = 'ACTIVE' ORDER BY created_at, id LIMIT $1",
+        )
+        .bind(i64::from(limit));
+        self.run_read(Box::new(move |c| {
+            async move {
+                let ids = c.fetch_all(ids, id_row).await?;
+                load_all(c, ids).await
+            }
+            .boxed()
+        }))
+        .await
     }
 
     async fn idle_loci(&self, idle_before: Millis) -> StoreResult<Vec<String>> {
-        let mut conn = self.read.acquire().await?;
-        sqlite_sql::idle_loci(&mut conn, idle_before).await
+        let stmt = Stmt::new(
+            "SELECT id FROM loci WHERE state = 'ACTIVE' AND idle_since IS NOT NULL \
+             AND idle_since <= $1 ORDER BY idle_since, id",
+        )
+        .bind(idle_before);
+        self.read_all(stmt, id_row).await
     }
 
     async fn change_meeting(
@@ -673,109 +611,27 @@ impl MeetingStore for super::SqliteStore {
         locus_id: &str,
         mutation: Mutation,
     ) -> StoreResult<Option<Result<ChangeOutcome, ChangeRefused>>> {
-        let locus_id = locus_id.to_owned();
-        // The writer's transaction holds SQLite's write lock from its start,
-        // so the load below already sees the latest committed state.
-        self.transaction(move |conn| {
-            Box::pin(async move { sqlite_sql::change_meeting(conn, &locus_id, mutation).await })
+        let id = locus_id.to_owned();
+        self.transaction(move |c| {
+            async move {
+                // Changes of one Locus take turns on its row (PostgreSQL;
+                // SQLite's writer already runs one transaction at a time).
+                // The loads below start after the lock is granted, so under
+                // READ COMMITTED they see every change committed before.
+                let lock = Stmt::new("SELECT id FROM loci WHERE id = $1")
+                    .bind(&id)
+                    .locking(RowLock::Update);
+                if c.fetch_optional(lock, id_row).await?.is_none() {
+                    return Ok(None);
+                }
+                let Some(before) = load(c, &id).await? else {
+                    return Ok(None);
+                };
+                apply(c, before, mutation).await.map(Some)
+            }
+            .boxed()
         })
         .await
-    }
-}
-
-#[async_trait]
-impl MeetingStore for super::PgStore {
-    async fn ensure_space(&self, space: &SpaceRecord) -> StoreResult<SpaceRecord> {
-        let mut conn = self.pool.acquire().await?;
-        pg_sql::ensure_space(&mut conn, space).await
-    }
-
-    async fn space(&self, key: SpaceKey<'_>) -> StoreResult<Option<SpaceRecord>> {
-        let mut conn = self.pool.acquire().await?;
-        pg_sql::space(&mut conn, key).await
-    }
-
-    async fn open_locus(
-        &self,
-        space_id: &str,
-        new_id: &str,
-        now: Millis,
-    ) -> StoreResult<LocusRecord> {
-        // Autocommit statements: a concurrent opener's INSERT waits on the
-        // unique index, does nothing, and the SELECT then sees its row.
-        let mut conn = self.pool.acquire().await?;
-        pg_sql::open_locus(&mut conn, space_id, new_id, now).await
-    }
-
-    async fn active_locus_of(&self, space_id: &str) -> StoreResult<Option<LocusRecord>> {
-        let mut conn = self.pool.acquire().await?;
-        pg_sql::active_locus_of(&mut conn, space_id).await
-    }
-
-    async fn locus(&self, locus_id: &str) -> StoreResult<Option<LocusRecord>> {
-        let mut conn = self.pool.acquire().await?;
-        pg_sql::locus(&mut conn, locus_id).await
-    }
-
-    async fn meeting(&self, locus_id: &str) -> StoreResult<Option<MeetingSnapshot>> {
-        // One snapshot for the three reads.
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            .execute(&mut *tx)
-            .await?;
-        let m = pg_sql::meeting(&mut tx, locus_id).await?;
-        tx.commit().await?;
-        Ok(m)
-    }
-
-    async fn meetings_of(&self, person_id: &str) -> StoreResult<Vec<MeetingSnapshot>> {
-        let mut conn = self.pool.acquire().await?;
-        let ids = pg_sql::locus_ids_of(&mut conn, person_id).await?;
-        drop(conn);
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            out.extend(self.meeting(&id).await?);
-        }
-        Ok(out)
-    }
-
-    async fn active_meetings(&self, limit: u32) -> StoreResult<Vec<MeetingSnapshot>> {
-        let mut conn = self.pool.acquire().await?;
-        let ids = pg_sql::active_locus_ids(&mut conn, limit).await?;
-        drop(conn);
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            out.extend(self.meeting(&id).await?);
-        }
-        Ok(out)
-    }
-
-    async fn idle_loci(&self, idle_before: Millis) -> StoreResult<Vec<String>> {
-        let mut conn = self.pool.acquire().await?;
-        pg_sql::idle_loci(&mut conn, idle_before).await
-    }
-
-    async fn change_meeting(
-        &self,
-        locus_id: &str,
-        mutation: Mutation,
-    ) -> StoreResult<Option<Result<ChangeOutcome, ChangeRefused>>> {
-        let mut tx = self.pool.begin().await?;
-        // PostgreSQL only: serialize changes of one Locus on its row. The
-        // loads below start after the lock is granted, so under READ
-        // COMMITTED they see every change committed before.
-        let found = sqlx::query("SELECT id FROM loci WHERE id = $1 FOR UPDATE")
-            .bind(locus_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if found.is_none() {
-            return Ok(None);
-        }
-        let out = pg_sql::change_meeting(&mut tx, locus_id, mutation).await?;
-        if matches!(out, Some(Ok(ChangeOutcome { changed: true, .. }))) {
-            tx.commit().await?;
-        }
-        Ok(out)
     }
 }
 

@@ -18,6 +18,7 @@ use futures::future::join_all;
 
 use super::*;
 use crate::testing::FreshDatabase;
+use webex_wire::people::PersonType;
 
 /// Hang guard: no case may take longer than this.
 const CASE_TIMEOUT: Duration = Duration::from_secs(120);

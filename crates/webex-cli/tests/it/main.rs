@@ -1,0 +1,9 @@
+//! The `webex` binary's integration tests, one binary: a module per subject
+//! and one `support` module they share. Needs `cargo build --bins` first
+//! (nextest and `cargo test` build the binary for this crate's tests).
+
+mod support;
+
+mod cli;
+mod crash_restart;
+mod two_nodes;

@@ -1,0 +1,406 @@
+//! Meetings events, with their Webex names, and subscriptions that replay
+//! the current state first so a late subscriber never misses `meetings:ready`
+//! or `meetings:registered`.
+
+use std::borrow::Cow;
+use std::pin::Pin;
+use std::sync::{Mutex, PoisonError};
+use std::task::{Context, Poll};
+
+use futures::Stream;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use webex_wire::mercury::ServerFrame;
+
+use crate::error::Error;
+
+/// Declares [`EventName`]: every fixed event name in one list, read by both
+/// [`MeetingsEvent::name`] and the check in `Meetings::on`. Adding an event
+/// is one line here plus its [`MeetingsEvent`] variant (the compiler then
+/// asks for its arm in [`MeetingsEvent::kind`]).
+macro_rules! event_names {
+    ($($(#[$doc:meta])* $kind:ident => $name:literal,)*) => {
+        /// The name of every event other than a Mercury event (those are
+        /// `event:<eventType>`).
+        ///
+        /// ```
+        /// use webex_meetings::EventName;
+        /// assert_eq!(EventName::Registered.as_str(), "meetings:registered");
+        /// assert!(EventName::ALL.contains(&EventName::Ready));
+        /// ```
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum EventName {
+            $($(#[$doc])* $kind,)*
+        }
+
+        impl EventName {
+            /// Every fixed event name, in the order they are documented.
+            pub const ALL: &'static [EventName] = &[$(Self::$kind,)*];
+
+            /// The Webex name, e.g. `"meetings:ready"`.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$kind => $name,)*
+                }
+            }
+        }
+    };
+}
+
+event_names! {
+    /// `meetings:ready`
+    Ready => "meetings:ready",
+    /// `meetings:registered`
+    Registered => "meetings:registered",
+    /// `meetings:unregistered`
+    Unregistered => "meetings:unregistered",
+    /// `network:disconnected`
+    NetworkDisconnected => "network:disconnected",
+    /// `network:reconnected`
+    NetworkReconnected => "network:reconnected",
+    /// `network:replaced`
+    Replaced => "network:replaced",
+    /// `token:refreshed`
+    TokenRefreshed => "token:refreshed",
+}
+
+/// Something that happened to the meetings registration.
+///
+/// ```
+/// use webex_meetings::MeetingsEvent;
+/// assert_eq!(MeetingsEvent::Ready.name(), "meetings:ready");
+/// assert!(MeetingsEvent::Registered.matches("meetings:registered"));
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum MeetingsEvent {
+    /// `meetings:ready`: the SDK is initialised; calls may be made.
+    Ready,
+    /// `meetings:registered`: device registered and Mercury connected.
+    Registered,
+    /// `meetings:unregistered`: socket closed and device deleted.
+    Unregistered,
+    /// `network:disconnected`: the Mercury socket dropped.
+    NetworkDisconnected {
+        /// Close code, if the server sent one.
+        code: Option<u16>,
+        /// Close reason or error.
+        reason: String,
+        /// Whether a reconnect follows.
+        will_reconnect: bool,
+    },
+    /// `network:reconnected`: the socket is back after a drop.
+    NetworkReconnected,
+    /// `token:refreshed`: a new access token is in use.
+    TokenRefreshed,
+    /// `network:replaced`: another connection for this device took over
+    /// (close 4000); this one stands down and does not reconnect.
+    Replaced,
+    /// `event:<eventType>`: any other Mercury event, e.g.
+    /// `event:locus.difference`.
+    Mercury(Box<ServerFrame>),
+}
+
+impl MeetingsEvent {
+    /// The fixed name of this event; `None` for a Mercury event, whose name
+    /// is `event:<eventType>`.
+    pub fn kind(&self) -> Option<EventName> {
+        Some(match self {
+            Self::Ready => EventName::Ready,
+            Self::Registered => EventName::Registered,
+            Self::Unregistered => EventName::Unregistered,
+            Self::NetworkDisconnected { .. } => EventName::NetworkDisconnected,
+            Self::NetworkReconnected => EventName::NetworkReconnected,
+            Self::TokenRefreshed => EventName::TokenRefreshed,
+            Self::Replaced => EventName::Replaced,
+            Self::Mercury(_) => return None,
+        })
+    }
+
+    /// The Webex name of the event, e.g. `"meetings:registered"`.
+    pub fn name(&self) -> Cow<'static, str> {
+        match self {
+            Self::Mercury(frame) => {
+                Cow::Owned(format!("event:{}", frame.event_type().unwrap_or_default()))
+            }
+            _ => Cow::Borrowed(self.kind().map_or("", EventName::as_str)),
+        }
+    }
+
+    /// Whether a subscription to `name` receives this event: its exact name;
+    /// for Mercury events also `event` (all of them) and `event:<prefix>`
+    /// (e.g. `event:locus` for `event:locus.difference`); `*` for everything.
+    ///
+    /// ```
+    /// # use webex_meetings::MeetingsEvent;
+    /// # use webex_wire::mercury::{EventData, ServerFrame};
+    /// let frame = ServerFrame { id: "1".into(), kind: None, sequence_number: None,
+    ///     data: Some(EventData::new("locus.difference")), timestamp: None, tracking_id: None };
+    /// let e = MeetingsEvent::Mercury(Box::new(frame));
+    /// assert!(e.matches("event:locus.difference") && e.matches("event:locus") && e.matches("event"));
+    /// assert!(!e.matches("event:loc"));
+    /// ```
+    pub fn matches(&self, name: &str) -> bool {
+        if name == "*" {
+            return true;
+        }
+        // Called for every event and every subscriber: compare without
+        // building the `event:<type>` name.
+        let Self::Mercury(frame) = self else {
+            return self.kind().is_some_and(|kind| kind.as_str() == name);
+        };
+        let event_type = frame.event_type().unwrap_or_default();
+        match name.strip_prefix("event") {
+            Some("") => true,
+            Some(rest) => rest.strip_prefix(':').is_some_and(|prefix| {
+                event_type
+                    .strip_prefix(prefix)
+                    .is_some_and(|tail| tail.is_empty() || tail.starts_with('.'))
+            }),
+            None => false,
+        }
+    }
+}
+
+/// Checks that a subscription to `name` can ever fire: a fixed event name
+/// ([`EventName::ALL`]), `*`, `event` or `event:<eventType prefix>`.
+pub(crate) fn check_name(name: &str) -> Result<(), Error> {
+    let known = name == "*"
+        || name == "event"
+        || name.starts_with("event:")
+        || EventName::ALL.iter().any(|kind| kind.as_str() == name);
+    if known {
+        Ok(())
+    } else {
+        Err(Error::UnknownEvent {
+            name: name.to_owned(),
+        })
+    }
+}
+
+/// The names [`check_name`] accepts, for error messages.
+pub(crate) fn known_names() -> String {
+    let mut names: Vec<&str> = EventName::ALL.iter().map(|kind| kind.as_str()).collect();
+    names.extend(["event:<eventType>", "event", "*"]);
+    names.join(", ")
+}
+
+/// Fans events out to subscribers and remembers the state to replay.
+#[derive(Default)]
+pub(crate) struct EventHub {
+    inner: Mutex<HubState>,
+}
+
+#[derive(Default)]
+struct HubState {
+    ready: bool,
+    registered: bool,
+    subscribers: Vec<mpsc::UnboundedSender<MeetingsEvent>>,
+}
+
+impl EventHub {
+    /// Records `event` in the state and delivers it to every subscriber.
+    pub(crate) fn emit(&self, event: MeetingsEvent) {
+        let mut state = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        match event {
+            MeetingsEvent::Ready => state.ready = true,
+            MeetingsEvent::Registered => state.registered = true,
+            MeetingsEvent::Unregistered => state.registered = false,
+            _ => {}
+        }
+        tracing::debug!(event = %event.name(), "meetings event");
+        state.subscribers.retain(|s| s.send(event.clone()).is_ok());
+    }
+
+    /// A stream that starts with the current state (`Ready`, then
+    /// `Registered` if registered), then every new event.
+    pub(crate) fn subscribe(&self) -> EventStream {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut state = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        // Sends cannot fail: `rx` is alive.
+        if state.ready {
+            let _ = tx.send(MeetingsEvent::Ready);
+        }
+        if state.registered {
+            let _ = tx.send(MeetingsEvent::Registered);
+        }
+        state.subscribers.push(tx);
+        EventStream { rx }
+    }
+}
+
+/// A stream of [`MeetingsEvent`]s, starting with the current state.
+///
+/// ```no_run
+/// use futures::StreamExt;
+/// # async fn run(meetings: webex_meetings::Meetings) {
+/// let mut events = meetings.events();
+/// while let Some(event) = events.next().await {
+///     println!("{}", event.name());
+/// }
+/// # }
+/// ```
+pub struct EventStream {
+    rx: mpsc::UnboundedReceiver<MeetingsEvent>,
+}
+
+impl EventStream {
+    /// The next event; `None` once the SDK is dropped.
+    pub async fn recv(&mut self) -> Option<MeetingsEvent> {
+        self.rx.recv().await
+    }
+}
+
+impl Stream for EventStream {
+    type Item = MeetingsEvent;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.rx.poll_recv(cx)
+    }
+}
+
+impl std::fmt::Debug for EventStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventStream").finish_non_exhaustive()
+    }
+}
+
+/// A handler registered with `Meetings::on`; dropping it unsubscribes.
+/// Call [`Subscription::detach`] to keep the handler for the SDK's lifetime.
+#[must_use = "dropping a Subscription unsubscribes its handler; call .detach() to keep it"]
+pub struct Subscription {
+    task: Option<JoinHandle<()>>,
+}
+
+impl Subscription {
+    /// Runs `handler` for every event of `stream` that matches `name`.
+    pub(crate) fn spawn(
+        name: String,
+        mut stream: EventStream,
+        handler: impl Fn(MeetingsEvent) + Send + Sync + 'static,
+    ) -> Self {
+        let task = tokio::spawn(async move {
+            while let Some(event) = stream.recv().await {
+                if event.matches(&name) {
+                    handler(event);
+                }
+            }
+        });
+        Self { task: Some(task) }
+    }
+
+    /// Keeps the handler running until the SDK is dropped.
+    pub fn detach(mut self) {
+        self.task = None;
+    }
+
+    /// Stops the handler now (same as dropping).
+    pub fn unsubscribe(self) {}
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+impl std::fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscription")
+            .field("active", &self.task.is_some())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn late_subscribers_get_the_current_state_first() {
+        let hub = EventHub::default();
+        hub.emit(MeetingsEvent::Ready);
+        hub.emit(MeetingsEvent::Registered);
+        let mut late = hub.subscribe();
+        hub.emit(MeetingsEvent::TokenRefreshed);
+        let names: Vec<_> = std::iter::from_fn(|| late.rx.try_recv().ok())
+            .map(|e| e.name().into_owned())
+            .collect();
+        assert_eq!(
+            names,
+            ["meetings:ready", "meetings:registered", "token:refreshed"]
+        );
+
+        hub.emit(MeetingsEvent::Unregistered);
+        let mut later = hub.subscribe();
+        let names: Vec<_> = std::iter::from_fn(|| later.rx.try_recv().ok())
+            .map(|e| e.name().into_owned())
+            .collect();
+        assert_eq!(names, ["meetings:ready"]);
+    }
+
+    #[test]
+    fn every_fixed_event_is_named_from_the_list() {
+        let events = [
+            MeetingsEvent::Ready,
+            MeetingsEvent::Registered,
+            MeetingsEvent::Unregistered,
+            MeetingsEvent::NetworkDisconnected {
+                code: None,
+                reason: String::new(),
+                will_reconnect: true,
+            },
+            MeetingsEvent::NetworkReconnected,
+            MeetingsEvent::TokenRefreshed,
+            MeetingsEvent::Replaced,
+        ];
+        assert_eq!(events.len(), EventName::ALL.len());
+        for event in events {
+            let name = event.name();
+            assert!(check_name(&name).is_ok(), "{name}");
+            assert!(event.matches(&name), "{name}");
+        }
+    }
+
+    #[test]
+    fn misspelt_names_are_refused_with_the_known_ones() {
+        let Err(e) = check_name("meetings:registerd") else {
+            panic!("a misspelt name must be refused");
+        };
+        assert!(matches!(&e, Error::UnknownEvent { name } if name == "meetings:registerd"));
+        assert!(!e.is_retryable());
+        let message = e.to_string();
+        for kind in EventName::ALL {
+            assert!(message.contains(kind.as_str()), "{message}");
+        }
+        for ok in [
+            "*",
+            "event",
+            "event:locus",
+            "event:anything.at.all",
+            "network:replaced",
+        ] {
+            assert!(check_name(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "meetings",
+            "events:locus",
+            "Meetings:ready",
+            "meetings:ready ",
+        ] {
+            assert!(check_name(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn dropped_subscribers_are_pruned() {
+        let hub = EventHub::default();
+        drop(hub.subscribe());
+        hub.emit(MeetingsEvent::Ready);
+        assert!(hub.inner.lock().unwrap().subscribers.is_empty());
+    }
+}

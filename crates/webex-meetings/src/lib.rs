@@ -1,0 +1,76 @@
+//! Webex Meetings SDK for Rust: authorization, service discovery, device
+//! registration (WDM) and the Mercury event socket, speaking the real Webex
+//! wire protocol — Webex's cloud by default, or a self-hosted server.
+//!
+//! # The flow
+//!
+//! ```no_run
+//! use webex_meetings::{Credentials, Webex, WebexConfig};
+//!
+//! # async fn run() -> Result<(), webex_meetings::Error> {
+//! // Webex.init({credentials: {access_token}}): no I/O, cannot hang.
+//! let webex = Webex::init(WebexConfig::builder(Credentials::access_token("<token>")).build()?);
+//! let meetings = webex.meetings();
+//!
+//! // meetings.on('meetings:ready', …): replayed to late subscribers.
+//! meetings.on("meetings:ready", |_| println!("ready"))?.detach();
+//! meetings.on("meetings:registered", |_| println!("registered"))?.detach();
+//!
+//! // meetings.register(): every step bounded, errors name the step.
+//! meetings.register().await?;
+//!
+//! // meetings.unregister(): closes the socket, deletes the device.
+//! meetings.unregister().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # What it does better than the official SDK
+//!
+//! - Every `register()` settles: each step ([`Step`]) has a timeout, and the
+//!   error names the step ([`RegisterError`]). Optional calls degrade to
+//!   [`Warning`]s in the [`RegistrationReport`].
+//! - Typed auth errors ([`AuthError`]); tokens refreshed before expiry and on
+//!   a 401, one refresh in flight at a time; swap tokens at runtime with
+//!   [`Webex::set_access_token`].
+//! - Devices are reused across restarts ([`FileDeviceStore`]); a full quota
+//!   reclaims only this app's own devices, else
+//!   [`Error::DeviceLimitExceeded`].
+//! - 429/503 honour `Retry-After` (parsed defensively); every request carries
+//!   a `trackingid`.
+//! - `register()`/`unregister()` are idempotent and serialized;
+//!   `unregister()` stops every timer and retry.
+//!
+//! # Self-hosted server
+//!
+//! ```
+//! # use webex_meetings::{Credentials, WebexConfig};
+//! let config = WebexConfig::builder(Credentials::access_token("<token>"))
+//!     .discovery_url("http://127.0.0.1:8080/u2c/api/v1")
+//!     .build()?;
+//! # Ok::<(), webex_meetings::Error>(())
+//! ```
+
+mod client;
+mod config;
+mod credentials;
+mod device;
+mod error;
+mod events;
+mod http;
+mod meetings;
+pub mod mercury;
+mod people;
+mod services;
+
+pub use client::Webex;
+pub use config::{
+    ConfigError, ConfigOption, DEFAULT_DEVICE_NAME, DEFAULT_DISCOVERY_URL, DEFAULT_HYDRA_URL,
+    DEFAULT_TOKEN_URL, RetryPolicy, Timeouts, WebexConfig, WebexConfigBuilder,
+};
+pub use credentials::{AccessToken, Credentials, OAuthTokens, TokenProvider};
+pub use device::{DeviceKey, DeviceStore, FileDeviceStore, MemoryDeviceStore};
+pub use error::{AuthError, Error, HttpError, RegisterError, Step, StoreError};
+pub use events::{EventName, EventStream, MeetingsEvent, Subscription};
+pub use meetings::{Meetings, RegistrationReport, RegistrationState, RegistrationStatus, Warning};
+pub use webex_wire;
+pub use webex_wire::device::Device;

@@ -1,0 +1,10 @@
+//! The integration tests of `webex-meetings`, linked into one binary: one
+//! module per subject, and `support` for what they share (in-test servers,
+//! quick timeouts, OAuth tokens from the real server, hang guards).
+
+mod e2e;
+mod mercury_client;
+mod resilience;
+mod steps_and_http;
+mod support;
+mod tokens;
