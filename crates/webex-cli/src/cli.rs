@@ -91,6 +91,13 @@ pub struct ServeArgs {
     /// Name of this node in logs and the node registry.
     #[arg(long, env = "WEBEX_NODE_ID")]
     pub node_id: Option<String>,
+    /// Largest log file one client upload may be (`clientLogs`), in MiB.
+    #[arg(long, env = "WEBEX_CLIENT_LOG_MAX_UPLOAD_MIB", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub client_log_max_upload_mib: u32,
+    /// Most client-log bytes kept in the database, in MiB; the oldest
+    /// uploads are evicted beyond it. At least the upload limit.
+    #[arg(long, env = "WEBEX_CLIENT_LOG_MAX_TOTAL_MIB", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..))]
+    pub client_log_max_total_mib: u32,
     /// Rate limiting of registrations and token endpoints: `on` or `off`
     /// (`off` for benchmarks and load tests).
     #[arg(long, env = "WEBEX_RATE_LIMIT", default_value = "on", value_parser = ["on", "off"])]

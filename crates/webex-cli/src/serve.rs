@@ -35,6 +35,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         max_connections: args.max_connections,
         max_connections_per_peer: args.max_connections_per_peer,
     };
+    if args.client_log_max_total_mib < args.client_log_max_upload_mib {
+        anyhow::bail!(
+            "--client-log-max-total-mib ({}) must be at least --client-log-max-upload-mib ({})",
+            args.client_log_max_total_mib,
+            args.client_log_max_upload_mib
+        );
+    }
+    config.client_logs.max_upload_bytes = usize::try_from(args.client_log_max_upload_mib)? << 20;
+    config.client_logs.max_total_bytes = u64::from(args.client_log_max_total_mib) << 20;
     if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
         config.tls = Some(TlsConfig { cert, key });
     }

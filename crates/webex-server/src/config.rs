@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
+use crate::client_logs::ClientLogLimits;
 use crate::connections::ConnectionLimits;
 use crate::limits::RateLimits;
 use crate::tls::TlsConfig;
@@ -67,6 +68,8 @@ pub struct ServerConfig {
     /// Header, body and idle deadlines and connection caps;
     /// [`ConnectionLimits::off`] for benchmarks.
     pub connections: ConnectionLimits,
+    /// Bounds on the log files clients upload (`clientLogs`).
+    pub client_logs: ClientLogLimits,
 }
 
 impl ServerConfig {
@@ -91,6 +94,7 @@ impl ServerConfig {
             region: "PF84".into(),
             node_id: uuid::Uuid::new_v4().simple().to_string()[..12].to_owned(),
             rate_limits: RateLimits::default(),
+            client_logs: ClientLogLimits::default(),
             sip_domain: DEFAULT_SIP_DOMAIN.into(),
             locus_idle_grace: Duration::from_secs(10),
             connections: ConnectionLimits::default(),

@@ -29,6 +29,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::catalog::router())
         .merge(crate::devices::router())
         .merge(crate::compat::router())
+        .merge(crate::client_logs::router(&state.config))
         .merge(crate::locus::router())
         .merge(crate::mercury::router())
         .merge(crate::admin::router())

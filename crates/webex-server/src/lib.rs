@@ -31,6 +31,7 @@ pub mod auth_cache;
 pub mod budget;
 pub mod bus;
 pub mod catalog;
+pub mod client_logs;
 pub mod compat;
 pub mod config;
 pub mod connections;

@@ -10,6 +10,7 @@ mod access_control;
 mod bus_redis;
 mod bus_redis_outage;
 mod catalog_ops;
+mod client_logs;
 mod devices;
 mod hardening;
 mod identity;
