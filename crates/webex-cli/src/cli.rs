@@ -29,6 +29,8 @@ pub struct Cli {
 
 /// Subcommands.
 #[derive(Debug, Subcommand)]
+// One value per process, parsed once: its size does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Run the server: identity, OAuth, U2C catalog, WDM devices, Mercury.
     Serve(ServeArgs),
