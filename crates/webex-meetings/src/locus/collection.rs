@@ -22,9 +22,6 @@ use super::options::MeetingOptions;
 use crate::client::Shared;
 use crate::events::{EventHub, MeetingsEvent};
 
-/// The catalog name of the meeting-info service.
-pub(crate) const APPAPI: &str = "webex-appapi-service";
-
 /// Work for the background worker (see `worker.rs`).
 #[derive(Debug)]
 pub(crate) enum Input {
@@ -88,7 +85,7 @@ impl Collection {
     pub(crate) fn services(shared: &Shared) -> Services {
         Services {
             locus: shared.services.url(services::LOCUS),
-            appapi: shared.services.url(APPAPI),
+            appapi: shared.services.url(services::APPAPI),
         }
     }
 
