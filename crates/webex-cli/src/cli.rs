@@ -29,6 +29,8 @@ pub struct Cli {
 
 /// Subcommands.
 #[derive(Debug, Subcommand)]
+// One value per process, parsed once: its size does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Run the server: identity, OAuth, U2C catalog, WDM devices, Mercury.
     Serve(ServeArgs),
@@ -46,6 +48,9 @@ pub enum Command {
     /// List or delete the signed-in user's devices.
     #[command(subcommand)]
     Devices(DevicesCommand),
+    /// List, join or end meetings with the Rust SDK (no media).
+    #[command(subcommand)]
+    Meetings(MeetingsCommand),
     /// Self-contained demo: server in-process on SQLite, then the SDK's
     /// init → ready → register → registered → event → unregister → unregistered.
     Demo(DemoArgs),
@@ -268,6 +273,28 @@ pub enum DevicesCommand {
         /// Device ids or URLs.
         #[arg(required = true)]
         ids: Vec<String>,
+    },
+}
+
+/// `webex meetings …`.
+#[derive(Debug, Subcommand)]
+pub enum MeetingsCommand {
+    /// Register, sync, print the user's active meetings, unregister.
+    List(ClientArgs),
+    /// Join a meeting, print roster changes as they happen, leave on Ctrl-C.
+    Join {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// SIP URI, a person's email (their personal room), meeting number
+        /// or join link.
+        destination: String,
+    },
+    /// End a meeting for everyone (host only).
+    End {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// SIP URI, email, meeting number, join link, or Locus URL.
+        target: String,
     },
 }
 
