@@ -288,6 +288,12 @@ pub enum MeetingsCommand {
         /// SIP URI, a person's email (their personal room), meeting number
         /// or join link.
         destination: String,
+        /// Print one JSON object per line instead of text: `joined`,
+        /// `members:update`, `meeting:stateChange`, `meeting:self:left`,
+        /// `meeting:removed` and `left`, each with `event`, `atMs` and the
+        /// full roster in `members` (see `webex meetings join --help`).
+        #[arg(long)]
+        json: bool,
     },
     /// End a meeting for everyone (host only).
     End {
