@@ -291,7 +291,8 @@ pub enum MeetingsCommand {
         /// Print one JSON object per line instead of text: `joined`,
         /// `members:update`, `meeting:stateChange`, `meeting:self:left`,
         /// `meeting:removed` and `left`, each with `event`, `atMs` and the
-        /// full roster in `members` (see `webex meetings join --help`).
+        /// full roster in `members` (each `{id, personId, name, email, status,
+        /// isHost, isSelf}`).
         #[arg(long)]
         json: bool,
     },
