@@ -270,8 +270,17 @@ struct Setup {
 }
 
 impl Setup {
-    async fn start(launch: &Launch, log: &str, people: usize, p: &MeetingParams) -> BenchResult<Self> {
-        let sides = if matches!(launch, Launch::InProcess) { 2 } else { 1 };
+    async fn start(
+        launch: &Launch,
+        log: &str,
+        people: usize,
+        p: &MeetingParams,
+    ) -> BenchResult<Self> {
+        let sides = if matches!(launch, Launch::InProcess) {
+            2
+        } else {
+            1
+        };
         crate::limits::raise_nofile(sides * people as u64 + 2048)?;
         let db = Database::sqlite()?;
         let server = ServerUnderTest::start(launch, &ServerSpec::single(&db, log)).await?;
@@ -306,20 +315,19 @@ impl Setup {
         let base = self.server.base_url();
         let bar = progress::bar(people as u64, "registering devices");
         let http = &self.http;
-        let devices: Vec<BenchResult<(Account, String, String)>> =
-            futures::stream::iter(accounts)
-                .map(|a| {
-                    let bar = bar.clone();
-                    async move {
-                        let d = fixtures::register_device(http, base, &a.token, "bench-meeting")
-                            .await?;
-                        bar.inc(1);
-                        Ok((a, d.url, d.web_socket_url))
-                    }
-                })
-                .buffer_unordered(64)
-                .collect()
-                .await;
+        let devices: Vec<BenchResult<(Account, String, String)>> = futures::stream::iter(accounts)
+            .map(|a| {
+                let bar = bar.clone();
+                async move {
+                    let d =
+                        fixtures::register_device(http, base, &a.token, "bench-meeting").await?;
+                    bar.inc(1);
+                    Ok((a, d.url, d.web_socket_url))
+                }
+            })
+            .buffer_unordered(64)
+            .collect()
+            .await;
         bar.finish_and_clear();
         for d in devices {
             let (account, device_url, web_socket_url) = d?;
@@ -506,7 +514,11 @@ async fn leave(http: &reqwest::Client, c: &Client, url: &str) -> BenchResult<Dur
 
 /// `GET {url}` as `token`.
 async fn get_locus(http: &reqwest::Client, url: &str, token: &SecretString) -> BenchResult<Locus> {
-    let res = http.get(url).bearer_auth(token.expose_secret()).send().await?;
+    let res = http
+        .get(url)
+        .bearer_auth(token.expose_secret())
+        .send()
+        .await?;
     let status = res.status().as_u16();
     if status != 200 {
         return Err(BenchError::Status {
@@ -604,7 +616,9 @@ async fn large(s: &Setup, p: &MeetingParams) -> BenchResult<LargeResult> {
             let bar = bar.clone();
             let participant_url = &participant_url;
             async move {
-                let r = join(http, shared, c, participant_url, None).await.map(|j| j.0);
+                let r = join(http, shared, c, participant_url, None)
+                    .await
+                    .map(|j| j.0);
                 bar.inc(1);
                 r
             }
@@ -711,7 +725,11 @@ async fn small(s: &Setup, p: &MeetingParams) -> BenchResult<SmallResult> {
             .map(|(i, c)| {
                 let (bar, call, run) = (bar.clone(), &call, &run);
                 async move {
-                    let address = format!("small-{}-{}@webex.localhost", &run[..8], i % p.small_meetings);
+                    let address = format!(
+                        "small-{}-{}@webex.localhost",
+                        &run[..8],
+                        i % p.small_meetings
+                    );
                     let r = join(&s.http, &s.shared, c, call, Some(&address))
                         .await
                         .map(|(d, l)| (d, l.url));

@@ -69,7 +69,8 @@ pub(crate) fn render(p: &MeetingParams, large: &[LargeResult], small: &[SmallRes
     );
 
     out += "\nRoster change that brought the meeting to N people (client side: every socket's frame for that one change):\n\n";
-    out += "| run | N | event | frames | bytes | bytes per recipient |\n|---|---|---|---|---|---|\n";
+    out +=
+        "| run | N | event | frames | bytes | bytes per recipient |\n|---|---|---|---|---|---|\n";
     for (i, r) in large.iter().enumerate() {
         for c in &r.steps {
             let _ = writeln!(
@@ -132,7 +133,8 @@ pub(crate) fn render(p: &MeetingParams, large: &[LargeResult], small: &[SmallRes
                 r.rss_after as f64 / MB,
             );
         }
-        let col = |f: &dyn Fn(&SmallResult) -> f64| median(&small.iter().map(f).collect::<Vec<_>>());
+        let col =
+            |f: &dyn Fn(&SmallResult) -> f64| median(&small.iter().map(f).collect::<Vec<_>>());
         let _ = writeln!(
             out,
             "| **median** | | | {:.0} | {:.1} ms | {:.1} ms | {:.0} % | |",

@@ -105,11 +105,7 @@ impl Roster {
             self.waiting
                 .retain(|d| d.sequence.last().unwrap_or(0) > current);
             let Some(i) = self.waiting.iter().position(|d| {
-                d.base_sequence
-                    .as_ref()
-                    .and_then(|b| b.last())
-                    .unwrap_or(0)
-                    <= current
+                d.base_sequence.as_ref().and_then(|b| b.last()).unwrap_or(0) <= current
             }) else {
                 return;
             };

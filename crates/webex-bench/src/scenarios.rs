@@ -77,7 +77,9 @@ pub(crate) async fn run(args: BenchArgs) -> BenchResult<String> {
         }
         Scenario::Fanout(f) => out += &b.fanout(&fanout_params(f)).await?,
         Scenario::TwoNodes(f) => out += &b.two_nodes(&fanout_params(f)).await?,
-        Scenario::Meeting(m) => out += &meeting::bench(&b.launch, &b.log, runs, &m.params()).await?,
+        Scenario::Meeting(m) => {
+            out += &meeting::bench(&b.launch, &b.log, runs, &m.params()).await?
+        }
         Scenario::Smoke => out += &b.smoke().await?,
     }
     Ok(out)
