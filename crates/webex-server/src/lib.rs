@@ -28,10 +28,13 @@ compile_error!(
 pub mod admin;
 pub mod auth;
 pub mod auth_cache;
+pub mod budget;
 pub mod bus;
 pub mod catalog;
+pub mod client_logs;
 pub mod compat;
 pub mod config;
+pub mod connections;
 pub mod devices;
 pub mod error;
 pub mod http;

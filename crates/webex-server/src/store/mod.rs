@@ -59,6 +59,7 @@
 use async_trait::async_trait;
 
 mod backend;
+mod client_logs;
 mod devices;
 mod guests;
 pub mod meetings;
@@ -72,6 +73,10 @@ pub mod sqlite;
 mod suite;
 
 pub use crate::time::Millis;
+pub use client_logs::{
+    ClientLogFilter, ClientLogRecord, ClientLogState, ClientLogStore, FinalizeOutcome,
+    NewClientLog, UploadOutcome,
+};
 pub use devices::{DeletedDevice, DeviceRecord, DeviceStore};
 pub use guests::{GuestIssuerRecord, GuestIssuerStore};
 pub use meetings::MeetingStore;
@@ -86,7 +91,9 @@ pub use sqlite::SqliteStore;
 /// generic store (`use webex_server::store::prelude::*;`). On a
 /// `dyn Store` every method is callable without it.
 pub mod prelude {
-    pub use super::{DeviceStore, GuestIssuerStore, MeetingStore, OAuthStore, PeopleStore, Store};
+    pub use super::{
+        ClientLogStore, DeviceStore, GuestIssuerStore, MeetingStore, OAuthStore, PeopleStore, Store,
+    };
 }
 
 /// SHA-256 hex digest of a secret (token, code, client secret).
@@ -159,7 +166,15 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Implemented for every backend (see the module docs).
 #[async_trait]
 pub trait Store:
-    PeopleStore + OAuthStore + GuestIssuerStore + DeviceStore + MeetingStore + Send + Sync + 'static
+    PeopleStore
+    + OAuthStore
+    + GuestIssuerStore
+    + DeviceStore
+    + MeetingStore
+    + ClientLogStore
+    + Send
+    + Sync
+    + 'static
 {
     /// `"sqlite"` or `"postgres"`.
     fn backend(&self) -> &'static str;

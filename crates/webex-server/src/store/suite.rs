@@ -182,6 +182,7 @@ suite! {
         meeting_spaces_by_key,
         meeting_lifecycle,
         concurrent_meeting_changes_get_distinct_sequences,
+        client_logs_stay_under_the_total_cap_under_concurrency,
     ],
     harness: [
         data_survives_reopen,
@@ -1234,4 +1235,93 @@ async fn concurrent_meeting_changes_get_distinct_sequences(store: &dyn Store) {
             o.snapshot.locus.sequence
         );
     }
+}
+
+// ---------------------------------------------------------------- client logs
+
+fn new_log(id: &str, person: &PersonRecord, created_at: Millis) -> NewClientLog {
+    NewClientLog {
+        id: id.to_owned(),
+        person_id: person.id.clone(),
+        org_id: person.org_id.clone(),
+        filename: format!("{id}.txt"),
+        upload_hash: hash(id),
+        created_at,
+    }
+}
+
+async fn client_logs_stay_under_the_total_cap_under_concurrency(store: &dyn Store) {
+    let alice = person(store, "logs@example.com").await;
+    let ghost = PersonRecord {
+        id: "no-such-person".into(),
+        ..alice.clone()
+    };
+    assert!(matches!(
+        store
+            .create_client_log(&new_log("ghost", &ghost, 1), 100, 0)
+            .await,
+        Err(StoreError::MissingReference("person"))
+    ));
+    let ids: Vec<String> = (0..10).map(|n| format!("log-{n}")).collect();
+    for id in &ids {
+        store
+            .create_client_log(&new_log(id, &alice, 10), 100, 0)
+            .await
+            .unwrap();
+    }
+    // Ten concurrent 100-byte uploads against a 350-byte total: each is
+    // stored, and whatever the interleaving at most three stay.
+    let hashes: Vec<SecretHash> = ids.iter().map(|id| hash(id)).collect();
+    let outcomes = join_all(ids.iter().zip(&hashes).zip(100..).map(|((id, h), at)| {
+        let content = bytes::Bytes::from(vec![b'x'; 100]);
+        store.store_client_log_content(id, h, content, at, 350)
+    }))
+    .await;
+    for o in outcomes {
+        assert!(matches!(o.unwrap(), UploadOutcome::Stored { .. }));
+    }
+    let filter = ClientLogFilter {
+        limit: 100,
+        ..ClientLogFilter::default()
+    };
+    let kept: Vec<ClientLogRecord> = store
+        .client_logs(&filter)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.uploaded_at.is_some())
+        .collect();
+    let total: u64 = kept.iter().map(|r| r.size).sum();
+    assert!(total <= 350 && kept.len() == 3, "kept {kept:?}");
+    // A wrong secret, an evicted log, and a finalized log refuse content.
+    let survivor = &kept[0].id;
+    let bytes = bytes::Bytes::from_static(b"y");
+    assert_eq!(
+        store
+            .store_client_log_content(survivor, &hash("wrong"), bytes.clone(), 200, 350)
+            .await
+            .unwrap(),
+        UploadOutcome::NotFound
+    );
+    let meta = serde_json::json!([{"key": "locusId", "value": "l"}]);
+    let done = store
+        .finalize_client_log(survivor, &alice.id, &meta, 300)
+        .await
+        .unwrap();
+    assert!(matches!(done, FinalizeOutcome::Finalized(ref r) if r.meta.as_ref() == Some(&meta)));
+    assert_eq!(
+        store
+            .store_client_log_content(survivor, &hash(survivor), bytes, 400, 350)
+            .await
+            .unwrap(),
+        UploadOutcome::Finalized
+    );
+    assert_eq!(
+        store
+            .client_log_content(survivor)
+            .await
+            .unwrap()
+            .map(|c| c.len()),
+        Some(100)
+    );
 }
