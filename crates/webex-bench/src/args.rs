@@ -96,6 +96,8 @@ pub enum Scenario {
     /// 5. Fan-out with sockets on one node and publishes on another
     ///    (PostgreSQL + Redis required).
     TwoNodes(FanoutArgs),
+    /// 6. One large meeting (join, converge, churn) and many small ones.
+    Meeting(crate::meeting::MeetingArgs),
     /// Every scenario, tiny and quick (seconds); PostgreSQL/Redis parts run
     /// only when configured.
     Smoke,

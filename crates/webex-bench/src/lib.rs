@@ -8,6 +8,7 @@
 //! | 3. idle connections held | `webex bench connections` |
 //! | 4. event fan-out | `webex bench fanout` |
 //! | 5. two nodes (PostgreSQL + Redis) | `webex bench two-nodes` |
+//! | 6. meetings: one large, many small | `webex bench meeting` |
 //! | all of them, tiny and quick | `webex bench smoke` |
 //!
 //! The server under test is a `webex serve` child process by default (its
@@ -38,9 +39,12 @@ pub mod fanout;
 pub mod fixtures;
 pub mod limits;
 pub mod load;
+pub mod meeting;
+mod meeting_report;
 pub mod progress;
 pub mod register;
 pub mod report;
+pub mod roster;
 mod scenarios;
 pub mod socket;
 pub mod stats;

@@ -9,6 +9,7 @@ use crate::connections::{self, ConnectionsParams};
 use crate::error::{BenchError, BenchResult};
 use crate::fanout::{self, FanoutParams, FanoutResult, Nodes};
 use crate::fixtures;
+use crate::meeting::{self, MeetingParams};
 use crate::register::{self, RegisterResult};
 use crate::report;
 use crate::target::{Database, Launch, ServerSpec, ServerUnderTest};
@@ -76,6 +77,9 @@ pub(crate) async fn run(args: BenchArgs) -> BenchResult<String> {
         }
         Scenario::Fanout(f) => out += &b.fanout(&fanout_params(f)).await?,
         Scenario::TwoNodes(f) => out += &b.two_nodes(&fanout_params(f)).await?,
+        Scenario::Meeting(m) => {
+            out += &meeting::bench(&b.launch, &b.log, runs, &m.params()).await?
+        }
         Scenario::Smoke => out += &b.smoke().await?,
     }
     Ok(out)
@@ -317,6 +321,8 @@ impl Bench {
         out += &quick.fanout(&f).await?;
         out += "\n";
         out += &quick.two_nodes(&f).await?;
+        out += "\n";
+        out += &meeting::bench(&self.launch, &self.log, 1, &MeetingParams::smoke()).await?;
         Ok(out)
     }
 }

@@ -30,6 +30,7 @@ async fn smoke_runs_every_scenario() {
         "### 3. Idle connections held",
         "### 4. Event fan-out",
         "### 5. Two nodes",
+        "### 6. Meetings",
     ] {
         assert!(report.contains(section), "missing {section} in\n{report}");
     }
@@ -45,6 +46,17 @@ async fn smoke_runs_every_scenario() {
     let (delivered, expected) = cells[5].split_once(" / ").expect("delivered / expected");
     assert_eq!(delivered, expected, "{line}");
     assert_ne!(expected, "0", "{line}");
+    // Scenario 6: all 24 joined, every roster converged and equals GET.
+    assert!(report.contains("| 1 | 24 / 0 |"), "{report}");
+    let line = report
+        .lines()
+        .find(|l| l.starts_with("| 1 | 24 / 0 |"))
+        .expect("a meeting row");
+    assert!(!line.contains("not converged"), "{line}");
+    assert!(
+        line.contains("ms | 0 |"),
+        "no roster differs from GET: {line}"
+    );
 }
 
 #[test]
@@ -62,6 +74,14 @@ fn arguments_parse_for_every_scenario() {
         vec!["bench", "connections", "--counts", "10,20"],
         vec!["bench", "fanout", "--connections", "100"],
         vec!["bench", "two-nodes", "--runs", "1"],
+        vec![
+            "bench",
+            "meeting",
+            "--participants",
+            "50",
+            "--steps",
+            "10,50",
+        ],
         vec!["bench", "smoke"],
     ] {
         assert!(Cli::try_parse_from(&argv).is_ok(), "{argv:?}");

@@ -14,6 +14,8 @@
 //! explicit row lock, which SQLite does not need (its single writer already
 //! holds the database lock).
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use futures::FutureExt;
 use webex_wire::locus::{LocusState, ParticipantState};
@@ -352,9 +354,16 @@ async fn load<C: Conn>(c: &mut C, locus_id: &str) -> StoreResult<Option<MeetingS
             device_row,
         )
         .await?;
+    // By index: a linear search per device made every change of a
+    // thousand-person meeting cost a million comparisons in the writer.
+    let index: HashMap<String, usize> = participants
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.id.clone(), i))
+        .collect();
     for (pid, device) in devices {
-        if let Some(p) = participants.iter_mut().find(|p| p.id == pid) {
-            p.devices.push(device);
+        if let Some(&i) = index.get(&pid) {
+            participants[i].devices.push(device);
         }
     }
     Ok(Some(MeetingSnapshot {
@@ -472,11 +481,16 @@ async fn apply<C: Conn>(
 /// The rows of `after` that differ from `before`: participants added or
 /// changed, and for each, devices added or changed.
 fn diff(before: &MeetingSnapshot, after: &MeetingSnapshot) -> Vec<usize> {
+    let old: HashMap<&str, &ParticipantRecord> = before
+        .participants
+        .iter()
+        .map(|p| (p.id.as_str(), p))
+        .collect();
     after
         .participants
         .iter()
         .enumerate()
-        .filter(|(_, p)| before.participants.iter().find(|b| b.id == p.id) != Some(p))
+        .filter(|(_, p)| old.get(p.id.as_str()) != Some(p))
         .map(|(i, _)| i)
         .collect()
 }
