@@ -115,8 +115,11 @@ pub(crate) trait Backend: Send + Sync + 'static {
         decode: Decoder<T>,
     ) -> StoreResult<Option<T>> {
         let order = order_of::<Self>(&stmt);
-        self.run_write(order, Box::new(move |c| c.fetch_optional(stmt.clone(), decode)))
-            .await
+        self.run_write(
+            order,
+            Box::new(move |c| c.fetch_optional(stmt.clone(), decode)),
+        )
+        .await
     }
 
     /// Runs one writing statement with `RETURNING`; every row, decoded.

@@ -686,12 +686,12 @@ async fn interleaved_failures_fail_alone(store: &dyn Store) {
         }));
         let bad: Pin<Box<dyn Future<Output = _> + Send + '_>> = match i % 3 {
             0 => Box::pin(async move { ("conflict", store.insert_token(taken).await) }),
-            1 => Box::pin(async move {
-                ("missing", store.create_device(&orphans[i / 3], 100).await)
-            }),
-            _ => Box::pin(async move {
-                ("limit", store.create_device(&over_limit[i / 3], 1).await)
-            }),
+            1 => Box::pin(
+                async move { ("missing", store.create_device(&orphans[i / 3], 100).await) },
+            ),
+            _ => {
+                Box::pin(async move { ("limit", store.create_device(&over_limit[i / 3], 1).await) })
+            }
         };
         calls.push(bad);
     }
@@ -710,7 +710,11 @@ async fn interleaved_failures_fail_alone(store: &dyn Store) {
         }
     }
     for t in good_tokens {
-        assert!(store.token(&t.hash).await.unwrap().is_some(), "{}", t.hash.0);
+        assert!(
+            store.token(&t.hash).await.unwrap().is_some(),
+            "{}",
+            t.hash.0
+        );
     }
     assert_eq!(store.devices_of(&alice.id).await.unwrap().len(), 30);
     assert_eq!(store.devices_of(&carol.id).await.unwrap().len(), 1);
@@ -1087,10 +1091,7 @@ async fn two_nodes_write_conflicting_rows_without_errors() {
                         renamed.name = format!("renamed by {n}/{caller}/{round}");
                         renamed.modified_at = 2_000;
                         assert!(store.update_device(&renamed).await.unwrap());
-                        store
-                            .revoke_token(&hash(&p.id), 3_000)
-                            .await
-                            .unwrap();
+                        store.revoke_token(&hash(&p.id), 3_000).await.unwrap();
                         assert!(store.delete_device(&id, &p.id).await.unwrap().is_some());
                     }
                 }

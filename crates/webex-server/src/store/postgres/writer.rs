@@ -126,13 +126,7 @@ impl Writers {
         let queue = Arc::new(AsyncMutex::new(queue));
         let stop = CancellationToken::new();
         let tasks = (0..count.max(1))
-            .map(|_| {
-                tokio::spawn(run(
-                    options.clone(),
-                    Arc::clone(&queue),
-                    stop.clone(),
-                ))
-            })
+            .map(|_| tokio::spawn(run(options.clone(), Arc::clone(&queue), stop.clone())))
             .collect();
         Self {
             jobs,
@@ -259,7 +253,9 @@ async fn run(
                 }
             }
             drop(rx);
-            pending.make_contiguous().sort_by(|a, b| a.order.cmp(&b.order));
+            pending
+                .make_contiguous()
+                .sort_by(|a, b| a.order.cmp(&b.order));
             limit = MAX_BATCH;
         }
         let c = match conn.as_mut() {
@@ -317,7 +313,13 @@ impl Next {
 /// of `pending`, in order.
 async fn batch(conn: &mut PgConnection, mut jobs: Vec<Job>, pending: &mut VecDeque<Job>) -> Next {
     if let Err(e) = conn.execute("BEGIN").await {
-        return requeue_after(jobs, 0, StoreError::Database(e), Failure::Connection, pending);
+        return requeue_after(
+            jobs,
+            0,
+            StoreError::Database(e),
+            Failure::Connection,
+            pending,
+        );
     }
     metrics::histogram!("webex_postgres_batch_jobs").record(jobs.len() as f64);
     let mut failed = None;
@@ -425,9 +427,10 @@ async fn commit(conn: &mut PgConnection, jobs: Vec<Job>, pending: &mut VecDeque<
                               have been stored";
                 tracing::warn!(jobs = jobs.len(), "{reason}");
                 for job in jobs {
-                    job.work.answer(Err(StoreError::Database(sqlx::Error::Protocol(
-                        reason.into(),
-                    ))));
+                    job.work
+                        .answer(Err(StoreError::Database(sqlx::Error::Protocol(
+                            reason.into(),
+                        ))));
                 }
                 Next {
                     limit: MAX_BATCH,
@@ -452,5 +455,130 @@ async fn commit(conn: &mut PgConnection, jobs: Vec<Job>, pending: &mut VecDeque<
                 Next::fine()
             }
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // Tests: a failed unwrap is a failed test.
+
+    use std::str::FromStr;
+
+    use sqlx::Connection;
+
+    use super::*;
+    use crate::testing::FreshDatabase;
+
+    /// A job running `sql` statements in turn (`$1`-free).
+    fn statements(sql: &'static [&'static str]) -> Rerun<PgConnection, ()> {
+        Box::new(move |conn| {
+            Box::pin(async move {
+                for s in sql {
+                    conn.execute(*s).await?;
+                }
+                Ok(())
+            })
+        })
+    }
+
+    /// Two writers (two nodes) whose batches lock two rows in opposite
+    /// orders deadlock; PostgreSQL aborts one statement, and its job runs
+    /// again after the jobs before it committed: every caller gets `Ok`.
+    #[tokio::test]
+    async fn a_deadlock_between_batches_reaches_no_caller() {
+        let Ok(admin) = std::env::var("WEBEX_TEST_DATABASE_URL") else {
+            eprintln!("skipping: WEBEX_TEST_DATABASE_URL is unset");
+            return;
+        };
+        let db = FreshDatabase::create(&admin).await.unwrap();
+        let mut setup = PgConnection::connect(&db.url).await.unwrap();
+        setup
+            .execute("CREATE TABLE t (id INT PRIMARY KEY, v TEXT NOT NULL); INSERT INTO t VALUES (1, ''), (2, '')")
+            .await
+            .unwrap();
+        let options = PgConnectOptions::from_str(&db.url).unwrap();
+        let (a, b) = (Writers::spawn(&options, 1), Writers::spawn(&options, 1));
+        // On this single-threaded runtime all four are queued before either
+        // writer runs, so each writer takes its two as one batch.
+        let results = tokio::join!(
+            a.write(
+                "1".into(),
+                statements(&["UPDATE t SET v = v || 'a' WHERE id = 1"])
+            ),
+            a.write(
+                "2".into(),
+                statements(&[
+                    "SELECT pg_sleep(0.3)",
+                    "UPDATE t SET v = v || 'a' WHERE id = 2"
+                ])
+            ),
+            b.write(
+                "1".into(),
+                statements(&["UPDATE t SET v = v || 'b' WHERE id = 2"])
+            ),
+            b.write(
+                "2".into(),
+                statements(&[
+                    "SELECT pg_sleep(0.3)",
+                    "UPDATE t SET v = v || 'b' WHERE id = 1"
+                ])
+            ),
+        );
+        assert!(results.0.is_ok() && results.1.is_ok(), "{results:?}");
+        assert!(results.2.is_ok() && results.3.is_ok(), "{results:?}");
+        let mut rows: Vec<(i32, String)> = sqlx::query_as("SELECT id, v FROM t ORDER BY id")
+            .fetch_all(&mut setup)
+            .await
+            .unwrap();
+        // Each row got one 'a' and one 'b', whoever went first.
+        for (_, v) in &mut rows {
+            let mut letters: Vec<char> = v.chars().collect();
+            letters.sort_unstable();
+            *v = letters.into_iter().collect();
+        }
+        assert_eq!(rows, [(1, "ab".into()), (2, "ab".into())]);
+        a.close().await;
+        b.close().await;
+        setup.close().await.unwrap();
+        db.drop_database().await;
+    }
+
+    /// A failing job in the middle of a batch fails alone; the jobs before
+    /// and after it are stored.
+    #[tokio::test]
+    async fn a_failure_mid_batch_fails_alone() {
+        let Ok(admin) = std::env::var("WEBEX_TEST_DATABASE_URL") else {
+            eprintln!("skipping: WEBEX_TEST_DATABASE_URL is unset");
+            return;
+        };
+        let db = FreshDatabase::create(&admin).await.unwrap();
+        let mut setup = PgConnection::connect(&db.url).await.unwrap();
+        setup
+            .execute("CREATE TABLE u (v TEXT PRIMARY KEY); INSERT INTO u VALUES ('taken')")
+            .await
+            .unwrap();
+        let w = Writers::spawn(&PgConnectOptions::from_str(&db.url).unwrap(), 1);
+        let (before, dup, after) = tokio::join!(
+            w.write("1".into(), statements(&["INSERT INTO u VALUES ('before')"])),
+            w.write(
+                "2".into(),
+                statements(&[
+                    "INSERT INTO u VALUES ('half')",
+                    "INSERT INTO u VALUES ('taken')"
+                ])
+            ),
+            w.write("3".into(), statements(&["INSERT INTO u VALUES ('after')"])),
+        );
+        before.unwrap();
+        after.unwrap();
+        assert!(matches!(dup, Err(StoreError::Database(_))), "{dup:?}");
+        let rows: Vec<String> = sqlx::query_scalar("SELECT v FROM u ORDER BY v")
+            .fetch_all(&mut setup)
+            .await
+            .unwrap();
+        assert_eq!(rows, ["after", "before", "taken"]);
+        w.close().await;
+        setup.close().await.unwrap();
+        db.drop_database().await;
     }
 }
