@@ -641,6 +641,9 @@ async fn failed_writes_do_not_undo_concurrent_ones(store: &dyn Store) {
     );
 }
 
+/// A labelled store call, for cases that mix calls of several kinds.
+type Call<'a> = Pin<Box<dyn Future<Output = (&'static str, StoreResult<()>)> + Send + 'a>>;
+
 /// Many concurrent writes, every third of which fails in its own way (a
 /// duplicate key, a device for nobody, a device over its owner's limit),
 /// interleaved so that on a batching backend failures land in the middle of
@@ -675,8 +678,7 @@ async fn interleaved_failures_fail_alone(store: &dyn Store) {
 
     let (good_tokens, good_devices) = (&good_tokens, &good_devices);
     let (orphans, over_limit, taken) = (&orphans, &over_limit, &taken);
-    let mut calls: Vec<Pin<Box<dyn Future<Output = (&str, Result<(), StoreError>)> + Send + '_>>> =
-        Vec::new();
+    let mut calls: Vec<Call<'_>> = Vec::new();
     for i in 0..30 {
         calls.push(Box::pin(async move {
             ("good", store.insert_token(&good_tokens[i]).await)
@@ -684,7 +686,7 @@ async fn interleaved_failures_fail_alone(store: &dyn Store) {
         calls.push(Box::pin(async move {
             ("good", store.create_device(&good_devices[i], 100).await)
         }));
-        let bad: Pin<Box<dyn Future<Output = _> + Send + '_>> = match i % 3 {
+        let bad: Call<'_> = match i % 3 {
             0 => Box::pin(async move { ("conflict", store.insert_token(taken).await) }),
             1 => Box::pin(
                 async move { ("missing", store.create_device(&orphans[i / 3], 100).await) },
