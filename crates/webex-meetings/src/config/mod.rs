@@ -57,6 +57,7 @@ pub struct WebexConfig {
     pub(crate) device_store: Arc<dyn DeviceStore>,
     pub(crate) user_agent: String,
     pub(crate) meeting_preferences: bool,
+    pub(crate) meeting_options: crate::MeetingOptions,
 }
 
 impl WebexConfig {
@@ -76,6 +77,7 @@ impl WebexConfig {
             device_store: None,
             app: None,
             meeting_preferences: true,
+            meeting_options: crate::MeetingOptions::default(),
         }
     }
 
@@ -125,6 +127,7 @@ pub struct WebexConfigBuilder {
     device_store: Option<Arc<dyn DeviceStore>>,
     app: Option<(String, String)>,
     meeting_preferences: bool,
+    pub(crate) meeting_options: crate::MeetingOptions,
 }
 
 impl WebexConfigBuilder {
@@ -261,6 +264,7 @@ impl WebexConfigBuilder {
                 .unwrap_or_else(|| Arc::new(MemoryDeviceStore::default())),
             user_agent,
             meeting_preferences: self.meeting_preferences,
+            meeting_options: self.meeting_options,
         })
     }
 }
