@@ -17,6 +17,13 @@ use super::sql::{Conn, Decoder, RowLock, Stmt};
 pub(crate) type Job<C, T> =
     Box<dyn for<'c> FnOnce(&'c mut C) -> BoxFuture<'c, StoreResult<T>> + Send>;
 
+/// A write that may run more than once: it holds only its statements and
+/// clones them on each run, so a backend that batches writes can run it
+/// again from the start after rolling its transaction back (PostgreSQL
+/// group commit: a neighbour failed, or a deadlock chose it as the victim).
+pub(crate) type Rerun<C, T> =
+    Box<dyn for<'c> Fn(&'c mut C) -> BoxFuture<'c, StoreResult<T>> + Send + Sync>;
+
 /// One backend's execution model. Each call is one transaction: it either
 /// fully happens or not at all, and is durable once it returns `Ok`.
 #[async_trait]
@@ -36,7 +43,31 @@ pub(crate) trait Backend: Send + Sync + 'static {
     /// Runs `job`, which only reads, on a read connection.
     async fn run_read<T: Send + 'static>(&self, job: Job<Self::Conn, T>) -> StoreResult<T>;
     /// Runs `job`, which is ONE writing statement (atomic by itself).
-    async fn run_write<T: Send + 'static>(&self, job: Job<Self::Conn, T>) -> StoreResult<T>;
+    ///
+    /// `order` is a text equal for writes that lock the same rows (the
+    /// statement itself, [`Stmt::lock_key`]): a backend committing several
+    /// writes in one transaction runs them sorted by it, so that two such
+    /// transactions (two nodes, two writer connections) take the locks they
+    /// share in the same order and cannot deadlock over them.
+    async fn run_write<T: Send + 'static>(
+        &self,
+        order: String,
+        job: Rerun<Self::Conn, T>,
+    ) -> StoreResult<T>;
+
+    /// Runs `job`, several statements as one transaction (all or none),
+    /// the first of which locks the row that `order` names (see
+    /// [`Backend::run_write`] for `order`). By default a
+    /// [`Backend::run_transaction`]; a batching backend may run `job` more
+    /// than once, which it allows by holding only its statements.
+    async fn run_guarded<T: Send + 'static>(
+        &self,
+        order: String,
+        job: Rerun<Self::Conn, T>,
+    ) -> StoreResult<T> {
+        let _ = order;
+        self.run_transaction(Box::new(job)).await
+    }
     /// Runs `job`, any number of statements, as one transaction: all or none.
     /// Rows it reads with a [`RowLock`] stay locked until it ends.
     async fn run_transaction<T: Send + 'static>(&self, job: Job<Self::Conn, T>) -> StoreResult<T>;
@@ -72,7 +103,9 @@ pub(crate) trait Backend: Send + Sync + 'static {
 
     /// Runs one writing statement; how many rows it changed.
     async fn execute(&self, stmt: Stmt) -> StoreResult<u64> {
-        self.run_write(Box::new(move |c| c.execute(stmt))).await
+        let order = order_of::<Self>(&stmt);
+        self.run_write(order, Box::new(move |c| c.execute(stmt.clone())))
+            .await
     }
 
     /// Runs one writing statement with `RETURNING`; its first row, decoded.
@@ -81,8 +114,12 @@ pub(crate) trait Backend: Send + Sync + 'static {
         stmt: Stmt,
         decode: Decoder<T>,
     ) -> StoreResult<Option<T>> {
-        self.run_write(Box::new(move |c| c.fetch_optional(stmt, decode)))
-            .await
+        let order = order_of::<Self>(&stmt);
+        self.run_write(
+            order,
+            Box::new(move |c| c.fetch_optional(stmt.clone(), decode)),
+        )
+        .await
     }
 
     /// Runs one writing statement with `RETURNING`; every row, decoded.
@@ -91,7 +128,8 @@ pub(crate) trait Backend: Send + Sync + 'static {
         stmt: Stmt,
         decode: Decoder<T>,
     ) -> StoreResult<Vec<T>> {
-        self.run_write(Box::new(move |c| c.fetch_all(stmt, decode)))
+        let order = order_of::<Self>(&stmt);
+        self.run_write(order, Box::new(move |c| c.fetch_all(stmt.clone(), decode)))
             .await
     }
 
@@ -109,15 +147,30 @@ pub(crate) trait Backend: Send + Sync + 'static {
             return self.execute(write).await.map(Some);
         }
         let guard = guard.locking(RowLock::NoKeyUpdate);
-        self.transaction(move |c| {
-            async move {
-                if c.fetch_optional(guard, |_| Ok(())).await?.is_none() {
-                    return Ok(None);
+        let order = order_of::<Self>(&guard);
+        self.run_guarded(
+            order,
+            Box::new(move |c| {
+                let (guard, write) = (guard.clone(), write.clone());
+                async move {
+                    if c.fetch_optional(guard, |_| Ok(())).await?.is_none() {
+                        return Ok(None);
+                    }
+                    c.execute(write).await.map(Some)
                 }
-                c.execute(write).await.map(Some)
-            }
-            .boxed()
-        })
+                .boxed()
+            }),
+        )
         .await
+    }
+}
+
+/// The order key of a write (see [`Backend::run_write`]); empty where writes
+/// are serial anyway, so SQLite does not pay for building it.
+fn order_of<B: Backend + ?Sized>(stmt: &Stmt) -> String {
+    if B::SERIAL_WRITES {
+        String::new()
+    } else {
+        stmt.lock_key()
     }
 }

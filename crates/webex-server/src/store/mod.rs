@@ -24,8 +24,11 @@
 //! - `backend.rs`: how a backend runs statements (`Backend`): a read on a
 //!   read connection, one write, or several statements as one transaction.
 //!   `sqlite/` runs writes through a single writer task with group commit
-//!   (`sqlite/writer.rs`) and reads on a read-only pool; `postgres.rs` uses a
-//!   pool and transactions, and honours the row locks (`FOR UPDATE`) a
+//!   (`sqlite/writer.rs`) and reads on a read-only pool; `postgres/` reads on
+//!   a pool, commits statement-built writes in batches from a few writer
+//!   tasks (`postgres/writer.rs`: no savepoints, a write is re-run instead,
+//!   batches sorted by the row they lock), runs the domains' multi-statement
+//!   transactions on the pool, and honours the row locks (`FOR UPDATE`) a
 //!   read-then-write asks for. These are the only per-backend files.
 //! - `rules.rs`: the backend-independent decisions of the single-use flows
 //!   (refresh-token rotation, code exchange). `suite.rs`: the test suite,

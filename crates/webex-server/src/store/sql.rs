@@ -142,6 +142,13 @@ impl Stmt {
         self
     }
 
+    /// A text naming what this statement selects: equal for two statements
+    /// exactly when they have the same SQL and arguments, so ordering locking
+    /// statements by it gives every writer the same lock order.
+    pub(crate) fn lock_key(&self) -> String {
+        format!("{}\u{0}{:?}", self.sql, self.args)
+    }
+
     /// The text to send, with the lock clause the dialect needs, the
     /// arguments, and how to report a failure.
     pub(crate) fn into_parts(

@@ -179,6 +179,7 @@ suite! {
         expiry_sweep_returns_exactly_the_expired,
         missing_person_is_reported,
         failed_writes_do_not_undo_concurrent_ones,
+        interleaved_failures_fail_alone,
         meeting_spaces_by_key,
         meeting_lifecycle,
         concurrent_meeting_changes_get_distinct_sequences,
@@ -644,6 +645,88 @@ async fn failed_writes_do_not_undo_concurrent_ones(store: &dyn Store) {
     );
 }
 
+/// A labelled store call, for cases that mix calls of several kinds.
+type Call<'a> = Pin<Box<dyn Future<Output = (&'static str, StoreResult<()>)> + Send + 'a>>;
+
+/// Many concurrent writes, every third of which fails in its own way (a
+/// duplicate key, a device for nobody, a device over its owner's limit),
+/// interleaved so that on a batching backend failures land in the middle of
+/// batches: each failure reaches only its own caller, every other write is
+/// stored.
+async fn interleaved_failures_fail_alone(store: &dyn Store) {
+    let alice = person(store, "alice@example.com").await;
+    let carol = person(store, "carol@example.com").await;
+    let ghost = PersonRecord {
+        id: "nobody".into(),
+        ..alice.clone()
+    };
+    let taken = token("taken", TokenKind::Access, &alice, None);
+    store.insert_token(&taken).await.unwrap();
+    store
+        .create_device(&device("full", &carol, 1_000, None), 1)
+        .await
+        .unwrap();
+
+    let good_tokens: Vec<TokenRecord> = (0..30)
+        .map(|i| token(&format!("g{i}"), TokenKind::Access, &alice, None))
+        .collect();
+    let good_devices: Vec<DeviceRecord> = (0..30)
+        .map(|i| device(&format!("g{i}"), &alice, 1_000, None))
+        .collect();
+    let orphans: Vec<DeviceRecord> = (0..10)
+        .map(|i| device(&format!("orphan{i}"), &ghost, 1_000, None))
+        .collect();
+    let over_limit: Vec<DeviceRecord> = (0..10)
+        .map(|i| device(&format!("over{i}"), &carol, 1_000, None))
+        .collect();
+
+    let (good_tokens, good_devices) = (&good_tokens, &good_devices);
+    let (orphans, over_limit, taken) = (&orphans, &over_limit, &taken);
+    let mut calls: Vec<Call<'_>> = Vec::new();
+    for i in 0..30 {
+        calls.push(Box::pin(async move {
+            ("good", store.insert_token(&good_tokens[i]).await)
+        }));
+        calls.push(Box::pin(async move {
+            ("good", store.create_device(&good_devices[i], 100).await)
+        }));
+        let bad: Call<'_> = match i % 3 {
+            0 => Box::pin(async move { ("conflict", store.insert_token(taken).await) }),
+            1 => Box::pin(
+                async move { ("missing", store.create_device(&orphans[i / 3], 100).await) },
+            ),
+            _ => {
+                Box::pin(async move { ("limit", store.create_device(&over_limit[i / 3], 1).await) })
+            }
+        };
+        calls.push(bad);
+    }
+    for (kind, result) in join_all(calls).await {
+        match kind {
+            "good" => assert!(result.is_ok(), "{result:?}"),
+            "conflict" => assert!(matches!(result, Err(StoreError::Conflict(_))), "{result:?}"),
+            "missing" => assert!(
+                matches!(result, Err(StoreError::MissingReference(_))),
+                "{result:?}"
+            ),
+            _ => assert!(
+                matches!(result, Err(StoreError::DeviceLimit { limit: 1, .. })),
+                "{result:?}"
+            ),
+        }
+    }
+    for t in good_tokens {
+        assert!(
+            store.token(&t.hash).await.unwrap().is_some(),
+            "{}",
+            t.hash.0
+        );
+    }
+    assert_eq!(store.devices_of(&alice.id).await.unwrap().len(), 30);
+    assert_eq!(store.devices_of(&carol.id).await.unwrap().len(), 1);
+    assert_eq!(store.devices_of("nobody").await.unwrap(), []);
+}
+
 // ---------------------------------------------------------------- OAuth
 
 async fn auth_code_single_use_under_concurrency(store: &dyn Store) {
@@ -955,6 +1038,87 @@ async fn connect_picks_postgres_by_scheme() {
     store.close().await;
     h.run(|h| Box::pin(async move { h.store.ping().await.unwrap() }))
         .await;
+}
+
+/// Two stores on one database (two nodes) writing the same rows at once, in
+/// opposite orders: device creates that lock the same owners, updates and
+/// deletes of the same devices, token revocations. Their batches may
+/// deadlock each other; the victims run again, so no caller sees an error,
+/// and the result is what the writes say.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_write_conflicting_rows_without_errors() {
+    let Some(h) = Harness::postgres().await else {
+        return;
+    };
+    let other = connect(h.url()).await.unwrap();
+    let nodes = [Arc::clone(&h.store), Arc::clone(&other)];
+    let mut people = Vec::new();
+    for i in 0..8 {
+        people.push(person(&*nodes[0], &format!("user{i}@example.com")).await);
+    }
+    for p in &people {
+        nodes[0]
+            .insert_token(&token(&p.id, TokenKind::Access, p, None))
+            .await
+            .unwrap();
+    }
+    let shared: Vec<DeviceRecord> = people
+        .iter()
+        .map(|p| device(&format!("shared-{}", p.id), p, 1_000, None))
+        .collect();
+    for d in &shared {
+        nodes[0].create_device(d, 1_000).await.unwrap();
+    }
+
+    let rounds = 6;
+    let work = nodes.iter().enumerate().flat_map(|(n, store)| {
+        let people = people.clone();
+        let shared = shared.clone();
+        (0..16).map(move |caller| {
+            let store = Arc::clone(store);
+            let people = people.clone();
+            let shared = shared.clone();
+            async move {
+                // Node 0 walks the rows forwards, node 1 backwards.
+                let order: Vec<usize> = if n == 0 {
+                    (0..people.len()).collect()
+                } else {
+                    (0..people.len()).rev().collect()
+                };
+                for round in 0..rounds {
+                    for &i in &order {
+                        let p = &people[i];
+                        let id = format!("n{n}-c{caller}-r{round}-{i}");
+                        store
+                            .create_device(&device(&id, p, 1_000, None), 1_000)
+                            .await
+                            .unwrap();
+                        let mut renamed = shared[i].clone();
+                        renamed.name = format!("renamed by {n}/{caller}/{round}");
+                        renamed.modified_at = 2_000;
+                        assert!(store.update_device(&renamed).await.unwrap());
+                        store.revoke_token(&hash(&p.id), 3_000).await.unwrap();
+                        assert!(store.delete_device(&id, &p.id).await.unwrap().is_some());
+                    }
+                }
+            }
+        })
+    });
+    join_all(work.map(tokio::spawn))
+        .await
+        .into_iter()
+        .for_each(|r| r.unwrap());
+
+    for (p, d) in people.iter().zip(&shared) {
+        let devices = nodes[1].devices_of(&p.id).await.unwrap();
+        assert_eq!(devices.len(), 1, "{devices:?}");
+        assert_eq!(devices[0].id, d.id);
+        assert!(devices[0].name.starts_with("renamed by"));
+        let t = nodes[1].token(&hash(&p.id)).await.unwrap().unwrap();
+        assert_eq!(t.revoked_at, Some(3_000));
+    }
+    other.close().await;
+    h.run(|_| Box::pin(async {})).await;
 }
 
 /// Device registration throughput, for manual runs:

@@ -21,7 +21,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{ConnectOptions, Sqlite, SqliteConnection, SqlitePool};
 
 use self::writer::{Isolation, Writer};
-use super::backend::{Backend, Job};
+use super::backend::{Backend, Job, Rerun};
 use super::sql::impl_conn;
 use super::{StoreError, StoreResult};
 
@@ -136,7 +136,11 @@ impl Backend for SqliteStore {
 
     /// One statement is atomic by itself; a failed one backs out alone and
     /// leaves the batch's transaction open.
-    async fn run_write<T: Send + 'static>(&self, job: Job<SqliteConnection, T>) -> StoreResult<T> {
+    async fn run_write<T: Send + 'static>(
+        &self,
+        _order: String,
+        job: Rerun<SqliteConnection, T>,
+    ) -> StoreResult<T> {
         self.writer.write(Isolation::Statement, job).await
     }
 

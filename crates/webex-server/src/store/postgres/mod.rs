@@ -1,28 +1,44 @@
 //! PostgreSQL store: how the domains' statements run on PostgreSQL.
 //!
-//! One connection pool. Reads and single-statement writes take a pooled
-//! connection (autocommit); several statements run in one transaction.
+//! Reads take a pooled connection. Writes built from statements alone (one
+//! statement, or a guarded write: lock a row, then write) go to a few writer
+//! tasks that commit whatever is queued in one transaction each (group
+//! commit, `writer.rs`), since a commit's round trips and WAL flush are what
+//! a write costs here. The domains' own multi-statement transactions
+//! (rotations, code exchange, person upsert: closures that can run only
+//! once) run on a pooled connection in their own transaction.
+//!
 //! Read-then-write transactions lock the rows they decide on (`SELECT … FOR
 //! UPDATE`, `RowLock`; the owner's `people` row for the device limit), so
 //! concurrent calls serialize on exactly what they share and the default
 //! READ COMMITTED isolation is enough.
 
+mod writer;
+
+use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgConnection, PgPool, Postgres};
 
+use self::writer::Writers;
 use super::StoreResult;
-use super::backend::{Backend, Job};
+use super::backend::{Backend, Job, Rerun};
 use super::sql::{RowLock, impl_conn};
 
-/// Connections the pool may open.
+/// Connections the pool (reads, the domains' transactions) may open.
 const MAX_CONNECTIONS: u32 = 10;
+
+/// Writer tasks (each with its own connection, beside the pool's).
+/// PostgreSQL commits concurrently, so a few batches in flight at once keep
+/// a batch's round trips from being the only thing the database does.
+const WRITERS: usize = 4;
 
 /// PostgreSQL-backed [`Store`](super::Store).
 pub struct PgStore {
     pool: PgPool,
+    writers: Writers,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -44,6 +60,7 @@ impl PgStore {
     /// # Ok(()) }
     /// ```
     pub async fn connect(url: &str) -> StoreResult<Self> {
+        let options = PgConnectOptions::from_str(url)?;
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(Duration::from_secs(30))
@@ -52,10 +69,13 @@ impl PgStore {
             // that died while idle (server restart) fails one query with a
             // retryable error and is then dropped.
             .test_before_acquire(false)
-            .connect(url)
+            .connect_with(options.clone())
             .await?;
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            writers: Writers::spawn(&options, WRITERS),
+        })
     }
 }
 
@@ -74,6 +94,7 @@ impl Backend for PgStore {
     }
 
     async fn close(&self) {
+        self.writers.close().await;
         self.pool.close().await;
     }
 
@@ -81,9 +102,22 @@ impl Backend for PgStore {
         job(&mut *self.pool.acquire().await?).await
     }
 
-    /// One statement commits by itself (autocommit).
-    async fn run_write<T: Send + 'static>(&self, job: Job<PgConnection, T>) -> StoreResult<T> {
-        job(&mut *self.pool.acquire().await?).await
+    /// In a writer's next batch.
+    async fn run_write<T: Send + 'static>(
+        &self,
+        order: String,
+        job: Rerun<PgConnection, T>,
+    ) -> StoreResult<T> {
+        self.writers.write(order, job).await
+    }
+
+    /// In a writer's next batch too: `job` may run more than once.
+    async fn run_guarded<T: Send + 'static>(
+        &self,
+        order: String,
+        job: Rerun<PgConnection, T>,
+    ) -> StoreResult<T> {
+        self.writers.write(order, job).await
     }
 
     /// Dropping the transaction unfinished (an error) rolls it back.
