@@ -389,6 +389,7 @@ async fn warm(
     // instead of re-registering behind the device step's back.
     let (tx, rx) = mpsc::unbounded_channel();
     let early = mercury(shared, &stored.web_socket_url, tx);
+    let hydra_before = shared.services.hydra();
     let (refreshed, early, wdm, me, site) = tokio::join!(
         refresh,
         early,
@@ -396,7 +397,13 @@ async fn warm(
         people_me(shared),
         default_site(shared)
     );
-    let (person, me_warnings) = me?;
+    // A remembered `hydra` that is wrong: ask the fresh catalog's.
+    let (person, me_warnings) = match me {
+        Ok((None, _)) | Err(_) if shared.services.hydra() != hydra_before => {
+            people_me(shared).await?
+        }
+        other => other?,
+    };
     warnings.extend(me_warnings);
     let default_site = site_for(person.as_ref(), site, &mut warnings);
     let user_id = person
