@@ -155,7 +155,7 @@ impl Meetings {
     }
 
     async fn run_register(&self) -> Result<Active, Error> {
-        let r = steps::register(&self.shared).await?;
+        let r = Box::pin(steps::register(&self.shared)).await?;
         let cancel = self.shared.shutdown.child_token();
         let background = spawn_background(&self.shared, r.events, &cancel);
         Ok(Active {

@@ -292,9 +292,13 @@ pub(crate) async fn register(shared: &Arc<Shared>) -> Result<Registration, Error
             remembered = Some((key, device));
         }
     }
+    // Boxed: the joined steps make large futures, and debug builds poll
+    // them on small task stacks.
     match remembered {
-        Some((key, device)) => warm(shared, org_id.as_deref(), key, device, warnings).await,
-        None => cold(shared, org_id.as_deref(), warnings).await,
+        Some((key, device)) => {
+            Box::pin(warm(shared, org_id.as_deref(), key, device, warnings)).await
+        }
+        None => Box::pin(cold(shared, org_id.as_deref(), warnings)).await,
     }
 }
 
@@ -327,15 +331,15 @@ async fn cold(
     shared.update_status(|s| s.state = RegistrationState::Registering(Step::Catalog));
     let hydra_before = shared.services.hydra();
     let (wdm, me, site) = tokio::join!(
-        catalog(shared, org_id),
-        people_me(shared),
-        default_site(shared)
+        Box::pin(catalog(shared, org_id)),
+        Box::pin(people_me(shared)),
+        Box::pin(default_site(shared))
     );
     let wdm = wdm?;
     // `people/me` went to the hydra known before the catalog; if the
-    // catalog names another one and that call did not succeed, ask there.
+    // catalog names another one, that one answers.
     let (person, me_warnings) = match me {
-        Ok((None, _)) | Err(_) if shared.services.hydra() != hydra_before => {
+        _ if shared.services.hydra() != hydra_before => {
             people_me(shared).await?
         }
         other => other?,
@@ -391,15 +395,15 @@ async fn warm(
     let early = mercury(shared, &stored.web_socket_url, tx);
     let hydra_before = shared.services.hydra();
     let (refreshed, early, wdm, me, site) = tokio::join!(
-        refresh,
-        early,
-        catalog(shared, org_id),
-        people_me(shared),
-        default_site(shared)
+        Box::pin(refresh),
+        Box::pin(early),
+        Box::pin(catalog(shared, org_id)),
+        Box::pin(people_me(shared)),
+        Box::pin(default_site(shared))
     );
-    // A remembered `hydra` that is wrong: ask the fresh catalog's.
+    // A remembered `hydra` that moved: the fresh catalog's answers.
     let (person, me_warnings) = match me {
-        Ok((None, _)) | Err(_) if shared.services.hydra() != hydra_before => {
+        _ if shared.services.hydra() != hydra_before => {
             people_me(shared).await?
         }
         other => other?,
