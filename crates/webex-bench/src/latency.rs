@@ -182,9 +182,9 @@ impl Env<'_> {
         &self,
         store: Option<webex_meetings::FileDeviceStore>,
     ) -> BenchResult<webex_meetings::WebexConfig> {
-        let mut b = webex_meetings::WebexConfig::builder(webex_meetings::Credentials::access_token(
-            self.token.expose_secret(),
-        ))
+        let mut b = webex_meetings::WebexConfig::builder(
+            webex_meetings::Credentials::access_token(self.token.expose_secret()),
+        )
         .discovery_url(format!("{}/u2c/api/v1", self.base));
         if let Some(cert) = self.cert {
             b = b.add_root_certificate(cert.pem.as_bytes());
@@ -207,7 +207,11 @@ impl Env<'_> {
     }
 
     fn label(&self, rtt: Duration, client: &str) -> String {
-        format!("{} {} ms: {client}", self.transport.as_str(), rtt.as_millis())
+        format!(
+            "{} {} ms: {client}",
+            self.transport.as_str(),
+            rtt.as_millis()
+        )
     }
 
     /// A fresh SDK with an empty store each cycle: init → registered, then
@@ -318,7 +322,8 @@ impl Env<'_> {
         let parsed: Output = serde_json::from_slice(&out.stdout)
             .map_err(|e| BenchError::Sdk(format!("official SDK output: {e}")))?;
         for run in &parsed.runs {
-            r.register.push(Duration::from_secs_f64(run.registered_ms / 1e3));
+            r.register
+                .push(Duration::from_secs_f64(run.registered_ms / 1e3));
             r.unregister
                 .push(Duration::from_secs_f64(run.unregister_ms / 1e3));
         }

@@ -209,7 +209,12 @@ pub fn fanout(runs: &[(String, FanoutResult)]) -> String {
 }
 
 fn median_ms(values: &[std::time::Duration]) -> f64 {
-    median(&values.iter().map(|d| d.as_secs_f64() * 1e3).collect::<Vec<_>>())
+    median(
+        &values
+            .iter()
+            .map(|d| d.as_secs_f64() * 1e3)
+            .collect::<Vec<_>>(),
+    )
 }
 
 /// `ms ÷ rtt` to one decimal, or `—` without added latency.
@@ -230,7 +235,13 @@ pub fn latency(runs: &[Vec<LatencyResult>]) -> String {
     let mut out = String::from(
         "| run | transport | RTT ms | client | register median ms | ÷ RTT | unregister median ms | ÷ RTT | n |\n|---|---|---|---|---|---|---|---|---|\n",
     );
-    let ms = |v: f64| if v > 0.0 { format!("{v:.1}") } else { "—".into() };
+    let ms = |v: f64| {
+        if v > 0.0 {
+            format!("{v:.1}")
+        } else {
+            "—".into()
+        }
+    };
     for (i, run) in runs.iter().enumerate() {
         for r in run {
             let (reg, unreg) = (median_ms(&r.register), median_ms(&r.unregister));
@@ -271,7 +282,10 @@ pub fn latency(runs: &[Vec<LatencyResult>]) -> String {
         let vs = if js.is_empty() || key.client == JS_NODE {
             "—".into()
         } else {
-            format!("{:.2}×", med(&js, &|r| median_ms(&r.register)) / reg.max(1e-9))
+            format!(
+                "{:.2}×",
+                med(&js, &|r| median_ms(&r.register)) / reg.max(1e-9)
+            )
         };
         let _ = writeln!(
             out,
@@ -335,7 +349,8 @@ pub fn floor_share(runs: &[(String, FanoutResult)], ours: &str, floor: &str) -> 
         .zip(&f)
         .map(|(o, f)| 100.0 * o / f.max(1e-9))
         .collect();
-    let mut out = String::from("| run | ours msg/s | floor msg/s | ours ÷ floor |\n|---|---|---|---|\n");
+    let mut out =
+        String::from("| run | ours msg/s | floor msg/s | ours ÷ floor |\n|---|---|---|---|\n");
     for (i, ((o, f), s)) in o.iter().zip(&f).zip(&shares).enumerate() {
         let _ = writeln!(out, "| {} | {o:.0} | {f:.0} | {s:.0} % |", i + 1);
     }

@@ -89,11 +89,20 @@ pub(crate) async fn run(args: BenchArgs) -> BenchResult<String> {
             js_sdk,
         } => {
             let p = LatencyParams {
-                rtts: rtts_ms.iter().map(|&ms| Duration::from_millis(ms)).collect(),
+                rtts: rtts_ms
+                    .iter()
+                    .map(|&ms| Duration::from_millis(ms))
+                    .collect(),
                 iterations: (*iterations).max(1),
                 transports: transports
                     .iter()
-                    .map(|t| if t == "tls" { Transport::Tls } else { Transport::Tcp })
+                    .map(|t| {
+                        if t == "tls" {
+                            Transport::Tls
+                        } else {
+                            Transport::Tcp
+                        }
+                    })
                     .collect(),
                 js_sdk: latency::js_sdk_available(js_sdk).then(|| js_sdk.clone()),
             };

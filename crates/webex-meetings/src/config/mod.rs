@@ -292,7 +292,9 @@ impl WebexConfigBuilder {
 }
 
 /// Each PEM certificate of `pems`, as DER and as a reqwest certificate.
-fn root_certificates(pems: &[Vec<u8>]) -> Result<Vec<(Vec<u8>, reqwest::Certificate)>, ConfigError> {
+fn root_certificates(
+    pems: &[Vec<u8>],
+) -> Result<Vec<(Vec<u8>, reqwest::Certificate)>, ConfigError> {
     use tokio_rustls::rustls::pki_types::CertificateDer;
     use tokio_rustls::rustls::pki_types::pem::PemObject;
     let mut out = Vec::new();

@@ -17,9 +17,9 @@ use super::status::{RegistrationState, Warning};
 use crate::client::Shared;
 use crate::credentials::org_id_of;
 use crate::device::{self, DeviceKey, Refreshed, Session, SessionKey};
-use crate::mercury::{MercuryClient, MercuryEvent, MercuryHost};
 use crate::error::{AuthError, Error, RegisterError, Step};
 use crate::http::Http;
+use crate::mercury::{MercuryClient, MercuryEvent, MercuryHost};
 use crate::people;
 use crate::services::catalog;
 
@@ -67,9 +67,7 @@ pub(crate) async fn catalog(shared: &Shared, org_id: Option<&str>) -> Result<Str
 
 /// Step 3: `GET {hydra}/people/me` at the `hydra` known now; a missing
 /// scope or an unavailable endpoint degrades to a warning.
-pub(crate) async fn people_me(
-    shared: &Shared,
-) -> Result<(Option<Person>, Vec<Warning>), Error> {
+pub(crate) async fn people_me(shared: &Shared) -> Result<(Option<Person>, Vec<Warning>), Error> {
     let hydra = shared.services.hydra();
     let limit = shared.config.timeouts.people;
     let mut warnings = Vec::new();
@@ -104,21 +102,20 @@ async fn default_site(shared: &Shared) -> (Option<String>, Vec<Warning>) {
     }
     let hydra = shared.services.hydra();
     let limit = shared.config.timeouts.people;
-    let warning = match tokio::time::timeout(limit, people::default_site(&shared.http, &hydra))
-        .await
-    {
-        Ok(Ok(site)) => return (site, Vec::new()),
-        Ok(Err(Error::Auth(AuthError::MissingScope(reason)))) => Warning::MissingScope {
-            call: "meetingPreferences",
-            reason,
-        },
-        Ok(Err(e)) => Warning::MeetingPreferencesUnavailable {
-            reason: e.to_string(),
-        },
-        Err(_) => Warning::MeetingPreferencesUnavailable {
-            reason: format!("no answer within {limit:?}"),
-        },
-    };
+    let warning =
+        match tokio::time::timeout(limit, people::default_site(&shared.http, &hydra)).await {
+            Ok(Ok(site)) => return (site, Vec::new()),
+            Ok(Err(Error::Auth(AuthError::MissingScope(reason)))) => Warning::MissingScope {
+                call: "meetingPreferences",
+                reason,
+            },
+            Ok(Err(e)) => Warning::MeetingPreferencesUnavailable {
+                reason: e.to_string(),
+            },
+            Err(_) => Warning::MeetingPreferencesUnavailable {
+                reason: format!("no answer within {limit:?}"),
+            },
+        };
     (None, vec![warning])
 }
 
@@ -339,9 +336,7 @@ async fn cold(
     // `people/me` went to the hydra known before the catalog; if the
     // catalog names another one, that one answers.
     let (person, me_warnings) = match me {
-        _ if shared.services.hydra() != hydra_before => {
-            people_me(shared).await?
-        }
+        _ if shared.services.hydra() != hydra_before => people_me(shared).await?,
         other => other?,
     };
     warnings.extend(me_warnings);
@@ -403,9 +398,7 @@ async fn warm(
     );
     // A remembered `hydra` that moved: the fresh catalog's answers.
     let (person, me_warnings) = match me {
-        _ if shared.services.hydra() != hydra_before => {
-            people_me(shared).await?
-        }
+        _ if shared.services.hydra() != hydra_before => people_me(shared).await?,
         other => other?,
     };
     warnings.extend(me_warnings);
@@ -459,13 +452,29 @@ async fn warm(
                 remember(shared, &key, &device, &user_id)
             );
             return finish(
-                key, device, reused, person, default_site, warnings, s, m, rx,
+                key,
+                device,
+                reused,
+                person,
+                default_site,
+                warnings,
+                s,
+                m,
+                rx,
             )
             .map(|r| forget_elsewhere(shared, stored_elsewhere, remembered_key, r));
         }
     };
     finish(
-        key, device, reused, person, default_site, warnings, stored, mercury, rx,
+        key,
+        device,
+        reused,
+        person,
+        default_site,
+        warnings,
+        stored,
+        mercury,
+        rx,
     )
     .map(|r| forget_elsewhere(shared, stored_elsewhere, remembered_key, r))
 }

@@ -27,7 +27,9 @@ fn start(server: &TestServer, token: &str, path: &std::path::Path) -> Webex {
 
 fn session_key(server: &TestServer) -> SessionKey {
     SessionKey {
-        discovery_url: url::Url::parse(&server.discovery_url()).unwrap().to_string(),
+        discovery_url: url::Url::parse(&server.discovery_url())
+            .unwrap()
+            .to_string(),
         device_name: APP.into(),
     }
 }
@@ -50,7 +52,11 @@ async fn a_warm_start_reuses_the_remembered_device_and_catalog() {
     let path = dir.path().join("devices.json");
 
     let first = start(&server, &token, &path);
-    let url = within(first.meetings().register()).await.unwrap().device.url;
+    let url = within(first.meetings().register())
+        .await
+        .unwrap()
+        .device
+        .url;
     drop(first);
     let remembered = FileDeviceStore::new(&path)
         .load_session(&session_key(&server))
@@ -142,7 +148,11 @@ async fn a_remembered_catalog_that_is_wrong_is_corrected() {
     let meetings = second.meetings();
     let report = within(meetings.register()).await.unwrap();
     assert!(!report.reused_device);
-    assert!(report.device.url.starts_with(server.base_url()), "{}", report.device.url);
+    assert!(
+        report.device.url.starts_with(server.base_url()),
+        "{}",
+        report.device.url
+    );
     assert!(meetings.status().connected);
     assert_eq!(devices(&server, &token).await.len(), 1);
     let corrected = store.load_session(&key).await.unwrap().unwrap();
