@@ -123,6 +123,12 @@ async function main() {
       await scenario.run();
       passed += scenario.passed;
       if (args.verbose) {
+        // The SDK's own buffered log (info and up) of every client, for reading.
+        fs.mkdirSync(TMP, { recursive: true });
+        fs.writeFileSync(path.join(TMP, `${runtime}-sdk.log`), await scenario.sdkLogs());
+        log(`--- ${runtime}: the SDK's log is in ${path.join(TMP, `${runtime}-sdk.log`)} ---`);
+      }
+      if (args.verbose) {
         for (const [phase, list] of Object.entries(scenario.exchanges)) {
           log(`--- ${runtime}: what the SDK sent (${phase} token) ---`);
           for (const e of list) log(`  ${e.method} ${e.url} → ${e.status}${e.error ? ` (${e.error})` : ''}`);

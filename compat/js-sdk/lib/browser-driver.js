@@ -2,9 +2,10 @@
 
 /*
  * Runs the SDK's browser bundle in Debian's headless Chromium, driven by
- * playwright-core (no browser download). The page comes from a small static
- * server on its own 127.0.0.1 port, so every SDK call is cross-origin and
- * CORS is exercised for real (no request interception).
+ * playwright-core (no browser download). Each client's page comes from a
+ * small static server on its own 127.0.0.1 port, so every SDK call is
+ * cross-origin and CORS is exercised for real (no request interception), and
+ * two users never share a localStorage.
  */
 
 const fs = require('node:fs');
@@ -49,7 +50,6 @@ class BrowserDriver {
     if (!fs.existsSync(CHROMIUM)) {
       throw new Error(`${CHROMIUM} is missing: apt-get update && apt-get install -y chromium`);
     }
-    const pageServer = await startPageServer();
     const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'webex-compat-chromium-'));
     const context = await chromium.launchPersistentContext(userDataDir, {
       executablePath: CHROMIUM,
@@ -67,15 +67,17 @@ class BrowserDriver {
         '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1',
       ],
     });
-    return new BrowserDriver(pageServer, context, userDataDir);
+    return new BrowserDriver(context, userDataDir);
   }
 
-  constructor(pageServer, context, userDataDir) {
+  constructor(context, userDataDir) {
     this.name = 'chromium';
-    this.pageServer = pageServer;
     this.context = context;
     this.userDataDir = userDataDir;
-    this.pageOrigin = `http://127.0.0.1:${pageServer.address().port}`;
+    // One page server per client: each user gets an origin (and so a
+    // localStorage) of its own, as two people in two browsers would.
+    this.pageServers = [];
+    this.pageOrigins = new Set();
     this.faults = [];
     this.console = [];
     this.exchanges = [];
@@ -88,6 +90,10 @@ class BrowserDriver {
 
   /** A fresh page (fresh storage) with the bundle loaded and one SDK client. */
   async createClient(clientId, token, base) {
+    const pageServer = await startPageServer();
+    this.pageServers.push(pageServer);
+    const pageOrigin = `http://127.0.0.1:${pageServer.address().port}`;
+    this.pageOrigins.add(pageOrigin);
     const page = await this.context.newPage();
     this.pages.push(page);
     const tag = `[${clientId}]`;
@@ -104,7 +110,7 @@ class BrowserDriver {
     });
     page.on('response', (response) => {
       const request = response.request();
-      if (request.url().startsWith(this.pageOrigin)) return;
+      if (this.pageOrigins.has(new URL(request.url()).origin)) return;
       this.exchanges.push({ method: request.method(), url: request.url(), status: response.status() });
     });
     page.on('requestfailed', (request) => {
@@ -122,7 +128,7 @@ class BrowserDriver {
       ws.on('socketerror', (error) => this.fault('websocket', `${tag} ${ws.url()}: ${error}`));
     });
 
-    await page.goto(`${this.pageOrigin}/`);
+    await page.goto(`${pageOrigin}/`);
     await page.evaluate(
       ({ clientId: id, token: t, base: b }) => {
         // Each client starts from empty storage, like a first visit.
@@ -151,7 +157,7 @@ class BrowserDriver {
 
   async stop() {
     await this.context.close().catch(() => {});
-    await new Promise((resolve) => this.pageServer.close(resolve));
+    await Promise.all(this.pageServers.map((server) => new Promise((resolve) => server.close(resolve))));
     fs.rmSync(this.userDataDir, { recursive: true, force: true });
   }
 }

@@ -46,6 +46,32 @@
     };
   }
 
+  /** The plain-JSON view of a Meeting the harness asserts on. */
+  function summary(meeting) {
+    return {
+      id: meeting.id,
+      locusUrl: meeting.locusUrl || null,
+      sipUri: meeting.sipUri || null,
+      type: meeting.type || null,
+      meetingState: meeting.meetingState || null,
+      state: meeting.state || null,
+      selfId: meeting.selfId || null,
+    };
+  }
+
+  /** The plain-JSON view of a Member. */
+  function member(m) {
+    return {
+      id: m.id,
+      name: m.name || null,
+      status: m.status || null,
+      isSelf: Boolean(m.isSelf),
+      isHost: Boolean(m.isHost),
+      personId: (m.participant && m.participant.person && m.participant.person.id) || null,
+      email: (m.participant && m.participant.person && m.participant.person.email) || null,
+    };
+  }
+
   /**
    * One SDK instance driven step by step by the harness.
    * @param {Function} Webex the SDK's constructor (`require('webex/meetings')` or the UMD global)
@@ -55,6 +81,28 @@
     let webex = null;
     let initAt = 0;
     const armed = new Map();
+    let meetingEvents = null;
+    const memberUpdates = new Map();
+
+    function meetingById(meetingId) {
+      const meeting = webex.meetings.getAllMeetings()[meetingId];
+      if (!meeting) throw new Error(`no meeting ${meetingId} in getAllMeetings()`);
+      return meeting;
+    }
+
+    function watchMembers(meeting) {
+      if (memberUpdates.has(meeting.id)) return;
+      const list = [];
+      memberUpdates.set(meeting.id, list);
+      meeting.members.on('members:update', (payload) => {
+        const delta = (payload && payload.delta) || {};
+        list.push({
+          added: (delta.added || []).map(member),
+          updated: (delta.updated || []).map(member),
+          full: Object.values((payload && payload.full) || {}).map(member),
+        });
+      });
+    }
 
     return {
       /** `Webex.init` then `meetings:ready`. */
@@ -79,6 +127,7 @@
           sinceInitMs: end - initAt,
           registerMs: end - started,
           deviceUrl: webex.internal.device.url,
+          userId: webex.internal.device.userId || null,
           webSocketUrl: webex.internal.device.webSocketUrl,
           mercuryConnected: Boolean(webex.internal.mercury.connected),
         };
@@ -125,6 +174,95 @@
           deviceUrl: webex.internal.device.url || null,
           mercuryConnected: Boolean(webex.internal.mercury.connected),
         };
+      },
+
+      /**
+       * Starts recording `meeting:added` and `meeting:removed` on
+       * `webex.meetings` (idempotent). Call before the step that causes them.
+       */
+      watchMeetings() {
+        if (meetingEvents) return true;
+        meetingEvents = [];
+        webex.meetings.on('meeting:added', (payload) => {
+          const meeting = payload && payload.meeting;
+          meetingEvents.push({
+            event: 'meeting:added',
+            type: payload && payload.type,
+            meetingId: meeting && meeting.id,
+            locusUrl: (meeting && meeting.locusUrl) || null,
+          });
+        });
+        webex.meetings.on('meeting:removed', (payload) => {
+          meetingEvents.push({
+            event: 'meeting:removed',
+            meetingId: payload && payload.meetingId,
+            reason: payload && payload.reason,
+          });
+        });
+        return true;
+      },
+
+      /** The `meeting:added` / `meeting:removed` events recorded so far. */
+      meetingEvents() {
+        return (meetingEvents || []).slice();
+      },
+
+      /** `webex.meetings.getAllMeetings()`, summarised. */
+      meetings() {
+        return Object.values(webex.meetings.getAllMeetings()).map(summary);
+      },
+
+      /**
+       * `webex.meetings.create(address)`; `meeting:added` fires before it
+       * resolves. Records the meeting's `members:update` events from now on.
+       */
+      async createMeeting(address) {
+        this.watchMeetings();
+        const meeting = await webex.meetings.create(address);
+        watchMembers(meeting);
+        return summary(meeting);
+      },
+
+      /** `meeting.join()` without media; then `isJoined()`. */
+      async join(meetingId) {
+        const meeting = meetingById(meetingId);
+        await meeting.join();
+        return { ...summary(meeting), isJoined: meeting.isJoined() };
+      },
+
+      /** `meeting.leave()`. */
+      async leave(meetingId) {
+        const meeting = meetingById(meetingId);
+        await meeting.leave();
+        return summary(meeting);
+      },
+
+      /** `meeting.endMeetingForAll()`. */
+      async endMeetingForAll(meetingId) {
+        const meeting = meetingById(meetingId);
+        await meeting.endMeetingForAll();
+        return summary(meeting);
+      },
+
+      /** `webex.meetings.syncMeetings()`, then the meetings it left. */
+      async syncMeetings() {
+        this.watchMeetings();
+        await webex.meetings.syncMeetings();
+        return this.meetings();
+      },
+
+      /**
+       * The `members:update` events of a meeting (recorded since create), each
+       * as `{added, updated, full}` with members as `{id, name, status, isSelf, isHost}`.
+       */
+      memberUpdates(meetingId) {
+        return (memberUpdates.get(meetingId) || []).slice();
+      },
+
+      /** `meeting.members.membersCollection.getAll()`, summarised. */
+      members(meetingId) {
+        const members = meetingById(meetingId).members.membersCollection.getAll();
+        return Object.values(members).map(member);
       },
 
       /** The SDK's own log buffer. */

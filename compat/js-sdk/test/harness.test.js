@@ -85,3 +85,21 @@ test('the hang guard rejects a promise that never settles', async () => {
   await assert.rejects(withTimeout(new Promise(() => {}), 10, 'never'), /never: no answer within 10 ms/);
   assert.equal(await withTimeout(Promise.resolve(7), 1000, 'now'), 7);
 });
+
+test('a member is found by person id, else by email', () => {
+  const { memberOf } = require('../lib/meeting-scenario');
+  const list = [
+    { id: 'p1', personId: 'u-a', email: 'a@example.com' },
+    { id: 'p2', personId: 'u-b', email: null },
+  ];
+  assert.equal(memberOf(list, { userId: 'u-b', email: 'b@example.com' }).id, 'p2');
+  assert.equal(memberOf(list, { userId: 'other', email: 'a@example.com' }).id, 'p1');
+  assert.equal(memberOf(list, { userId: 'x', email: 'x@example.com' }), undefined);
+});
+
+test('the meeting run accepts only 2xx and the WebSocket upgrade', () => {
+  const { meetingStatusOk } = require('../lib/meeting-scenario');
+  const row = (status) => ({ method: 'POST', route: '/locus/api/v1/loci/call', status, count: 1 });
+  for (const s of [101, 200, 204]) assert.ok(meetingStatusOk(s, row(s)), String(s));
+  for (const s of [401, 404, 500]) assert.ok(!meetingStatusOk(s, row(s)), String(s));
+});

@@ -186,6 +186,8 @@ impl ServerUnderTest {
                 config.device_limit = DEVICE_LIMIT;
                 // Benches measure the server, not its abuse protection.
                 config.rate_limits = webex_server::limits::RateLimits::off();
+                config.connections.max_connections = 0;
+                config.connections.max_connections_per_peer = 0;
                 if let Some(node) = &spec.node_id {
                     config.node_id = node.clone();
                 }
@@ -217,6 +219,8 @@ impl ServerUnderTest {
             // Benches measure the server, not its abuse protection (the
             // default 20 registrations/s per token capped scenario 2).
             .args(["--rate-limit", "off"])
+            // Tens of thousands of sockets come from one address.
+            .args(["--max-connections", "0", "--max-connections-per-peer", "0"])
             .env("WEBEX_ADMIN_TOKEN", ADMIN_TOKEN)
             .env("RUST_LOG", &spec.log)
             .env_remove("WEBEX_DATABASE_URL")

@@ -29,6 +29,8 @@ pub struct Cli {
 
 /// Subcommands.
 #[derive(Debug, Subcommand)]
+// One value per process, parsed once: its size does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Run the server: identity, OAuth, U2C catalog, WDM devices, Mercury.
     Serve(ServeArgs),
@@ -46,6 +48,9 @@ pub enum Command {
     /// List or delete the signed-in user's devices.
     #[command(subcommand)]
     Devices(DevicesCommand),
+    /// List, join or end meetings with the Rust SDK (no media).
+    #[command(subcommand)]
+    Meetings(MeetingsCommand),
     /// Self-contained demo: server in-process on SQLite, then the SDK's
     /// init → ready → register → registered → event → unregister → unregistered.
     Demo(DemoArgs),
@@ -91,6 +96,13 @@ pub struct ServeArgs {
     /// Name of this node in logs and the node registry.
     #[arg(long, env = "WEBEX_NODE_ID")]
     pub node_id: Option<String>,
+    /// Largest log file one client upload may be (`clientLogs`), in MiB.
+    #[arg(long, env = "WEBEX_CLIENT_LOG_MAX_UPLOAD_MIB", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub client_log_max_upload_mib: u32,
+    /// Most client-log bytes kept in the database, in MiB; the oldest
+    /// uploads are evicted beyond it. At least the upload limit.
+    #[arg(long, env = "WEBEX_CLIENT_LOG_MAX_TOTAL_MIB", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..))]
+    pub client_log_max_total_mib: u32,
     /// Rate limiting of registrations and token endpoints: `on` or `off`
     /// (`off` for benchmarks and load tests).
     #[arg(long, env = "WEBEX_RATE_LIMIT", default_value = "on", value_parser = ["on", "off"])]
@@ -103,12 +115,38 @@ pub struct ServeArgs {
     /// address: `PER_SECOND[:BURST]`.
     #[arg(long, env = "WEBEX_TOKEN_RATE", default_value = "10:50")]
     pub token_rate: webex_server::limits::RateLimit,
+    /// SIP domain of meeting addresses (`name@<domain>`); not three labels
+    /// (the official SDK sends meeting info for those to the host itself).
+    #[arg(long, env = "WEBEX_SIP_DOMAIN", default_value = webex_server::config::DEFAULT_SIP_DOMAIN)]
+    pub sip_domain: String,
+    /// Seconds an empty meeting stays active before it ends.
+    #[arg(long, env = "WEBEX_LOCUS_IDLE_GRACE", default_value_t = 10)]
+    pub locus_idle_grace: u64,
     /// Serve HTTPS/WSS with this PEM certificate chain (needs `--tls-key`).
     #[arg(long, env = "WEBEX_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<std::path::PathBuf>,
     /// PEM private key of `--tls-cert`.
     #[arg(long, env = "WEBEX_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<std::path::PathBuf>,
+    /// Longest time from a request head's first byte to its last (and for
+    /// a new connection, from accepting it), e.g. `10s`.
+    #[arg(long, env = "WEBEX_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub header_read_timeout: Duration,
+    /// Longest time to receive a whole request body, e.g. `30s`.
+    #[arg(long, env = "WEBEX_BODY_READ_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub body_read_timeout: Duration,
+    /// How long an idle keep-alive connection waits for its next request.
+    /// Websockets are not affected (Mercury pings them).
+    #[arg(long, env = "WEBEX_IDLE_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub idle_timeout: Duration,
+    /// Most open connections, websockets included (0: no cap).
+    #[arg(long, env = "WEBEX_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+    /// Most open connections per peer IP address, websockets included (0: no
+    /// cap). Behind a reverse proxy every connection comes from the proxy:
+    /// raise this or set 0 there.
+    #[arg(long, env = "WEBEX_MAX_CONNECTIONS_PER_PEER", default_value_t = 512)]
+    pub max_connections_per_peer: usize,
 }
 
 /// `webex token …`.
@@ -235,6 +273,28 @@ pub enum DevicesCommand {
         /// Device ids or URLs.
         #[arg(required = true)]
         ids: Vec<String>,
+    },
+}
+
+/// `webex meetings …`.
+#[derive(Debug, Subcommand)]
+pub enum MeetingsCommand {
+    /// Register, sync, print the user's active meetings, unregister.
+    List(ClientArgs),
+    /// Join a meeting, print roster changes as they happen, leave on Ctrl-C.
+    Join {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// SIP URI, a person's email (their personal room), meeting number
+        /// or join link.
+        destination: String,
+    },
+    /// End a meeting for everyone (host only).
+    End {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// SIP URI, email, meeting number, join link, or Locus URL.
+        target: String,
     },
 }
 

@@ -8,7 +8,10 @@ use webex_meetings::{Credentials, FileDeviceStore, MeetingsEvent, Webex, WebexCo
 use crate::cli::{ClientArgs, DevicesCommand, RegisterArgs};
 
 /// Builds an SDK instance for the server (or Webex's cloud) the args name.
-fn init(args: &ClientArgs, device_file: Option<&std::path::Path>) -> anyhow::Result<Webex> {
+pub(crate) fn init(
+    args: &ClientArgs,
+    device_file: Option<&std::path::Path>,
+) -> anyhow::Result<Webex> {
     let mut builder = WebexConfig::builder(Credentials::access_token(args.token.clone()))
         .device_name(args.device_name.clone());
     if let Some(discovery) = args.discovery_url() {
@@ -93,6 +96,30 @@ pub fn describe(event: &MeetingsEvent) -> String {
                 ""
             }
         ),
+        MeetingsEvent::MeetingAdded { meeting, reason } => format!(
+            "{} {} ({reason})",
+            event.name(),
+            meeting
+                .sip_uri()
+                .or_else(|| meeting.destination().map(str::to_owned))
+                .unwrap_or_else(|| meeting.id().to_owned())
+        ),
+        MeetingsEvent::MeetingRemoved { reason, .. } => format!("{} ({reason})", event.name()),
+        // Locus documents are long: the meetings events say what changed.
+        MeetingsEvent::Mercury(frame)
+            if frame.event_type().is_some_and(|t| t.starts_with("locus.")) =>
+        {
+            let sequence = frame
+                .data
+                .as_ref()
+                .and_then(|d| d.rest.get("locus"))
+                .and_then(|l| l.pointer("/sequence/entries"))
+                .and_then(|e| e.as_array())
+                .and_then(|e| e.last())
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            format!("{} (sequence {sequence})", event.name())
+        }
         MeetingsEvent::Mercury(frame) => format!(
             "{} {}",
             event.name(),

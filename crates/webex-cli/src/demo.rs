@@ -1,7 +1,10 @@
 //! `webex demo`: everything in one process, nothing to set up. Starts the
 //! server on an embedded SQLite file, mints a token, and walks the Rust SDK
 //! through init → ready → register → registered → a server event →
-//! unregister → unregistered, printing each event with its time.
+//! unregister → unregistered, printing each event with its time. In
+//! between, a meeting: demo creates and joins their personal room, a second
+//! user joins it, each sees the other in the roster, the second leaves, the
+//! host ends it, and both see `meeting:removed`.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -9,7 +12,9 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use futures::StreamExt;
 use secrecy::ExposeSecret;
-use webex_meetings::{Credentials, MeetingsEvent, Webex, WebexConfig};
+use webex_meetings::{
+    Credentials, Meeting, Meetings, MeetingsEvent, MemberStatus, Webex, WebexConfig,
+};
 use webex_server::bus::{BusMessage, Target};
 use webex_server::identity::admin;
 use webex_server::{Server, ServerConfig};
@@ -17,6 +22,7 @@ use webex_wire::people::PersonType;
 
 use crate::cli::DemoArgs;
 use crate::client::describe;
+use crate::meetings::describe as describe_meeting;
 
 /// Runs the demo; fails (non-zero exit) if any step does not happen.
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
@@ -94,6 +100,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     )
     .await?;
 
+    meeting_part(&server, &meetings, &mut seen_rx, t0).await?;
+
     meetings.unregister().await.context("unregister()")?;
     step("meetings.unregister() resolved");
     wait_for(&mut seen_rx, |e| matches!(e, MeetingsEvent::Unregistered)).await?;
@@ -109,6 +117,126 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     server.shutdown().await;
     step("server stopped");
     Ok(())
+}
+
+/// Two users in one meeting, printed as a timed event log.
+async fn meeting_part(
+    server: &webex_server::RunningServer,
+    alice: &Meetings,
+    alice_seen: &mut tokio::sync::mpsc::UnboundedReceiver<MeetingsEvent>,
+    t0: Instant,
+) -> anyhow::Result<()> {
+    let step = |what: &str| println!("{:>8.1} ms  {what}", t0.elapsed().as_secs_f64() * 1000.0);
+    let room = "demo@example.com";
+
+    let token = admin::create_token(
+        server.state().store.as_ref(),
+        &server.state().config.region,
+        "bob@example.com",
+        PersonType::Person,
+        Some(Duration::from_secs(3600)),
+    )
+    .await?;
+    let bob_webex = Webex::init(
+        WebexConfig::builder(Credentials::access_token(token.expose_secret()))
+            .discovery_url(format!("{}/u2c/api/v1", server.base_url()))
+            .device_name("webex-demo")
+            .build()?,
+    );
+    let bob = bob_webex.meetings();
+    let mut bob_seen = print_events("bob", bob.events(), t0);
+    bob.register().await.context("bob: register()")?;
+    step("bob registered (second user)");
+
+    let meeting = alice.create(room).await.context("create()")?;
+    step(&format!(
+        "meetings.create({room}) resolved: demo's personal room"
+    ));
+    let alice_log = print_meeting_events("demo", &meeting, t0);
+    meeting.join().await.context("join()")?;
+    step("meeting.join() resolved: demo is in the meeting (host)");
+
+    let bob_meeting = bob.create(room).await.context("bob: create()")?;
+    let bob_log = print_meeting_events("bob", &bob_meeting, t0);
+    bob_meeting.join().await.context("bob: join()")?;
+    step("bob: meeting.join() resolved");
+
+    roster_shows(&meeting, "bob@example.com", MemberStatus::InMeeting).await?;
+    roster_shows(&bob_meeting, "demo@example.com", MemberStatus::InMeeting).await?;
+    step("each roster shows the other in the meeting");
+
+    bob_meeting.leave().await.context("bob: leave()")?;
+    step("bob: meeting.leave() resolved");
+    roster_shows(&meeting, "bob@example.com", MemberStatus::NotInMeeting).await?;
+    step("demo's roster shows bob not in the meeting");
+
+    meeting.end_for_all().await.context("end_for_all()")?;
+    step("meeting.end_for_all() resolved (host)");
+    let removed = |e: &MeetingsEvent| matches!(e, MeetingsEvent::MeetingRemoved { .. });
+    wait_for(alice_seen, removed).await?;
+    wait_for(&mut bob_seen, removed).await?;
+    step("both saw meeting:removed");
+
+    bob.unregister().await.context("bob: unregister()")?;
+    alice_log.abort();
+    bob_log.abort();
+    Ok(())
+}
+
+/// Prints `who`'s SDK events as they come; the returned channel sees them too.
+fn print_events(
+    who: &'static str,
+    mut events: webex_meetings::EventStream,
+    t0: Instant,
+) -> tokio::sync::mpsc::UnboundedReceiver<MeetingsEvent> {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(event) = events.next().await {
+            println!(
+                "{:>8.1} ms    {who:<5} event {}",
+                t0.elapsed().as_secs_f64() * 1000.0,
+                describe(&event)
+            );
+            let _ = tx.send(event);
+        }
+    });
+    rx
+}
+
+/// Prints one meeting's events as `who` sees them.
+fn print_meeting_events(
+    who: &'static str,
+    meeting: &Meeting,
+    t0: Instant,
+) -> tokio::task::JoinHandle<()> {
+    let mut events = meeting.events();
+    tokio::spawn(async move {
+        while let Some(event) = events.next().await {
+            println!(
+                "{:>8.1} ms    {who:<5} event {}",
+                t0.elapsed().as_secs_f64() * 1000.0,
+                describe_meeting(&event)
+            );
+        }
+    })
+}
+
+/// Waits until `meeting`'s roster shows `email` with `status`.
+async fn roster_shows(meeting: &Meeting, email: &str, status: MemberStatus) -> anyhow::Result<()> {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            if meeting
+                .members()
+                .iter()
+                .any(|m| m.email.as_deref() == Some(email) && m.status == status)
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .with_context(|| format!("the roster never showed {email} {status}"))
 }
 
 async fn wait_for(

@@ -4,6 +4,7 @@
 mod cli;
 mod client;
 mod demo;
+mod meetings;
 mod serve;
 mod tokens;
 
@@ -39,6 +40,7 @@ async fn run(cli: cli::Cli) -> anyhow::Result<()> {
         }
         cli::Command::Register(args) => client::register(args).await,
         cli::Command::Devices(command) => client::devices(command).await,
+        cli::Command::Meetings(command) => meetings::run(command).await,
         cli::Command::Demo(args) => demo::run(args).await,
         cli::Command::Bench(args) => {
             println!("{}", webex_bench::run(args).await?);

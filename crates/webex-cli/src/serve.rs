@@ -1,6 +1,7 @@
 //! `webex serve`.
 
 use secrecy::SecretString;
+use webex_server::connections::ConnectionLimits;
 use webex_server::limits::RateLimits;
 use webex_server::tls::TlsConfig;
 use webex_server::{Server, ServerConfig};
@@ -16,6 +17,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     config.admin_token = args.admin_token.map(SecretString::from);
     config.device_limit = args.device_limit;
     config.cors_origins = args.cors_origins;
+    config.sip_domain = args.sip_domain;
+    config.locus_idle_grace = std::time::Duration::from_secs(args.locus_idle_grace);
     config.rate_limits = if args.rate_limit == "off" {
         RateLimits::off()
     } else {
@@ -25,6 +28,22 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             ..RateLimits::default()
         }
     };
+    config.connections = ConnectionLimits {
+        header_read_timeout: args.header_read_timeout,
+        body_read_timeout: args.body_read_timeout,
+        idle_timeout: args.idle_timeout,
+        max_connections: args.max_connections,
+        max_connections_per_peer: args.max_connections_per_peer,
+    };
+    if args.client_log_max_total_mib < args.client_log_max_upload_mib {
+        anyhow::bail!(
+            "--client-log-max-total-mib ({}) must be at least --client-log-max-upload-mib ({})",
+            args.client_log_max_total_mib,
+            args.client_log_max_upload_mib
+        );
+    }
+    config.client_logs.max_upload_bytes = usize::try_from(args.client_log_max_upload_mib)? << 20;
+    config.client_logs.max_total_bytes = u64::from(args.client_log_max_total_mib) << 20;
     if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
         config.tls = Some(TlsConfig { cert, key });
     }

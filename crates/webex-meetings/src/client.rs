@@ -39,6 +39,8 @@ pub(crate) struct Shared {
     pub(crate) lifecycle: tokio::sync::Mutex<Lifecycle>,
     pub(crate) status: Mutex<RegistrationStatus>,
     pub(crate) device: Mutex<Option<crate::meetings::CurrentDevice>>,
+    /// The meetings list.
+    pub(crate) locus: crate::locus::Collection,
     /// Cancelled when the SDK is dropped.
     pub(crate) shutdown: CancellationToken,
 }
@@ -76,6 +78,7 @@ impl Webex {
             on_refresh,
         ));
         hub.emit(MeetingsEvent::Ready);
+        let locus = crate::locus::Collection::new(config.meeting_options, Arc::clone(&hub));
         Self {
             shared: Arc::new(Shared {
                 http: Http { transport, tokens },
@@ -84,6 +87,7 @@ impl Webex {
                 lifecycle: tokio::sync::Mutex::new(Lifecycle::default()),
                 status: Mutex::new(RegistrationStatus::default()),
                 device: Mutex::new(None),
+                locus,
                 shutdown: CancellationToken::new(),
                 config,
             }),

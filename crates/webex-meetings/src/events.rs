@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 use webex_wire::mercury::ServerFrame;
 
 use crate::error::Error;
+use crate::locus::{AddedReason, Meeting, RemovedReason};
 
 /// Declares [`EventName`]: every fixed event name in one list, read by both
 /// [`MeetingsEvent::name`] and the check in `Meetings::on`. Adding an event
@@ -63,6 +64,16 @@ event_names! {
     Replaced => "network:replaced",
     /// `token:refreshed`
     TokenRefreshed => "token:refreshed",
+    /// `meeting:added` (on `Meetings`): a meeting entered the list.
+    MeetingAdded => "meeting:added",
+    /// `meeting:removed` (on `Meetings`): a meeting left the list.
+    MeetingRemoved => "meeting:removed",
+    /// `meeting:stateChange` (on a `Meeting`).
+    MeetingStateChange => "meeting:stateChange",
+    /// `members:update` (on a `Meeting`).
+    MembersUpdate => "members:update",
+    /// `meeting:self:left` (on a `Meeting`).
+    MeetingSelfLeft => "meeting:self:left",
 }
 
 /// Something that happened to the meetings registration.
@@ -100,6 +111,20 @@ pub enum MeetingsEvent {
     /// `event:<eventType>`: any other Mercury event, e.g.
     /// `event:locus.difference`.
     Mercury(Box<ServerFrame>),
+    /// `meeting:added`: a meeting entered the meetings list.
+    MeetingAdded {
+        /// The meeting.
+        meeting: Meeting,
+        /// Why (created here, joined, incoming).
+        reason: AddedReason,
+    },
+    /// `meeting:removed`: a meeting left the meetings list.
+    MeetingRemoved {
+        /// [`Meeting::id`] of the meeting.
+        meeting_id: String,
+        /// Why (ended, left, no longer synced, unavailable).
+        reason: RemovedReason,
+    },
 }
 
 impl MeetingsEvent {
@@ -114,6 +139,8 @@ impl MeetingsEvent {
             Self::NetworkReconnected => EventName::NetworkReconnected,
             Self::TokenRefreshed => EventName::TokenRefreshed,
             Self::Replaced => EventName::Replaced,
+            Self::MeetingAdded { .. } => EventName::MeetingAdded,
+            Self::MeetingRemoved { .. } => EventName::MeetingRemoved,
             Self::Mercury(_) => return None,
         })
     }
@@ -196,6 +223,9 @@ pub(crate) struct EventHub {
 struct HubState {
     ready: bool,
     registered: bool,
+    /// `meeting:added` of every meeting in the list, replayed to new
+    /// subscribers.
+    meetings: Vec<MeetingsEvent>,
     subscribers: Vec<mpsc::UnboundedSender<MeetingsEvent>>,
 }
 
@@ -203,10 +233,14 @@ impl EventHub {
     /// Records `event` in the state and delivers it to every subscriber.
     pub(crate) fn emit(&self, event: MeetingsEvent) {
         let mut state = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        match event {
+        match &event {
             MeetingsEvent::Ready => state.ready = true,
             MeetingsEvent::Registered => state.registered = true,
             MeetingsEvent::Unregistered => state.registered = false,
+            MeetingsEvent::MeetingAdded { .. } => state.meetings.push(event.clone()),
+            MeetingsEvent::MeetingRemoved { meeting_id, .. } => state.meetings.retain(
+                |e| !matches!(e, MeetingsEvent::MeetingAdded { meeting, .. } if meeting.id() == meeting_id),
+            ),
             _ => {}
         }
         tracing::debug!(event = %event.name(), "meetings event");
@@ -214,7 +248,8 @@ impl EventHub {
     }
 
     /// A stream that starts with the current state (`Ready`, then
-    /// `Registered` if registered), then every new event.
+    /// `Registered` if registered, then `MeetingAdded` for each meeting in
+    /// the list), then every new event.
     pub(crate) fn subscribe(&self) -> EventStream {
         let (tx, rx) = mpsc::unbounded_channel();
         let mut state = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
@@ -224,6 +259,9 @@ impl EventHub {
         }
         if state.registered {
             let _ = tx.send(MeetingsEvent::Registered);
+        }
+        for added in &state.meetings {
+            let _ = tx.send(added.clone());
         }
         state.subscribers.push(tx);
         EventStream { rx }
@@ -287,6 +325,11 @@ impl Subscription {
                 }
             }
         });
+        Self { task: Some(task) }
+    }
+
+    /// A subscription that stops `task` when dropped.
+    pub(crate) fn from_task(task: JoinHandle<()>) -> Self {
         Self { task: Some(task) }
     }
 
@@ -356,12 +399,27 @@ mod tests {
             MeetingsEvent::NetworkReconnected,
             MeetingsEvent::TokenRefreshed,
             MeetingsEvent::Replaced,
+            MeetingsEvent::MeetingAdded {
+                meeting: crate::locus::test_meeting(),
+                reason: AddedReason::Created,
+            },
+            MeetingsEvent::MeetingRemoved {
+                meeting_id: String::new(),
+                reason: RemovedReason::Ended,
+            },
         ];
-        assert_eq!(events.len(), EventName::ALL.len());
+        // The rest of the list is what a `Meeting` emits.
+        assert_eq!(
+            events.len() + crate::MeetingEvent::NAMES.len(),
+            EventName::ALL.len()
+        );
         for event in events {
             let name = event.name();
             assert!(check_name(&name).is_ok(), "{name}");
             assert!(event.matches(&name), "{name}");
+        }
+        for name in crate::MeetingEvent::NAMES {
+            assert!(check_name(name).is_ok(), "{name}");
         }
     }
 

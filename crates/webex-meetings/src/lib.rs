@@ -57,6 +57,7 @@ mod device;
 mod error;
 mod events;
 mod http;
+mod locus;
 mod meetings;
 pub mod mercury;
 mod people;
@@ -71,6 +72,10 @@ pub use credentials::{AccessToken, Credentials, OAuthTokens, TokenProvider};
 pub use device::{DeviceKey, DeviceStore, FileDeviceStore, MemoryDeviceStore, Session, SessionKey};
 pub use error::{AuthError, Error, HttpError, RegisterError, Step, StoreError};
 pub use events::{EventName, EventStream, MeetingsEvent, Subscription};
+pub use locus::{
+    AddedReason, Meeting, MeetingError, MeetingEvent, MeetingEventStream, MeetingOptions, Member,
+    MemberStatus, MembersDelta, RemovedReason,
+};
 pub use meetings::{Meetings, RegistrationReport, RegistrationState, RegistrationStatus, Warning};
 pub use webex_wire;
 pub use webex_wire::device::Device;

@@ -64,6 +64,14 @@ impl FromRequestParts<AppState> for Admin {
         if admin_token_matches(given, expected.expose_secret()) {
             Ok(Admin)
         } else {
+            // Never the token itself: who tried, where.
+            let peer = parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip().to_string())
+                .unwrap_or_default();
+            metrics::counter!("webex_admin_auth_failures_total").increment(1);
+            tracing::warn!(%peer, path = %parts.uri.path(), "wrong admin token");
             Err(ApiError::unauthorized(
                 codes::TOKEN_UNKNOWN,
                 "The admin token is not valid",

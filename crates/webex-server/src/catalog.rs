@@ -27,7 +27,7 @@ use crate::state::AppState;
 pub const U2C_BASE: &str = "/u2c/api/v1";
 
 /// Every service this server hosts: catalog name → path under the public URL.
-pub const SERVICE_PATHS: [(&str, &str); 7] = [
+pub const SERVICE_PATHS: [(&str, &str); 9] = [
     (services::WDM, "/wdm/api/v1"),
     (services::HYDRA, "/v1"),
     (services::U2C, U2C_BASE),
@@ -35,6 +35,8 @@ pub const SERVICE_PATHS: [(&str, &str); 7] = [
     (services::METRICS, "/metrics/api/v1"),
     (services::CALLIOPE_DISCOVERY, "/calliope/api/discovery/v1"),
     (services::CONVERSATION, "/conversation/api/v1"),
+    (services::CLIENT_LOGS, crate::client_logs::BASE),
+    (services::APPAPI, crate::locus::APPAPI_BASE),
 ];
 
 /// The `format` value of every catalog this server answers.

@@ -1,6 +1,6 @@
 //! Small answers the official JS SDK asks for while `meetings.register()`
 //! runs: site preferences, a geo hint, media reachability clusters, user
-//! preferences, the meetings list and client metrics.
+//! preferences and client metrics.
 //!
 //! This server hosts no meetings or media, so each answer is the harmless
 //! empty one that lets registration go on without waiting.
@@ -33,7 +33,6 @@ pub fn router() -> Router<AppState> {
             get(clusters).post(clusters_post),
         )
         .route("/conversation/api/v1/users", get(user_preferences))
-        .route("/locus/api/v1/loci", get(loci))
         .route("/metrics/api/v1/clientmetrics", post(client_metrics))
         .route(
             "/metrics/api/v1/clientmetrics-prelogin",
@@ -55,7 +54,6 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         clusters,
         clusters_post,
         user_preferences,
-        loci,
         client_metrics,
         client_metrics_prelogin
     ),
@@ -122,17 +120,6 @@ pub struct UserPreferencesItems {
     /// Items (e.g. `preferredWebExSite`); none here.
     #[schema(value_type = Object)]
     pub user_preferences_items: Map<String, Value>,
-}
-
-/// `GET {locus}/loci`: the meetings the user is in.
-#[derive(Debug, Clone, Default, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Loci {
-    /// Meetings; none here.
-    #[schema(value_type = Vec<Object>)]
-    pub loci: Vec<Value>,
-    /// URLs of meetings on other clusters; none here.
-    pub locus_urls: Vec<String>,
 }
 
 /// Meeting sites of the caller.
@@ -248,22 +235,6 @@ async fn user_preferences(_caller: Caller) -> Json<UserPreferences> {
     Json(UserPreferences::default())
 }
 
-/// Meetings the caller is in.
-#[utoipa::path(
-    get,
-    path = "/locus/api/v1/loci",
-    tag = "compat",
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "No meetings", body = Loci),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 503, response = crate::openapi::Unavailable),
-    )
-)]
-async fn loci(_caller: Caller) -> Json<Loci> {
-    Json(Loci::default())
-}
-
 /// Accepts a metrics batch: any JSON within the body limit; an empty body
 /// is fine too.
 fn accept_metrics(body: &Bytes) -> ApiResult<StatusCode> {
@@ -318,10 +289,6 @@ mod tests {
         assert_eq!(
             serde_json::to_value(Clusters::default())?,
             serde_json::json!({"clusters": {}, "joinCookie": {}})
-        );
-        assert_eq!(
-            serde_json::to_value(Loci::default())?,
-            serde_json::json!({"loci": [], "locusUrls": []})
         );
         assert_eq!(
             serde_json::to_value(UserPreferences::default())?,

@@ -5,8 +5,13 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
+use crate::client_logs::ClientLogLimits;
+use crate::connections::ConnectionLimits;
 use crate::limits::RateLimits;
 use crate::tls::TlsConfig;
+
+/// Default [`ServerConfig::sip_domain`] (two labels, see there).
+pub const DEFAULT_SIP_DOMAIN: &str = "webex.localhost";
 
 /// Everything a server needs to start.
 #[derive(Debug, Clone)]
@@ -24,7 +29,8 @@ pub struct ServerConfig {
     pub admin_token: Option<SecretString>,
     /// Most live devices one person may have.
     pub device_limit: u64,
-    /// Origins allowed by CORS; empty allows any origin (echoed back).
+    /// Origins allowed by CORS; empty allows any origin (`*`). Never with
+    /// credentials (the API uses no cookies).
     pub cors_origins: Vec<String>,
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
@@ -48,9 +54,22 @@ pub struct ServerConfig {
     pub node_id: String,
     /// Serve HTTPS/WSS with this certificate and key; `None`: plain HTTP.
     pub tls: Option<TlsConfig>,
+    /// SIP domain of meeting addresses (`name@<sip_domain>`). It must not
+    /// have exactly three labels: the official JS SDK sends meeting-info
+    /// requests for such hosts to `https://<host>/wbxappapi/…` instead of
+    /// asking the catalog.
+    pub sip_domain: String,
+    /// How long a meeting whose last participant left stays ACTIVE (a
+    /// rejoin within it keeps the same Locus).
+    pub locus_idle_grace: Duration,
     /// Rate limits on registrations and token endpoints;
     /// [`RateLimits::off`] for benchmarks.
     pub rate_limits: RateLimits,
+    /// Header, body and idle deadlines and connection caps;
+    /// [`ConnectionLimits::off`] for benchmarks.
+    pub connections: ConnectionLimits,
+    /// Bounds on the log files clients upload (`clientLogs`).
+    pub client_logs: ClientLogLimits,
 }
 
 impl ServerConfig {
@@ -75,6 +94,10 @@ impl ServerConfig {
             region: "PF84".into(),
             node_id: uuid::Uuid::new_v4().simple().to_string()[..12].to_owned(),
             rate_limits: RateLimits::default(),
+            client_logs: ClientLogLimits::default(),
+            sip_domain: DEFAULT_SIP_DOMAIN.into(),
+            locus_idle_grace: Duration::from_secs(10),
+            connections: ConnectionLimits::default(),
             tls: None,
         }
     }

@@ -34,7 +34,7 @@ pub const WDM_BASE: &str = "/wdm/api/v1";
 
 /// Longest accepted value of `name` and the other descriptive string fields,
 /// in characters.
-pub const MAX_FIELD_CHARS: usize = 256;
+pub const MAX_FIELD_CHARS: usize = crate::budget::MAX_NAME_CHARS;
 
 /// Shortest accepted ephemeral TTL, in seconds.
 pub const MIN_TTL_SECS: u64 = 30;
@@ -151,7 +151,7 @@ async fn register(
     if let Some(ttl) = body.ttl {
         validate_ttl(ttl)?;
     }
-    let extra = client_extra(body.extra, state.config.body_limit)?;
+    let extra = client_extra(body.extra, crate::budget::MAX_DEVICE_EXTRA_BYTES)?;
     let now = now_millis();
     let record = DeviceRecord {
         id: uuid::Uuid::new_v4().to_string(),
@@ -251,6 +251,7 @@ async fn fetch(
         (status = 400, response = crate::openapi::InvalidBody),
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 404, description = "No such live device of the caller: register a new one", body = ErrorBody),
+        (status = 412, description = "`If-Match` names an older version of the device: GET it and retry", body = ErrorBody),
         (status = 413, response = crate::openapi::PayloadTooLarge),
         (status = 415, response = crate::openapi::NotJson),
         (status = 429, response = crate::openapi::RateLimited),
@@ -262,10 +263,12 @@ async fn refresh(
     caller: Caller,
     Path(id): Path<String>,
     Query(_query): Query<RegisterQuery>,
+    headers: HeaderMap,
     Json(update): Json<DeviceUpdate>,
 ) -> ApiResult<Response> {
     let now = now_millis();
     let mut record = owned_live_device(&state, &caller, &id, now).await?;
+    check_if_match(&state, &record, &headers)?;
     let strings = [
         ("name", &update.name),
         ("deviceType", &update.device_type),
@@ -282,7 +285,7 @@ async fn refresh(
     if let Some(ttl) = update.ttl {
         validate_ttl(ttl)?;
     }
-    let extra = client_extra(update.extra, state.config.body_limit)?;
+    let extra = client_extra(update.extra, crate::budget::MAX_DEVICE_EXTRA_BYTES)?;
 
     let fields = [
         (&mut record.name, update.name),
@@ -426,12 +429,10 @@ async fn publish_gone(state: &AppState, device_id: &str) {
 fn validate_strings<'a>(
     fields: impl IntoIterator<Item = (&'static str, &'a String)>,
 ) -> ApiResult<()> {
+    // MAX_FIELD_CHARS is the budget's name limit; names must also be free
+    // of control and bidirectional characters.
     for (field, value) in fields {
-        if value.chars().count() > MAX_FIELD_CHARS {
-            return Err(ApiError::bad_request(format!(
-                "`{field}` is longer than {MAX_FIELD_CHARS} characters"
-            )));
-        }
+        crate::budget::check_name(field, value)?;
     }
     Ok(())
 }
@@ -455,7 +456,7 @@ fn client_extra(mut extra: Map<String, Value>, limit: usize) -> ApiResult<Map<St
     let size = serde_json::to_vec(&extra).map_or(usize::MAX, |v| v.len());
     if size > limit {
         return Err(ApiError::bad_request(format!(
-            "The extra device fields take {size} bytes; at most {limit} are accepted"
+            "The device's unknown fields take {size} bytes of JSON; at most {limit} are stored"
         )));
     }
     Ok(extra)
@@ -526,6 +527,34 @@ fn device_response(state: &AppState, record: &DeviceRecord) -> Response {
         headers.insert(header::ETAG, etag);
     }
     (StatusCode::OK, headers, body).into_response()
+}
+
+/// 412 when the request's `If-Match` names none of the device's current
+/// entity tag (`*` matches any): the client read an older version, and
+/// writing would silently overwrite someone else's update. No `If-Match`:
+/// the update applies (the official SDK sends none).
+fn check_if_match(state: &AppState, record: &DeviceRecord, headers: &HeaderMap) -> ApiResult<()> {
+    let Some(wanted) = headers.get(header::IF_MATCH) else {
+        return Ok(());
+    };
+    let wanted = wanted.to_str().unwrap_or("");
+    let current = serde_json::to_vec(&to_device(state, record))
+        .map(|body| etag_of(&body))
+        .map_err(ApiError::internal)?;
+    let matches = wanted.split(',').map(str::trim).any(|tag| {
+        tag == "*" || tag == current || tag.strip_prefix("W/") == Some(current.as_str())
+    });
+    if matches {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::PRECONDITION_FAILED,
+            webex_wire::error::codes::BAD_REQUEST,
+            format!(
+                "The device changed since that version (If-Match {wanted}); its current etag is {current}: GET it and retry"
+            ),
+        ))
+    }
 }
 
 /// A strong entity tag for a response body.

@@ -29,6 +29,8 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::catalog::router())
         .merge(crate::devices::router())
         .merge(crate::compat::router())
+        .merge(crate::client_logs::router(&state.config))
+        .merge(crate::locus::router())
         .merge(crate::mercury::router())
         .merge(crate::admin::router())
         .merge(crate::ops::router())
@@ -40,6 +42,16 @@ pub fn router(state: AppState) -> Router {
         Some(l) => app.layer(middleware::from_fn_with_state(l, crate::limits::enforce)),
         None => app,
     };
+    // Inside `track` too (JSON bodies for 408/413), outside the limiters
+    // (which may read the body).
+    let guard = crate::connections::BodyGuard {
+        limit: body_limit,
+        timeout: state.config.connections.body_read_timeout,
+    };
+    let app = app.layer(middleware::from_fn_with_state(
+        guard,
+        crate::connections::guard_body,
+    ));
     app.layer(middleware::from_fn_with_state(state.clone(), track))
         .layer(cors(&state))
         .with_state(state)
@@ -79,7 +91,10 @@ async fn track(State(_state): State<AppState>, mut req: Request, next: Next) -> 
                 fresh.headers_mut().insert(header::RETRY_AFTER, v);
             }
             for (k, v) in res.headers() {
-                if k.as_str().starts_with("access-control-") || k == header::VARY {
+                if k.as_str().starts_with("access-control-")
+                    || k == header::VARY
+                    || k == header::CONNECTION
+                {
                     fresh.headers_mut().append(k.clone(), v.clone());
                 }
             }
@@ -126,10 +141,15 @@ fn is_rendered(res: &Response) -> bool {
 
 /// CORS for browser apps on other origins. Preflights get the requested
 /// headers echoed (`*` does not cover `Authorization`).
+///
+/// Never with credentials: the API authenticates with `Authorization`
+/// headers that a page sets itself, not with cookies, so no origin needs a
+/// browser to attach ambient credentials. Without `--cors-origin`, any
+/// origin may call (`*`); with it, only the listed ones.
 fn cors(state: &AppState) -> CorsLayer {
     let origins = &state.config.cors_origins;
     let allow_origin = if origins.is_empty() {
-        AllowOrigin::mirror_request()
+        AllowOrigin::any()
     } else {
         AllowOrigin::list(
             origins
@@ -154,6 +174,5 @@ fn cors(state: &AppState) -> CorsLayer {
             header::RETRY_AFTER,
             header::ETAG,
         ])
-        .allow_credentials(true)
         .max_age(std::time::Duration::from_secs(3600))
 }

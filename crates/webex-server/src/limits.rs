@@ -1,14 +1,20 @@
 //! Request rate limits: device registration per token, and the token
 //! endpoints per OAuth client, guest issuer or peer address.
 //!
-//! Each limit is a GCRA (generic cell rate algorithm) over a keyed map: one
-//! `u64` "theoretical arrival time" per key, so a key costs 16 bytes and no
-//! allocation beyond the map. A key whose arrival time has passed has a full
-//! burst again, exactly as if it were absent, so idle keys are forgotten
-//! whenever a shard fills up; memory stays bounded by
-//! [`RateLimits::max_keys`]. Keys are hashed with a per-process random
+//! Each limit is a GCRA (generic cell rate algorithm): [`governor`]'s keyed
+//! rate limiter, one "theoretical arrival time" per key. A key whose arrival
+//! time has passed has a full burst again, exactly as if it were absent, so
+//! idle keys are forgotten whenever a shard fills up; memory stays bounded
+//! by [`RateLimits::max_keys`]. Keys are hashed with a per-process random
 //! SipHash key, so neither tokens nor client ids are kept in memory and an
 //! attacker cannot aim collisions.
+//!
+//! A claimed identity (an OAuth client id, a guest issuer, a bearer token)
+//! costs nothing to make up, so every limited request also counts against
+//! its peer address ([`RateLimits::per_peer`]): rotating made-up ids does not
+//! escape the limit. Wrong admin tokens count against their peer address
+//! ([`RateLimits::admin_failures`]); once that is spent, the admin API
+//! answers 429 to that address without looking at the token.
 //!
 //! Rejections answer 429 with an integer `Retry-After` and the JSON error
 //! body (the [`crate::http`] middleware renders it).
@@ -29,9 +35,11 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
 use std::str::FromStr;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
@@ -120,7 +128,19 @@ pub struct RateLimits {
     /// id) and `/v1/jwt/login` (per guest issuer); per peer address when the
     /// request names neither. `None`: unlimited.
     pub token_endpoints: Option<RateLimit>,
-    /// Most keys each limiter remembers (16 bytes each).
+    /// Meeting joins (`POST {locus}/loci/call` and
+    /// `POST {locus}/loci/{id}/participant`), per bearer token. `None`:
+    /// unlimited.
+    pub meeting_joins: Option<RateLimit>,
+    /// Every request limited above, per peer address as well, so that
+    /// made-up client ids, issuers or tokens cannot dodge their limit.
+    /// `None`: not limited per address.
+    pub per_peer: Option<RateLimit>,
+    /// Wrong admin tokens per peer address; when spent, the admin API
+    /// answers 429 to that address until it is replenished. `None`: not
+    /// limited.
+    pub admin_failures: Option<RateLimit>,
+    /// Most keys each limiter remembers.
     pub max_keys: usize,
 }
 
@@ -130,49 +150,83 @@ impl RateLimits {
         Self {
             registrations: None,
             token_endpoints: None,
+            meeting_joins: None,
+            per_peer: None,
+            admin_failures: None,
             max_keys: 0,
         }
     }
 
     /// Whether any limit is on.
     pub fn is_on(&self) -> bool {
-        self.registrations.is_some() || self.token_endpoints.is_some()
+        self.registrations.is_some()
+            || self.token_endpoints.is_some()
+            || self.meeting_joins.is_some()
+            || self.per_peer.is_some()
+            || self.admin_failures.is_some()
     }
 }
 
 impl Default for RateLimits {
     /// 20 registrations/s with bursts of 40 per token (a client registers
     /// once per session, the JS SDK retries at most a few times); 10 token
-    /// requests/s with bursts of 50 per client; 100 000 keys each.
+    /// requests/s with bursts of 50 per client; 5 meeting joins/s with
+    /// bursts of 20 per token; 100 of any of them per second with bursts of
+    /// 200 per peer address; 10 wrong admin tokens, then one every 5 s, per
+    /// peer address; 100 000 keys each.
     fn default() -> Self {
         Self {
             registrations: Some(RateLimit::new(20.0, 40)),
             token_endpoints: Some(RateLimit::new(10.0, 50)),
+            meeting_joins: Some(RateLimit::new(5.0, 20)),
+            per_peer: Some(RateLimit::new(100.0, 200)),
+            admin_failures: Some(RateLimit::new(0.2, 10)),
             max_keys: 100_000,
         }
     }
 }
 
-/// Shards of a limiter's map, so concurrent requests rarely share a lock.
+/// Shards of a limiter, so a reset on overflow forgets a sixteenth of the
+/// keys, not all of them.
 const SHARDS: usize = 16;
 
-/// A keyed GCRA limiter with bounded memory.
+/// A governor clock read from the times [`Gcra::check`] is given, so that
+/// callers (and tests) choose the time base. Monotonic: an earlier `now`
+/// from a slower thread never moves it back.
+#[derive(Debug, Default, Clone)]
+struct SuppliedClock {
+    nanos: Arc<AtomicU64>,
+}
+
+impl governor::clock::Clock for SuppliedClock {
+    type Instant = Duration;
+    fn now(&self) -> Duration {
+        Duration::from_nanos(self.nanos.load(Ordering::Relaxed))
+    }
+}
+
+type Keyed = governor::RateLimiter<
+    u64,
+    governor::state::keyed::DashMapStateStore<u64>,
+    SuppliedClock,
+    governor::middleware::NoOpMiddleware<Duration>,
+>;
+
+/// A keyed GCRA limiter with bounded memory: [`governor`]'s keyed rate
+/// limiter over hashed keys, in shards of at most `max_keys / 16` keys each.
 pub struct Gcra {
-    /// Time between two requests at the sustained rate, in nanoseconds.
-    interval: u64,
-    /// How far ahead of now a key's arrival time may run: `interval * (burst - 1)`.
-    tolerance: u64,
+    quota: governor::Quota,
     /// Most keys per shard.
     shard_cap: usize,
     hasher: RandomState,
-    shards: Vec<Mutex<HashMap<u64, u64>>>,
+    clock: SuppliedClock,
+    shards: Vec<RwLock<Keyed>>,
 }
 
 impl std::fmt::Debug for Gcra {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Gcra")
-            .field("interval_ns", &self.interval)
-            .field("tolerance_ns", &self.tolerance)
+            .field("quota", &self.quota)
             .field("keys", &self.len())
             .finish()
     }
@@ -181,48 +235,62 @@ impl std::fmt::Debug for Gcra {
 impl Gcra {
     /// A limiter for `limit` remembering at most about `max_keys` keys.
     pub fn new(limit: RateLimit, max_keys: usize) -> Self {
-        let interval = (1e9 / limit.per_second).max(1.0) as u64;
-        let tolerance = interval.saturating_mul(u64::from(limit.burst.max(1) - 1));
+        let interval = Duration::from_nanos((1e9 / limit.per_second).max(1.0) as u64);
+        let burst = NonZeroU32::new(limit.burst.max(1)).unwrap_or(NonZeroU32::MIN);
+        let quota = governor::Quota::with_period(interval)
+            .unwrap_or_else(|| governor::Quota::per_second(NonZeroU32::MIN))
+            .allow_burst(burst);
+        let clock = SuppliedClock::default();
         Self {
-            interval,
-            tolerance,
+            quota,
             shard_cap: max_keys.div_ceil(SHARDS).max(1),
             hasher: RandomState::new(),
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            shards: (0..SHARDS)
+                .map(|_| RwLock::new(Self::limiter(quota, &clock)))
+                .collect(),
+            clock,
         }
+    }
+
+    fn limiter(quota: governor::Quota, clock: &SuppliedClock) -> Keyed {
+        governor::RateLimiter::new(quota, Default::default(), clock.clone())
     }
 
     /// Counts a request of `key` at `now` (time since an arbitrary origin,
     /// the same for every call). `Err(wait)`: rejected; retry after `wait`.
     pub fn check(&self, key: &[u8], now: Duration) -> Result<(), Duration> {
-        let now = u64::try_from(now.as_nanos()).unwrap_or(u64::MAX);
+        let now_ns = u64::try_from(now.as_nanos()).unwrap_or(u64::MAX);
+        self.clock.nanos.fetch_max(now_ns, Ordering::Relaxed);
         let h = self.hasher.hash_one(key);
         let shard = &self.shards[(h as usize) % SHARDS];
-        let mut map = shard.lock().unwrap_or_else(|p| p.into_inner());
-        let tat = map.get(&h).copied().unwrap_or(now).max(now);
-        if tat - now > self.tolerance {
-            return Err(Duration::from_nanos(tat - now - self.tolerance));
-        }
-        if map.len() >= self.shard_cap && !map.contains_key(&h) {
-            // Rested keys are as good as absent: forget them.
-            map.retain(|_, t| *t > now);
-            if map.len() >= self.shard_cap {
-                // Every key is busy: forget one, which at worst hands it a
-                // fresh burst. Memory stays bounded either way.
-                if let Some(k) = map.keys().next().copied() {
-                    map.remove(&k);
-                }
+        {
+            let limiter = shard.read().unwrap_or_else(|p| p.into_inner());
+            if limiter.len() >= self.shard_cap {
+                // Rested keys are as good as absent: forget them.
+                limiter.retain_recent();
+            }
+            if limiter.len() < self.shard_cap {
+                return limiter
+                    .check_key(&h)
+                    .map_err(|not_until| not_until.wait_time_from(self.clock.now_instant()));
             }
         }
-        map.insert(h, tat + self.interval);
-        Ok(())
+        // Every key of the shard is busy: forget the shard, which at worst
+        // hands its keys a fresh burst. Memory stays bounded either way.
+        let mut limiter = shard.write().unwrap_or_else(|p| p.into_inner());
+        if limiter.len() >= self.shard_cap {
+            *limiter = Self::limiter(self.quota, &self.clock);
+        }
+        limiter
+            .check_key(&h)
+            .map_err(|not_until| not_until.wait_time_from(self.clock.now_instant()))
     }
 
     /// Keys remembered now.
     pub fn len(&self) -> usize {
         self.shards
             .iter()
-            .map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).len())
+            .map(|s| s.read().unwrap_or_else(|p| p.into_inner()).len())
             .sum()
     }
 
@@ -232,12 +300,24 @@ impl Gcra {
     }
 }
 
+impl SuppliedClock {
+    fn now_instant(&self) -> Duration {
+        governor::clock::Clock::now(self)
+    }
+}
+
 /// The limiters of one server, shared by the [`enforce`] middleware.
 #[derive(Debug)]
 pub struct Limiters {
     origin: Instant,
     registrations: Option<Gcra>,
     token_endpoints: Option<Gcra>,
+    meeting_joins: Option<Gcra>,
+    per_peer: Option<Gcra>,
+    admin_failures: Option<Gcra>,
+    /// Peers whose admin failures are spent, until when.
+    admin_blocked: Mutex<HashMap<IpAddr, Instant>>,
+    max_keys: usize,
     body_limit: usize,
 }
 
@@ -252,6 +332,11 @@ impl Limiters {
                 token_endpoints: limits
                     .token_endpoints
                     .map(|l| Gcra::new(l, limits.max_keys)),
+                meeting_joins: limits.meeting_joins.map(|l| Gcra::new(l, limits.max_keys)),
+                per_peer: limits.per_peer.map(|l| Gcra::new(l, limits.max_keys)),
+                admin_failures: limits.admin_failures.map(|l| Gcra::new(l, limits.max_keys)),
+                admin_blocked: Mutex::new(HashMap::new()),
+                max_keys: limits.max_keys,
                 body_limit,
             })
         })
@@ -259,20 +344,61 @@ impl Limiters {
 
     /// The 429 answer when `key` is over its limit.
     fn rejection(&self, gcra: &Gcra, class: &'static str, key: &[u8]) -> Option<Response> {
-        gcra.check(key, self.origin.elapsed()).err().map(|wait| {
-            metrics::counter!("webex_rate_limited_total", "class" => class).increment(1);
-            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            ApiError::rate_limited(secs.max(1)).into_response()
-        })
+        gcra.check(key, self.origin.elapsed())
+            .err()
+            .map(|wait| too_many(class, wait))
     }
+
+    /// The 429 answer when `peer` is over its per-address limit, unless the
+    /// request's own key already was the address.
+    fn peer_rejection(&self, class: &'static str, peer: &str, key: &[u8]) -> Option<Response> {
+        let gcra = self.per_peer.as_ref()?;
+        let peer_key = format!("ip:{peer}");
+        if key == peer_key.as_bytes() {
+            return None;
+        }
+        self.rejection(gcra, class, peer_key.as_bytes())
+    }
+
+    /// Until when `peer` may not try admin tokens.
+    fn admin_blocked(&self, peer: IpAddr) -> Option<Duration> {
+        let map = self.admin_blocked.lock().unwrap_or_else(|p| p.into_inner());
+        let until = *map.get(&peer)?;
+        until.checked_duration_since(Instant::now())
+    }
+
+    /// Counts a wrong admin token from `peer`.
+    fn admin_failed(&self, peer: IpAddr) {
+        let Some(gcra) = &self.admin_failures else {
+            return;
+        };
+        if let Err(wait) = gcra.check(peer.to_string().as_bytes(), self.origin.elapsed()) {
+            let now = Instant::now();
+            let mut map = self.admin_blocked.lock().unwrap_or_else(|p| p.into_inner());
+            if map.len() >= self.max_keys.max(1) {
+                map.retain(|_, until| *until > now);
+            }
+            if map.len() < self.max_keys.max(1) {
+                map.insert(peer, now + wait);
+            }
+        }
+    }
+}
+
+fn too_many(class: &'static str, wait: Duration) -> Response {
+    metrics::counter!("webex_rate_limited_total", "class" => class).increment(1);
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    ApiError::rate_limited(secs.max(1)).into_response()
 }
 
 /// What a request counts against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Class {
     Registration,
+    MeetingJoin,
     OAuthToken,
     GuestLogin,
+    Admin,
 }
 
 fn classify(method: &Method, path: &str) -> Option<Class> {
@@ -292,7 +418,20 @@ fn classify(method: &Method, path: &str) -> Option<Class> {
             Some(Class::OAuthToken)
         }
         Method::POST if path == "/v1/jwt/login" => Some(Class::GuestLogin),
+        Method::POST if is_meeting_join(path) => Some(Class::MeetingJoin),
+        _ if path.starts_with("/admin/") => Some(Class::Admin),
         _ => None,
+    }
+}
+
+/// `/locus/api/v1/loci/call` or `/locus/api/v1/loci/{id}/participant`.
+fn is_meeting_join(path: &str) -> bool {
+    match path.strip_prefix("/locus/api/v1/loci/") {
+        Some("call") => true,
+        Some(rest) => rest
+            .strip_suffix("/participant")
+            .is_some_and(|id| !id.is_empty() && !id.contains('/')),
+        None => false,
     }
 }
 
@@ -302,14 +441,32 @@ pub async fn enforce(State(limiters): State<Arc<Limiters>>, req: Request, next: 
     let Some(class) = classify(req.method(), req.uri().path()) else {
         return next.run(req).await;
     };
-    let peer = req
+    let peer_ip = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
-        .unwrap_or_default();
+        .map(|c| c.0.ip());
+    let peer = peer_ip.map(|ip| ip.to_string()).unwrap_or_default();
     match class {
-        Class::Registration => {
-            if let Some(gcra) = &limiters.registrations {
+        Class::Admin => {
+            let Some(ip) = peer_ip else {
+                return next.run(req).await;
+            };
+            if let Some(wait) = limiters.admin_blocked(ip) {
+                return too_many("admin", wait);
+            }
+            let res = next.run(req).await;
+            if res.status() == axum::http::StatusCode::UNAUTHORIZED {
+                limiters.admin_failed(ip);
+            }
+            res
+        }
+        Class::Registration | Class::MeetingJoin => {
+            let (gcra, label) = if class == Class::Registration {
+                (&limiters.registrations, "registration")
+            } else {
+                (&limiters.meeting_joins, "meeting_join")
+            };
+            if let Some(gcra) = gcra {
                 let key = match req.headers().get(header::AUTHORIZATION) {
                     Some(v) => [
                         b"token:".as_slice(),
@@ -318,7 +475,10 @@ pub async fn enforce(State(limiters): State<Arc<Limiters>>, req: Request, next: 
                     .concat(),
                     None => format!("ip:{peer}").into_bytes(),
                 };
-                if let Some(res) = limiters.rejection(gcra, "registration", &key) {
+                if let Some(res) = limiters.rejection(gcra, label, &key) {
+                    return res;
+                }
+                if let Some(res) = limiters.peer_rejection(label, &peer, &key) {
                     return res;
                 }
             }
@@ -338,6 +498,9 @@ pub async fn enforce(State(limiters): State<Arc<Limiters>>, req: Request, next: 
                 if let Some(res) = limiters.rejection(gcra, "token", key.as_bytes()) {
                     return res;
                 }
+                if let Some(res) = limiters.peer_rejection("token", &peer, key.as_bytes()) {
+                    return res;
+                }
             }
             next.run(req).await
         }
@@ -355,6 +518,9 @@ pub async fn enforce(State(limiters): State<Arc<Limiters>>, req: Request, next: 
                 None => format!("ip:{peer}"),
             };
             if let Some(res) = limiters.rejection(gcra, "token", key.as_bytes()) {
+                return res;
+            }
+            if let Some(res) = limiters.peer_rejection("token", &peer, key.as_bytes()) {
                 return res;
             }
             next.run(Request::from_parts(parts, Body::from(bytes)))
@@ -477,6 +643,19 @@ mod tests {
         );
         assert_eq!(c(Method::POST, "/v1/jwt/login"), Some(Class::GuestLogin));
         assert_eq!(c(Method::GET, "/v1/people/me"), None);
+        let join = Some(Class::MeetingJoin);
+        assert_eq!(c(Method::POST, "/locus/api/v1/loci/call"), join);
+        assert_eq!(c(Method::POST, "/locus/api/v1/loci/l1/participant"), join);
+        assert_eq!(c(Method::GET, "/locus/api/v1/loci/l1"), None);
+        assert_eq!(c(Method::POST, "/locus/api/v1/loci/l1/end"), None);
+        assert_eq!(
+            c(Method::PUT, "/locus/api/v1/loci/l1/participant/p/leave"),
+            None
+        );
+        assert_eq!(
+            c(Method::GET, "/admin/api/v1/connections"),
+            Some(Class::Admin)
+        );
     }
 
     #[test]

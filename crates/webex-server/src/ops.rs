@@ -63,8 +63,10 @@ pub fn server_openapi() -> utoipa::openapi::OpenApi {
         crate::catalog::openapi(),
         crate::devices::openapi(),
         crate::compat::openapi(),
+        crate::client_logs::openapi(),
         crate::admin::openapi(),
         crate::mercury::openapi(),
+        crate::locus::openapi(),
         openapi(),
     ] {
         doc.merge(part);

@@ -39,6 +39,12 @@ impl Server {
             .unwrap_or_else(|| format!("{scheme}://{addr}"))
             .trim_end_matches('/')
             .to_owned();
+        if crate::locus::address::has_three_labels(&config.sip_domain) {
+            tracing::warn!(
+                sip_domain = %config.sip_domain,
+                "the SIP domain has three labels: the official JS SDK will send meeting-info requests to https://<domain>/wbxappapi instead of this server"
+            );
+        }
         let cancel = CancellationToken::new();
         let bus = crate::bus::connect(config.redis_url.as_deref(), &config.node_id)
             .await
@@ -62,36 +68,25 @@ impl Server {
         let tasks = vec![
             crate::devices::spawn_sweeper(state.clone(), cancel.clone()),
             crate::mercury::spawn_bus_listener(state.clone(), cancel.clone()),
+            crate::locus::service::spawn_idle_sweeper(state.clone(), cancel.clone()),
         ];
 
         let app = crate::http::router(state.clone());
-        let shutdown = cancel.clone();
-        let make_service = app.into_make_service_with_connect_info::<SocketAddr>();
-        let graceful = async move { shutdown.cancelled().await };
-        let bound = match tls {
-            None => Bound::Plain(listener),
-            Some(tls) => Bound::Tls(crate::tls::TlsListener::new(listener, tls, cancel.clone())?),
-        };
-        let serve = tokio::spawn(async move {
-            let result = match bound {
-                Bound::Plain(listener) => {
-                    use axum::serve::ListenerExt;
-                    axum::serve(listener.tap_io(set_nodelay), make_service)
-                        .with_graceful_shutdown(graceful)
-                        .await
-                }
-                Bound::Tls(listener) => {
-                    use axum::serve::ListenerExt;
-                    // `tap_io` gives the listener axum's `ConnectInfo<SocketAddr>`.
-                    axum::serve(listener.tap_io(|_| {}), make_service)
-                        .with_graceful_shutdown(graceful)
-                        .await
-                }
-            };
-            if let Err(e) = result {
-                tracing::error!(error = %e, "server stopped with an error");
+        let limits = state.config.connections;
+        let gate = crate::connections::Gate::new(&limits);
+        let serve_cancel = cancel.clone();
+        let serve = match tls {
+            None => {
+                let (tx, rx) = tokio::sync::mpsc::channel(READY_QUEUE);
+                crate::connections::spawn_tcp_acceptor(listener, gate, cancel.clone(), tx);
+                tokio::spawn(crate::connections::serve(rx, app, limits, serve_cancel))
             }
-        });
+            Some(tls) => {
+                let (tx, rx) = tokio::sync::mpsc::channel(READY_QUEUE);
+                crate::tls::spawn_acceptor(listener, tls, gate, cancel.clone(), tx);
+                tokio::spawn(crate::connections::serve(rx, app, limits, serve_cancel))
+            }
+        };
         tracing::info!(%addr, public_url = %state.public_url, backend = state.store.backend(), "webex server listening");
         Ok(RunningServer {
             addr,
@@ -111,11 +106,8 @@ pub(crate) fn set_nodelay(tcp: &mut tokio::net::TcpStream) {
     }
 }
 
-/// The bound socket, plain or TLS.
-enum Bound {
-    Plain(TcpListener),
-    Tls(crate::tls::TlsListener),
-}
+/// Accepted connections waiting for the server to take them.
+const READY_QUEUE: usize = 256;
 
 /// A server serving in the background.
 pub struct RunningServer {

@@ -6,7 +6,6 @@
 //! Behind a load balancer or with certificates that rotate, terminate TLS in
 //! a reverse proxy instead (see RELIABILITY.md).
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,10 +19,10 @@ use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::server::TlsStream;
 use tokio_util::sync::CancellationToken;
 
+use crate::connections::{Accepted, Gate};
+
 /// Longest a TLS handshake may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Handshaken connections waiting for the server to take them.
-const READY_QUEUE: usize = 256;
 
 /// Where the certificate chain and private key are (PEM files).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,68 +97,50 @@ fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     Ok(certs)
 }
 
-/// An [`axum::serve::Listener`] yielding TLS streams. Accepting and
-/// handshaking happen in a background task until `cancel` fires.
-pub struct TlsListener {
-    local: SocketAddr,
-    ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
-}
-
-impl TlsListener {
-    /// Serves TLS on `tcp` with `config` until `cancel`.
-    pub fn new(
-        tcp: TcpListener,
-        config: Arc<rustls::ServerConfig>,
-        cancel: CancellationToken,
-    ) -> std::io::Result<Self> {
-        let local = tcp.local_addr()?;
-        let (tx, ready) = mpsc::channel(READY_QUEUE);
-        let acceptor = TlsAcceptor::from(config);
-        tokio::spawn(async move {
-            loop {
-                let accepted = tokio::select! {
-                    _ = cancel.cancelled() => return,
-                    accepted = tcp.accept() => accepted,
-                };
-                let (mut stream, peer) = match accepted {
-                    Ok(pair) => pair,
-                    Err(e) => {
-                        // Out of file descriptors and the like: back off.
-                        tracing::warn!(error = %e, "accepting a TCP connection failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
+/// Accepts TCP connections on `tcp` until `cancel`, admits each through
+/// `gate` before the handshake (refused ones are closed at once), handshakes
+/// in its own task with a deadline and hands the TLS streams to `tx`.
+pub(crate) fn spawn_acceptor(
+    tcp: TcpListener,
+    config: Arc<rustls::ServerConfig>,
+    gate: Arc<Gate>,
+    cancel: CancellationToken,
+    tx: mpsc::Sender<Accepted<TlsStream<TcpStream>>>,
+) {
+    let acceptor = TlsAcceptor::from(config);
+    tokio::spawn(async move {
+        loop {
+            let accepted = tokio::select! {
+                _ = cancel.cancelled() => return,
+                accepted = tcp.accept() => accepted,
+            };
+            let (mut stream, peer) = match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off.
+                    tracing::warn!(error = %e, "accepting a TCP connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let admission = match gate.admit(peer.ip()) {
+                Ok(a) => a,
+                Err(why) => {
+                    crate::connections::refused(peer, why);
+                    continue;
+                }
+            };
+            crate::server::set_nodelay(&mut stream);
+            let (acceptor, tx) = (acceptor.clone(), tx.clone());
+            tokio::spawn(async move {
+                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                    Ok(Ok(tls)) => {
+                        let _ = tx.send((tls, peer, admission)).await;
                     }
-                };
-                crate::server::set_nodelay(&mut stream);
-                let (acceptor, tx) = (acceptor.clone(), tx.clone());
-                tokio::spawn(async move {
-                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                        Ok(Ok(tls)) => {
-                            let _ = tx.send((tls, peer)).await;
-                        }
-                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
-                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
-                    }
-                });
-            }
-        });
-        Ok(Self { local, ready })
-    }
-}
-
-impl axum::serve::Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.ready.recv().await {
-            Some(pair) => pair,
-            // Cancelled: nothing more will come; the server is shutting down.
-            None => std::future::pending().await,
+                    Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                    Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                }
+            });
         }
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        Ok(self.local)
-    }
+    });
 }

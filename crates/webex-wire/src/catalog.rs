@@ -18,6 +18,10 @@ pub mod services {
     pub const CALLIOPE_DISCOVERY: &str = "calliopeDiscovery";
     /// Conversation service (`users` preferences).
     pub const CONVERSATION: &str = "conversation";
+    /// Client log uploads (`logs/urls`, `logs/meta`) after meetings.
+    pub const CLIENT_LOGS: &str = "clientLogs";
+    /// Meeting information (`meetingInfo`).
+    pub const APPAPI: &str = "webex-appapi-service";
     /// Identity broker (OAuth token endpoint base).
     pub const IDBROKER: &str = "idbroker";
     /// Identity service.

@@ -76,6 +76,9 @@ pub mod codes {
     pub const FORBIDDEN: &str = "forbidden";
     /// No such resource (or not the caller's).
     pub const NOT_FOUND: &str = "not_found";
+    /// The resource is not in a state that allows this (e.g. a meeting
+    /// that ended); retrying the same request does not help.
+    pub const CONFLICT: &str = "conflict";
     /// The person already has as many devices as allowed.
     pub const EXCESSIVE_DEVICE_REGISTRATIONS: &str = "excessive_device_registrations";
     /// Request body over the size limit.

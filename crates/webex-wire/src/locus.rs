@@ -643,6 +643,10 @@ pub struct LociList {
     /// Active Loci the caller is in, each with `self`.
     #[serde(default)]
     pub loci: Vec<Locus>,
+    /// URLs of Loci on other clusters (always written: the official client
+    /// concatenates it with remote clusters' lists).
+    #[serde(default)]
+    pub locus_urls: Vec<String>,
     /// Other clusters to query too (never sent by `webex serve`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub remote_locus_cluster_urls: Vec<String>,

@@ -16,6 +16,12 @@ fn demo_runs_the_whole_flow_with_no_services() {
         "event meetings:ready",
         "meetings.register() resolved",
         "event event:demo.hello",
+        "meeting.join() resolved: demo is in the meeting",
+        "bob: meeting.join() resolved",
+        "each roster shows the other in the meeting",
+        "bob: meeting.leave() resolved",
+        "meeting.end_for_all() resolved",
+        "both saw meeting:removed",
         "meetings.unregister() resolved",
         "no devices left",
     ];

@@ -6,4 +6,5 @@ mod support;
 
 mod cli;
 mod crash_restart;
+mod meetings;
 mod two_nodes;

@@ -57,6 +57,7 @@ pub struct WebexConfig {
     pub(crate) device_store: Arc<dyn DeviceStore>,
     pub(crate) user_agent: String,
     pub(crate) meeting_preferences: bool,
+    pub(crate) meeting_options: crate::MeetingOptions,
 }
 
 impl WebexConfig {
@@ -77,6 +78,7 @@ impl WebexConfig {
             app: None,
             meeting_preferences: true,
             root_certificates: Vec::new(),
+            meeting_options: crate::MeetingOptions::default(),
         }
     }
 
@@ -127,6 +129,7 @@ pub struct WebexConfigBuilder {
     app: Option<(String, String)>,
     meeting_preferences: bool,
     root_certificates: Vec<Vec<u8>>,
+    pub(crate) meeting_options: crate::MeetingOptions,
 }
 
 impl WebexConfigBuilder {
@@ -287,6 +290,7 @@ impl WebexConfigBuilder {
                 .unwrap_or_else(|| Arc::new(MemoryDeviceStore::default())),
             user_agent,
             meeting_preferences: self.meeting_preferences,
+            meeting_options: self.meeting_options,
         })
     }
 }

@@ -343,6 +343,11 @@ fn spawn_background(
     let mut background = vec![
         tokio::spawn(tasks::pump(weak.clone(), events, cancel.clone())),
         tokio::spawn(tasks::refresh_token(weak.clone(), cancel.clone())),
+        tokio::spawn(crate::locus::worker::run(
+            weak.clone(),
+            shared.locus.attach_worker(),
+            cancel.clone(),
+        )),
     ];
     if let Some(ttl) = shared.config.ephemeral_ttl {
         background.push(tokio::spawn(tasks::refresh_device(

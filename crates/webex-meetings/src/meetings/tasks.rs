@@ -46,7 +46,10 @@ pub(crate) async fn pump(
             return;
         };
         match event {
-            MercuryEvent::Message(frame) => shared.hub.emit(MeetingsEvent::Mercury(frame)),
+            MercuryEvent::Message(frame) => {
+                shared.locus.on_frame(&frame);
+                shared.hub.emit(MeetingsEvent::Mercury(frame));
+            }
             MercuryEvent::Disconnected {
                 code,
                 reason,
@@ -65,6 +68,9 @@ pub(crate) async fn pump(
             MercuryEvent::Reconnected => {
                 shared.update_status(|s| s.connected = true);
                 shared.hub.emit(MeetingsEvent::NetworkReconnected);
+                shared
+                    .locus
+                    .schedule(crate::locus::collection::Input::Reconnected);
             }
             MercuryEvent::Replaced => {
                 shared.update_status(|s| {

@@ -3,6 +3,8 @@
 //! quick timeouts, OAuth tokens from the real server, hang guards).
 
 mod e2e;
+mod meetings_e2e;
+mod meetings_scripted;
 mod mercury_client;
 mod resilience;
 mod steps_and_http;

@@ -55,6 +55,23 @@ pub enum BusMessage {
         /// Tracking id of the publishing request.
         tracking_id: Option<String>,
     },
+    /// One Locus event for every participant of a meeting, in one message
+    /// whatever the meeting's size. Each node renders it for its own
+    /// sockets: a recipient whose participant is in `data.locus.participants`
+    /// gets that participant as `data.locus.self`; the others share one
+    /// rendering.
+    Locus {
+        /// Envelope id (unique per event; the same on every socket).
+        id: String,
+        /// The envelope's `data`: `{eventType, locusUrl, locus}` without `self`.
+        data: serde_json::Value,
+        /// Who receives it.
+        recipients: Vec<LocusRecipient>,
+        /// Unix ms at publish time.
+        published_at: i64,
+        /// Tracking id of the publishing request.
+        tracking_id: Option<String>,
+    },
     /// A token was revoked: close sockets authenticated with it (4401).
     TokenRevoked {
         /// SHA-256 hex of the token.
@@ -65,6 +82,16 @@ pub enum BusMessage {
         /// Device id.
         device_id: String,
     },
+}
+
+/// One recipient of a [`BusMessage::Locus`] event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LocusRecipient {
+    /// Every connected device of this person receives the event.
+    pub person_id: String,
+    /// The person's participant id in that Locus.
+    pub participant_id: String,
 }
 
 /// One live Mercury socket, as the admin API and the presence registry

@@ -15,11 +15,11 @@ use utoipa::{IntoParams, ToSchema};
 use webex_wire::error::ErrorBody;
 
 use super::html::{self, Consent};
-use super::{pkce, scope};
-use crate::auth::{authenticate_token, hash_secret, random_secret};
+use super::{grant, pkce, scope};
+use crate::auth::{Caller, authenticate_token, hash_secret, random_secret};
 use crate::error::{ApiResult, Form};
 use crate::state::AppState;
-use crate::store::{AuthCodeRecord, OAuthClientRecord, PersonRecord};
+use crate::store::{AuthCodeRecord, OAuthClientRecord};
 use crate::time::now_millis;
 
 /// How long an authorization code stays valid.
@@ -149,6 +149,19 @@ enum Checked {
 
 /// Validates an authorize request.
 async fn check(state: &AppState, p: &AuthorizeParams) -> ApiResult<Checked> {
+    // Echoed into a Location header: keep it small.
+    if let Some(s) = p.state.as_deref()
+        && s.len() > crate::budget::MAX_STATE_BYTES
+    {
+        return Ok(Checked::Refused(html::error_page(
+            StatusCode::BAD_REQUEST,
+            &format!(
+                "The state parameter is {} bytes long; at most {} are accepted.",
+                s.len(),
+                crate::budget::MAX_STATE_BYTES
+            ),
+        )));
+    }
     let Some(client_id) = p.client_id.as_deref().filter(|s| !s.is_empty()) else {
         return Ok(Checked::Refused(html::error_page(
             StatusCode::BAD_REQUEST,
@@ -299,7 +312,7 @@ async fn submit(state: &AppState, action: &str, form: ConsentForm) -> ApiResult<
             ));
         }
     }
-    let Some(person) = sign_in(state, email, form.token.as_deref().unwrap_or("")).await? else {
+    let Some(caller) = sign_in(state, email, form.token.as_deref().unwrap_or("")).await? else {
         return Ok(approved.consent(
             action,
             StatusCode::UNAUTHORIZED,
@@ -307,6 +320,21 @@ async fn submit(state: &AppState, action: &str, form: ConsentForm) -> ApiResult<
             Some("That email and personal access token do not match a user of this server."),
         ));
     };
+    let scope = match grant::consent_scope(&caller, &approved.scope) {
+        Ok(s) => s,
+        Err(why) => {
+            metrics::counter!("webex_oauth_consent_refused_total").increment(1);
+            tracing::info!(client = %approved.client.id, person = %caller.person.id, reason = %why, "consent refused");
+            return Ok(approved.consent(
+                action,
+                StatusCode::FORBIDDEN,
+                email,
+                Some(&why.to_string()),
+            ));
+        }
+    };
+    let person = caller.person;
+    let family = grant::Family::new(&caller.token);
     let code = random_secret();
     let now = now_millis();
     let record = AuthCodeRecord {
@@ -314,25 +342,26 @@ async fn submit(state: &AppState, action: &str, form: ConsentForm) -> ApiResult<
         client_id: approved.client.id.clone(),
         person_id: person.id,
         redirect_uri: approved.redirect_uri.clone(),
-        scope: approved.scope.clone(),
+        scope,
         code_challenge: approved.challenge.as_ref().map(|(c, _)| c.clone()),
         code_challenge_method: approved
             .challenge
             .as_ref()
             .map(|(_, m)| m.as_str().to_owned()),
-        family_id: uuid::Uuid::new_v4().to_string(),
+        family_id: family.id,
         created_at: now,
-        expires_at: now + CODE_TTL_MS,
+        expires_at: family
+            .not_after
+            .map_or(now + CODE_TTL_MS, |end| end.min(now + CODE_TTL_MS)),
     };
     state.store.insert_auth_code(&record).await?;
     tracing::info!(client = %record.client_id, person = %record.person_id, "authorization code issued");
     Ok(approved.redirect(&[("code", &code)]))
 }
 
-/// The person whose personal access token `token` is, if it is valid and
-/// belongs to `email`. Tokens obtained through OAuth do not count: an
-/// integration must not be able to grant itself (or another) more access.
-async fn sign_in(state: &AppState, email: &str, token: &str) -> ApiResult<Option<PersonRecord>> {
+/// The caller whose token `token` is, if it is valid and belongs to
+/// `email`. Which tokens may consent is [`grant::consent_scope`]'s call.
+async fn sign_in(state: &AppState, email: &str, token: &str) -> ApiResult<Option<Caller>> {
     if email.is_empty() || token.trim().is_empty() {
         return Ok(None);
     }
@@ -340,9 +369,8 @@ async fn sign_in(state: &AppState, email: &str, token: &str) -> ApiResult<Option
         Ok(c) => c,
         Err(_) => return Ok(None),
     };
-    let matches =
-        caller.token.client_id.is_none() && caller.person.email.eq_ignore_ascii_case(email);
-    Ok(matches.then_some(caller.person))
+    let matches = caller.person.email.eq_ignore_ascii_case(email);
+    Ok(matches.then_some(caller))
 }
 
 macro_rules! authorize_routes {

@@ -1,6 +1,13 @@
 //! `POST /v1/jwt/login`: a guest-issuer JWT (HS256) in, a guest access token
 //! out. The guest is a person of type `appuser` in the issuer's org, with the
-//! email `<sub>@<issuer id>.guest.invalid`.
+//! email `<encoded sub>@<issuer id>.guest.invalid`.
+//!
+//! JWT `sub` is case-sensitive, emails are not: the subject is encoded
+//! losslessly into lower case (an upper-case letter `X` becomes `~x`; `~`
+//! is not a character `sub` may hold), so `CaseUser` and `caseuser` are two
+//! guests. The JWT must be valid now (`nbf`, `exp`), must not be issued in
+//! the future (`iat`), and may live at most [`MAX_JWT_LIFETIME_SECS`], each
+//! with [`LEEWAY_SECS`] of clock skew.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -25,8 +32,11 @@ const MAX_JWT_LEN: usize = 8 * 1024;
 const MAX_SUB_LEN: usize = 64;
 /// Scopes of a guest token.
 const GUEST_SCOPE: &str = "spark:all";
-/// Tolerated clock skew when checking `exp`, in seconds.
-const LEEWAY_SECS: u64 = 30;
+/// Tolerated clock skew when checking `exp`, `nbf` and `iat`, in seconds.
+pub const LEEWAY_SECS: u64 = 30;
+/// Longest a guest JWT may be valid: `exp` at most this far after `iat`
+/// (or after now, without `iat`), in seconds (24 hours).
+pub const MAX_JWT_LIFETIME_SECS: i64 = 24 * 3600;
 
 /// Why a JWT was refused; each is a 401 with its own message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -56,6 +66,17 @@ pub(crate) enum JwtError {
     /// Another required claim is missing.
     #[error("The guest JWT has no `{0}` claim")]
     MissingClaim(String),
+    /// `nbf` is in the future.
+    #[error("The guest JWT is not valid yet (`nbf` is in the future)")]
+    NotYetValid,
+    /// `iat` is in the future.
+    #[error("The guest JWT was issued in the future (`iat`)")]
+    IssuedInFuture,
+    /// `exp` is too far after `iat` (or now).
+    #[error(
+        "The guest JWT lives too long: `exp` may be at most {MAX_JWT_LIFETIME_SECS} s after `iat`"
+    )]
+    TooLong,
     /// `sub` cannot name a guest.
     #[error("The guest JWT's `sub` must be 1 to {MAX_SUB_LEN} characters of A-Z a-z 0-9 . _ -")]
     BadSubject,
@@ -106,6 +127,7 @@ fn verify(jwt: &str, iss: &str, secret: &[u8]) -> Result<GuestClaims, JwtError> 
     v.set_issuer(&[iss]);
     v.validate_aud = false;
     v.leeway = LEEWAY_SECS;
+    v.validate_nbf = true;
     // Optional fields, so that jsonwebtoken's own checks name what is missing.
     #[derive(serde::Deserialize)]
     struct Raw {
@@ -113,12 +135,15 @@ fn verify(jwt: &str, iss: &str, secret: &[u8]) -> Result<GuestClaims, JwtError> 
         iss: Option<String>,
         exp: Option<i64>,
         #[serde(default)]
+        iat: Option<i64>,
+        #[serde(default)]
         name: Option<String>,
     }
     let data = jsonwebtoken::decode::<Raw>(jwt, &DecodingKey::from_secret(secret), &v).map_err(
         |e| match e.kind() {
             ErrorKind::InvalidSignature => JwtError::Signature,
             ErrorKind::ExpiredSignature => JwtError::Expired,
+            ErrorKind::ImmatureSignature => JwtError::NotYetValid,
             ErrorKind::MissingRequiredClaim(c) if c == "exp" => JwtError::MissingExp,
             ErrorKind::MissingRequiredClaim(c) => JwtError::MissingClaim(c.clone()),
             ErrorKind::InvalidAlgorithm => JwtError::Algorithm,
@@ -130,11 +155,13 @@ fn verify(jwt: &str, iss: &str, secret: &[u8]) -> Result<GuestClaims, JwtError> 
         sub,
         iss,
         exp,
+        iat,
         name,
     } = data.claims;
     let (Some(sub), Some(iss), Some(exp)) = (sub, iss, exp) else {
         return Err(JwtError::Malformed("sub, iss and exp are required".into()));
     };
+    check_times(exp, iat, chrono::Utc::now().timestamp())?;
     let sub_ok = !sub.is_empty()
         && sub.len() <= MAX_SUB_LEN
         && sub
@@ -151,9 +178,34 @@ fn verify(jwt: &str, iss: &str, secret: &[u8]) -> Result<GuestClaims, JwtError> 
     })
 }
 
-/// The guest's email: `<sub>@<issuer id>.guest.invalid`, lower-cased.
+/// Checks `iat` and the lifetime at `now` (seconds since the epoch);
+/// jsonwebtoken has checked `exp` and `nbf`.
+fn check_times(exp: i64, iat: Option<i64>, now: i64) -> Result<(), JwtError> {
+    let leeway = LEEWAY_SECS as i64;
+    if iat.is_some_and(|iat| iat > now.saturating_add(leeway)) {
+        return Err(JwtError::IssuedInFuture);
+    }
+    let from = iat.unwrap_or(now);
+    if exp.saturating_sub(from) > MAX_JWT_LIFETIME_SECS.saturating_add(leeway) {
+        return Err(JwtError::TooLong);
+    }
+    Ok(())
+}
+
+/// The guest's email: `<sub>@<issuer id>.guest.invalid` with `sub` encoded
+/// losslessly in lower case (`X` → `~x`), so subjects that differ only in
+/// case stay different people.
 pub(crate) fn guest_email(sub: &str, issuer_id: &str) -> String {
-    format!("{sub}@{issuer_id}.guest.invalid").to_lowercase()
+    let mut local = String::with_capacity(sub.len() + 8);
+    for c in sub.chars() {
+        if c.is_ascii_uppercase() {
+            local.push('~');
+            local.push(c.to_ascii_lowercase());
+        } else {
+            local.push(c);
+        }
+    }
+    format!("{local}@{}.guest.invalid", issuer_id.to_lowercase())
 }
 
 /// Exchanges a guest-issuer JWT for a guest access token.
@@ -166,7 +218,8 @@ pub(crate) fn guest_email(sub: &str, issuer_id: &str) -> String {
     params(("authorization" = String, Header, description = "The guest JWT, raw or as `Bearer <jwt>`")),
     responses(
         (status = 200, description = "A guest access token (`Cache-Control: no-store`)", body = JwtLoginResponse),
-        (status = 401, description = "Missing or malformed JWT, not HS256, unknown issuer, bad signature, missing or past `exp`, missing `sub`/`iss` (see `message`)", body = ErrorBody),
+        (status = 400, description = "The JWT's `name` is too long or holds control or bidirectional characters", body = ErrorBody),
+        (status = 401, description = "Missing or malformed JWT, not HS256, unknown issuer, bad signature, missing or past `exp`, future `nbf` or `iat`, lifetime over 24 h, missing `sub`/`iss` (see `message`)", body = ErrorBody),
         (status = 429, response = crate::openapi::RateLimited),
         (status = 503, response = crate::openapi::Unavailable),
     )
@@ -210,6 +263,7 @@ pub(crate) async fn login(
     } else {
         claims.name.trim().to_owned()
     };
+    crate::budget::check_name("name", &display_name)?;
     let person = state
         .store
         .upsert_person(&NewPerson {
@@ -309,6 +363,52 @@ mod tests {
 
     #[test]
     fn guest_email_shape() {
-        assert_eq!(guest_email("Guest-1", "ISS"), "guest-1@iss.guest.invalid");
+        assert_eq!(guest_email("guest-1", "ISS"), "guest-1@iss.guest.invalid");
+        assert_eq!(guest_email("Guest-1", "ISS"), "~guest-1@iss.guest.invalid");
+        assert_ne!(guest_email("CaseUser", "i"), guest_email("caseuser", "i"));
+        assert_ne!(guest_email("CaseUser", "i"), guest_email("cASEuSER", "i"));
+    }
+
+    #[test]
+    fn times_are_checked_with_leeway() {
+        let now = chrono::Utc::now().timestamp();
+        let claims = |extra: serde_json::Value| {
+            let mut c = json!({"sub":"g","iss":"i1","exp": now + 600});
+            for (k, v) in extra.as_object().into_iter().flatten() {
+                c[k] = v.clone();
+            }
+            sign(c, Algorithm::HS256, SECRET)
+        };
+        let check = |jwt: String| verify(&jwt, "i1", SECRET).err();
+        assert_eq!(
+            check(claims(json!({"nbf": now + 365 * 86400}))),
+            Some(JwtError::NotYetValid)
+        );
+        assert_eq!(
+            check(claims(json!({"nbf": now + 10}))),
+            None,
+            "within the leeway"
+        );
+        assert_eq!(
+            check(claims(json!({"iat": now + 3600}))),
+            Some(JwtError::IssuedInFuture)
+        );
+        assert_eq!(
+            check(claims(json!({"iat": now + 10}))),
+            None,
+            "within the leeway"
+        );
+        assert_eq!(
+            check(claims(json!({"exp": 253402300799_i64}))),
+            Some(JwtError::TooLong)
+        );
+        assert_eq!(
+            check(claims(json!({"iat": now - 3600, "exp": now + 24 * 3600}))),
+            Some(JwtError::TooLong)
+        );
+        assert_eq!(
+            check(claims(json!({"iat": now, "exp": now + 24 * 3600}))),
+            None
+        );
     }
 }

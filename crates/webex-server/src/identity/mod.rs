@@ -21,6 +21,7 @@ use crate::state::AppState;
 pub mod admin;
 mod authorize;
 mod client_auth;
+mod grant;
 mod guest;
 mod html;
 mod oauth_error;

@@ -14,7 +14,7 @@ use webex_wire::oauth::{OAuthError, TokenResponse};
 use super::client_auth::authenticate_client;
 use super::oauth_error::{EndpointError, OAuthCode};
 use super::oauth_form::{self, required};
-use super::{pkce, revocation, scope};
+use super::{grant, pkce, revocation, scope};
 use crate::auth::{MintedToken, TokenSpec, hash_secret, mint_token};
 use crate::http::TrackingId;
 use crate::state::AppState;
@@ -47,6 +47,8 @@ struct Issued {
     access: MintedToken,
     refresh: MintedToken,
     scope: String,
+    access_ttl: std::time::Duration,
+    refresh_ttl: std::time::Duration,
 }
 
 fn invalid_grant(description: &str) -> EndpointError {
@@ -57,8 +59,9 @@ fn ttl_ms(d: std::time::Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
-/// Mints (but does not store) a pair for `person` in `family`. The refresh
-/// token keeps `refresh_scope` so later refreshes can widen back to it.
+/// Mints (but does not store) a pair for `person` in `family`, each token
+/// ending by the family's bound (see [`grant`]). The refresh token keeps
+/// `refresh_scope` so later refreshes can widen back to it.
 fn mint_pair(
     state: &AppState,
     person: &PersonRecord,
@@ -66,7 +69,17 @@ fn mint_pair(
     family: &str,
     access_scope: &str,
     refresh_scope: &str,
-) -> Issued {
+) -> Result<Issued, EndpointError> {
+    let bound = grant::Family::parse(family);
+    let now = now_millis();
+    let (Some(access_ttl), Some(refresh_ttl)) = (
+        bound.cap(state.config.access_token_ttl, now),
+        bound.cap(state.config.refresh_token_ttl, now),
+    ) else {
+        return Err(invalid_grant(
+            "The token this grant was made from has expired, and the grant with it",
+        ));
+    };
     let spec = |kind, scope: &str, ttl| TokenSpec {
         kind: Some(kind),
         client_id: Some(client.id.clone()),
@@ -75,27 +88,40 @@ fn mint_pair(
         ttl_ms: Some(ttl_ms(ttl)),
     };
     let region = &state.config.region;
-    Issued {
+    Ok(Issued {
         access: mint_token(
             person,
             region,
-            spec(
-                TokenKind::Access,
-                access_scope,
-                state.config.access_token_ttl,
-            ),
+            spec(TokenKind::Access, access_scope, access_ttl),
         ),
         refresh: mint_token(
             person,
             region,
-            spec(
-                TokenKind::Refresh,
-                refresh_scope,
-                state.config.refresh_token_ttl,
-            ),
+            spec(TokenKind::Refresh, refresh_scope, refresh_ttl),
         ),
         scope: access_scope.to_owned(),
+        access_ttl,
+        refresh_ttl,
+    })
+}
+
+/// Ends the grant `family` when the token it was made from no longer
+/// stands (revoked, expired, deleted): revokes every token of the family
+/// and answers `invalid_grant`. Grants without a recorded source pass.
+async fn require_source(state: &AppState, family: &str) -> Result<(), EndpointError> {
+    let Some(source) = grant::Family::parse(family).source else {
+        return Ok(());
+    };
+    let now = now_millis();
+    let record = state.store.token(&source).await?;
+    if let Err(why) = grant::source_alive(record.as_ref(), now) {
+        metrics::counter!("webex_oauth_grant_ended_total", "reason" => "source").increment(1);
+        tracing::info!(family, "grant ended: its source token no longer stands");
+        revocation::revoke_family(state.store.as_ref(), Some(state.bus.as_ref()), family, now)
+            .await?;
+        return Err(invalid_grant(why));
     }
+    Ok(())
 }
 
 async fn exchange(
@@ -124,7 +150,7 @@ async fn exchange(
             ));
         }
     };
-    Ok(token_response(state, issued))
+    Ok(token_response(issued))
 }
 
 async fn code_grant(
@@ -192,6 +218,7 @@ async fn code_grant(
         .person(&record.person_id)
         .await?
         .ok_or_else(|| invalid_grant("The user who granted the code no longer exists"))?;
+    require_source(state, &record.family_id).await?;
     let issued = mint_pair(
         state,
         &person,
@@ -199,7 +226,7 @@ async fn code_grant(
         &record.family_id,
         &record.scope,
         &record.scope,
-    );
+    )?;
     state.store.insert_token(&issued.refresh.record).await?;
     state.store.insert_token(&issued.access.record).await?;
     tracing::info!(client = %client.id, person = %person.id, "tokens issued for an authorization code");
@@ -245,7 +272,10 @@ async fn refresh_grant(
         .person(&old.person_id)
         .await?
         .ok_or_else(|| invalid_grant("The user who granted the token no longer exists"))?;
-    let issued = mint_pair(state, &person, client, family, &access_scope, &old.scope);
+    if old.revoked_at.is_none() && old.used_at.is_none() {
+        require_source(state, family).await?;
+    }
+    let issued = mint_pair(state, &person, client, family, &access_scope, &old.scope)?;
     let now = now_millis();
     match state
         .store
@@ -271,12 +301,12 @@ async fn refresh_grant(
     }
 }
 
-fn token_response(state: &AppState, issued: Issued) -> Response {
+fn token_response(issued: Issued) -> Response {
     let body = TokenResponse {
         access_token: issued.access.text.expose_secret().to_owned(),
-        expires_in: state.config.access_token_ttl.as_secs(),
+        expires_in: issued.access_ttl.as_secs(),
         refresh_token: Some(issued.refresh.text.expose_secret().to_owned()),
-        refresh_token_expires_in: Some(state.config.refresh_token_ttl.as_secs()),
+        refresh_token_expires_in: Some(issued.refresh_ttl.as_secs()),
         token_type: "Bearer".into(),
         scope: Some(issued.scope),
     };

@@ -128,6 +128,23 @@ pub fn dispatch(hub: &Hub, msg: &BusMessage) {
             let n = hub.deliver(target, frame);
             tracing::debug!(event = %id, sockets = n, "mercury: event delivered");
         }
+        BusMessage::Locus {
+            id,
+            data,
+            recipients,
+            published_at,
+            tracking_id,
+        } => {
+            let n = crate::locus::events::deliver(
+                hub,
+                id,
+                data,
+                recipients,
+                *published_at,
+                tracking_id.as_deref(),
+            );
+            tracing::debug!(event = %id, sockets = n, "mercury: locus event delivered");
+        }
         BusMessage::TokenRevoked { token_hash } => {
             let n = hub.close_token(token_hash);
             if n > 0 {

@@ -16,6 +16,7 @@ use crate::auth::{authenticate_token, hash_secret, strip_bearer};
 use crate::bus::PresenceChange;
 use crate::error::Query;
 use crate::state::AppState;
+use crate::store::Millis;
 use crate::time::now_millis;
 
 use super::frame;
@@ -69,8 +70,9 @@ impl MercuryParams {
 /// `{"id","sequenceNumber":1,"data":{"eventType":"mercury.buffer_state"}}`
 /// and, from then on, event envelopes and pongs, each with an `id` and an
 /// increasing `sequenceNumber`. Close codes: 4400 bad first frame, 4401
-/// authentication failed or token revoked, 4403 device of another user, 4404
-/// unknown or deleted device, 4000 replaced by a newer socket, 1001 server
+/// authentication failed or token revoked, 4404 unknown, deleted or expired
+/// device or a device of another user (the same answer, so device ids do not
+/// leak), 4000 replaced by a newer socket, 1001 server
 /// shutdown, 1008 slow consumer, 1009 frame too large.
 #[utoipa::path(
     get,
@@ -117,7 +119,7 @@ impl From<CloseReason> for Ending {
 async fn run(mut ws: WebSocket, state: AppState, device_id: String, multiple: bool) {
     let _session = state.hub.session();
     let ending = match handshake(&mut ws, &state, device_id, multiple).await {
-        Ok(registered) => serve(&mut ws, &state, registered).await,
+        Ok((registered, expires_at)) => serve(&mut ws, &state, registered, expires_at).await,
         Err(ending) => {
             if let Ending::Close(code, _) = &ending {
                 metrics::counter!("webex_mercury_auth_failures_total", "code" => code.to_string())
@@ -136,7 +138,7 @@ async fn handshake(
     state: &AppState,
     device_id: String,
     multiple: bool,
-) -> Result<Registered, Ending> {
+) -> Result<(Registered, Option<Millis>), Ending> {
     let revocations = state.hub.revocations();
     let text = match tokio::time::timeout(state.config.auth_timeout, next_text(ws)).await {
         Ok(text) => text?,
@@ -163,7 +165,7 @@ async fn handshake(
         }
     };
     let token = strip_bearer(&token);
-    let person_id = verify(state, token, &device_id).await?;
+    let (person_id, expires_at) = verify(state, token, &device_id).await?;
     let Some(registered) = state.hub.register(NewConn {
         device_id: device_id.clone(),
         person_id,
@@ -189,11 +191,20 @@ async fn handshake(
         return Err(e);
     }
     tracing::debug!(device = %device_id, conn = registered.conn.id, "mercury: socket authenticated");
-    Ok(registered)
+    Ok((registered, expires_at))
 }
 
-/// Checks the token and that its owner owns the device; returns the owner.
-async fn verify(state: &AppState, token: &str, device_id: &str) -> Result<String, Ending> {
+/// Checks the token and that its owner owns the device; returns the owner
+/// and the device's expiry.
+///
+/// A device of another user closes exactly like a device that does not
+/// exist (4404, "unknown device"), as HTTP answers 404 for both: the close
+/// code must not tell an attacker which device ids are real.
+async fn verify(
+    state: &AppState,
+    token: &str,
+    device_id: &str,
+) -> Result<(String, Option<Millis>), Ending> {
     let now = now_millis();
     let caller = match authenticate_token(state, token, now).await {
         Ok(Ok(caller)) => caller,
@@ -205,19 +216,15 @@ async fn verify(state: &AppState, token: &str, device_id: &str) -> Result<String
             tracing::error!(error = %e, "mercury: device lookup failed");
             Err(internal_error())
         }
-        Ok(None) => Err(Ending::Close(
+        Ok(Some(d))
+            if d.person_id == caller.person.id && d.expires_at.is_none_or(|exp| exp > now) =>
+        {
+            Ok((caller.person.id, d.expires_at))
+        }
+        Ok(_) => Err(Ending::Close(
             close::UNKNOWN_DEVICE,
             "unknown device".into(),
         )),
-        Ok(Some(d)) if d.expires_at.is_some_and(|exp| exp <= now) => Err(Ending::Close(
-            close::UNKNOWN_DEVICE,
-            "device expired".into(),
-        )),
-        Ok(Some(d)) if d.person_id != caller.person.id => Err(Ending::Close(
-            close::FORBIDDEN,
-            "the device belongs to another user".into(),
-        )),
-        Ok(Some(_)) => Ok(caller.person.id),
     }
 }
 
@@ -228,15 +235,49 @@ fn internal_error() -> Ending {
     )
 }
 
-/// Serves an authenticated socket until it ends.
-async fn serve(ws: &mut WebSocket, state: &AppState, mut registered: Registered) -> Ending {
+/// How long until `at` (ms since the epoch); a day when there is no expiry
+/// (the timer is then re-armed and never fires on its own).
+fn until(at: Option<Millis>) -> tokio::time::Instant {
+    let ms = match at {
+        Some(at) => u64::try_from(at.saturating_sub(now_millis())).unwrap_or(0),
+        None => 24 * 3600 * 1000,
+    };
+    tokio::time::Instant::now() + Duration::from_millis(ms)
+}
+
+/// Serves an authenticated socket until it ends. An ephemeral device's
+/// socket closes (4404) at the device's expiry, unless a refresh moved it.
+async fn serve(
+    ws: &mut WebSocket,
+    state: &AppState,
+    mut registered: Registered,
+    mut expires_at: Option<Millis>,
+) -> Ending {
     // 1 was the buffer_state.
     let mut seq: u64 = 1;
     let conn = Arc::clone(&registered.conn);
+    let expiry = tokio::time::sleep_until(until(expires_at));
+    tokio::pin!(expiry);
     let ending = loop {
         tokio::select! {
             biased;
             reason = conn.close_requested() => break reason.into(),
+            () = &mut expiry => {
+                if expires_at.is_some() {
+                    match state.store.device(&conn.device_id).await {
+                        Ok(Some(d)) if d.expires_at.is_none_or(|e| e > now_millis()) => {
+                            expires_at = d.expires_at;
+                        }
+                        Ok(_) => {
+                            metrics::counter!("webex_mercury_expired_closes_total").increment(1);
+                            break Ending::Close(close::UNKNOWN_DEVICE, "device expired".into());
+                        }
+                        // Look again shortly.
+                        Err(_) => expires_at = Some(now_millis() + 1000),
+                    }
+                }
+                expiry.as_mut().reset(until(expires_at));
+            }
             incoming = ws.recv() => {
                 match incoming {
                     Some(Ok(Message::Text(text))) => {

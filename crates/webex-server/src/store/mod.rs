@@ -11,7 +11,8 @@
 //!   written once for both backends: `people.rs` ([`PeopleStore`]: people,
 //!   orgs, tokens), `oauth.rs` ([`OAuthStore`]: clients, authorization
 //!   codes), `guests.rs` ([`GuestIssuerStore`]), `devices.rs`
-//!   ([`DeviceStore`]). Each trait is implemented once, for every backend.
+//!   ([`DeviceStore`]), `meetings.rs` ([`MeetingStore`]: meeting spaces,
+//!   Loci, participants). Each trait is implemented once, for every backend.
 //! - [`Store`] is all of them plus `backend`/`ping`/`close`; the server holds
 //!   an `Arc<dyn Store>`, on which every domain method can be called without
 //!   importing its trait. Code generic over a store, or holding a concrete
@@ -58,8 +59,10 @@
 use async_trait::async_trait;
 
 mod backend;
+mod client_logs;
 mod devices;
 mod guests;
+pub mod meetings;
 mod oauth;
 mod people;
 pub mod postgres;
@@ -70,8 +73,13 @@ pub mod sqlite;
 mod suite;
 
 pub use crate::time::Millis;
+pub use client_logs::{
+    ClientLogFilter, ClientLogRecord, ClientLogState, ClientLogStore, FinalizeOutcome,
+    NewClientLog, UploadOutcome,
+};
 pub use devices::{DeletedDevice, DeviceRecord, DeviceStore};
 pub use guests::{GuestIssuerRecord, GuestIssuerStore};
+pub use meetings::MeetingStore;
 pub use oauth::{AuthCodeRecord, ConsumeOutcome, OAuthClientRecord, OAuthStore};
 pub use people::{
     NewPerson, OrgRecord, PeopleStore, PersonRecord, RotateOutcome, TokenKind, TokenRecord,
@@ -83,7 +91,9 @@ pub use sqlite::SqliteStore;
 /// generic store (`use webex_server::store::prelude::*;`). On a
 /// `dyn Store` every method is callable without it.
 pub mod prelude {
-    pub use super::{DeviceStore, GuestIssuerStore, OAuthStore, PeopleStore, Store};
+    pub use super::{
+        ClientLogStore, DeviceStore, GuestIssuerStore, MeetingStore, OAuthStore, PeopleStore, Store,
+    };
 }
 
 /// SHA-256 hex digest of a secret (token, code, client secret).
@@ -156,7 +166,15 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Implemented for every backend (see the module docs).
 #[async_trait]
 pub trait Store:
-    PeopleStore + OAuthStore + GuestIssuerStore + DeviceStore + Send + Sync + 'static
+    PeopleStore
+    + OAuthStore
+    + GuestIssuerStore
+    + DeviceStore
+    + MeetingStore
+    + ClientLogStore
+    + Send
+    + Sync
+    + 'static
 {
     /// `"sqlite"` or `"postgres"`.
     fn backend(&self) -> &'static str;

@@ -179,6 +179,10 @@ suite! {
         expiry_sweep_returns_exactly_the_expired,
         missing_person_is_reported,
         failed_writes_do_not_undo_concurrent_ones,
+        meeting_spaces_by_key,
+        meeting_lifecycle,
+        concurrent_meeting_changes_get_distinct_sequences,
+        client_logs_stay_under_the_total_cap_under_concurrency,
     ],
     harness: [
         data_survives_reopen,
@@ -993,4 +997,331 @@ async fn throughput_device_creates() {
         );
         h.run(|_| Box::pin(async {})).await;
     }
+}
+
+// ---------------------------------------------------------------- meetings
+
+fn space(name: &str, number: &str, owner: Option<&str>) -> meetings::SpaceRecord {
+    meetings::SpaceRecord {
+        id: uuid::Uuid::new_v4().to_string(),
+        name: name.into(),
+        meeting_number: number.into(),
+        owner_id: owner.map(str::to_owned),
+        created_at: 1,
+    }
+}
+
+fn joiner(p: &PersonRecord, device: &str) -> crate::locus::rules::Joiner {
+    crate::locus::rules::Joiner {
+        person_id: p.id.clone(),
+        name: p.display_name.clone(),
+        email: p.email.clone(),
+        org_id: p.org_id.clone(),
+        device_url: device.into(),
+        device_type: "WEB".into(),
+        correlation_id: Some(format!("corr-{device}")),
+    }
+}
+
+async fn change(
+    store: &dyn Store,
+    locus: &str,
+    m: meetings::Mutation,
+) -> Result<meetings::ChangeOutcome, meetings::ChangeRefused> {
+    store.change_meeting(locus, m).await.unwrap().unwrap()
+}
+
+async fn meeting_spaces_by_key(store: &dyn Store) {
+    use meetings::SpaceKey;
+    let alice = person(store, "alice@example.com").await;
+    let s = store
+        .ensure_space(&space("room1", "1000000001", None))
+        .await
+        .unwrap();
+    // Same name: the stored one comes back, whatever the rest says.
+    let again = store
+        .ensure_space(&space("room1", "1000000002", None))
+        .await
+        .unwrap();
+    assert_eq!(again, s);
+    // Same number, other name: a conflict the caller retries.
+    let clash = store
+        .ensure_space(&space("room2", "1000000001", None))
+        .await;
+    assert!(matches!(clash, Err(StoreError::Conflict(_))), "{clash:?}");
+    let pmr = store
+        .ensure_space(&space("alice.example.com", "1000000003", Some(&alice.id)))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.space(SpaceKey::Id(&s.id)).await.unwrap(),
+        Some(s.clone())
+    );
+    assert_eq!(
+        store.space(SpaceKey::Name("room1")).await.unwrap(),
+        Some(s.clone())
+    );
+    assert_eq!(
+        store.space(SpaceKey::Number("1000000001")).await.unwrap(),
+        Some(s)
+    );
+    assert_eq!(
+        store.space(SpaceKey::Owner(&alice.id)).await.unwrap(),
+        Some(pmr)
+    );
+    assert_eq!(store.space(SpaceKey::Name("nope")).await.unwrap(), None);
+}
+
+async fn meeting_lifecycle(store: &dyn Store) {
+    use crate::locus::rules;
+    use webex_wire::locus::{LocusState, ParticipantState};
+    let (a, b) = (
+        person(store, "a@example.com").await,
+        person(store, "b@example.com").await,
+    );
+    let s = store
+        .ensure_space(&space("life", "2000000001", None))
+        .await
+        .unwrap();
+    assert_eq!(store.active_locus_of(&s.id).await.unwrap(), None);
+    let l = store.open_locus(&s.id, "locus-1", 10).await.unwrap();
+    assert_eq!((l.sequence, &l.state), (0, &LocusState::Active));
+    // Opening again returns the active one.
+    assert_eq!(
+        store.open_locus(&s.id, "locus-2", 11).await.unwrap().id,
+        "locus-1"
+    );
+    assert_eq!(
+        store.idle_loci(10).await.unwrap(),
+        vec!["locus-1".to_owned()]
+    );
+
+    let o = change(
+        store,
+        "locus-1",
+        rules::join(joiner(&a, "d-a"), "pa".into(), 20),
+    )
+    .await
+    .unwrap();
+    assert!(o.changed && o.locus_changed);
+    assert_eq!(o.snapshot.locus.sequence, 1);
+    assert_eq!(o.changed_participants, vec!["pa".to_owned()]);
+    assert_eq!(o.snapshot.locus.host_id.as_deref(), Some(a.id.as_str()));
+    // A repeated join writes nothing.
+    let o = change(
+        store,
+        "locus-1",
+        rules::join(joiner(&a, "d-a"), "px".into(), 21),
+    )
+    .await
+    .unwrap();
+    assert!(!o.changed);
+    assert_eq!(o.snapshot.locus.sequence, 1);
+    let o = change(
+        store,
+        "locus-1",
+        rules::join(joiner(&b, "d-b"), "pb".into(), 22),
+    )
+    .await
+    .unwrap();
+    assert_eq!(o.snapshot.locus.sequence, 2);
+    assert!(!o.locus_changed);
+    // What was written reads back the same.
+    let read = store.meeting("locus-1").await.unwrap().unwrap();
+    assert_eq!(read, o.snapshot);
+    assert_eq!(read.participants[1].name, b.display_name);
+    assert_eq!(store.meetings_of(&b.id).await.unwrap(), vec![read.clone()]);
+    assert_eq!(store.active_meetings(10).await.unwrap(), vec![read]);
+    assert!(store.idle_loci(i64::MAX).await.unwrap().is_empty());
+
+    let leave = |who: &PersonRecord, pid: &str| rules::LeaveRequest {
+        caller: who.id.clone(),
+        participant_id: pid.into(),
+        device_url: Some(format!("d-{}", &who.email[..1])),
+    };
+    let o = change(store, "locus-1", rules::leave(leave(&b, "pb"), 30))
+        .await
+        .unwrap();
+    assert_eq!(o.snapshot.locus.sequence, 3);
+    let pb = o.snapshot.participant_of(&b.id).unwrap();
+    assert_eq!((&pb.state, pb.left_at), (&ParticipantState::Left, Some(30)));
+    assert_eq!(pb.devices[0].state, ParticipantState::Left);
+    assert!(store.meetings_of(&b.id).await.unwrap().is_empty());
+    let again = change(store, "locus-1", rules::leave(leave(&b, "pb"), 31)).await;
+    assert_eq!(again.unwrap_err(), meetings::ChangeRefused::NotJoined);
+    let o = change(store, "locus-1", rules::leave(leave(&a, "pa"), 40))
+        .await
+        .unwrap();
+    assert_eq!(o.snapshot.locus.idle_since, Some(40));
+    assert_eq!(
+        store.idle_loci(40).await.unwrap(),
+        vec!["locus-1".to_owned()]
+    );
+    let o = change(store, "locus-1", rules::end_if_idle(40, 50))
+        .await
+        .unwrap();
+    assert_eq!(
+        (o.snapshot.locus.sequence, &o.snapshot.locus.state),
+        (5, &LocusState::Inactive)
+    );
+    assert_eq!(o.snapshot.locus.ended_at, Some(50));
+    // Ended: still readable, no longer active, a new one can open.
+    assert!(store.active_meetings(10).await.unwrap().is_empty());
+    assert_eq!(store.active_locus_of(&s.id).await.unwrap(), None);
+    assert_eq!(
+        store
+            .meeting("locus-1")
+            .await
+            .unwrap()
+            .unwrap()
+            .locus
+            .sequence,
+        5
+    );
+    assert_eq!(
+        store.open_locus(&s.id, "locus-3", 60).await.unwrap().id,
+        "locus-3"
+    );
+    assert!(
+        store
+            .change_meeting("nope", rules::end(None, 1))
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+async fn concurrent_meeting_changes_get_distinct_sequences(store: &dyn Store) {
+    let s = store
+        .ensure_space(&space("busy", "3000000001", None))
+        .await
+        .unwrap();
+    // Concurrent opens agree on one Locus.
+    let opened = join_all((0..8).map(|i| {
+        let sid = s.id.clone();
+        async move {
+            store
+                .open_locus(&sid, &format!("open-{i}"), 1)
+                .await
+                .unwrap()
+                .id
+        }
+    }))
+    .await;
+    assert!(opened.iter().all(|id| *id == opened[0]), "{opened:?}");
+    let locus = opened[0].clone();
+    let mut people = Vec::new();
+    for i in 0..30 {
+        people.push(person(store, &format!("c{i}@example.com")).await);
+    }
+    let outcomes = join_all(people.iter().enumerate().map(|(i, p)| {
+        let locus = locus.clone();
+        async move {
+            let m = crate::locus::rules::join(joiner(p, &format!("dev-{i}")), format!("p{i}"), 2);
+            change(store, &locus, m).await.unwrap()
+        }
+    }))
+    .await;
+    let mut seqs: Vec<u64> = outcomes.iter().map(|o| o.snapshot.locus.sequence).collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=30).collect::<Vec<u64>>());
+    let m = store.meeting(&locus).await.unwrap().unwrap();
+    assert_eq!(m.participants.len(), 30);
+    assert_eq!(m.locus.sequence, 30);
+    // Each change saw everything committed before it.
+    for o in &outcomes {
+        assert_eq!(
+            o.snapshot.participants.len() as u64,
+            o.snapshot.locus.sequence
+        );
+    }
+}
+
+// ---------------------------------------------------------------- client logs
+
+fn new_log(id: &str, person: &PersonRecord, created_at: Millis) -> NewClientLog {
+    NewClientLog {
+        id: id.to_owned(),
+        person_id: person.id.clone(),
+        org_id: person.org_id.clone(),
+        filename: format!("{id}.txt"),
+        upload_hash: hash(id),
+        created_at,
+    }
+}
+
+async fn client_logs_stay_under_the_total_cap_under_concurrency(store: &dyn Store) {
+    let alice = person(store, "logs@example.com").await;
+    let ghost = PersonRecord {
+        id: "no-such-person".into(),
+        ..alice.clone()
+    };
+    assert!(matches!(
+        store
+            .create_client_log(&new_log("ghost", &ghost, 1), 100, 0)
+            .await,
+        Err(StoreError::MissingReference("person"))
+    ));
+    let ids: Vec<String> = (0..10).map(|n| format!("log-{n}")).collect();
+    for id in &ids {
+        store
+            .create_client_log(&new_log(id, &alice, 10), 100, 0)
+            .await
+            .unwrap();
+    }
+    // Ten concurrent 100-byte uploads against a 350-byte total: each is
+    // stored, and whatever the interleaving at most three stay.
+    let hashes: Vec<SecretHash> = ids.iter().map(|id| hash(id)).collect();
+    let outcomes = join_all(ids.iter().zip(&hashes).zip(100..).map(|((id, h), at)| {
+        let content = bytes::Bytes::from(vec![b'x'; 100]);
+        store.store_client_log_content(id, h, content, at, 350)
+    }))
+    .await;
+    for o in outcomes {
+        assert!(matches!(o.unwrap(), UploadOutcome::Stored { .. }));
+    }
+    let filter = ClientLogFilter {
+        limit: 100,
+        ..ClientLogFilter::default()
+    };
+    let kept: Vec<ClientLogRecord> = store
+        .client_logs(&filter)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.uploaded_at.is_some())
+        .collect();
+    let total: u64 = kept.iter().map(|r| r.size).sum();
+    assert!(total <= 350 && kept.len() == 3, "kept {kept:?}");
+    // A wrong secret, an evicted log, and a finalized log refuse content.
+    let survivor = &kept[0].id;
+    let bytes = bytes::Bytes::from_static(b"y");
+    assert_eq!(
+        store
+            .store_client_log_content(survivor, &hash("wrong"), bytes.clone(), 200, 350)
+            .await
+            .unwrap(),
+        UploadOutcome::NotFound
+    );
+    let meta = serde_json::json!([{"key": "locusId", "value": "l"}]);
+    let done = store
+        .finalize_client_log(survivor, &alice.id, &meta, 300)
+        .await
+        .unwrap();
+    assert!(matches!(done, FinalizeOutcome::Finalized(ref r) if r.meta.as_ref() == Some(&meta)));
+    assert_eq!(
+        store
+            .store_client_log_content(survivor, &hash(survivor), bytes, 400, 350)
+            .await
+            .unwrap(),
+        UploadOutcome::Finalized
+    );
+    assert_eq!(
+        store
+            .client_log_content(survivor)
+            .await
+            .unwrap()
+            .map(|c| c.len()),
+        Some(100)
+    );
 }

@@ -34,6 +34,9 @@ enum PathId {
     None,
     Device,
     Person,
+    /// No path id, but the generic body names nothing the route can act on:
+    /// an authenticated caller gets 400.
+    Body,
 }
 
 /// The row of every operation in the document. Add one for a new route.
@@ -50,10 +53,30 @@ fn row(method: &str, path: &str) -> Option<Kind> {
         ("GET" | "POST", "/calliope/api/discovery/v1/clusters") => bearer(P::None),
         ("GET", "/conversation/api/v1/users") => bearer(P::None),
         ("GET", "/locus/api/v1/loci") => bearer(P::None),
+        // Another person's Locus id is as unknown as a random one.
+        ("GET", "/locus/api/v1/loci/{id}")
+        | ("POST", "/locus/api/v1/loci/{id}/participant" | "/locus/api/v1/loci/{id}/end")
+        | ("PUT", "/locus/api/v1/loci/{id}/participant/{participant_id}/leave") => {
+            bearer(P::Device)
+        }
+        ("POST", "/locus/api/v1/loci/call" | "/wbxappapi/v1/meetingInfo") => bearer(P::Body),
         ("GET", "/v1/meetingPreferences") => bearer(P::None),
+        ("POST", "/clientlogs/api/v1/logs/urls") => bearer(P::None),
+        // A body without a `filename` from logs/urls names no log.
+        ("POST", "/clientlogs/api/v1/logs/meta") => bearer(P::Body),
+        // Another person's log id is as unknown as a random one.
+        ("DELETE", "/clientlogs/api/v1/uploads/{id}") => bearer(P::Device),
+        // The temporary upload URL: its one-off `token` is the capability
+        // (the official SDK sends no Authorization there).
+        ("PUT", "/clientlogs/api/v1/uploads/{id}") => Some(Public),
+        ("GET", "/admin/api/v1/clientLogs" | "/admin/api/v1/clientLogs/{id}/content")
+        | ("GET" | "DELETE", "/admin/api/v1/clientLogs/{id}") => Some(Admin),
         ("POST", "/metrics/api/v1/clientmetrics") => bearer(P::None),
         ("GET", "/admin/api/v1/connections")
         | ("POST", "/admin/api/v1/events" | "/admin/api/v1/tokens/revoke") => Some(Admin),
+        ("GET", "/admin/api/v1/meetings") | ("POST", "/admin/api/v1/meetings/{id}/end") => {
+            Some(Admin)
+        }
         (
             "GET",
             "/healthz" | "/readyz" | "/metrics" | "/openapi.json" | "/region" | "/v1/region",
@@ -338,6 +361,7 @@ async fn every_bearer_route_rejects_strangers_and_leaks_nothing() {
                         assert_eq!(status, 200, "{what}: {text}")
                     }
                     PathId::Person => assert_eq!(status, 404, "{what}: {text}"),
+                    PathId::Body => assert_eq!(status, 400, "{what}: {text}"),
                     PathId::None => {
                         assert!((200..300).contains(&status), "{what}: {status} {text}")
                     }
@@ -406,7 +430,7 @@ async fn the_websocket_rejects_strangers() {
         let expected = if case.unauthorized.is_some() {
             4401
         } else {
-            4403
+            4404
         };
         assert_eq!(code, expected, "websocket with {}: {reason}", case.name);
         assert!(!reason.contains(VICTIM_MARK) && !reason.contains(VICTIM_EMAIL));
@@ -415,6 +439,6 @@ async fn the_websocket_rejects_strangers() {
     // The owner still connects.
     let ws = crate::support::connect(&w.victim_device, &w.victim_token, false).await;
     drop(ws);
-    eprintln!("access control: websocket {checked} stranger cases closed (4401/4403)");
+    eprintln!("access control: websocket {checked} stranger cases closed (4401/4404)");
     w.server.shutdown().await;
 }

@@ -394,7 +394,8 @@ async fn authorization_code_flow(ctx: Ctx) -> anyhow::Result<()> {
         ])
         .send()
         .await?;
-    ensure!(res.status() == StatusCode::UNAUTHORIZED, "{}", res.status());
+    ensure!(res.status() == StatusCode::FORBIDDEN, "{}", res.status());
+    ensure!(res.text().await?.contains("personal access token"));
     Ok(())
 }
 

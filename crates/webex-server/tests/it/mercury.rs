@@ -120,12 +120,22 @@ async fn revoked_token_cannot_connect() {
 }
 
 #[tokio::test]
-async fn another_persons_device_is_4403() {
+async fn another_persons_device_closes_like_a_missing_one() {
+    // Issue 14: 4403 told "someone else's device" from "no such device"
+    // (4404), an oracle for device ids that HTTP (404 for both) did not give.
     let (server, _token, device) = server_with_device(|_| {}).await;
     let mallory = server.token_for(&email("mallory")).await.unwrap();
     let mut ws = open(&device.ws_url, false).await;
     send_auth(&mut ws, &mallory).await;
-    assert_eq!(expect_close(&mut ws).await.0, 4403);
+    let theirs = expect_close(&mut ws).await;
+    let missing_url = device
+        .ws_url
+        .replace(&device.id, &uuid::Uuid::new_v4().to_string());
+    let mut ws = open(&missing_url, false).await;
+    send_auth(&mut ws, &mallory).await;
+    let missing = expect_close(&mut ws).await;
+    assert_eq!(theirs.0, 4404);
+    assert_eq!(theirs, missing);
     server.shutdown().await;
 }
 

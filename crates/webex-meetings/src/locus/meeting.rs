@@ -1,0 +1,420 @@
+//! [`Meeting`]: one meeting of the list, its Locus working copy and its
+//! subscribers. Documents reach it only through the collection, which holds
+//! its lock first (lock order: collection, then meeting).
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+
+use tokio::sync::mpsc;
+use webex_wire::locus::{Locus, LocusState, LocusType, MeetingInfo};
+
+use super::apply::{self, Decision, Pending};
+use super::error::MeetingError;
+use super::events::{MeetingEvent, MeetingEventStream};
+use super::roster::{self, Member};
+use crate::client::Shared;
+use crate::events::Subscription;
+
+/// How a meeting entered the list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// `Meetings::create`.
+    Created,
+    /// A Locus document (sync, Mercury).
+    Locus,
+}
+
+/// One meeting. Cheap to clone; clones share everything.
+///
+/// Obtained from [`crate::Meetings::create`], [`crate::Meetings::list`],
+/// [`crate::Meetings::get`] or a `meeting:added` event.
+///
+/// ```no_run
+/// # async fn run(meetings: webex_meetings::Meetings) -> Result<(), webex_meetings::MeetingError> {
+/// let meeting = meetings.create("room1@webex.localhost").await?;
+/// meeting.join().await?;
+/// for member in meeting.members() {
+///     println!("{} {}", member.name, member.status);
+/// }
+/// meeting.leave().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Meeting {
+    pub(crate) inner: Arc<MeetingInner>,
+}
+
+pub(crate) struct MeetingInner {
+    pub(crate) id: String,
+    pub(crate) correlation_id: String,
+    pub(crate) destination: Option<String>,
+    pub(crate) origin: Origin,
+    pub(crate) shared: Weak<Shared>,
+    state: Mutex<MeetingState>,
+}
+
+/// What changes, behind the meeting's lock.
+#[derive(Default)]
+pub(crate) struct MeetingState {
+    pub(crate) doc: Option<Locus>,
+    pub(crate) locus_url: Option<String>,
+    pub(crate) info: Option<MeetingInfo>,
+    pub(crate) sip_uri: Option<String>,
+    pub(crate) meeting_number: Option<String>,
+    pub(crate) join_url: Option<String>,
+    pub(crate) pending: Pending,
+    /// A resynchronisation is scheduled or running.
+    pub(crate) resync_scheduled: bool,
+    /// A `join()` is in flight: never pruned meanwhile.
+    pub(crate) joining: bool,
+    /// This device was joined at some point.
+    pub(crate) ever_joined: bool,
+    /// The collection epoch of the last applied document.
+    pub(crate) touched: u64,
+    pub(crate) removed: bool,
+    pub(crate) last_error: Option<Arc<MeetingError>>,
+    subscribers: Vec<mpsc::UnboundedSender<MeetingEvent>>,
+}
+
+/// What applying a document did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Applied {
+    /// The working copy changed.
+    Changed,
+    /// Older than the working copy; dropped.
+    Stale,
+    /// Queued behind missing deltas; this many are waiting.
+    Queued(usize),
+    /// Cannot be placed: fetch the full document.
+    Resync,
+    /// Not applied: malformed (the error is the meeting's `last_error`).
+    Malformed,
+}
+
+impl Meeting {
+    pub(crate) fn new(
+        shared: Weak<Shared>,
+        origin: Origin,
+        destination: Option<String>,
+        state: MeetingState,
+    ) -> Self {
+        let id = uuid::Uuid::new_v4().to_string();
+        Self {
+            inner: Arc::new(MeetingInner {
+                correlation_id: id.clone(),
+                id,
+                destination,
+                origin,
+                shared,
+                state: Mutex::new(state),
+            }),
+        }
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, MeetingState> {
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn same(&self, other: &Meeting) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
+    /// This meeting's id in this SDK (a UUID; not the Locus id).
+    pub fn id(&self) -> &str {
+        &self.inner.id
+    }
+
+    /// The correlation id this device joins with; the server echoes it in
+    /// `self.devices[]`, which is how a Locus is tied to this meeting.
+    pub fn correlation_id(&self) -> &str {
+        &self.inner.correlation_id
+    }
+
+    /// What was given to `create()`, if the meeting was created here.
+    pub fn destination(&self) -> Option<&str> {
+        self.inner.destination.as_deref()
+    }
+
+    /// The Locus URL, once known (joined, in progress, or synced).
+    pub fn locus_url(&self) -> Option<String> {
+        self.lock().locus_url.clone()
+    }
+
+    /// The meeting's SIP address, when known.
+    pub fn sip_uri(&self) -> Option<String> {
+        self.lock().sip_uri.clone()
+    }
+
+    /// The meeting number, when known.
+    pub fn meeting_number(&self) -> Option<String> {
+        self.lock().meeting_number.clone()
+    }
+
+    /// What `meetingInfo` answered at `create()`, if it did.
+    pub fn meeting_info(&self) -> Option<MeetingInfo> {
+        self.lock().info.clone()
+    }
+
+    /// `fullState.state` (ACTIVE, INACTIVE, …); `None` before any Locus.
+    pub fn state(&self) -> Option<LocusState> {
+        self.lock()
+            .doc
+            .as_ref()
+            .and_then(|d| d.full_state.as_ref())
+            .map(|f| f.state.clone())
+    }
+
+    /// `fullState.type` (MEETING, CALL, …); `None` before any Locus.
+    pub fn kind(&self) -> Option<LocusType> {
+        self.lock()
+            .doc
+            .as_ref()
+            .and_then(|d| d.full_state.as_ref())
+            .map(|f| f.kind.clone())
+    }
+
+    /// Whether this device is in the meeting (`self.devices[this device]`
+    /// is JOINED).
+    pub fn is_joined(&self) -> bool {
+        let device = self.device_url();
+        self.lock()
+            .doc
+            .as_ref()
+            .is_some_and(|d| apply::device_joined(d, device.as_deref()))
+    }
+
+    /// The roster now (a snapshot).
+    pub fn members(&self) -> Vec<Member> {
+        self.lock()
+            .doc
+            .as_ref()
+            .map(roster::roster)
+            .unwrap_or_default()
+    }
+
+    /// The Locus document as this client last applied it.
+    pub fn locus(&self) -> Option<Locus> {
+        self.lock().doc.clone()
+    }
+
+    /// The last document the server sent for this meeting that could not be
+    /// applied (malformed or partial), if any.
+    pub fn last_error(&self) -> Option<Arc<MeetingError>> {
+        self.lock().last_error.clone()
+    }
+
+    /// Whether the meeting has left the meetings list.
+    pub fn is_removed(&self) -> bool {
+        self.lock().removed
+    }
+
+    /// This meeting's events, starting with its current state (a
+    /// `meeting:stateChange` from `None` when a state is known, a
+    /// `members:update` adding everyone in the roster, and
+    /// `meeting:self:left` if this device already left), so a late
+    /// subscriber misses nothing. The stream ends when the meeting leaves
+    /// the list.
+    pub fn events(&self) -> MeetingEventStream {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let device = self.device_url();
+        let mut state = self.lock();
+        if let Some(doc) = &state.doc {
+            if let Some(f) = &doc.full_state {
+                let _ = tx.send(MeetingEvent::StateChange {
+                    previous: None,
+                    current: f.state.clone(),
+                });
+            }
+            let members = roster::roster(doc);
+            if !members.is_empty() {
+                let _ = tx.send(MeetingEvent::MembersUpdate(roster::MembersDelta {
+                    added: members,
+                    ..Default::default()
+                }));
+            }
+            if state.ever_joined && !apply::device_joined(doc, device.as_deref()) {
+                let _ = tx.send(MeetingEvent::SelfLeft);
+            }
+        }
+        if !state.removed {
+            state.subscribers.push(tx);
+        }
+        MeetingEventStream { rx }
+    }
+
+    /// Runs `handler` for each event named `name` (`meeting:stateChange`,
+    /// `members:update`, `meeting:self:left`, or `*`), starting with the
+    /// current state. Dropping the [`Subscription`] unsubscribes. Any other
+    /// name is refused with [`crate::Error::UnknownEvent`].
+    ///
+    /// # Panics
+    /// Outside a Tokio runtime (the handler runs on a spawned task).
+    pub fn on(
+        &self,
+        name: impl Into<String>,
+        handler: impl Fn(MeetingEvent) + Send + Sync + 'static,
+    ) -> Result<Subscription, crate::Error> {
+        let name = name.into();
+        if name != "*" && !MeetingEvent::NAMES.contains(&name.as_str()) {
+            return Err(crate::Error::UnknownEvent { name });
+        }
+        let mut stream = self.events();
+        Ok(Subscription::from_task(tokio::spawn(async move {
+            while let Some(event) = stream.recv().await {
+                if event.matches(&name) {
+                    handler(event);
+                }
+            }
+        })))
+    }
+
+    /// The registered device's URL, if registered.
+    pub(crate) fn device_url(&self) -> Option<String> {
+        self.inner
+            .shared
+            .upgrade()
+            .and_then(|s| s.current_device())
+            .map(|c| c.device.url)
+    }
+
+    /// Applies `incoming` (§4.3) and emits what changed. `epoch` marks when.
+    pub(crate) fn apply(&self, incoming: Locus, device_url: Option<&str>, epoch: u64) -> Applied {
+        let mut state = self.lock();
+        if let Err(message) = apply::validate(&incoming) {
+            let url = if incoming.url.is_empty() {
+                state.locus_url.clone().unwrap_or_default()
+            } else {
+                incoming.url.clone()
+            };
+            let error = MeetingError::malformed(&url, message);
+            tracing::warn!(meeting = %self.inner.id, error = %error, "locus document not applied");
+            state.last_error = Some(Arc::new(error));
+            return Applied::Malformed;
+        }
+        match apply::decide(state.doc.as_ref(), &incoming) {
+            Decision::Apply(next) => {
+                let next = match state.pending.drain_onto(&next) {
+                    Some(further) => further,
+                    None => *next,
+                };
+                state.set_doc(next, device_url, epoch);
+                Applied::Changed
+            }
+            Decision::Stale => Applied::Stale,
+            Decision::Queue => Applied::Queued(state.pending.push(incoming)),
+            Decision::Resync => Applied::Resync,
+        }
+    }
+
+    /// Replaces the working copy with a freshly fetched full document
+    /// (whatever its sequence: the server's copy is the truth), then applies
+    /// queued deltas that fit on it.
+    pub(crate) fn reset(&self, fetched: Locus, device_url: Option<&str>, epoch: u64) -> Applied {
+        let mut state = self.lock();
+        state.resync_scheduled = false;
+        if let Err(message) = apply::validate(&fetched) {
+            let error = MeetingError::malformed(&fetched.url, message);
+            tracing::warn!(meeting = %self.inner.id, error = %error, "fetched locus not applied");
+            state.last_error = Some(Arc::new(error));
+            return Applied::Malformed;
+        }
+        let newer = state
+            .doc
+            .as_ref()
+            .and_then(|d| d.sequence.last())
+            .is_none_or(|have| fetched.sequence.last().is_some_and(|got| got >= have));
+        let base = if newer {
+            fetched
+        } else {
+            // A live event got here first with something newer.
+            match state.doc.clone() {
+                Some(d) => d,
+                None => fetched,
+            }
+        };
+        let next = state.pending.drain_onto(&base).unwrap_or(base);
+        state.pending.clear();
+        state.set_doc(next, device_url, epoch);
+        Applied::Changed
+    }
+
+    /// Leaves the list: subscribers' streams end.
+    pub(crate) fn mark_removed(&self) {
+        let mut state = self.lock();
+        state.removed = true;
+        state.subscribers.clear();
+    }
+}
+
+impl MeetingState {
+    /// Installs `next` as the working copy and emits the differences.
+    fn set_doc(&mut self, next: Locus, device_url: Option<&str>, epoch: u64) {
+        let old = self.doc.take();
+        let old_state = old
+            .as_ref()
+            .and_then(|d| d.full_state.as_ref())
+            .map(|f| f.state.clone());
+        let new_state = next.full_state.as_ref().map(|f| f.state.clone());
+        let old_roster = old.as_ref().map(roster::roster).unwrap_or_default();
+        let new_roster = roster::roster(&next);
+        let was_joined = old
+            .as_ref()
+            .is_some_and(|d| apply::device_joined(d, device_url));
+        let now_joined = apply::device_joined(&next, device_url);
+
+        self.locus_url = Some(next.url.clone());
+        if let Some(info) = &next.info {
+            if !info.sip_uri.is_empty() {
+                self.sip_uri = Some(info.sip_uri.clone());
+            }
+            if let Some(n) = &info.web_ex_meeting_id {
+                self.meeting_number = Some(n.clone());
+            }
+        }
+        self.ever_joined |= now_joined;
+        self.touched = epoch;
+        self.doc = Some(next);
+
+        if let Some(current) = new_state
+            && old_state.as_ref() != Some(&current)
+        {
+            self.emit(MeetingEvent::StateChange {
+                previous: old_state,
+                current,
+            });
+        }
+        let delta = roster::diff(&old_roster, &new_roster);
+        if !delta.is_empty() {
+            self.emit(MeetingEvent::MembersUpdate(delta));
+        }
+        if was_joined && !now_joined {
+            self.emit(MeetingEvent::SelfLeft);
+        }
+    }
+
+    fn emit(&mut self, event: MeetingEvent) {
+        tracing::debug!(event = %event.name(), "meeting event");
+        self.subscribers.retain(|s| s.send(event.clone()).is_ok());
+    }
+}
+
+impl std::fmt::Debug for Meeting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = self.lock();
+        f.debug_struct("Meeting")
+            .field("id", &self.inner.id)
+            .field("destination", &self.inner.destination)
+            .field("locus_url", &state.locus_url)
+            .field(
+                "state",
+                &state
+                    .doc
+                    .as_ref()
+                    .and_then(|d| d.full_state.as_ref())
+                    .map(|f| f.state.as_str().to_owned()),
+            )
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,45 @@
+//! The meetings list (Locus, `locus-protocol.md` §1–4): `sync`, `create`,
+//! `list`/`get` on [`crate::Meetings`]; `join`, `leave`, `end_for_all`,
+//! `members` on [`Meeting`]; and their events.
+//!
+//! - `apply`: documents and `locus.difference` deltas applied by
+//!   sequence (§4.3), pure and unit-tested.
+//! - `collection`: one meeting per Locus, lookup order of §1.4, pruning on
+//!   sync; every document is applied under the list's lock.
+//! - `meeting`: the [`Meeting`] handle, its working copy and subscribers.
+//! - `requests`: the HTTP calls, each bounded and mapped to
+//!   [`MeetingError`].
+//! - `worker`: Mercury `locus.*` events in order, sync after reconnects,
+//!   resynchronisations after a gap; stopped by `unregister()`.
+//! - `roster`, `events`, `destination`, `options`: members, event types,
+//!   destination parsing, timeouts.
+
+mod api;
+pub(crate) mod apply;
+pub(crate) mod collection;
+mod destination;
+mod error;
+mod events;
+mod meeting;
+mod options;
+mod requests;
+mod roster;
+pub(crate) mod worker;
+
+pub(crate) use collection::Collection;
+pub use error::MeetingError;
+pub use events::{AddedReason, MeetingEvent, MeetingEventStream, RemovedReason};
+pub use meeting::Meeting;
+pub use options::MeetingOptions;
+pub use roster::{Member, MemberStatus, MembersDelta};
+
+/// A meeting with no SDK behind it, for unit tests.
+#[cfg(test)]
+pub(crate) fn test_meeting() -> Meeting {
+    Meeting::new(
+        std::sync::Weak::new(),
+        meeting::Origin::Created,
+        None,
+        meeting::MeetingState::default(),
+    )
+}

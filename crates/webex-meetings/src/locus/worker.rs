@@ -1,0 +1,152 @@
+//! The meetings worker: applies Locus events from Mercury in order, syncs
+//! after a reconnect, and runs resynchronisations (`GET {locusUrl}`) after
+//! their wait. It runs while registered; `unregister()` stops it and every
+//! job it started.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Weak;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::collection::{Input, Source};
+use super::error::MeetingError;
+use super::events::RemovedReason;
+use super::meeting::Meeting;
+use super::{api, requests};
+use crate::client::Shared;
+
+/// Runs until `cancel` or until the SDK is dropped.
+pub(crate) async fn run(
+    shared: Weak<Shared>,
+    mut inbox: mpsc::UnboundedReceiver<Input>,
+    cancel: CancellationToken,
+) {
+    let mut jobs = JoinSet::new();
+    loop {
+        let input = tokio::select! {
+            _ = cancel.cancelled() => break,
+            Some(done) = jobs.join_next(), if !jobs.is_empty() => {
+                if let Err(e) = done && e.is_panic() {
+                    tracing::error!("a meetings job panicked; the worker goes on");
+                }
+                continue;
+            }
+            input = inbox.recv() => match input {
+                Some(i) => i,
+                None => break,
+            },
+        };
+        let Some(strong) = shared.upgrade() else {
+            break;
+        };
+        match input {
+            Input::Frame(frame) => {
+                // A bug in applying one document must not stop the others.
+                let applied = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                    strong.locus.handle_frame(&strong, &frame);
+                }));
+                if applied.is_err() {
+                    tracing::error!(event = ?frame.event_type(), "applying a locus event panicked; skipped");
+                }
+            }
+            Input::Reconnected => {
+                jobs.spawn(sync_after_reconnect(shared.clone()));
+            }
+            Input::Resync { meeting, after } => {
+                jobs.spawn(resync(shared.clone(), meeting, after));
+            }
+            Input::FetchNew { locus_url } => {
+                jobs.spawn(fetch_new(shared.clone(), locus_url));
+            }
+        }
+    }
+    jobs.abort_all();
+}
+
+/// `network:reconnected`: events may have been missed; sync.
+async fn sync_after_reconnect(shared: Weak<Shared>) {
+    let Some(shared) = shared.upgrade() else {
+        return;
+    };
+    match api::sync(&shared).await {
+        Ok(list) => tracing::info!(meetings = list.len(), "synced meetings after a reconnect"),
+        Err(e) => tracing::warn!(error = %e, "sync after a reconnect failed"),
+    }
+}
+
+/// Waits `after`, then replaces `meeting`'s copy with `GET {locusUrl}`.
+/// Retries transient failures every `delta_wait`; a meeting the server no
+/// longer shows this user is removed.
+async fn resync(shared: Weak<Shared>, meeting: Meeting, after: Duration) {
+    let mut wait = after;
+    loop {
+        tokio::time::sleep(wait).await;
+        let Some(strong) = shared.upgrade() else {
+            return;
+        };
+        let Some(url) = meeting.locus_url() else {
+            return;
+        };
+        if meeting.is_removed() {
+            return;
+        }
+        let options = strong.locus.options;
+        let fetched = requests::bounded(
+            "resync",
+            options.request_timeout,
+            requests::get_locus(&strong.http, &url),
+        )
+        .await;
+        match fetched {
+            Ok(mut doc) => {
+                doc.base_sequence = None;
+                if let Err(e) = strong
+                    .locus
+                    .handle(&strong, doc, Some(&meeting), Source::Resync)
+                {
+                    tracing::warn!(error = %e, "resynchronised locus not applied");
+                    meeting.lock().resync_scheduled = false;
+                }
+                return;
+            }
+            Err(
+                MeetingError::AddressNotFound { .. }
+                | MeetingError::NotParticipant
+                | MeetingError::MeetingEnded,
+            ) => {
+                strong.locus.remove(&meeting, RemovedReason::Unavailable);
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, locus = %url, "resync failed; trying again");
+                wait = options.delta_wait.max(Duration::from_millis(100));
+            }
+        }
+    }
+}
+
+/// Fetches a Locus first seen as a delta, and files it.
+async fn fetch_new(shared: Weak<Shared>, locus_url: String) {
+    let Some(strong) = shared.upgrade() else {
+        return;
+    };
+    let limit = strong.locus.options.request_timeout;
+    match requests::bounded(
+        "fetch",
+        limit,
+        requests::get_locus(&strong.http, &locus_url),
+    )
+    .await
+    {
+        Ok(mut doc) => {
+            doc.base_sequence = None;
+            if let Err(e) = strong.locus.handle(&strong, doc, None, Source::Resync) {
+                tracing::warn!(error = %e, locus = %locus_url, "fetched locus not applied");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, locus = %locus_url, "fetching a new locus failed"),
+    }
+}

@@ -1,0 +1,251 @@
+//! Locus documents as the official SDK reads them, built from a stored
+//! [`MeetingSnapshot`]: the full document (optionally with the reader's
+//! `self`) and the `locus.difference` delta of one change.
+//!
+//! Never written here: `htMeta`, `dataSets`, `links.resources.visibleDataSets`
+//! (they switch the client to hash trees), `info.webExSite` (it redirects
+//! meeting-info requests), `controls.record` (it needs fields this server
+//! has no use for).
+
+use webex_wire::locus::{
+    DisplayHints, FullState, Host, Locus, LocusInfo, LocusState, LocusType, Participant,
+    ParticipantControls, ParticipantDevice, ParticipantStatus, ParticipantType, Person, Sequence,
+};
+
+use crate::store::meetings::{MeetingSnapshot, ParticipantRecord};
+use crate::time::rfc3339;
+
+use super::address;
+
+/// What documents need to know about the server.
+#[derive(Debug, Clone)]
+pub struct Site<'a> {
+    /// Public base URL (no trailing slash).
+    pub public_url: &'a str,
+    /// SIP domain of meeting addresses.
+    pub sip_domain: &'a str,
+}
+
+impl Site<'_> {
+    /// `{public}/locus/api/v1/loci/<id>`.
+    pub fn locus_url(&self, locus_id: &str) -> String {
+        format!("{}{}/{locus_id}", self.public_url, super::LOCI_PATH)
+    }
+}
+
+/// The full document of `m` as the person `viewer` sees it (`self` is their
+/// participant, when they have one).
+pub fn full(m: &MeetingSnapshot, site: &Site<'_>, viewer: Option<&str>) -> Locus {
+    let url = site.locus_url(&m.locus.id);
+    let host_id = m.locus.host_id.as_deref();
+    let participants: Vec<Participant> = m
+        .participants
+        .iter()
+        .map(|p| participant(p, &url, host_id))
+        .collect();
+    let self_ = viewer.and_then(|v| {
+        m.participants
+            .iter()
+            .position(|p| p.person_id == v)
+            .and_then(|i| participants.get(i).cloned())
+    });
+    Locus {
+        url,
+        created: Some(rfc3339(m.locus.created_at)),
+        full_state: Some(full_state(m)),
+        info: Some(info(m, site)),
+        host: host(m),
+        participants,
+        self_,
+        controls: None,
+        sequence: Sequence::single(m.locus.sequence),
+        base_sequence: None,
+        sync_url: None,
+        conversation_url: None,
+    }
+}
+
+/// The delta of the change that produced `m` (whose sequence is the new
+/// one): only the participants in `changed`, plus `fullState` and `host`,
+/// with `baseSequence` = the previous sequence. No `self`: the event layer
+/// adds it for the persons whose participant changed.
+pub fn delta(m: &MeetingSnapshot, site: &Site<'_>, changed: &[String]) -> Locus {
+    let url = site.locus_url(&m.locus.id);
+    let host_id = m.locus.host_id.as_deref();
+    let participants = m
+        .participants
+        .iter()
+        .filter(|p| changed.contains(&p.id))
+        .map(|p| participant(p, &url, host_id))
+        .collect();
+    Locus {
+        url,
+        full_state: Some(full_state(m)),
+        host: host(m),
+        participants,
+        sequence: Sequence::single(m.locus.sequence),
+        base_sequence: Some(Sequence::single(m.locus.sequence.saturating_sub(1))),
+        ..Locus::default()
+    }
+}
+
+fn full_state(m: &MeetingSnapshot) -> FullState {
+    let active = m.locus.state == LocusState::Active;
+    FullState {
+        state: m.locus.state.clone(),
+        kind: LocusType::Meeting,
+        active,
+        locked: false,
+        last_active: Some(rfc3339(m.locus.last_active)),
+        count: Some(u32::try_from(m.joined_count()).unwrap_or(u32::MAX)),
+    }
+}
+
+fn info(m: &MeetingSnapshot, site: &Site<'_>) -> LocusInfo {
+    LocusInfo {
+        sip_uri: address::sip_uri(&m.space.name, site.sip_domain),
+        web_ex_meeting_id: Some(m.space.meeting_number.clone()),
+        owner: m.space.owner_id.clone().or_else(|| m.locus.host_id.clone()),
+        topic: Some(m.space.name.clone()),
+        web_ex_meeting_link: Some(address::join_url(site.public_url, &m.space.name)),
+        display_hints: Some(DisplayHints {
+            joined: vec!["ROSTER_IN_MEETING".into()],
+            moderator: vec!["LEAVE_END_MEETING".into()],
+            co_host: Vec::new(),
+        }),
+    }
+}
+
+fn host(m: &MeetingSnapshot) -> Option<Host> {
+    let id = m.locus.host_id.as_deref()?;
+    let p = m.participant_of(id);
+    Some(Host {
+        id: id.to_owned(),
+        name: p.map(|p| p.name.clone()),
+        email: p.map(|p| p.email.clone()),
+    })
+}
+
+/// One participant as the SDK reads it: `devices` and `status` always
+/// present.
+pub fn participant(p: &ParticipantRecord, locus_url: &str, host_id: Option<&str>) -> Participant {
+    Participant {
+        id: p.id.clone(),
+        url: Some(format!("{locus_url}/participant/{}", p.id)),
+        state: p.state.clone(),
+        kind: ParticipantType::User,
+        person: Person {
+            id: p.person_id.clone(),
+            name: p.name.clone(),
+            email: Some(p.email.clone()),
+            org_id: Some(p.org_id.clone()),
+        },
+        devices: p
+            .devices
+            .iter()
+            .map(|d| ParticipantDevice {
+                url: d.url.clone(),
+                state: d.state.clone(),
+                correlation_id: d.correlation_id.clone(),
+                device_type: d.device_type.clone(),
+            })
+            .collect(),
+        status: ParticipantStatus::default(),
+        controls: ParticipantControls::default(),
+        guest: false,
+        moderator: host_id == Some(p.person_id.as_str()),
+        removed: false,
+        reason: None,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) mod tests {
+    use webex_wire::locus::ParticipantState;
+
+    use super::*;
+    use crate::store::meetings::{LocusRecord, ParticipantDeviceRecord, SpaceRecord};
+
+    pub(crate) fn sample(n: usize) -> MeetingSnapshot {
+        MeetingSnapshot {
+            space: SpaceRecord {
+                id: "s1".into(),
+                name: "room1".into(),
+                meeting_number: "1234567890".into(),
+                owner_id: None,
+                created_at: 0,
+            },
+            locus: LocusRecord {
+                id: "l1".into(),
+                space_id: "s1".into(),
+                state: LocusState::Active,
+                host_id: Some("u0".into()),
+                sequence: 7,
+                created_at: 0,
+                last_active: 0,
+                ended_at: None,
+                idle_since: None,
+            },
+            participants: (0..n)
+                .map(|i| ParticipantRecord {
+                    id: format!("p{i}"),
+                    person_id: format!("u{i}"),
+                    name: format!("User {i}"),
+                    email: format!("u{i}@example.com"),
+                    org_id: "o".into(),
+                    state: ParticipantState::Joined,
+                    joined_at: 0,
+                    left_at: None,
+                    devices: vec![ParticipantDeviceRecord {
+                        url: format!("http://h/wdm/api/v1/devices/d{i}"),
+                        device_type: "WEB".into(),
+                        correlation_id: Some(format!("c{i}")),
+                        state: ParticipantState::Joined,
+                    }],
+                })
+                .collect(),
+        }
+    }
+
+    fn site() -> Site<'static> {
+        Site {
+            public_url: "http://h",
+            sip_domain: "webex.localhost",
+        }
+    }
+
+    #[test]
+    fn full_documents_have_what_the_official_client_requires() {
+        let doc = full(&sample(2), &site(), Some("u1"));
+        let json = serde_json::to_value(&doc).unwrap();
+        assert_eq!(json["url"], "http://h/locus/api/v1/loci/l1");
+        assert_eq!(json["fullState"]["state"], "ACTIVE");
+        assert_eq!(json["fullState"]["type"], "MEETING");
+        assert_eq!(json["fullState"]["active"], true);
+        assert_eq!(
+            json["sequence"],
+            serde_json::json!({"entries": [7], "rangeStart": 0, "rangeEnd": 0})
+        );
+        assert_eq!(json["info"]["sipUri"], "room1@webex.localhost");
+        assert_eq!(json["info"]["webExMeetingId"], "1234567890");
+        assert_eq!(json["self"]["id"], "p1");
+        assert_eq!(json["self"]["status"], serde_json::json!({}));
+        assert_eq!(json["self"]["devices"][0]["state"], "JOINED");
+        assert_eq!(json["host"]["id"], "u0");
+        assert_eq!(json["participants"][0]["moderator"], true);
+        for forbidden in ["htMeta", "dataSets", "links", "baseSequence"] {
+            assert!(json.get(forbidden).is_none(), "{forbidden}");
+        }
+        assert!(json["info"].get("webExSite").is_none());
+    }
+
+    #[test]
+    fn deltas_hold_only_the_changed_participants() {
+        let doc = delta(&sample(40), &site(), &["p3".to_owned()]);
+        assert_eq!(doc.participants.len(), 1);
+        assert_eq!(doc.participants[0].id, "p3");
+        assert_eq!(doc.base_sequence, Some(Sequence::single(6)));
+        assert!(doc.self_.is_none() && doc.info.is_none());
+    }
+}

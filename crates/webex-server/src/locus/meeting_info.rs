@@ -1,0 +1,146 @@
+//! `POST {webex-appapi-service}/meetingInfo`: what the official SDK asks
+//! about an address before joining.
+//!
+//! Answers 404 for anything this server does not host, and never 403 or 423
+//! (the SDK reads those as "password" and "captcha" and then refuses to
+//! join). Never sends `permissionToken` (it must be a JWT) or
+//! `locusClusterUrl` (it moves joins to another host).
+
+use axum::extract::State;
+use webex_wire::error::ErrorBody;
+use webex_wire::locus::{MeetingInfo, MeetingInfoRequest};
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult, Json};
+use crate::state::AppState;
+use crate::store::meetings::{SpaceKey, SpaceRecord};
+
+use super::address;
+use super::service::{self, LocusError};
+
+/// Meeting information for an address, number, link, person or Locus.
+#[utoipa::path(
+    post,
+    path = "/wbxappapi/v1/meetingInfo",
+    tag = "locus",
+    request_body = MeetingInfoRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The meeting; `locusUrl` while it is in progress", body = MeetingInfo),
+        (status = 400, description = "Malformed body, or no way of naming a meeting in it", body = ErrorBody),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 404, description = "Not a meeting this server hosts", body = ErrorBody),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
+pub(super) async fn meeting_info(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<MeetingInfoRequest>,
+) -> ApiResult<Json<MeetingInfo>> {
+    let space = find(&state, &caller, &body).await?;
+    let Some(space) = space else {
+        return Err(
+            LocusError::NotFound("No meeting for that request on this server".into()).into(),
+        );
+    };
+    let locus = state.store.active_locus_of(&space.id).await?;
+    let site = super::site(&state);
+    let owner = match &space.owner_id {
+        Some(id) => state.store.person(id).await?,
+        None => None,
+    };
+    Ok(Json(MeetingInfo {
+        sip_url: address::sip_uri(&space.name, site.sip_domain),
+        meeting_number: space.meeting_number.clone(),
+        meeting_join_url: address::join_url(site.public_url, &space.name),
+        locus_url: locus.map(|l| site.locus_url(&l.id)),
+        meeting_name: Some(match &owner {
+            Some(p) => format!("{}'s personal room", p.display_name),
+            None => space.name.clone(),
+        }),
+        host_id: space.owner_id.clone(),
+        host_display_name: owner.map(|p| p.display_name),
+        is_pmr: space.owner_id.is_some(),
+    }))
+}
+
+/// The space the request names, trying its fields in the SDK's order of
+/// preference. `Ok(None)`: not ours.
+async fn find(
+    state: &AppState,
+    caller: &Caller,
+    body: &MeetingInfoRequest,
+) -> ApiResult<Option<SpaceRecord>> {
+    let store = &state.store;
+    let given = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
+    if let Some(a) = given(&body.sip_url)
+        .or_else(|| given(&body.meeting_key))
+        .or_else(|| given(&body.meeting_url))
+    {
+        return Ok(service::resolve(state, &a).await?);
+    }
+    if let Some(user) = given(&body.user_id) {
+        let id = decode_person_id(&user);
+        if !address::plausible_id(&id) {
+            return Ok(None);
+        }
+        return Ok(match store.person(&id).await? {
+            Some(p) => Some(service::personal_room(state, &p).await?),
+            None => None,
+        });
+    }
+    if let Some(uuid) = given(&body.meeting_uuid) {
+        if !address::plausible_id(&uuid) {
+            return Ok(None);
+        }
+        return Ok(store.space(SpaceKey::Id(&uuid)).await?);
+    }
+    if let Some(locus_id) = given(&body.locus_id).filter(|id| address::plausible_id(id)) {
+        // Only participants learn a meeting's address from its Locus id.
+        return Ok(match store.meeting(&locus_id).await? {
+            Some(m) if m.participant_of(&caller.person.id).is_some() => Some(m.space),
+            _ => None,
+        });
+    }
+    if given(&body.conversation_url).is_some() {
+        return Ok(None);
+    }
+    Err(ApiError::bad_request(
+        "Name the meeting: sipUrl, meetingKey, meetingUrl, userId, meetingUUID or locusId",
+    ))
+}
+
+/// A person id from a plain id or a hydra id (`base64("ciscospark://…/PEOPLE/<id>")`).
+fn decode_person_id(id: &str) -> String {
+    use base64::Engine;
+    let bare = id.trim_end_matches('=');
+    let decoded = base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(bare)
+        .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(bare))
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok());
+    match decoded.as_deref().and_then(|d| d.rsplit_once("/PEOPLE/")) {
+        Some((_, uuid)) => uuid.to_owned(),
+        None => id.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_hydra_people_ids() {
+        use base64::Engine;
+        let hydra =
+            base64::engine::general_purpose::STANDARD.encode("ciscospark://us/PEOPLE/1234-abcd");
+        assert_eq!(decode_person_id(&hydra), "1234-abcd");
+        assert_eq!(decode_person_id("1234-abcd"), "1234-abcd");
+    }
+}

@@ -1,0 +1,101 @@
+//! Meetings without media: the Locus service the official JS SDK's
+//! `meetings` plugin talks to (`syncMeetings`, `create`, `join`, `leave`,
+//! `endMeetingForAll`, roster events), and the meeting-info lookup it makes
+//! first.
+//!
+//! - [`address`]: what addresses mean (SIP URI, email → personal room,
+//!   meeting number, join link) and how spaces are named and numbered.
+//! - [`rules`]: join, leave, end and idle expiry as pure decisions on a
+//!   stored meeting, run inside the store's transaction.
+//! - [`service`]: the operations (resolve, open, join, leave, end, sweep),
+//!   each one store transaction and one event.
+//! - [`document`]: Locus documents (full and delta) in the shape the
+//!   official SDK accepts.
+//! - [`events`]: one bus message per change, rendered per person on each
+//!   node (`self`), full documents for small meetings, deltas for large.
+//! - `routes` (`{locus}/loci…`), `meeting_info`
+//!   (`{webex-appapi-service}/meetingInfo`) and `admin`
+//!   (`/admin/api/v1/meetings`): the HTTP surface.
+//!
+//! Storage is [`MeetingStore`](crate::store::MeetingStore).
+
+use axum::Router;
+use axum::routing::{get, post, put};
+
+use crate::openapi::Shared;
+use crate::state::AppState;
+
+pub mod address;
+mod admin;
+pub mod document;
+pub mod events;
+mod meeting_info;
+mod routes;
+pub mod rules;
+pub mod service;
+
+pub use admin::{MeetingList, MeetingSummary, ParticipantSummary};
+
+/// Base path of the `locus` service.
+pub const LOCUS_BASE: &str = "/locus/api/v1";
+/// Path of the Loci collection.
+pub const LOCI_PATH: &str = "/locus/api/v1/loci";
+/// Base path of the `webex-appapi-service` service.
+pub const APPAPI_BASE: &str = "/wbxappapi/v1";
+
+/// Routes of this module.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/locus/api/v1/loci", get(routes::list))
+        .route("/locus/api/v1/loci/call", post(routes::call))
+        .route("/locus/api/v1/loci/{id}", get(routes::get_locus))
+        .route("/locus/api/v1/loci/{id}/participant", post(routes::join))
+        .route(
+            "/locus/api/v1/loci/{id}/participant/{participant_id}/leave",
+            put(routes::leave),
+        )
+        .route("/locus/api/v1/loci/{id}/end", post(routes::end))
+        .route(
+            "/wbxappapi/v1/meetingInfo",
+            post(meeting_info::meeting_info),
+        )
+        .route("/admin/api/v1/meetings", get(admin::list))
+        .route("/admin/api/v1/meetings/{id}/end", post(admin::end))
+}
+
+/// The OpenAPI description of this module's routes.
+///
+/// ```
+/// let api = webex_server::locus::openapi();
+/// assert!(api.paths.paths.contains_key("/locus/api/v1/loci/call"));
+/// assert!(api.paths.paths.contains_key("/wbxappapi/v1/meetingInfo"));
+/// ```
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    <ApiDoc as utoipa::OpenApi>::openapi()
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        routes::list,
+        routes::call,
+        routes::get_locus,
+        routes::join,
+        routes::leave,
+        routes::end,
+        meeting_info::meeting_info,
+        admin::list,
+        admin::end,
+    ),
+    tags((name = "locus", description = "Meetings without media (Locus) and meeting info")),
+    modifiers(&Shared)
+)]
+struct ApiDoc;
+
+/// What documents need to know about this server.
+pub fn site(state: &AppState) -> document::Site<'_> {
+    document::Site {
+        public_url: &state.public_url,
+        sip_domain: &state.config.sip_domain,
+    }
+}

@@ -1,0 +1,329 @@
+//! The `locus` service routes: join by address, join a known Locus, leave,
+//! end, read one Locus, list the caller's meetings.
+
+use axum::Extension;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use webex_wire::error::ErrorBody;
+use webex_wire::locus::{
+    JoinRequest, JoinResponse, LeaveRequest, LociList, LocusResponse, error_codes,
+};
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult, Json, Query};
+use crate::http::TrackingId;
+use crate::state::AppState;
+use crate::store::meetings::{ChangeRefused, MeetingSnapshot};
+use crate::time::now_millis;
+
+use super::address::{clean, plausible_id};
+use super::document;
+use super::rules::{self, Joiner};
+use super::service::{self, LocusError};
+
+/// Query accepted on joins (the official SDK always sends it).
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // Accepted for compatibility; redirects are never needed here.
+pub(super) struct JoinQuery {
+    /// `true`: the client can follow a redirect to another cluster.
+    alternate_redirect: Option<String>,
+}
+
+fn tracking(t: &Option<Extension<TrackingId>>) -> Option<&str> {
+    t.as_ref().map(|Extension(TrackingId(id))| id.as_str())
+}
+
+/// 404 unless the Locus `id` exists. Checked before the body, so a request
+/// for a Locus that does not exist is a 404 whatever it carries.
+async fn check_id(state: &AppState, id: &str) -> ApiResult<()> {
+    if plausible_id(id) && state.store.locus(id).await?.is_some() {
+        Ok(())
+    } else {
+        Err(LocusError::NotFound("No such meeting".into()).into())
+    }
+}
+
+/// Checks that `url` is a live device of the caller registered here.
+async fn callers_device(state: &AppState, caller: &Caller, url: &str) -> ApiResult<()> {
+    let prefix = state.service_url("/wdm/api/v1/devices/");
+    let foreign = || {
+        ApiError::forbidden("`device.url` is not a device of the caller registered on this server")
+            .with_error_code(error_codes::FOREIGN_DEVICE)
+    };
+    let Some(id) = url.strip_prefix(&prefix).filter(|id| plausible_id(id)) else {
+        return Err(foreign());
+    };
+    match state.store.device(id).await? {
+        Some(d)
+            if d.person_id == caller.person.id
+                && d.expires_at.is_none_or(|at| at > now_millis()) =>
+        {
+            Ok(())
+        }
+        _ => Err(foreign()),
+    }
+}
+
+async fn joiner(state: &AppState, caller: &Caller, body: &JoinRequest) -> ApiResult<Joiner> {
+    if body.device.url.is_empty() {
+        return Err(ApiError::bad_request("`device.url` is required"));
+    }
+    callers_device(state, caller, &body.device.url).await?;
+    Ok(Joiner {
+        person_id: caller.person.id.clone(),
+        name: caller.person.display_name.clone(),
+        email: caller.person.email.clone(),
+        org_id: caller.person.org_id.clone(),
+        device_url: body.device.url.clone(),
+        device_type: match clean(&body.device.device_type, 32) {
+            t if t.is_empty() => "WEB".into(),
+            t => t,
+        },
+        correlation_id: body.correlation_id.as_deref().map(|c| clean(c, 128)),
+    })
+}
+
+fn joined(state: &AppState, caller: &Caller, m: &MeetingSnapshot) -> JoinResponse {
+    JoinResponse {
+        locus: document::full(m, &super::site(state), Some(&caller.person.id)),
+        media_connections: Vec::new(),
+    }
+}
+
+/// Joins the meeting at `invitee.address`, starting it when nobody is in it.
+#[utoipa::path(
+    post,
+    path = "/locus/api/v1/loci/call",
+    tag = "locus",
+    params(JoinQuery),
+    request_body = JoinRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Joined; the Locus with `self`", body = JoinResponse),
+        (status = 400, description = "Malformed body or no `invitee.address`", body = ErrorBody),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, description = "`device.url` is not one of the caller's devices", body = ErrorBody),
+        (status = 404, description = "No meeting at that address", body = ErrorBody),
+        (status = 409, description = "The meeting ended while joining", body = ErrorBody),
+        (status = 429, response = crate::openapi::RateLimited),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
+pub(super) async fn call(
+    State(state): State<AppState>,
+    caller: Caller,
+    t: Option<Extension<TrackingId>>,
+    Query(_q): Query<JoinQuery>,
+    Json(body): Json<JoinRequest>,
+) -> ApiResult<Json<JoinResponse>> {
+    let Some(address) = body.invitee.as_ref().map(|i| i.address.as_str()) else {
+        return Err(ApiError::bad_request("`invitee.address` is required"));
+    };
+    let j = joiner(&state, &caller, &body).await?;
+    let space = service::resolve(&state, address).await?.ok_or_else(|| {
+        LocusError::NotFound(format!("No meeting at address `{}`", truncate(address)))
+    })?;
+    let outcome = service::join_space(&state, &space, j, tracking(&t)).await?;
+    Ok(Json(joined(&state, &caller, &outcome.snapshot)))
+}
+
+/// Joins a known Locus.
+#[utoipa::path(
+    post,
+    path = "/locus/api/v1/loci/{id}/participant",
+    tag = "locus",
+    params(("id" = String, Path, description = "Locus id"), JoinQuery),
+    request_body = JoinRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Joined (or already joined from this device)", body = JoinResponse),
+        (status = 400, description = "Malformed body", body = ErrorBody),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, description = "`device.url` is not one of the caller's devices", body = ErrorBody),
+        (status = 404, description = "No such Locus", body = ErrorBody),
+        (status = 409, description = "The meeting has ended (errorCode 2409001)", body = ErrorBody),
+        (status = 429, response = crate::openapi::RateLimited),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
+pub(super) async fn join(
+    State(state): State<AppState>,
+    caller: Caller,
+    t: Option<Extension<TrackingId>>,
+    Path(id): Path<String>,
+    Query(_q): Query<JoinQuery>,
+    body: Bytes,
+) -> ApiResult<Json<JoinResponse>> {
+    check_id(&state, &id).await?;
+    let body: JoinRequest = optional_json(&body)?
+        .ok_or_else(|| ApiError::bad_request("A JSON body with `device.url` is required"))?;
+    let j = joiner(&state, &caller, &body).await?;
+    let outcome = service::join(&state, &id, j, tracking(&t)).await?;
+    Ok(Json(joined(&state, &caller, &outcome.snapshot)))
+}
+
+/// Leaves a Locus (the caller's own participant; the host may remove others).
+#[utoipa::path(
+    put,
+    path = "/locus/api/v1/loci/{id}/participant/{participant_id}/leave",
+    tag = "locus",
+    params(
+        ("id" = String, Path, description = "Locus id"),
+        ("participant_id" = String, Path, description = "Participant id (`self.id`)"),
+    ),
+    request_body = LeaveRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Left; the Locus after the change", body = LocusResponse),
+        (status = 400, description = "Malformed body", body = ErrorBody),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, description = "Not a participant, or not the caller's participant", body = ErrorBody),
+        (status = 404, description = "No such Locus", body = ErrorBody),
+        (status = 409, description = "Already left (errorCode 2409002) or meeting ended", body = ErrorBody),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
+pub(super) async fn leave(
+    State(state): State<AppState>,
+    caller: Caller,
+    t: Option<Extension<TrackingId>>,
+    Path((id, participant_id)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult<Json<LocusResponse>> {
+    check_id(&state, &id).await?;
+    let body: LeaveRequest = optional_json(&body)?.unwrap_or_default();
+    let request = rules::LeaveRequest {
+        caller: caller.person.id.clone(),
+        participant_id,
+        device_url: body.device.map(|d| d.url).filter(|u| !u.is_empty()),
+    };
+    let outcome = service::leave(&state, &id, request, tracking(&t)).await?;
+    Ok(Json(LocusResponse {
+        locus: document::full(
+            &outcome.snapshot,
+            &super::site(&state),
+            Some(&caller.person.id),
+        ),
+    }))
+}
+
+/// Ends the meeting for everyone (host only).
+#[utoipa::path(
+    post,
+    path = "/locus/api/v1/loci/{id}/end",
+    tag = "locus",
+    params(("id" = String, Path, description = "Locus id")),
+    request_body(content = Option<Object>, description = "Ignored (the official SDK sends its `sequence`)"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Ended; the INACTIVE Locus", body = LocusResponse),
+        (status = 400, description = "Body is not JSON", body = ErrorBody),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, description = "Not a participant, or not the host", body = ErrorBody),
+        (status = 404, description = "No such Locus", body = ErrorBody),
+        (status = 409, description = "Already ended", body = ErrorBody),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
+pub(super) async fn end(
+    State(state): State<AppState>,
+    caller: Caller,
+    t: Option<Extension<TrackingId>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<LocusResponse>> {
+    check_id(&state, &id).await?;
+    optional_json::<serde::de::IgnoredAny>(&body)?;
+    let outcome = service::end(&state, &id, Some(caller.person.id.clone()), tracking(&t)).await?;
+    Ok(Json(LocusResponse {
+        locus: document::full(
+            &outcome.snapshot,
+            &super::site(&state),
+            Some(&caller.person.id),
+        ),
+    }))
+}
+
+/// The full Locus document (participants only; also after it ended).
+#[utoipa::path(
+    get,
+    path = "/locus/api/v1/loci/{id}",
+    tag = "locus",
+    params(("id" = String, Path, description = "Locus id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The Locus with `self`", body = webex_wire::locus::Locus),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, description = "Not a participant", body = ErrorBody),
+        (status = 404, description = "No such Locus", body = ErrorBody),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
+pub(super) async fn get_locus(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<webex_wire::locus::Locus>> {
+    let m = match plausible_id(&id) {
+        true => state.store.meeting(&id).await?,
+        false => None,
+    }
+    .ok_or_else(|| LocusError::NotFound("No such meeting".into()))?;
+    if m.participant_of(&caller.person.id).is_none() {
+        return Err(LocusError::Refused(ChangeRefused::NotParticipant).into());
+    }
+    Ok(Json(document::full(
+        &m,
+        &super::site(&state),
+        Some(&caller.person.id),
+    )))
+}
+
+/// The caller's active meetings (those they are joined to).
+#[utoipa::path(
+    get,
+    path = "/locus/api/v1/loci",
+    tag = "locus",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Active Loci with `self`", body = LociList),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
+pub(super) async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<LociList>> {
+    let site = super::site(&state);
+    let loci = state
+        .store
+        .meetings_of(&caller.person.id)
+        .await?
+        .iter()
+        .map(|m| document::full(m, &site, Some(&caller.person.id)))
+        .collect();
+    Ok(Json(LociList {
+        loci,
+        ..LociList::default()
+    }))
+}
+
+/// Parses `body` as JSON `T` when it is not empty.
+pub(super) fn optional_json<T: serde::de::DeserializeOwned>(body: &Bytes) -> ApiResult<Option<T>> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    serde_json::from_slice(body)
+        .map(Some)
+        .map_err(|e| ApiError::bad_request(format!("Malformed JSON body: {e}")))
+}
+
+/// At most 128 characters of `s`, for error messages.
+pub(super) fn truncate(s: &str) -> String {
+    s.chars().take(128).collect()
+}

@@ -1,0 +1,294 @@
+//! Meeting operations shared by the HTTP routes, the admin API and the
+//! idle sweeper: resolving addresses to spaces, joining, leaving, ending.
+//! Each change is one store transaction followed by one event.
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use webex_wire::error::codes;
+use webex_wire::locus::{LocusEventType, error_codes};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::meetings::{ChangeOutcome, ChangeRefused, LocusRecord, SpaceKey, SpaceRecord};
+use crate::store::{PersonRecord, StoreError};
+use crate::time::now_millis;
+
+use super::address::{self, Address};
+use super::{events, rules};
+
+/// Why a meeting operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LocusError {
+    /// The address or Locus is not one this server hosts (404). Retrying
+    /// does not help.
+    #[error("{0}")]
+    NotFound(String),
+    /// The rules refused the change (403/409). Retrying does not help.
+    #[error(transparent)]
+    Refused(#[from] ChangeRefused),
+    /// The store failed; retrying may help when the error says so.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl LocusError {
+    /// Whether retrying the same request later may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Store(e) if e.is_retryable())
+    }
+}
+
+impl From<LocusError> for ApiError {
+    fn from(e: LocusError) -> Self {
+        match e {
+            LocusError::NotFound(m) => {
+                ApiError::not_found(m).with_error_code(error_codes::NO_SUCH_MEETING)
+            }
+            LocusError::Refused(r) => refused(&r),
+            LocusError::Store(e) => e.into(),
+        }
+    }
+}
+
+fn refused(r: &ChangeRefused) -> ApiError {
+    let msg = r.to_string();
+    match r {
+        ChangeRefused::Ended => ApiError::new(StatusCode::CONFLICT, codes::CONFLICT, msg)
+            .with_error_code(error_codes::MEETING_ENDED),
+        ChangeRefused::NotJoined => ApiError::new(StatusCode::CONFLICT, codes::CONFLICT, msg)
+            .with_error_code(error_codes::NOT_JOINED),
+        ChangeRefused::NotParticipant => {
+            ApiError::forbidden(msg).with_error_code(error_codes::NOT_PARTICIPANT)
+        }
+        ChangeRefused::NotHost => ApiError::forbidden(msg).with_error_code(error_codes::NOT_HOST),
+        ChangeRefused::Invalid(_) => {
+            ApiError::forbidden(msg).with_error_code(error_codes::FOREIGN_PARTICIPANT)
+        }
+    }
+}
+
+/// The space `address` names, creating ad-hoc spaces in our SIP domain and
+/// personal rooms on first use. `Ok(None)`: not ours.
+pub async fn resolve(state: &AppState, address: &str) -> Result<Option<SpaceRecord>, LocusError> {
+    let store = &state.store;
+    match address::classify(address, &state.config.sip_domain, &state.public_url) {
+        Address::Space(name) => {
+            if let Some(s) = store.space(SpaceKey::Name(&name)).await? {
+                return Ok(Some(s));
+            }
+            Ok(Some(create_space(state, name, None).await?))
+        }
+        Address::Email(email) => match store.person_by_email(&email).await? {
+            Some(p) => Ok(Some(personal_room(state, &p).await?)),
+            None => Ok(None),
+        },
+        Address::Number(n) => Ok(store.space(SpaceKey::Number(&n)).await?),
+        Address::Foreign => Ok(None),
+    }
+}
+
+/// The personal room of `person`, created on first use.
+pub async fn personal_room(
+    state: &AppState,
+    person: &PersonRecord,
+) -> Result<SpaceRecord, LocusError> {
+    if let Some(s) = state.store.space(SpaceKey::Owner(&person.id)).await? {
+        return Ok(s);
+    }
+    let plain = address::personal_room_name(&person.email, None);
+    let space = match create_space(state, plain, Some(person.id.clone())).await {
+        Ok(s) => s,
+        Err(e) => return owned_room(state, person, e).await,
+    };
+    if space.owner_id.as_deref() == Some(person.id.as_str()) {
+        return Ok(space);
+    }
+    // The plain name belongs to another space: use one only this person has.
+    let suffix: String = person
+        .id
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(8)
+        .collect();
+    let name = address::personal_room_name(&person.email, Some(&suffix.to_ascii_lowercase()));
+    match create_space(state, name, Some(person.id.clone())).await {
+        Ok(s) => Ok(s),
+        Err(e) => owned_room(state, person, e).await,
+    }
+}
+
+/// After creating a personal room failed with `e`: the room a concurrent
+/// request created meanwhile (the owner is unique), else `e`.
+async fn owned_room(
+    state: &AppState,
+    person: &PersonRecord,
+    e: LocusError,
+) -> Result<SpaceRecord, LocusError> {
+    match state.store.space(SpaceKey::Owner(&person.id)).await? {
+        Some(s) => Ok(s),
+        None => Err(e),
+    }
+}
+
+/// Stores a space named `name` (or returns the one already named so),
+/// retrying on meeting-number clashes.
+async fn create_space(
+    state: &AppState,
+    name: String,
+    owner_id: Option<String>,
+) -> Result<SpaceRecord, LocusError> {
+    let mut last = None;
+    for _ in 0..5 {
+        let candidate = SpaceRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            name: name.clone(),
+            meeting_number: address::random_meeting_number(),
+            owner_id: owner_id.clone(),
+            created_at: now_millis(),
+        };
+        match state.store.ensure_space(&candidate).await {
+            Ok(s) => return Ok(s),
+            // Another space has this number (or, for an owner, already has
+            // a personal room): try again.
+            Err(StoreError::Conflict(what)) => last = Some(StoreError::Conflict(what)),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(last.unwrap_or(StoreError::Conflict("meeting space")).into())
+}
+
+/// The active Locus of `space`, opened when there is none.
+pub async fn open(state: &AppState, space: &SpaceRecord) -> Result<LocusRecord, LocusError> {
+    let id = uuid::Uuid::new_v4().to_string();
+    Ok(state.store.open_locus(&space.id, &id, now_millis()).await?)
+}
+
+/// Joins `joiner` to the Locus `locus_id` and publishes the change.
+pub async fn join(
+    state: &AppState,
+    locus_id: &str,
+    joiner: rules::Joiner,
+    tracking_id: Option<&str>,
+) -> Result<ChangeOutcome, LocusError> {
+    let mutation = rules::join(joiner, uuid::Uuid::new_v4().to_string(), now_millis());
+    let outcome = change(state, locus_id, mutation).await?;
+    events::publish(
+        state,
+        &outcome,
+        LocusEventType::ParticipantJoined,
+        tracking_id,
+    )
+    .await;
+    Ok(outcome)
+}
+
+/// Joins `joiner` to the active Locus of `space`, opening one when needed.
+pub async fn join_space(
+    state: &AppState,
+    space: &SpaceRecord,
+    joiner: rules::Joiner,
+    tracking_id: Option<&str>,
+) -> Result<ChangeOutcome, LocusError> {
+    // The Locus may end between opening and joining (idle sweep); then the
+    // next attempt opens a fresh one.
+    for _ in 0..3 {
+        let locus = open(state, space).await?;
+        match join(state, &locus.id, joiner.clone(), tracking_id).await {
+            Err(LocusError::Refused(ChangeRefused::Ended)) => continue,
+            other => return other,
+        }
+    }
+    Err(ChangeRefused::Ended.into())
+}
+
+/// Makes a participant leave and publishes the change.
+pub async fn leave(
+    state: &AppState,
+    locus_id: &str,
+    request: rules::LeaveRequest,
+    tracking_id: Option<&str>,
+) -> Result<ChangeOutcome, LocusError> {
+    let outcome = change(state, locus_id, rules::leave(request, now_millis())).await?;
+    events::publish(
+        state,
+        &outcome,
+        LocusEventType::ParticipantLeft,
+        tracking_id,
+    )
+    .await;
+    Ok(outcome)
+}
+
+/// Ends a meeting (`caller` must be its host; `None`: the operator) and
+/// publishes the change.
+pub async fn end(
+    state: &AppState,
+    locus_id: &str,
+    caller: Option<String>,
+    tracking_id: Option<&str>,
+) -> Result<ChangeOutcome, LocusError> {
+    let outcome = change(state, locus_id, rules::end(caller, now_millis())).await?;
+    events::publish(
+        state,
+        &outcome,
+        LocusEventType::ControlsUpdated,
+        tracking_id,
+    )
+    .await;
+    Ok(outcome)
+}
+
+async fn change(
+    state: &AppState,
+    locus_id: &str,
+    mutation: crate::store::meetings::Mutation,
+) -> Result<ChangeOutcome, LocusError> {
+    match state.store.change_meeting(locus_id, mutation).await? {
+        Some(Ok(outcome)) => Ok(outcome),
+        Some(Err(refused)) => Err(refused.into()),
+        None => Err(LocusError::NotFound("No such meeting".into())),
+    }
+}
+
+/// Ends every meeting that has been empty for longer than the grace period.
+/// Returns how many ended.
+pub async fn sweep_idle(state: &AppState, grace: Duration) -> Result<usize, LocusError> {
+    let now = now_millis();
+    let cutoff = now - i64::try_from(grace.as_millis()).unwrap_or(i64::MAX);
+    let mut ended = 0;
+    for id in state.store.idle_loci(cutoff).await? {
+        let outcome = change(state, &id, rules::end_if_idle(cutoff, now)).await?;
+        if outcome.changed {
+            ended += 1;
+            events::publish(state, &outcome, LocusEventType::ControlsUpdated, None).await;
+        }
+    }
+    Ok(ended)
+}
+
+/// Runs [`sweep_idle`] every `grace / 2` (at least every 250 ms, at most
+/// every 30 s) until `cancel` fires.
+pub fn spawn_idle_sweeper(
+    state: AppState,
+    cancel: tokio_util::sync::CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    let grace = state.config.locus_idle_grace;
+    let period = (grace / 2).clamp(Duration::from_millis(250), Duration::from_secs(30));
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = tick.tick() => {}
+            }
+            match sweep_idle(&state, grace).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(ended = n, "locus: ended idle meetings"),
+                Err(e) => tracing::warn!(error = %e, "locus: idle sweep failed"),
+            }
+        }
+    })
+}

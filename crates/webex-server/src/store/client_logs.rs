@@ -1,0 +1,383 @@
+//! The `client_logs` domain: log files the official SDK uploads after a
+//! meeting, kept bounded in total size (oldest evicted first).
+//!
+//! One SQL text serves both backends. The one difference: on PostgreSQL,
+//! eviction runs under a transaction-scoped advisory lock, so concurrent
+//! uploads on several nodes cannot each keep "their" share and overshoot the
+//! total cap together (SQLite's single writer already runs them one by one).
+
+use async_trait::async_trait;
+use futures::FutureExt;
+
+use super::backend::Backend;
+use super::sql::{self, Columns, Conn, Stmt};
+use super::{Millis, SecretHash, StoreError, StoreResult};
+
+/// Where a log is in its upload: `POST logs/urls` → upload → `POST logs/meta`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub enum ClientLogState {
+    /// A temporary URL was handed out; nothing uploaded yet.
+    Pending,
+    /// The content is stored; the client has not described it yet.
+    Uploaded,
+    /// The client sent its metadata: the upload is complete.
+    Finalized,
+}
+
+/// What [`ClientLogStore::create_client_log`] stores.
+#[derive(Debug, Clone)]
+pub struct NewClientLog {
+    /// Log id (UUID).
+    pub id: String,
+    /// Who uploads it.
+    pub person_id: String,
+    /// Their org.
+    pub org_id: String,
+    /// The file name the client asked for (already cleaned by the caller).
+    pub filename: String,
+    /// Hash of the secret in the temporary upload URL.
+    pub upload_hash: SecretHash,
+    /// Creation time.
+    pub created_at: Millis,
+}
+
+/// One uploaded (or pending) log, without its content.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientLogRecord {
+    /// Log id (UUID).
+    pub id: String,
+    /// Who uploaded it.
+    pub person_id: String,
+    /// Their org.
+    pub org_id: String,
+    /// The file name the client gave.
+    pub filename: String,
+    /// When the upload URL was handed out.
+    pub created_at: Millis,
+    /// When the content arrived.
+    pub uploaded_at: Option<Millis>,
+    /// When the client sent its metadata.
+    pub finalized_at: Option<Millis>,
+    /// Content size in bytes (0 while pending).
+    pub size: u64,
+    /// The client's metadata (`[{key, value}, …]`), once finalized.
+    pub meta: Option<serde_json::Value>,
+}
+
+impl ClientLogRecord {
+    /// Where the upload stands.
+    pub fn state(&self) -> ClientLogState {
+        match (self.uploaded_at, self.finalized_at) {
+            (_, Some(_)) => ClientLogState::Finalized,
+            (Some(_), None) => ClientLogState::Uploaded,
+            (None, None) => ClientLogState::Pending,
+        }
+    }
+}
+
+/// Result of [`ClientLogStore::store_client_log_content`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UploadOutcome {
+    /// Stored; `evicted` older logs were deleted to stay within the total cap.
+    Stored {
+        /// How many logs were evicted.
+        evicted: u64,
+    },
+    /// No pending log with this id and upload secret.
+    NotFound,
+    /// The log was already finalized; its content can no longer change.
+    Finalized,
+}
+
+/// Result of [`ClientLogStore::finalize_client_log`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum FinalizeOutcome {
+    /// The metadata is stored.
+    Finalized(ClientLogRecord),
+    /// The caller has no log with this id (or it was evicted).
+    NotFound,
+    /// The content has not been uploaded yet.
+    NotUploaded,
+}
+
+/// Which logs [`ClientLogStore::client_logs`] lists, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct ClientLogFilter {
+    /// Only this person's.
+    pub person_id: Option<String>,
+    /// Only those created strictly before this time (the next page).
+    pub before: Option<Millis>,
+    /// At most this many.
+    pub limit: u32,
+}
+
+/// Storage of client logs. Each method is one transaction.
+#[async_trait]
+pub trait ClientLogStore: Send + Sync {
+    /// Stores a pending log. In the same transaction, deletes every pending
+    /// log created before `stale_before` and the owner's oldest pending logs
+    /// beyond `max_pending - 1`, so pending rows stay bounded.
+    async fn create_client_log(
+        &self,
+        log: &NewClientLog,
+        max_pending: u32,
+        stale_before: Millis,
+    ) -> StoreResult<()>;
+
+    /// Stores (or replaces, until finalized) the content of log `id` whose
+    /// upload secret hashes to `upload_hash`, then evicts the oldest uploaded
+    /// logs (never this one) until their total size is at most `max_total`.
+    async fn store_client_log_content(
+        &self,
+        id: &str,
+        upload_hash: &SecretHash,
+        content: bytes::Bytes,
+        now: Millis,
+        max_total: u64,
+    ) -> StoreResult<UploadOutcome>;
+
+    /// Stores the metadata of `person_id`'s uploaded log `id`.
+    async fn finalize_client_log(
+        &self,
+        id: &str,
+        person_id: &str,
+        meta: &serde_json::Value,
+        now: Millis,
+    ) -> StoreResult<FinalizeOutcome>;
+
+    /// Deletes log `id` (only if `person_id`'s, when given). Returns whether
+    /// it existed.
+    async fn delete_client_log(&self, id: &str, person_id: Option<&str>) -> StoreResult<bool>;
+
+    /// One log's record.
+    async fn client_log(&self, id: &str) -> StoreResult<Option<ClientLogRecord>>;
+
+    /// One log's content; `None` when there is no such log or nothing was
+    /// uploaded yet.
+    async fn client_log_content(&self, id: &str) -> StoreResult<Option<Vec<u8>>>;
+
+    /// Logs matching `filter`, newest first.
+    async fn client_logs(&self, filter: &ClientLogFilter) -> StoreResult<Vec<ClientLogRecord>>;
+}
+
+/// Columns of a [`ClientLogRecord`] (everything but the content).
+const COLUMNS: &str =
+    "id, person_id, org_id, filename, created_at, uploaded_at, finalized_at, size, meta";
+
+/// Key of the PostgreSQL advisory lock that serializes eviction ("clogs").
+const EVICTION_LOCK: i64 = 0x0063_6c6f_6773;
+
+/// Evicts the oldest uploaded logs beyond `$2` bytes in total, never `$1`
+/// (the one just stored, whatever the clocks of the nodes say).
+const EVICT: &str = "DELETE FROM client_logs WHERE id IN (\
+     SELECT id FROM (SELECT id, CAST(SUM(size) OVER (\
+       ORDER BY CASE WHEN id = $1 THEN 0 ELSE 1 END, uploaded_at DESC, id DESC) AS BIGINT) AS running \
+     FROM client_logs WHERE uploaded_at IS NOT NULL) AS t WHERE running > $2 AND id <> $1)";
+
+fn record(row: &dyn Columns) -> StoreResult<ClientLogRecord> {
+    let size = row.int("size")?;
+    Ok(ClientLogRecord {
+        id: row.text("id")?,
+        person_id: row.text("person_id")?,
+        org_id: row.text("org_id")?,
+        filename: row.text("filename")?,
+        created_at: row.int("created_at")?,
+        uploaded_at: row.opt_int("uploaded_at")?,
+        finalized_at: row.opt_int("finalized_at")?,
+        size: u64::try_from(size)
+            .map_err(|_| StoreError::Corrupt(format!("negative log size {size}")))?,
+        meta: row
+            .opt_text("meta")?
+            .map(|m| serde_json::from_str(&m))
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(format!("column `meta`: {e}")))?,
+    })
+}
+
+fn count(row: &dyn Columns) -> StoreResult<i64> {
+    row.int("n")
+}
+
+fn uploaded_count(row: &dyn Columns) -> StoreResult<(i64, i64)> {
+    Ok((row.int("n")?, row.int("uploaded")?))
+}
+
+fn content(row: &dyn Columns) -> StoreResult<Vec<u8>> {
+    row.bytes("content")
+}
+
+fn select_one(id: &str) -> Stmt {
+    Stmt::new(format!("SELECT {COLUMNS} FROM client_logs WHERE id = $1")).bind(id)
+}
+
+/// A cap or size as a bind value (both are bounded far below `i64::MAX`).
+fn to_db<T: TryInto<i64>>(n: T) -> i64 {
+    n.try_into().unwrap_or(i64::MAX)
+}
+
+#[async_trait]
+impl<B: Backend> ClientLogStore for B {
+    async fn create_client_log(
+        &self,
+        log: &NewClientLog,
+        max_pending: u32,
+        stale_before: Millis,
+    ) -> StoreResult<()> {
+        let stale =
+            Stmt::new("DELETE FROM client_logs WHERE uploaded_at IS NULL AND created_at < $1")
+                .bind(stale_before);
+        // Keeps the owner's newest `max_pending - 1` pending logs.
+        let trim = Stmt::new(
+            "DELETE FROM client_logs WHERE id IN (\
+             SELECT id FROM (SELECT id, ROW_NUMBER() OVER (ORDER BY created_at DESC, id DESC) AS n \
+             FROM client_logs WHERE person_id = $1 AND uploaded_at IS NULL) AS t WHERE n >= $2)",
+        )
+        .bind(&log.person_id)
+        .bind(i64::from(max_pending));
+        let insert = Stmt::new(
+            "INSERT INTO client_logs (id, person_id, org_id, filename, upload_hash, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&log.id)
+        .bind(&log.person_id)
+        .bind(&log.org_id)
+        .bind(&log.filename)
+        .bind(&log.upload_hash.0)
+        .bind(log.created_at)
+        .constraint_errors("client log", "person");
+        self.transaction(move |c| {
+            async move {
+                c.execute(stale).await?;
+                c.execute(trim).await?;
+                c.execute(insert).await.map(drop)
+            }
+            .boxed()
+        })
+        .await
+    }
+
+    async fn store_client_log_content(
+        &self,
+        id: &str,
+        upload_hash: &SecretHash,
+        content: bytes::Bytes,
+        now: Millis,
+        max_total: u64,
+    ) -> StoreResult<UploadOutcome> {
+        let store = Stmt::new(
+            "UPDATE client_logs SET content = $3, size = $4, uploaded_at = $5 \
+             WHERE id = $1 AND upload_hash = $2 AND finalized_at IS NULL",
+        )
+        .bind(id)
+        .bind(&upload_hash.0)
+        .bind(content.as_ref())
+        .bind(to_db(content.len()))
+        .bind(now);
+        let exists =
+            Stmt::new("SELECT COUNT(*) AS n FROM client_logs WHERE id = $1 AND upload_hash = $2")
+                .bind(id)
+                .bind(&upload_hash.0);
+        let lock = (B::NAME == "postgres")
+            .then(|| Stmt::new("SELECT pg_advisory_xact_lock($1)").bind(EVICTION_LOCK));
+        let evict = Stmt::new(EVICT).bind(id).bind(to_db(max_total));
+        self.transaction(move |c| {
+            async move {
+                if c.execute(store).await? == 0 {
+                    let found = c.fetch_optional(exists, count).await?.unwrap_or(0);
+                    return Ok(if found > 0 {
+                        UploadOutcome::Finalized
+                    } else {
+                        UploadOutcome::NotFound
+                    });
+                }
+                if let Some(lock) = lock {
+                    c.execute(lock).await?;
+                }
+                let evicted = c.execute(evict).await?;
+                Ok(UploadOutcome::Stored { evicted })
+            }
+            .boxed()
+        })
+        .await
+    }
+
+    async fn finalize_client_log(
+        &self,
+        id: &str,
+        person_id: &str,
+        meta: &serde_json::Value,
+        now: Millis,
+    ) -> StoreResult<FinalizeOutcome> {
+        let finalize = Stmt::new(
+            "UPDATE client_logs SET meta = $3, finalized_at = $4 \
+             WHERE id = $1 AND person_id = $2 AND uploaded_at IS NOT NULL",
+        )
+        .bind(id)
+        .bind(person_id)
+        .bind(sql::to_json(meta, "log metadata")?)
+        .bind(now);
+        let owned = Stmt::new(
+            "SELECT COUNT(*) AS n, COUNT(uploaded_at) AS uploaded FROM client_logs \
+             WHERE id = $1 AND person_id = $2",
+        )
+        .bind(id)
+        .bind(person_id);
+        let read = select_one(id);
+        self.transaction(move |c| {
+            async move {
+                if c.execute(finalize).await? == 0 {
+                    let (n, uploaded) = c
+                        .fetch_optional(owned, uploaded_count)
+                        .await?
+                        .unwrap_or((0, 0));
+                    return Ok(if n > 0 && uploaded == 0 {
+                        FinalizeOutcome::NotUploaded
+                    } else {
+                        FinalizeOutcome::NotFound
+                    });
+                }
+                match c.fetch_optional(read, record).await? {
+                    Some(r) => Ok(FinalizeOutcome::Finalized(r)),
+                    None => Ok(FinalizeOutcome::NotFound),
+                }
+            }
+            .boxed()
+        })
+        .await
+    }
+
+    async fn delete_client_log(&self, id: &str, person_id: Option<&str>) -> StoreResult<bool> {
+        let stmt =
+            Stmt::new("DELETE FROM client_logs WHERE id = $1 AND ($2 IS NULL OR person_id = $2)")
+                .bind(id)
+                .bind(&person_id.map(str::to_owned));
+        Ok(self.execute(stmt).await? > 0)
+    }
+
+    async fn client_log(&self, id: &str) -> StoreResult<Option<ClientLogRecord>> {
+        self.read_optional(select_one(id), record).await
+    }
+
+    async fn client_log_content(&self, id: &str) -> StoreResult<Option<Vec<u8>>> {
+        let stmt =
+            Stmt::new("SELECT content FROM client_logs WHERE id = $1 AND content IS NOT NULL")
+                .bind(id);
+        self.read_optional(stmt, content).await
+    }
+
+    async fn client_logs(&self, filter: &ClientLogFilter) -> StoreResult<Vec<ClientLogRecord>> {
+        let stmt = Stmt::new(format!(
+            "SELECT {COLUMNS} FROM client_logs \
+             WHERE ($1 IS NULL OR person_id = $1) AND ($2 IS NULL OR created_at < $2) \
+             ORDER BY created_at DESC, id DESC LIMIT $3"
+        ))
+        .bind(&filter.person_id)
+        .bind(filter.before)
+        .bind(i64::from(filter.limit));
+        self.read_all(stmt, record).await
+    }
+}

@@ -1,0 +1,76 @@
+//! Wrong admin tokens and made-up limiter keys (issue 14, defect 6).
+
+use webex_server::limits::{RateLimit, RateLimits};
+use webex_server::testing::{ADMIN_TOKEN, TestServer};
+
+use super::support::http;
+
+#[tokio::test]
+async fn wrong_admin_tokens_are_rate_limited_per_peer() {
+    let server = TestServer::start_with(|c| {
+        c.rate_limits.admin_failures = Some(RateLimit::new(0.1, 5));
+    })
+    .await
+    .unwrap();
+    let url = format!("{}/admin/api/v1/connections", server.base_url());
+    let mut statuses = Vec::new();
+    for i in 0..8 {
+        let res = http()
+            .get(&url)
+            .bearer_auth(format!("guess-{i}"))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(res.status().as_u16());
+    }
+    // The burst of five, then the failure that found it spent; after that
+    // the address is locked out without its guesses being looked at.
+    assert_eq!(&statuses[..6], &[401; 6], "{statuses:?}");
+    assert!(statuses[6..].iter().all(|s| *s == 429), "{statuses:?}");
+    // Locked out: even the right token is not looked at now.
+    let res = http()
+        .get(&url)
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 429);
+    assert!(res.headers().contains_key("retry-after"));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn rotating_made_up_client_ids_is_limited_by_address() {
+    let server = TestServer::start_with(|c| {
+        c.rate_limits = RateLimits {
+            token_endpoints: Some(RateLimit::new(1.0, 2)),
+            per_peer: Some(RateLimit::new(1.0, 5)),
+            ..RateLimits::default()
+        };
+    })
+    .await
+    .unwrap();
+    let mut limited = 0;
+    for i in 0..20 {
+        let res = http()
+            .post(format!("{}/v1/access_token", server.base_url()))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("client_id", &format!("made-up-{i}")),
+                ("client_secret", "x"),
+                ("code", "c"),
+                ("redirect_uri", "http://x/"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        if res.status().as_u16() == 429 {
+            limited += 1;
+        }
+    }
+    assert!(
+        limited >= 14,
+        "only {limited} of 20 rotated ids were limited"
+    );
+    server.shutdown().await;
+}

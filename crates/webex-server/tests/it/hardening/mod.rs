@@ -1,0 +1,13 @@
+//! Issue 14: what an attacker tried, and what the server does now. One
+//! module per defect; each test failed before its fix.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+mod budgets;
+mod connections;
+mod etag;
+mod grants;
+mod guests;
+mod limiters;
+mod websocket;
