@@ -12,6 +12,7 @@ const { WebexServer } = require('./server');
 const { diffRouteCounts } = require('./metrics');
 const { withTimeout, eventually, deviceIdOf } = require('./scenario-util');
 const { runMeetingScenario, meetingStatusOk } = require('./meeting-scenario');
+const { runMixedScenario } = require('./mixed-scenario');
 
 const STEP_TIMEOUT_MS = 30_000;
 
@@ -154,6 +155,8 @@ class Scenario {
       // (401) for a while after its register() rejected.
       this.log(`  -- ${this.driver.name}: two users in one meeting --`);
       const meeting = await runMeetingScenario(this, server);
+      this.log(`  -- ${this.driver.name}: the JS SDK and the Rust SDK (webex meetings join) in one meeting --`);
+      const mixed = await runMixedScenario(this, server);
       const middle = await server.routeCounts();
 
       // An invalid token: register() must reject, not hang.
@@ -196,13 +199,23 @@ class Scenario {
       await this.check('no unhandled rejection, page error, SDK error log or egress (meeting run)', () =>
         assertNoFaults(meeting.seen.faults),
       );
+      await this.check('every request of the mixed meeting (JS and Rust) got a 2xx (server /metrics)', () =>
+        assertStatuses(mixed.routes, meetingStatusOk),
+      );
+      await this.check('every response the JS SDK received in the mixed meeting was 2xx', () =>
+        assertExchanges(mixed.seen.exchanges, (s) => s === 101 || (s >= 200 && s < 300)),
+      );
+      await this.check('no unhandled rejection, page error, SDK error log or egress (mixed meeting)', () =>
+        assertNoFaults(mixed.seen.faults),
+      );
       this.throwFailedChecks();
-      this.consoleLines = valid.console.concat(invalid.console, meeting.seen.console);
-      this.exchanges = { valid: valid.exchanges, invalid: invalid.exchanges, meeting: meeting.seen.exchanges };
+      this.consoleLines = valid.console.concat(invalid.console, meeting.seen.console, mixed.seen.console);
+      this.exchanges = { valid: valid.exchanges, invalid: invalid.exchanges, meeting: meeting.seen.exchanges, mixed: mixed.seen.exchanges };
       this.serverRoutes = {
         valid: diffRouteCounts(before, middle0),
         invalid: diffRouteCounts(middle, after),
         meeting: meeting.routes,
+        mixed: mixed.routes,
       };
       return server;
     } catch (error) {

@@ -288,6 +288,13 @@ pub enum MeetingsCommand {
         /// SIP URI, a person's email (their personal room), meeting number
         /// or join link.
         destination: String,
+        /// Print one JSON object per line instead of text: `joined`,
+        /// `members:update`, `meeting:stateChange`, `meeting:self:left`,
+        /// `meeting:removed` and `left`, each with `event`, `atMs` and the
+        /// full roster in `members` (each `{id, personId, name, email, status,
+        /// isHost, isSelf}`).
+        #[arg(long)]
+        json: bool,
     },
     /// End a meeting for everyone (host only).
     End {

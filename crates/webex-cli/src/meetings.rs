@@ -1,14 +1,18 @@
 //! `webex meetings list|join|end`: the SDK's meetings list from the command
 //! line. Each command registers a device, does its work and unregisters.
 
-use std::time::Instant;
+use std::time::Duration;
 
 use anyhow::Context;
 use futures::StreamExt;
-use webex_meetings::{Meeting, MeetingEvent, Meetings, MeetingsEvent, Member, MemberStatus};
+use webex_meetings::{
+    EventStream, Meeting, MeetingEvent, Meetings, MeetingsEvent, Member, MemberStatus,
+    RemovedReason,
+};
 
 use crate::cli::{ClientArgs, MeetingsCommand};
 use crate::client::init;
+use crate::join_output::JoinOutput;
 
 /// Runs one `webex meetings` command.
 pub async fn run(command: MeetingsCommand) -> anyhow::Result<()> {
@@ -17,7 +21,8 @@ pub async fn run(command: MeetingsCommand) -> anyhow::Result<()> {
         MeetingsCommand::Join {
             client,
             destination,
-        } => join(&client, &destination).await,
+            json,
+        } => join(&client, &destination, json).await,
         MeetingsCommand::End { client, target } => end(&client, &target).await,
     }
 }
@@ -63,34 +68,32 @@ async fn list(client: &ClientArgs) -> anyhow::Result<()> {
     .await
 }
 
-async fn join(client: &ClientArgs, destination: &str) -> anyhow::Result<()> {
-    let started = Instant::now();
-    let at = move || started.elapsed().as_secs_f64() * 1000.0;
+async fn join(client: &ClientArgs, destination: &str, json: bool) -> anyhow::Result<()> {
+    let out = JoinOutput::new(json);
     registered(client, async |meetings: &Meetings| {
         let meeting = meetings.create(destination).await.context("create()")?;
         let mut events = meeting.events();
         meeting.join().await.context("join()")?;
-        eprintln!(
-            "joined {} ({}); Ctrl-C to leave",
-            meeting.sip_uri().unwrap_or_else(|| destination.to_owned()),
-            meeting.locus_url().unwrap_or_default()
-        );
+        out.joined(&meeting, destination);
         let mut removed = meetings.events();
         let id = meeting.id().to_owned();
         loop {
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => break,
                 event = events.next() => match event {
-                    Some(e) => println!("{:>9.1} ms  {}", at(), describe(&e)),
+                    Some(e) => out.event(&meeting, &e),
                     // The meeting left the list (ended): nothing to leave.
+                    // Its `meeting:removed` (with the reason) is emitted
+                    // right after the meeting's stream closes.
                     None => {
-                        println!("{:>9.1} ms  meeting:removed", at());
+                        let reason = removed_reason(&mut removed, &id).await;
+                        out.removed(&meeting, reason);
                         return Ok(());
                     }
                 },
                 event = removed.next() => match event {
                     Some(MeetingsEvent::MeetingRemoved { meeting_id, reason }) if meeting_id == id => {
-                        println!("{:>9.1} ms  meeting:removed ({reason})", at());
+                        out.removed(&meeting, Some(reason));
                         return Ok(());
                     }
                     Some(_) => {}
@@ -98,9 +101,36 @@ async fn join(client: &ClientArgs, destination: &str) -> anyhow::Result<()> {
                 },
             }
         }
-        leave_if_joined(&meeting).await
+        if meeting.is_joined() {
+            meeting.leave().await.context("leave()")?;
+            out.left(&meeting);
+        }
+        Ok(())
     })
     .await
+}
+
+/// How long `join` waits for `meeting:removed` once the meeting's own
+/// event stream has closed.
+const REMOVED_GRACE: Duration = Duration::from_secs(2);
+
+/// The reason of meeting `id`'s `meeting:removed` on `events`, if it comes
+/// within [`REMOVED_GRACE`].
+async fn removed_reason(events: &mut EventStream, id: &str) -> Option<RemovedReason> {
+    let wait = async {
+        while let Some(event) = events.next().await {
+            if let MeetingsEvent::MeetingRemoved { meeting_id, reason } = event
+                && meeting_id == id
+            {
+                return Some(reason);
+            }
+        }
+        None
+    };
+    tokio::time::timeout(REMOVED_GRACE, wait)
+        .await
+        .ok()
+        .flatten()
 }
 
 async fn leave_if_joined(meeting: &Meeting) -> anyhow::Result<()> {

@@ -2,19 +2,19 @@
 
 use std::fmt;
 
-/// A [`WebexConfigBuilder`] option, as named by [`ConfigError`].
+/// A [`WebexConfigBuilder`](super::WebexConfigBuilder) option, as named by [`ConfigError`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ConfigOption {
-    /// [`WebexConfigBuilder::discovery_url`].
+    /// [`WebexConfigBuilder::discovery_url`](super::WebexConfigBuilder::discovery_url).
     DiscoveryUrl,
-    /// [`WebexConfigBuilder::token_url`].
+    /// [`WebexConfigBuilder::token_url`](super::WebexConfigBuilder::token_url).
     TokenUrl,
-    /// [`WebexConfigBuilder::proxy`] (or `HTTPS_PROXY`).
+    /// [`WebexConfigBuilder::proxy`](super::WebexConfigBuilder::proxy) (or `HTTPS_PROXY`).
     Proxy,
-    /// [`WebexConfigBuilder::device_name`].
+    /// [`WebexConfigBuilder::device_name`](super::WebexConfigBuilder::device_name).
     DeviceName,
-    /// [`WebexConfigBuilder::http_client`] (the default client, when none was given).
+    /// [`WebexConfigBuilder::http_client`](super::WebexConfigBuilder::http_client) (the default client, when none was given).
     HttpClient,
     /// [`WebexConfigBuilder::add_root_certificate`].
     RootCertificate,
@@ -40,7 +40,7 @@ impl fmt::Display for ConfigOption {
     }
 }
 
-/// Why [`WebexConfigBuilder::build`] refused the options: which option, and
+/// Why [`WebexConfigBuilder::build`](super::WebexConfigBuilder::build) refused the options: which option, and
 /// what is wrong with it. Never retryable; the messages never show a
 /// password (URLs are shown with `user:password@` replaced by `***@`).
 ///

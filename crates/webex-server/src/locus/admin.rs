@@ -9,7 +9,7 @@ use webex_wire::error::ErrorBody;
 use webex_wire::locus::LocusResponse;
 
 use crate::admin::Admin;
-use crate::error::{ApiResult, Json, Query};
+use crate::error::{ApiError, ApiResult, Json, Query};
 use crate::http::TrackingId;
 use crate::state::AppState;
 use crate::store::meetings::MeetingSnapshot;
@@ -26,6 +26,7 @@ pub const MAX_LISTED: u32 = 1000;
 #[into_params(parameter_in = Query)]
 pub(super) struct ListQuery {
     /// Most meetings to return (default and maximum 1000).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
 }
 
@@ -127,7 +128,15 @@ pub(super) async fn list(
     State(state): State<AppState>,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Json<MeetingList>> {
-    let limit = q.limit.unwrap_or(MAX_LISTED).clamp(1, MAX_LISTED);
+    let limit = match q.limit {
+        None => MAX_LISTED,
+        Some(n @ 1..=MAX_LISTED) => n,
+        Some(n) => {
+            return Err(ApiError::bad_request(format!(
+                "`limit` must be between 1 and {MAX_LISTED}, not {n}"
+            )));
+        }
+    };
     let meetings = state.store.active_meetings(limit).await?;
     Ok(Json(MeetingList {
         meetings: meetings.iter().map(|m| summary(&state, m)).collect(),

@@ -28,6 +28,7 @@ use super::service::{self, LocusError};
     responses(
         (status = 200, description = "The meeting; `locusUrl` while it is in progress", body = MeetingInfo),
         (status = 400, description = "Malformed body, or no way of naming a meeting in it", body = ErrorBody),
+        (status = 415, response = crate::openapi::NotJson),
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 404, description = "Not a meeting this server hosts", body = ErrorBody),
         (status = 503, response = crate::openapi::Unavailable),

@@ -105,6 +105,7 @@ fn joined(state: &AppState, caller: &Caller, m: &MeetingSnapshot) -> JoinRespons
     responses(
         (status = 200, description = "Joined; the Locus with `self`", body = JoinResponse),
         (status = 400, description = "Malformed body or no `invitee.address`", body = ErrorBody),
+        (status = 415, response = crate::openapi::NotJson),
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 403, description = "`device.url` is not one of the caller's devices", body = ErrorBody),
         (status = 404, description = "No meeting at that address", body = ErrorBody),
