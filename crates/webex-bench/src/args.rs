@@ -96,11 +96,37 @@ pub enum Scenario {
     /// 5. Fan-out with sockets on one node and publishes on another
     ///    (PostgreSQL + Redis required).
     TwoNodes(FanoutArgs),
-    /// 6. One large meeting (join, converge, churn) and many small ones.
+    /// 6. Register/unregister through a proxy adding round-trip time: the
+    ///    Rust SDK (cold and warm start) and the official JS SDK in Node,
+    ///    over TCP and TLS.
+    Latency {
+        /// Added round-trip times in milliseconds.
+        #[arg(long = "rtt", value_delimiter = ',', default_value = "0,20,50,150")]
+        rtts_ms: Vec<u64>,
+        /// Timed cycles per client, RTT and transport.
+        #[arg(long, default_value_t = 5)]
+        iterations: usize,
+        /// Transports: `tcp`, `tls` or both.
+        #[arg(long, value_delimiter = ',', default_value = "tcp,tls", value_parser = ["tcp", "tls"])]
+        transports: Vec<String>,
+        /// Where `compat/js-sdk` is (the official SDK runs when its
+        /// `node_modules` is installed; `none` skips it).
+        #[arg(long, default_value = "compat/js-sdk")]
+        js_sdk: PathBuf,
+    },
+    /// 7. Fan-out floor: the fan-out load generator against a minimal
+    ///    broadcast server (tokio + tungstenite, no auth, pre-serialized
+    ///    frames), then against `webex serve`; ours as a share of the floor.
+    FanoutFloor(FanoutArgs),
+    /// 8. One large meeting (join, converge, churn) and many small ones.
     Meeting(crate::meeting::MeetingArgs),
     /// Every scenario, tiny and quick (seconds); PostgreSQL/Redis parts run
     /// only when configured.
     Smoke,
+    /// Runs the fan-out floor server until Ctrl-C (how `fanout-floor`
+    /// starts it as a child process).
+    #[command(hide = true)]
+    FloorServe,
 }
 
 /// Parameters of the fan-out scenarios.

@@ -88,11 +88,39 @@ pub async fn run(
     nodes: Nodes<'_>,
     params: &FanoutParams,
 ) -> BenchResult<FanoutResult> {
-    crate::limits::raise_nofile(params.connections as u64 + 2048)?;
-    let per = params.devices_per_person.max(1);
-    let people = params.connections.div_ceil(per);
+    let people = params
+        .connections
+        .div_ceil(params.devices_per_person.max(1));
     let prefix = format!("fan{}", uuid::Uuid::new_v4().simple());
     let accounts = fixtures::accounts(db.url(), &prefix[..12], people).await?;
+    run_with(accounts, nodes, params).await
+}
+
+/// The accounts the floor server takes: no store, each "token" is the
+/// email (the floor groups sockets by bearer token, publishes by email).
+pub fn floor_accounts(params: &FanoutParams) -> Vec<Account> {
+    let people = params
+        .connections
+        .div_ceil(params.devices_per_person.max(1));
+    (0..people)
+        .map(|i| {
+            let email = format!("floor-{i}@bench.example");
+            Account {
+                token: email.clone().into(),
+                email,
+            }
+        })
+        .collect()
+}
+
+/// [`run`] with the given accounts (one per `devices_per_person` sockets).
+pub async fn run_with(
+    accounts: Vec<Account>,
+    nodes: Nodes<'_>,
+    params: &FanoutParams,
+) -> BenchResult<FanoutResult> {
+    crate::limits::raise_nofile(params.connections as u64 + 2048)?;
+    let per = params.devices_per_person.max(1);
     let http = fixtures::http_client(params.publishers.max(64) * 2)?;
     let bar = progress::bar(params.connections as u64, "registering devices");
     // Device i belongs to person i % people: every person gets `per`.

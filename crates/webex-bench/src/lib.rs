@@ -8,7 +8,9 @@
 //! | 3. idle connections held | `webex bench connections` |
 //! | 4. event fan-out | `webex bench fanout` |
 //! | 5. two nodes (PostgreSQL + Redis) | `webex bench two-nodes` |
-//! | 6. meetings: one large, many small | `webex bench meeting` |
+//! | 6. register over a link with latency | `webex bench latency` |
+//! | 7. fan-out against its floor | `webex bench fanout-floor` |
+//! | 8. meetings: one large, many small | `webex bench meeting` |
 //! | all of them, tiny and quick | `webex bench smoke` |
 //!
 //! The server under test is a `webex serve` child process by default (its
@@ -37,11 +39,14 @@ pub mod connections;
 pub mod error;
 pub mod fanout;
 pub mod fixtures;
+pub mod floor;
+pub mod latency;
 pub mod limits;
 pub mod load;
 pub mod meeting;
 mod meeting_report;
 pub mod progress;
+pub mod proxy;
 pub mod register;
 pub mod report;
 pub mod roster;

@@ -34,7 +34,7 @@ pub(crate) fn render(p: &MeetingParams, large: &[LargeResult], small: &[SmallRes
     let n = large.first().map_or(p.participants, |r| r.participants);
     let _ = writeln!(
         out,
-        "### 6. Meetings (SQLite; one meeting of {n}, {} joins in flight, {:?} churn)\n",
+        "### 8. Meetings (SQLite; one meeting of {n}, {} joins in flight, {:?} churn)\n",
         p.join_concurrency, p.churn
     );
     out += "| run | joins ok / failed | join p50 | join p99 | joins/s | converged after last join | rosters ≠ GET | server CPU joining | RSS before → after |\n";

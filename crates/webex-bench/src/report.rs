@@ -5,6 +5,7 @@ use std::fmt::Write;
 
 use crate::connections::ConnectionsResult;
 use crate::fanout::FanoutResult;
+use crate::latency::{JS_NODE, LatencyResult};
 use crate::register::RegisterResult;
 use crate::stats::median;
 use crate::throughput::ThroughputResult;
@@ -204,5 +205,161 @@ pub fn fanout(runs: &[(String, FanoutResult)]) -> String {
             ms(m(&|r| r.latencies.summary().max_ms)),
         );
     }
+    out
+}
+
+fn median_ms(values: &[std::time::Duration]) -> f64 {
+    median(
+        &values
+            .iter()
+            .map(|d| d.as_secs_f64() * 1e3)
+            .collect::<Vec<_>>(),
+    )
+}
+
+/// `ms ÷ rtt` to one decimal, or `—` without added latency.
+fn in_rtts(ms: f64, rtt: std::time::Duration) -> String {
+    let rtt_ms = rtt.as_secs_f64() * 1e3;
+    if rtt_ms <= 0.0 || ms <= 0.0 {
+        "—".into()
+    } else {
+        format!("{:.2}", ms / rtt_ms)
+    }
+}
+
+/// Scenario 6: per run, transport, RTT and client the median register and
+/// unregister times, also in round trips; then the medians of the runs
+/// with the official SDK's time divided by each client's; then each
+/// client's requests during its last registration at the largest RTT.
+pub fn latency(runs: &[Vec<LatencyResult>]) -> String {
+    let mut out = String::from(
+        "| run | transport | RTT ms | client | register median ms | ÷ RTT | unregister median ms | ÷ RTT | n |\n|---|---|---|---|---|---|---|---|---|\n",
+    );
+    let ms = |v: f64| {
+        if v > 0.0 {
+            format!("{v:.1}")
+        } else {
+            "—".into()
+        }
+    };
+    for (i, run) in runs.iter().enumerate() {
+        for r in run {
+            let (reg, unreg) = (median_ms(&r.register), median_ms(&r.unregister));
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                i + 1,
+                r.transport.as_str(),
+                r.rtt.as_millis(),
+                r.client,
+                ms(reg),
+                in_rtts(reg, r.rtt),
+                ms(unreg),
+                in_rtts(unreg, r.rtt),
+                r.register.len()
+            );
+        }
+    }
+    out += "\nMedians of the runs (official SDK's register time ÷ this client's: how many times faster):\n\n";
+    out += "| transport | RTT ms | client | register ms | ÷ RTT | unregister ms | ÷ RTT | vs official SDK |\n|---|---|---|---|---|---|---|---|\n";
+    let Some(first) = runs.first() else {
+        return out;
+    };
+    for key in first {
+        let of = |client: &str| -> Vec<&LatencyResult> {
+            runs.iter()
+                .flatten()
+                .filter(|r| r.transport == key.transport && r.rtt == key.rtt && r.client == client)
+                .collect()
+        };
+        let med = |rs: &[&LatencyResult], f: &dyn Fn(&LatencyResult) -> f64| {
+            median(&rs.iter().map(|r| f(r)).collect::<Vec<_>>())
+        };
+        let mine = of(key.client);
+        let reg = med(&mine, &|r| median_ms(&r.register));
+        let unreg = med(&mine, &|r| median_ms(&r.unregister));
+        let js = of(JS_NODE);
+        let vs = if js.is_empty() || key.client == JS_NODE {
+            "—".into()
+        } else {
+            format!(
+                "{:.2}×",
+                med(&js, &|r| median_ms(&r.register)) / reg.max(1e-9)
+            )
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {vs} |",
+            key.transport.as_str(),
+            key.rtt.as_millis(),
+            key.client,
+            ms(reg),
+            in_rtts(reg, key.rtt),
+            ms(unreg),
+            in_rtts(unreg, key.rtt),
+        );
+    }
+    // Request sequences: the last run, each transport, at the largest RTT.
+    if let Some(last) = runs.last()
+        && let Some(rtt) = last.iter().map(|r| r.rtt).max()
+        && !rtt.is_zero()
+    {
+        let _ = writeln!(
+            out,
+            "\nWhat each client sent during its last registration at RTT {} ms (proxy log, time in round trips since init; `#n` is the n-th TCP connection; over TLS only connection openings are visible):\n",
+            rtt.as_millis()
+        );
+        for r in last.iter().filter(|r| r.rtt == rtt) {
+            let steps: Vec<String> = r
+                .trace
+                .iter()
+                .map(|(at, conn, what)| {
+                    let what = what.trim_end_matches(" HTTP/1.1");
+                    format!("{:.2} #{conn} {what}", at.as_secs_f64() / rtt.as_secs_f64())
+                })
+                .collect();
+            let _ = writeln!(
+                out,
+                "- {} / {}: {}",
+                r.transport.as_str(),
+                r.client,
+                if steps.is_empty() {
+                    "(nothing logged)".into()
+                } else {
+                    steps.join(" → ")
+                }
+            );
+        }
+    }
+    out
+}
+
+/// Scenario 7: per run and as a median, `ours` messages/s as a share of
+/// `floor` messages/s (runs pair up in order).
+pub fn floor_share(runs: &[(String, FanoutResult)], ours: &str, floor: &str) -> String {
+    let pick = |label: &str| -> Vec<f64> {
+        runs.iter()
+            .filter(|(l, _)| l == label)
+            .map(|(_, r)| r.delivered_per_sec())
+            .collect()
+    };
+    let (o, f) = (pick(ours), pick(floor));
+    let shares: Vec<f64> = o
+        .iter()
+        .zip(&f)
+        .map(|(o, f)| 100.0 * o / f.max(1e-9))
+        .collect();
+    let mut out =
+        String::from("| run | ours msg/s | floor msg/s | ours ÷ floor |\n|---|---|---|---|\n");
+    for (i, ((o, f), s)) in o.iter().zip(&f).zip(&shares).enumerate() {
+        let _ = writeln!(out, "| {} | {o:.0} | {f:.0} | {s:.0} % |", i + 1);
+    }
+    let _ = writeln!(
+        out,
+        "| **median** | {:.0} | {:.0} | {:.0} % |",
+        median(&o),
+        median(&f),
+        median(&shares)
+    );
     out
 }

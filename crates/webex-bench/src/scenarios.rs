@@ -9,6 +9,8 @@ use crate::connections::{self, ConnectionsParams};
 use crate::error::{BenchError, BenchResult};
 use crate::fanout::{self, FanoutParams, FanoutResult, Nodes};
 use crate::fixtures;
+use crate::floor::{FloorServer, FloorUnderTest};
+use crate::latency::{self, LatencyParams, Transport};
 use crate::meeting::{self, MeetingParams};
 use crate::register::{self, RegisterResult};
 use crate::report;
@@ -16,6 +18,10 @@ use crate::target::{Database, Launch, ServerSpec, ServerUnderTest};
 use crate::throughput::{self, ThroughputParams};
 
 pub(crate) async fn run(args: BenchArgs) -> BenchResult<String> {
+    if matches!(args.scenario, Scenario::FloorServe) {
+        FloorServer::serve_until_signal().await?;
+        return Ok(String::new());
+    }
     let launch = match args.server {
         ServerMode::InProcess => Launch::InProcess,
         ServerMode::Child => Launch::Child {
@@ -77,10 +83,38 @@ pub(crate) async fn run(args: BenchArgs) -> BenchResult<String> {
         }
         Scenario::Fanout(f) => out += &b.fanout(&fanout_params(f)).await?,
         Scenario::TwoNodes(f) => out += &b.two_nodes(&fanout_params(f)).await?,
+        Scenario::Latency {
+            rtts_ms,
+            iterations,
+            transports,
+            js_sdk,
+        } => {
+            let p = LatencyParams {
+                rtts: rtts_ms
+                    .iter()
+                    .map(|&ms| Duration::from_millis(ms))
+                    .collect(),
+                iterations: (*iterations).max(1),
+                transports: transports
+                    .iter()
+                    .map(|t| {
+                        if t == "tls" {
+                            Transport::Tls
+                        } else {
+                            Transport::Tcp
+                        }
+                    })
+                    .collect(),
+                js_sdk: latency::js_sdk_available(js_sdk).then(|| js_sdk.clone()),
+            };
+            out += &b.latency(&p).await?;
+        }
+        Scenario::FanoutFloor(f) => out += &b.fanout_floor(&fanout_params(f)).await?,
         Scenario::Meeting(m) => {
             out += &meeting::bench(&b.launch, &b.log, runs, &m.params()).await?
         }
         Scenario::Smoke => out += &b.smoke().await?,
+        Scenario::FloorServe => {}
     }
     Ok(out)
 }
@@ -94,6 +128,10 @@ fn fanout_params(f: &FanoutArgs) -> FanoutParams {
         window: f.window,
     }
 }
+
+/// Labels of scenario 7's two setups.
+const FLOOR: &str = "floor: minimal broadcast server";
+const OURS: &str = "webex serve, SQLite, in-process bus";
 
 struct Bench {
     launch: Launch,
@@ -212,6 +250,53 @@ impl Bench {
         ))
     }
 
+    async fn latency(&self, p: &LatencyParams) -> BenchResult<String> {
+        let mut runs = Vec::new();
+        for _ in 0..self.runs {
+            runs.push(latency::run(&self.launch, &self.log, p).await?);
+        }
+        let js = if p.js_sdk.is_some() {
+            ""
+        } else {
+            "\nThe official SDK did not run: `compat/js-sdk` needs Node and `npm ci` (or pass `--js-sdk <dir>`).\n"
+        };
+        Ok(format!(
+            "### 6. Register over a link with latency ({} cycles per client, RTT and transport)\n\n{}{js}",
+            p.iterations,
+            report::latency(&runs)
+        ))
+    }
+
+    async fn fanout_floor(&self, p: &FanoutParams) -> BenchResult<String> {
+        let mut results: Vec<(String, FanoutResult)> = Vec::new();
+        for _ in 0..self.runs {
+            let floor = FloorUnderTest::start(&self.launch).await?;
+            let nodes = Nodes {
+                sockets: floor.base_url(),
+                publish: floor.base_url(),
+            };
+            let r = fanout::run_with(fanout::floor_accounts(p), nodes, p).await;
+            floor.stop().await;
+            results.push((FLOOR.into(), r?));
+            let db = Database::sqlite()?;
+            let server = ServerUnderTest::start(&self.launch, &self.spec(&db)).await?;
+            let nodes = Nodes {
+                sockets: server.base_url(),
+                publish: server.base_url(),
+            };
+            let r = fanout::run(&db, nodes, p).await;
+            server.stop().await;
+            results.push((OURS.into(), r?));
+        }
+        Ok(format!(
+            "### 7. Fan-out against its floor ({} sockets, {} devices per person)\n\n{}\n{}",
+            p.connections,
+            p.devices_per_person,
+            report::fanout(&results),
+            report::floor_share(&results, OURS, FLOOR)
+        ))
+    }
+
     async fn two_nodes(&self, p: &FanoutParams) -> BenchResult<String> {
         let (Some(pg), Some(redis)) = (&self.postgres, &self.redis) else {
             return Ok("### 5. Two nodes\n\nPostgreSQL and Redis not configured (`--postgres`, `--redis` or `WEBEX_TEST_DATABASE_URL`, `WEBEX_TEST_REDIS_URL`): skipped.\n".into());
@@ -243,6 +328,8 @@ impl Bench {
             redis_url: Some(redis.to_owned()),
             node_id: Some(node.to_owned()),
             log: self.log.clone(),
+            public_url: None,
+            tls: None,
         };
         let a = ServerUnderTest::start(&self.launch, &spec("bench-a")).await?;
         let b = match ServerUnderTest::start(&self.launch, &spec("bench-b")).await {
@@ -322,6 +409,17 @@ impl Bench {
         out += "\n";
         out += &quick.two_nodes(&f).await?;
         out += "\n";
+        out += &quick
+            .latency(&LatencyParams {
+                rtts: vec![Duration::ZERO, Duration::from_millis(20)],
+                iterations: 1,
+                transports: vec![Transport::Tcp, Transport::Tls],
+                // The official SDK needs Node: not in the smoke run.
+                js_sdk: None,
+            })
+            .await?;
+        out += "\n";
+        out += &quick.fanout_floor(&f).await?;
         out += &meeting::bench(&self.launch, &self.log, 1, &MeetingParams::smoke()).await?;
         Ok(out)
     }

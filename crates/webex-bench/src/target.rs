@@ -128,6 +128,11 @@ pub struct ServerSpec {
     pub node_id: Option<String>,
     /// `RUST_LOG` of a child server.
     pub log: String,
+    /// The URL clients are told to use (`--public-url`), e.g. a latency
+    /// proxy in front of the server; `None`: the listening address.
+    pub public_url: Option<String>,
+    /// Serve HTTPS/WSS with this certificate (`--tls-cert/--tls-key`).
+    pub tls: Option<webex_server::tls::TlsConfig>,
 }
 
 impl ServerSpec {
@@ -138,6 +143,8 @@ impl ServerSpec {
             redis_url: None,
             node_id: None,
             log: log.to_owned(),
+            public_url: None,
+            tls: None,
         }
     }
 }
@@ -145,6 +152,7 @@ impl ServerSpec {
 /// A running server under test.
 pub struct ServerUnderTest {
     base_url: String,
+    addr: std::net::SocketAddr,
     kind: Running,
 }
 
@@ -183,11 +191,14 @@ impl ServerUnderTest {
                 if let Some(node) = &spec.node_id {
                     config.node_id = node.clone();
                 }
+                config.public_url = spec.public_url.clone();
+                config.tls = spec.tls.clone();
                 let server = Server::start(config)
                     .await
                     .map_err(|e| BenchError::ServerStart(format!("{e:#}")))?;
                 Ok(Self {
                     base_url: server.base_url().to_owned(),
+                    addr: server.local_addr(),
                     kind: Running::InProcess(server),
                 })
             }
@@ -195,8 +206,14 @@ impl ServerUnderTest {
     }
 
     async fn start_child(bin: &PathBuf, spec: &ServerSpec) -> BenchResult<Self> {
+        // With a public URL the printed URL is that one, not the listening
+        // address: pick the port here (a free one, released just before).
+        let listen = match &spec.public_url {
+            None => std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            Some(_) => std::net::TcpListener::bind(("127.0.0.1", 0))?.local_addr()?,
+        };
         let mut cmd = Command::new(bin);
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--database"])
+        cmd.args(["serve", "--listen", &listen.to_string(), "--database"])
             .arg(&spec.database_url)
             .args(["--device-limit", &DEVICE_LIMIT.to_string()])
             // Benches measure the server, not its abuse protection (the
@@ -217,6 +234,15 @@ impl ServerUnderTest {
         }
         if let Some(node) = &spec.node_id {
             cmd.args(["--node-id", node]);
+        }
+        if let Some(url) = &spec.public_url {
+            cmd.args(["--public-url", url]);
+        }
+        if let Some(tls) = &spec.tls {
+            cmd.arg("--tls-cert")
+                .arg(&tls.cert)
+                .arg("--tls-key")
+                .arg(&tls.key);
         }
         let mut child = cmd
             .spawn()
@@ -253,8 +279,18 @@ impl ServerUnderTest {
         };
         // Keep draining stdout so the child never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let addr = if listen.port() != 0 {
+            listen
+        } else {
+            url::Url::parse(&base_url)
+                .ok()
+                .and_then(|u| u.socket_addrs(|| None).ok())
+                .and_then(|a| a.into_iter().next())
+                .ok_or_else(|| BenchError::ServerStart(format!("unusable URL {base_url}")))?
+        };
         Ok(Self {
             base_url,
+            addr,
             kind: Running::Child(child),
         })
     }
@@ -262,6 +298,11 @@ impl ServerUnderTest {
     /// Base URL, e.g. `http://127.0.0.1:41234`.
     pub fn base_url(&self) -> &str {
         &self.base_url
+    }
+
+    /// The address the server listens on (the base URL may name a proxy).
+    pub fn local_addr(&self) -> std::net::SocketAddr {
+        self.addr
     }
 
     /// The child's process id (`None` in process).

@@ -69,7 +69,7 @@ pub use config::{
     DEFAULT_TOKEN_URL, RetryPolicy, Timeouts, WebexConfig, WebexConfigBuilder,
 };
 pub use credentials::{AccessToken, Credentials, OAuthTokens, TokenProvider};
-pub use device::{DeviceKey, DeviceStore, FileDeviceStore, MemoryDeviceStore};
+pub use device::{DeviceKey, DeviceStore, FileDeviceStore, MemoryDeviceStore, Session, SessionKey};
 pub use error::{AuthError, Error, HttpError, RegisterError, Step, StoreError};
 pub use events::{EventName, EventStream, MeetingsEvent, Subscription};
 pub use locus::{

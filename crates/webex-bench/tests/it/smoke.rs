@@ -30,7 +30,9 @@ async fn smoke_runs_every_scenario() {
         "### 3. Idle connections held",
         "### 4. Event fan-out",
         "### 5. Two nodes",
-        "### 6. Meetings",
+        "### 6. Register over a link with latency",
+        "### 7. Fan-out against its floor",
+        "### 8. Meetings",
     ] {
         assert!(report.contains(section), "missing {section} in\n{report}");
     }
@@ -46,7 +48,24 @@ async fn smoke_runs_every_scenario() {
     let (delivered, expected) = cells[5].split_once(" / ").expect("delivered / expected");
     assert_eq!(delivered, expected, "{line}");
     assert_ne!(expected, "0", "{line}");
-    // Scenario 6: all 24 joined, every roster converged and equals GET.
+    // Scenario 6: both Rust clients over both transports at 20 ms.
+    for transport in ["tcp", "tls"] {
+        for client in ["Rust SDK, cold start", "Rust SDK, warm start"] {
+            let row = format!("| 1 | {transport} | 20 | {client} |");
+            assert!(report.contains(&row), "missing {row} in\n{report}");
+        }
+    }
+    // Scenario 7: the floor delivered everything too, and a share is given.
+    let line = report
+        .lines()
+        .find(|l| l.starts_with("| 1 | floor"))
+        .expect("a floor row");
+    let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+    let (delivered, expected) = cells[5].split_once(" / ").expect("delivered / expected");
+    assert_eq!(delivered, expected, "{line}");
+    assert_ne!(expected, "0", "{line}");
+    assert!(report.contains("| ours ÷ floor |"), "{report}");
+    // Scenario 8: all 24 joined, every roster converged and equals GET.
     assert!(report.contains("| 1 | 24 / 0 |"), "{report}");
     let line = report
         .lines()
@@ -83,6 +102,8 @@ fn arguments_parse_for_every_scenario() {
             "10,50",
         ],
         vec!["bench", "smoke"],
+        vec!["bench", "latency", "--rtt", "0,20", "--transports", "tcp"],
+        vec!["bench", "fanout-floor", "--connections", "100"],
     ] {
         assert!(Cli::try_parse_from(&argv).is_ok(), "{argv:?}");
     }

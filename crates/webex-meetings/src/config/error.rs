@@ -16,6 +16,8 @@ pub enum ConfigOption {
     DeviceName,
     /// [`WebexConfigBuilder::http_client`](super::WebexConfigBuilder::http_client) (the default client, when none was given).
     HttpClient,
+    /// [`WebexConfigBuilder::add_root_certificate`].
+    RootCertificate,
 }
 
 impl ConfigOption {
@@ -27,6 +29,7 @@ impl ConfigOption {
             Self::Proxy => "proxy",
             Self::DeviceName => "device_name",
             Self::HttpClient => "http_client",
+            Self::RootCertificate => "add_root_certificate",
         }
     }
 }
@@ -85,6 +88,12 @@ pub enum ConfigError {
         /// The HTTP client's reason (without the URL).
         reason: String,
     },
+    /// A root certificate given to `add_root_certificate` is not PEM.
+    #[error("add_root_certificate: not a PEM certificate ({reason})")]
+    InvalidCertificate {
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The default HTTP client could not be built (e.g. no TLS roots).
     #[error("building the HTTP client failed: {reason}; pass your own with `http_client`")]
     HttpClient {
@@ -101,6 +110,7 @@ impl ConfigError {
             Self::EmptyDeviceName => ConfigOption::DeviceName,
             Self::ProxyRejected { .. } => ConfigOption::Proxy,
             Self::HttpClient { .. } => ConfigOption::HttpClient,
+            Self::InvalidCertificate { .. } => ConfigOption::RootCertificate,
         }
     }
 }

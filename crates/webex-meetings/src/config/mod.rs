@@ -77,6 +77,7 @@ impl WebexConfig {
             device_store: None,
             app: None,
             meeting_preferences: true,
+            root_certificates: Vec::new(),
             meeting_options: crate::MeetingOptions::default(),
         }
     }
@@ -127,6 +128,7 @@ pub struct WebexConfigBuilder {
     device_store: Option<Arc<dyn DeviceStore>>,
     app: Option<(String, String)>,
     meeting_preferences: bool,
+    root_certificates: Vec<Vec<u8>>,
     pub(crate) meeting_options: crate::MeetingOptions,
 }
 
@@ -176,6 +178,26 @@ impl WebexConfigBuilder {
     /// client's timeouts are overridden per request by [`Timeouts::request`].
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
+        self
+    }
+
+    /// Trusts `pem` (one or more PEM certificates) besides Webex's public
+    /// roots, for HTTPS and for the Mercury websocket: a self-hosted server
+    /// with a private CA or a test certificate. With
+    /// [`WebexConfigBuilder::http_client`], add it to that client yourself;
+    /// Mercury still trusts it. A value that is not PEM fails `build()`.
+    ///
+    /// ```no_run
+    /// # use webex_meetings::{Credentials, WebexConfig};
+    /// let pem = std::fs::read("/etc/webex/ca.pem")?;
+    /// let config = WebexConfig::builder(Credentials::access_token("<token>"))
+    ///     .discovery_url("https://webex.internal:8443/u2c/api/v1")
+    ///     .add_root_certificate(pem)
+    ///     .build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn add_root_certificate(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.root_certificates.push(pem.into());
         self
     }
 
@@ -237,11 +259,15 @@ impl WebexConfigBuilder {
             Some(p) => Some(parse_http_url(ConfigOption::Proxy, &p)?),
             None => env_proxy(),
         };
+        let roots = root_certificates(&self.root_certificates)?;
         let http = match self.http {
             Some(client) => client,
-            None => default_http_client(self.timeouts.request, proxy.as_ref())?,
+            None => default_http_client(self.timeouts.request, proxy.as_ref(), &roots)?,
         };
         let mut mercury = self.mercury;
+        mercury
+            .root_certificates
+            .extend(roots.iter().map(|(der, _)| der.clone()));
         if mercury.proxy.is_none() {
             mercury.proxy = proxy;
         }
@@ -269,14 +295,51 @@ impl WebexConfigBuilder {
     }
 }
 
-/// The HTTP client used unless the app brings its own.
+/// Each PEM certificate of `pems`, as DER and as a reqwest certificate.
+fn root_certificates(
+    pems: &[Vec<u8>],
+) -> Result<Vec<(Vec<u8>, reqwest::Certificate)>, ConfigError> {
+    use tokio_rustls::rustls::pki_types::CertificateDer;
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    let mut out = Vec::new();
+    for pem in pems {
+        let mut found = 0;
+        for der in CertificateDer::pem_slice_iter(pem) {
+            let der = der.map_err(|e| ConfigError::InvalidCertificate {
+                reason: e.to_string(),
+            })?;
+            let cert = reqwest::Certificate::from_der(&der).map_err(|e| {
+                ConfigError::InvalidCertificate {
+                    reason: e.to_string(),
+                }
+            })?;
+            out.push((der.to_vec(), cert));
+            found += 1;
+        }
+        if found == 0 {
+            return Err(ConfigError::InvalidCertificate {
+                reason: "no `BEGIN CERTIFICATE` block".into(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The HTTP client used unless the app brings its own: one client per SDK
+/// instance, so every request of a registration shares its keep-alive
+/// connections.
 fn default_http_client(
     connect_timeout: Duration,
     proxy: Option<&Url>,
+    roots: &[(Vec<u8>, reqwest::Certificate)],
 ) -> Result<reqwest::Client, ConfigError> {
     let mut builder = reqwest::Client::builder()
         .connect_timeout(connect_timeout)
+        .tcp_nodelay(true)
         .redirect(reqwest::redirect::Policy::limited(10));
+    for (_, cert) in roots {
+        builder = builder.add_root_certificate(cert.clone());
+    }
     if let Some(p) = proxy {
         let proxy = reqwest::Proxy::all(p.as_str()).map_err(|e| ConfigError::ProxyRejected {
             reason: e.without_url().to_string(),

@@ -11,7 +11,7 @@ use webex_wire::error::codes;
 use crate::error::Error;
 use crate::http::{Http, HttpRequest, join};
 
-pub use store::{DeviceKey, DeviceStore, FileDeviceStore, MemoryDeviceStore};
+pub use store::{DeviceKey, DeviceStore, FileDeviceStore, MemoryDeviceStore, Session, SessionKey};
 
 /// `includeUpstreamServices` value sent on POST and PUT.
 const UPSTREAM: &str = "includeUpstreamServices=all";

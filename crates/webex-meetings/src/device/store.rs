@@ -35,6 +35,43 @@ impl fmt::Display for DeviceKey {
     }
 }
 
+/// What a warm start is filed under: one per server and device name (the
+/// user is not known before `people/me`; the record says who it was).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionKey {
+    /// The discovery (U2C) URL.
+    pub discovery_url: String,
+    /// The device name.
+    pub device_name: String,
+}
+
+/// What a restarting app needs before any network round trip: who it
+/// registered as last time (so its device can be found) and the service
+/// URLs of the last catalog. `register()` uses it to refresh the device and
+/// open Mercury at once, fetching the catalog and `people/me` alongside;
+/// whatever proves stale (a device that is gone, a catalog that moved) is
+/// corrected in the same `register()`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct Session {
+    /// The user's person id (empty when `people/me` was unavailable).
+    pub user_id: String,
+    /// `serviceLinks` of the last catalog (name → base URL).
+    pub services: BTreeMap<String, String>,
+}
+
+impl Session {
+    /// A record of `user_id` and `services`.
+    pub fn new(user_id: impl Into<String>, services: BTreeMap<String, String>) -> Self {
+        Self {
+            user_id: user_id.into(),
+            services,
+        }
+    }
+}
+
 /// Persistence for registered devices. Implement it to keep devices in your
 /// own database; [`MemoryDeviceStore`] and [`FileDeviceStore`] are provided.
 ///
@@ -59,12 +96,25 @@ pub trait DeviceStore: Send + Sync + 'static {
     async fn save(&self, key: &DeviceKey, device: &Device) -> Result<(), StoreError>;
     /// Forgets the device filed under `key` (no error when there is none).
     async fn remove(&self, key: &DeviceKey) -> Result<(), StoreError>;
+    /// The warm-start record filed under `key`, if any. The default keeps
+    /// none, so every start is cold (as before this method existed).
+    async fn load_session(&self, key: &SessionKey) -> Result<Option<Session>, StoreError> {
+        let _ = key;
+        Ok(None)
+    }
+    /// Files the warm-start record under `key`, replacing what was there.
+    /// The default drops it.
+    async fn save_session(&self, key: &SessionKey, session: &Session) -> Result<(), StoreError> {
+        let _ = (key, session);
+        Ok(())
+    }
 }
 
 /// Keeps devices in memory: reused across `register()` calls, lost on exit.
 #[derive(Debug, Default)]
 pub struct MemoryDeviceStore {
     devices: Mutex<BTreeMap<DeviceKey, Device>>,
+    sessions: Mutex<BTreeMap<SessionKey, Session>>,
 }
 
 impl MemoryDeviceStore {
@@ -86,6 +136,21 @@ impl DeviceStore for MemoryDeviceStore {
     }
     async fn remove(&self, key: &DeviceKey) -> Result<(), StoreError> {
         self.map().remove(key);
+        Ok(())
+    }
+    async fn load_session(&self, key: &SessionKey) -> Result<Option<Session>, StoreError> {
+        Ok(self
+            .sessions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(key)
+            .cloned())
+    }
+    async fn save_session(&self, key: &SessionKey, session: &Session) -> Result<(), StoreError> {
+        self.sessions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(key.clone(), session.clone());
         Ok(())
     }
 }
@@ -111,6 +176,15 @@ pub struct FileDeviceStore {
 #[derive(Default, Serialize, Deserialize)]
 struct FileContents {
     devices: Vec<Entry>,
+    /// Absent in files written before warm starts existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    sessions: Vec<SessionEntry>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SessionEntry {
+    key: SessionKey,
+    session: Session,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -207,6 +281,36 @@ impl DeviceStore for FileDeviceStore {
         if contents.devices.len() == before {
             return Ok(());
         }
+        self.write(&contents).await
+    }
+
+    async fn load_session(&self, key: &SessionKey) -> Result<Option<Session>, StoreError> {
+        let _guard = self.lock.lock().await;
+        Ok(self
+            .read()
+            .await?
+            .sessions
+            .into_iter()
+            .find(|e| &e.key == key)
+            .map(|e| e.session))
+    }
+
+    async fn save_session(&self, key: &SessionKey, session: &Session) -> Result<(), StoreError> {
+        let _guard = self.lock.lock().await;
+        let mut contents = self.read().await?;
+        if contents
+            .sessions
+            .iter()
+            .any(|e| &e.key == key && &e.session == session)
+        {
+            // Unchanged: a warm start does not rewrite the file.
+            return Ok(());
+        }
+        contents.sessions.retain(|e| &e.key != key);
+        contents.sessions.push(SessionEntry {
+            key: key.clone(),
+            session: session.clone(),
+        });
         self.write(&contents).await
     }
 }

@@ -20,9 +20,9 @@ pub use status::{RegistrationReport, RegistrationState, RegistrationStatus, Warn
 
 use crate::client::Shared;
 use crate::device::{self as wdm, DeviceKey};
-use crate::error::{Error, RegisterError, Step};
+use crate::error::Error;
 use crate::events::{EventStream, MeetingsEvent, Subscription};
-use crate::mercury::{MercuryClient, MercuryEvent, MercuryHost};
+use crate::mercury::{MercuryClient, MercuryEvent};
 
 /// The meetings handle. Cheap to clone; all handles share one registration.
 ///
@@ -121,8 +121,10 @@ impl Shared {
 }
 
 impl Meetings {
-    /// Registers: catalog → `people/me` → device (reused if stored) →
-    /// Mercury, each step with its own timeout; then emits
+    /// Registers: catalog, `people/me`, device (reused if stored), Mercury,
+    /// each step with its own timeout, independent ones at once and a warm
+    /// start without waiting for what it remembers (see the device store);
+    /// then emits
     /// `meetings:registered`. Returns at once when already registered.
     ///
     /// Errors name the failed step ([`crate::RegisterError`]); auth problems
@@ -153,49 +155,20 @@ impl Meetings {
     }
 
     async fn run_register(&self) -> Result<Active, Error> {
-        let shared = &self.shared;
-        let at = |step| shared.update_status(|s| s.state = RegistrationState::Registering(step));
-        let mut warnings = Vec::new();
-
-        at(Step::Credentials);
-        let org_id = steps::credentials(shared).await?;
-
-        at(Step::Catalog);
-        let wdm = steps::catalog(shared, org_id.as_deref()).await?;
-
-        at(Step::PeopleMe);
-        let (person, default_site) = steps::people(shared, &mut warnings).await?;
-
-        at(Step::Device);
-        let key = DeviceKey {
-            discovery_url: shared.config.discovery_url.to_string(),
-            user_id: person.as_ref().map(|p| p.id.clone()).unwrap_or_default(),
-            device_name: shared.config.device_name.clone(),
-        };
-        let (device, reused) = steps::device(shared, &key, &wdm, &mut warnings).await?;
-        shared.replace_current_device(Some(CurrentDevice {
-            device: device.clone(),
-            key: key.clone(),
-            wdm,
-        }));
-
-        at(Step::Mercury);
-        let cancel = shared.shutdown.child_token();
-        let (tx, rx) = mpsc::unbounded_channel();
-        let mercury = connect_mercury(shared, &device.web_socket_url, tx).await?;
-        let background = spawn_background(shared, rx, &cancel);
-
+        let r = Box::pin(steps::register(&self.shared)).await?;
+        let cancel = self.shared.shutdown.child_token();
+        let background = spawn_background(&self.shared, r.events, &cancel);
         Ok(Active {
-            key,
-            mercury,
+            key: r.key,
+            mercury: r.mercury,
             cancel,
             tasks: background,
             report: RegistrationReport {
-                device,
-                reused_device: reused,
-                person,
-                default_site,
-                warnings,
+                device: r.device,
+                reused_device: r.reused,
+                person: r.person,
+                default_site: r.default_site,
+                warnings: r.warnings,
             },
         })
     }
@@ -356,30 +329,6 @@ impl Meetings {
             self.shared.hub.subscribe(),
             handler,
         ))
-    }
-}
-
-/// The Mercury step: connects to the device's socket within the step's
-/// timeout; events go to `events`.
-async fn connect_mercury(
-    shared: &Arc<Shared>,
-    web_socket_url: &str,
-    events: mpsc::UnboundedSender<MercuryEvent>,
-) -> Result<MercuryClient, Error> {
-    let host: Arc<dyn MercuryHost> = Arc::new(host::Host {
-        shared: Arc::downgrade(shared),
-    });
-    let limit = shared.config.timeouts.mercury;
-    let connect =
-        MercuryClient::connect(web_socket_url, host, shared.config.mercury.clone(), events);
-    match tokio::time::timeout(limit, connect).await {
-        Ok(Ok(mercury)) => Ok(mercury),
-        Ok(Err(e)) => Err(RegisterError::Mercury(e).into()),
-        Err(_) => Err(RegisterError::Timeout {
-            step: Step::Mercury,
-            after: limit,
-        }
-        .into()),
     }
 }
 

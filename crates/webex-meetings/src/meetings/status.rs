@@ -31,6 +31,12 @@ pub enum Warning {
         /// Why.
         reason: String,
     },
+    /// A warm start registered with the remembered catalog, but refreshing
+    /// the catalog failed; the next `register()` tries again.
+    CatalogRefreshFailed {
+        /// Why.
+        reason: String,
+    },
     /// The device quota was full; this app's own oldest devices were deleted.
     DevicesReclaimed {
         /// URLs of the deleted devices.
@@ -49,6 +55,9 @@ impl std::fmt::Display for Warning {
                 write!(f, "meetingPreferences unavailable: {reason}")
             }
             Self::DeviceStore { reason } => write!(f, "device store: {reason}"),
+            Self::CatalogRefreshFailed { reason } => {
+                write!(f, "service catalog not refreshed: {reason}")
+            }
             Self::DevicesReclaimed { urls } => write!(
                 f,
                 "device quota was full; deleted {} of this app's oldest devices",

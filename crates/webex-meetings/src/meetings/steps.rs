@@ -2,18 +2,24 @@
 //! with an error that names it.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::sync::mpsc;
 
 use secrecy::ExposeSecret;
 use webex_wire::device::{Device, DeviceRequest};
 use webex_wire::people::{Person, PersonType};
 
-use super::status::Warning;
+use super::CurrentDevice;
+use super::host::Host;
+use super::status::{RegistrationState, Warning};
 use crate::client::Shared;
 use crate::credentials::org_id_of;
-use crate::device::{self, DeviceKey, Refreshed};
+use crate::device::{self, DeviceKey, Refreshed, Session, SessionKey};
 use crate::error::{AuthError, Error, RegisterError, Step};
 use crate::http::Http;
+use crate::mercury::{MercuryClient, MercuryEvent, MercuryHost};
 use crate::people;
 use crate::services::catalog;
 
@@ -59,14 +65,12 @@ pub(crate) async fn catalog(shared: &Shared, org_id: Option<&str>) -> Result<Str
     })
 }
 
-/// Step 3: `people/me` and `meetingPreferences`; a missing scope or an
-/// unavailable endpoint degrades to a warning.
-pub(crate) async fn people(
-    shared: &Shared,
-    warnings: &mut Vec<Warning>,
-) -> Result<(Option<Person>, Option<String>), Error> {
+/// Step 3: `GET {hydra}/people/me` at the `hydra` known now; a missing
+/// scope or an unavailable endpoint degrades to a warning.
+pub(crate) async fn people_me(shared: &Shared) -> Result<(Option<Person>, Vec<Warning>), Error> {
     let hydra = shared.services.hydra();
     let limit = shared.config.timeouts.people;
+    let mut warnings = Vec::new();
     let person = match bounded(Step::PeopleMe, limit, people::me(&shared.http, &hydra)).await {
         Ok(p) => Some(p),
         Err(Error::Auth(AuthError::MissingScope(reason))) => {
@@ -86,37 +90,47 @@ pub(crate) async fn people(
         }
         Err(e) => return Err(e),
     };
-    let wants_site = shared.config.meeting_preferences
-        && person
-            .as_ref()
-            .is_none_or(|p| p.kind != PersonType::Appuser);
-    let site = if wants_site {
-        default_site(shared, &hydra, warnings).await
-    } else {
-        None
-    };
-    Ok((person, site))
+    Ok((person, warnings))
 }
 
-/// `meetingPreferences`, optional: any failure degrades to a warning.
-async fn default_site(shared: &Shared, hydra: &str, warnings: &mut Vec<Warning>) -> Option<String> {
+/// `meetingPreferences`, optional (and skipped when disabled): any failure
+/// degrades to a warning. Runs alongside `people/me`; an app user's answer
+/// is dropped afterwards ([`site_for`]).
+async fn default_site(shared: &Shared) -> (Option<String>, Vec<Warning>) {
+    if !shared.config.meeting_preferences {
+        return (None, Vec::new());
+    }
+    let hydra = shared.services.hydra();
     let limit = shared.config.timeouts.people;
-    let warning = match tokio::time::timeout(limit, people::default_site(&shared.http, hydra)).await
-    {
-        Ok(Ok(site)) => return site,
-        Ok(Err(Error::Auth(AuthError::MissingScope(reason)))) => Warning::MissingScope {
-            call: "meetingPreferences",
-            reason,
-        },
-        Ok(Err(e)) => Warning::MeetingPreferencesUnavailable {
-            reason: e.to_string(),
-        },
-        Err(_) => Warning::MeetingPreferencesUnavailable {
-            reason: format!("no answer within {limit:?}"),
-        },
-    };
-    warnings.push(warning);
-    None
+    let warning =
+        match tokio::time::timeout(limit, people::default_site(&shared.http, &hydra)).await {
+            Ok(Ok(site)) => return (site, Vec::new()),
+            Ok(Err(Error::Auth(AuthError::MissingScope(reason)))) => Warning::MissingScope {
+                call: "meetingPreferences",
+                reason,
+            },
+            Ok(Err(e)) => Warning::MeetingPreferencesUnavailable {
+                reason: e.to_string(),
+            },
+            Err(_) => Warning::MeetingPreferencesUnavailable {
+                reason: format!("no answer within {limit:?}"),
+            },
+        };
+    (None, vec![warning])
+}
+
+/// The default site as `register()` reports it: none for an app user (the
+/// SDK never asks on their behalf).
+fn site_for(
+    person: Option<&Person>,
+    site: (Option<String>, Vec<Warning>),
+    warnings: &mut Vec<Warning>,
+) -> Option<String> {
+    if person.is_some_and(|p| p.kind == PersonType::Appuser) {
+        return None;
+    }
+    warnings.extend(site.1);
+    site.0
 }
 
 /// The request body this app registers with.
@@ -128,7 +142,8 @@ pub(crate) fn device_body(shared: &Shared) -> DeviceRequest {
 }
 
 /// Step 4: refresh the stored device (PUT) or register one (POST), reclaiming
-/// this app's own oldest devices once if the quota is full.
+/// this app's own oldest devices once if the quota is full. The caller files
+/// the result ([`remember`]).
 pub(crate) async fn device(
     shared: &Shared,
     key: &DeviceKey,
@@ -146,20 +161,14 @@ pub(crate) async fn device(
                 None
             }
         };
-        let (device, reused) = put_or_post(
+        put_or_post(
             &shared.http,
             wdm,
             stored.as_ref(),
             &device_body(shared),
             warnings,
         )
-        .await?;
-        if let Err(e) = store.save(key, &device).await {
-            warnings.push(Warning::DeviceStore {
-                reason: e.to_string(),
-            });
-        }
-        Ok((device, reused))
+        .await
     })
     .await
 }
@@ -224,5 +233,354 @@ async fn create_reclaiming(
     match device::create(http, wdm, body).await {
         Err(e) if device::is_device_limit(&e) => Err(Error::DeviceLimitExceeded { count, limit }),
         other => other,
+    }
+}
+
+/// What a successful registration hands to [`super::Meetings`].
+pub(crate) struct Registration {
+    pub(crate) key: DeviceKey,
+    pub(crate) device: Device,
+    pub(crate) reused: bool,
+    pub(crate) person: Option<Person>,
+    pub(crate) default_site: Option<String>,
+    pub(crate) warnings: Vec<Warning>,
+    pub(crate) mercury: MercuryClient,
+    pub(crate) events: mpsc::UnboundedReceiver<MercuryEvent>,
+}
+
+/// The whole of `register()`, with as few sequential round trips as the
+/// protocol allows:
+///
+/// - **cold start** (nothing remembered): catalog (limited and
+///   authenticated at once), `people/me` and `meetingPreferences` in
+///   parallel → device (PUT the stored one or POST) → Mercury, while the
+///   device and the warm-start record are filed. Over plain TCP that is
+///   connect + catalog, device (on a kept-alive connection), websocket
+///   connect + upgrade + authorization: six round trips.
+/// - **warm start** (the store remembers the user, the catalog and a
+///   device): the device's PUT and its Mercury socket start at once, with
+///   the catalog and `people/me` refreshed alongside: connect + upgrade +
+///   authorization, three round trips. A remembered device that is gone is
+///   registered again at the fresh catalog's `wdm` and Mercury reconnects
+///   to it; a catalog that moved replaces the remembered one.
+///
+/// Every step keeps its own timeout and named error.
+pub(crate) async fn register(shared: &Arc<Shared>) -> Result<Registration, Error> {
+    let at = |step| shared.update_status(|s| s.state = RegistrationState::Registering(step));
+    let mut warnings = Vec::new();
+    at(Step::Credentials);
+    let org_id = credentials(shared).await?;
+    let store = &shared.config.device_store;
+    let session_key = SessionKey {
+        discovery_url: shared.config.discovery_url.to_string(),
+        device_name: shared.config.device_name.clone(),
+    };
+    let session = store.load_session(&session_key).await.unwrap_or_else(|e| {
+        warnings.push(Warning::DeviceStore {
+            reason: e.to_string(),
+        });
+        None
+    });
+    let mut remembered = None;
+    if let Some(session) = &session {
+        shared.services.adopt_links(&session.services);
+        let key = device_key(shared, &session.user_id);
+        if let Some(device) = load(shared, &key, &mut warnings).await {
+            remembered = Some((key, device));
+        }
+    }
+    // Boxed: the joined steps make large futures, and debug builds poll
+    // them on small task stacks.
+    match remembered {
+        Some((key, device)) => {
+            Box::pin(warm(shared, org_id.as_deref(), key, device, warnings)).await
+        }
+        None => Box::pin(cold(shared, org_id.as_deref(), warnings)).await,
+    }
+}
+
+/// The device filed under `key`, if any (a store failure is a warning).
+async fn load(shared: &Shared, key: &DeviceKey, warnings: &mut Vec<Warning>) -> Option<Device> {
+    match shared.config.device_store.load(key).await {
+        Ok(d) => d,
+        Err(e) => {
+            warnings.push(Warning::DeviceStore {
+                reason: e.to_string(),
+            });
+            None
+        }
+    }
+}
+
+fn device_key(shared: &Shared, user_id: &str) -> DeviceKey {
+    DeviceKey {
+        discovery_url: shared.config.discovery_url.to_string(),
+        user_id: user_id.to_owned(),
+        device_name: shared.config.device_name.clone(),
+    }
+}
+
+async fn cold(
+    shared: &Arc<Shared>,
+    org_id: Option<&str>,
+    mut warnings: Vec<Warning>,
+) -> Result<Registration, Error> {
+    shared.update_status(|s| s.state = RegistrationState::Registering(Step::Catalog));
+    let hydra_before = shared.services.hydra();
+    let (wdm, me, site) = tokio::join!(
+        Box::pin(catalog(shared, org_id)),
+        Box::pin(people_me(shared)),
+        Box::pin(default_site(shared))
+    );
+    let wdm = wdm?;
+    // `people/me` went to the hydra known before the catalog; if the
+    // catalog names another one, that one answers.
+    let (person, me_warnings) = match me {
+        _ if shared.services.hydra() != hydra_before => people_me(shared).await?,
+        other => other?,
+    };
+    warnings.extend(me_warnings);
+    let default_site = site_for(person.as_ref(), site, &mut warnings);
+    let user_id = person.as_ref().map(|p| p.id.clone()).unwrap_or_default();
+    let key = device_key(shared, &user_id);
+    shared.update_status(|s| s.state = RegistrationState::Registering(Step::Device));
+    let (device, reused) = device(shared, &key, &wdm, &mut warnings).await?;
+    install(shared, &key, &device, &wdm);
+    shared.update_status(|s| s.state = RegistrationState::Registering(Step::Mercury));
+    let (tx, rx) = mpsc::unbounded_channel();
+    let (mercury, stored) = tokio::join!(
+        mercury(shared, &device.web_socket_url, tx),
+        remember(shared, &key, &device, &user_id)
+    );
+    warnings.extend(stored);
+    Ok(Registration {
+        key,
+        device,
+        reused,
+        person,
+        default_site,
+        warnings,
+        mercury: mercury?,
+        events: rx,
+    })
+}
+
+async fn warm(
+    shared: &Arc<Shared>,
+    org_id: Option<&str>,
+    remembered_key: DeviceKey,
+    stored: Device,
+    mut warnings: Vec<Warning>,
+) -> Result<Registration, Error> {
+    shared.update_status(|s| s.state = RegistrationState::Registering(Step::Device));
+    let body = device_body(shared);
+    let device_limit = shared.config.timeouts.device;
+    let refresh = bounded(Step::Device, device_limit, async {
+        match device::refresh(&shared.http, &stored, &body).await {
+            Ok(Refreshed::Alive(d)) => Ok(Some(*d)),
+            Ok(Refreshed::Gone) => Ok(None),
+            Err(Error::Http(e)) if e.status == 403 => Ok(None),
+            Err(e) => Err(e),
+        }
+    });
+    // The socket opens on the remembered URL at once. No current device is
+    // installed yet, so a socket refused as unknown (404 / 4404) fails
+    // instead of re-registering behind the device step's back.
+    let (tx, rx) = mpsc::unbounded_channel();
+    let early = mercury(shared, &stored.web_socket_url, tx);
+    let hydra_before = shared.services.hydra();
+    let (refreshed, early, wdm, me, site) = tokio::join!(
+        Box::pin(refresh),
+        Box::pin(early),
+        Box::pin(catalog(shared, org_id)),
+        Box::pin(people_me(shared)),
+        Box::pin(default_site(shared))
+    );
+    // A remembered `hydra` that moved: the fresh catalog's answers.
+    let (person, me_warnings) = match me {
+        _ if shared.services.hydra() != hydra_before => people_me(shared).await?,
+        other => other?,
+    };
+    warnings.extend(me_warnings);
+    let default_site = site_for(person.as_ref(), site, &mut warnings);
+    let user_id = person
+        .as_ref()
+        .map(|p| p.id.clone())
+        .unwrap_or_else(|| remembered_key.user_id.clone());
+    let key = device_key(shared, &user_id);
+    let refreshed = refreshed?;
+    let wdm = match (wdm, &refreshed) {
+        (Ok(wdm), _) => wdm,
+        // Gone (or not this user's) and no fresh catalog to register at.
+        (Err(e), None) => return Err(e),
+        (Err(e), Some(_)) => {
+            warnings.push(Warning::CatalogRefreshFailed {
+                reason: e.to_string(),
+            });
+            shared.services.wdm().unwrap_or_default()
+        }
+    };
+    let (device, reused) = match refreshed {
+        Some(device) => (device, true),
+        None => {
+            // Register a new one where the fresh catalog says WDM is.
+            tracing::info!("remembered device is gone; registering a new one");
+            let created = bounded(
+                Step::Device,
+                device_limit,
+                create_reclaiming(&shared.http, &wdm, &body, None, &mut warnings),
+            )
+            .await?;
+            (created, false)
+        }
+    };
+    install(shared, &key, &device, &wdm);
+    shared.update_status(|s| s.state = RegistrationState::Registering(Step::Mercury));
+    let stored_elsewhere = key != remembered_key;
+    let (mercury, stored) = match early {
+        Ok(client) if device.web_socket_url == stored.web_socket_url => {
+            (Ok(client), remember(shared, &key, &device, &user_id).await)
+        }
+        early => {
+            if let Err(e) = &early {
+                tracing::info!(error = %e, "early Mercury connect failed; connecting to the registered device");
+            }
+            drop(early);
+            let (tx, rx) = mpsc::unbounded_channel();
+            let (m, s) = tokio::join!(
+                mercury(shared, &device.web_socket_url, tx),
+                remember(shared, &key, &device, &user_id)
+            );
+            return finish(
+                key,
+                device,
+                reused,
+                person,
+                default_site,
+                warnings,
+                s,
+                m,
+                rx,
+            )
+            .map(|r| forget_elsewhere(shared, stored_elsewhere, remembered_key, r));
+        }
+    };
+    finish(
+        key,
+        device,
+        reused,
+        person,
+        default_site,
+        warnings,
+        stored,
+        mercury,
+        rx,
+    )
+    .map(|r| forget_elsewhere(shared, stored_elsewhere, remembered_key, r))
+}
+
+/// The remembered device was filed under another user (the token is
+/// someone else's now): that entry is stale; drop it in the background.
+fn forget_elsewhere(
+    shared: &Arc<Shared>,
+    elsewhere: bool,
+    key: DeviceKey,
+    r: Registration,
+) -> Registration {
+    if elsewhere {
+        let store = Arc::clone(&shared.config.device_store);
+        tokio::spawn(async move {
+            if let Err(e) = store.remove(&key).await {
+                tracing::warn!(error = %e, "could not forget a stale device entry");
+            }
+        });
+    }
+    r
+}
+
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    key: DeviceKey,
+    device: Device,
+    reused: bool,
+    person: Option<Person>,
+    default_site: Option<String>,
+    mut warnings: Vec<Warning>,
+    stored: Vec<Warning>,
+    mercury: Result<MercuryClient, Error>,
+    events: mpsc::UnboundedReceiver<MercuryEvent>,
+) -> Result<Registration, Error> {
+    warnings.extend(stored);
+    Ok(Registration {
+        key,
+        device,
+        reused,
+        person,
+        default_site,
+        warnings,
+        mercury: mercury?,
+        events,
+    })
+}
+
+/// Makes `device` the registered one (requests carry `cisco-device-url`;
+/// Mercury may re-register it from now on).
+fn install(shared: &Shared, key: &DeviceKey, device: &Device, wdm: &str) {
+    shared.replace_current_device(Some(CurrentDevice {
+        device: device.clone(),
+        key: key.clone(),
+        wdm: wdm.to_owned(),
+    }));
+}
+
+/// Files the device and the warm-start record (user, service URLs); a
+/// failure is a warning: the registration works, the next start is cold.
+async fn remember(
+    shared: &Shared,
+    key: &DeviceKey,
+    device: &Device,
+    user_id: &str,
+) -> Vec<Warning> {
+    let store = &shared.config.device_store;
+    let session_key = SessionKey {
+        discovery_url: key.discovery_url.clone(),
+        device_name: key.device_name.clone(),
+    };
+    let session = Session::new(user_id, shared.services.links());
+    let mut warnings = Vec::new();
+    if let Err(e) = store.save(key, device).await {
+        warnings.push(Warning::DeviceStore {
+            reason: e.to_string(),
+        });
+    }
+    if let Err(e) = store.save_session(&session_key, &session).await {
+        warnings.push(Warning::DeviceStore {
+            reason: e.to_string(),
+        });
+    }
+    warnings
+}
+
+/// The Mercury step: connects to `web_socket_url` within the step's
+/// timeout; events go to `events`.
+pub(crate) async fn mercury(
+    shared: &Arc<Shared>,
+    web_socket_url: &str,
+    events: mpsc::UnboundedSender<MercuryEvent>,
+) -> Result<MercuryClient, Error> {
+    let host: Arc<dyn MercuryHost> = Arc::new(Host {
+        shared: Arc::downgrade(shared),
+    });
+    let limit = shared.config.timeouts.mercury;
+    let connect =
+        MercuryClient::connect(web_socket_url, host, shared.config.mercury.clone(), events);
+    match tokio::time::timeout(limit, connect).await {
+        Ok(Ok(mercury)) => Ok(mercury),
+        Ok(Err(e)) => Err(RegisterError::Mercury(e).into()),
+        Err(_) => Err(RegisterError::Timeout {
+            step: Step::Mercury,
+            after: limit,
+        }
+        .into()),
     }
 }

@@ -83,7 +83,7 @@ impl Connection {
         let cap = options.backoff_max.saturating_mul(4);
         let socket = timeout(
             options.connect_timeout,
-            transport::open(url, options.proxy.as_ref(), cap),
+            transport::open(url, options.proxy.as_ref(), &options.root_certificates, cap),
         )
         .await
         .map_err(|_| MercuryError::ConnectTimeout(options.connect_timeout))??;

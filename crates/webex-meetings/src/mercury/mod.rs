@@ -81,6 +81,9 @@ pub struct MercuryOptions {
     pub multiple_connections: bool,
     /// HTTP proxy to tunnel through (CONNECT); `None`: direct.
     pub proxy: Option<url::Url>,
+    /// Certificates (DER) trusted for `wss://` besides Webex's public roots
+    /// (set by `WebexConfigBuilder::add_root_certificate`).
+    pub root_certificates: Vec<Vec<u8>>,
 }
 
 impl Default for MercuryOptions {
@@ -95,6 +98,7 @@ impl Default for MercuryOptions {
             max_reregistrations: 3,
             multiple_connections: false,
             proxy: None,
+            root_certificates: Vec::new(),
         }
     }
 }
@@ -119,6 +123,7 @@ impl std::fmt::Debug for MercuryOptions {
             .field("max_reregistrations", &self.max_reregistrations)
             .field("multiple_connections", &self.multiple_connections)
             .field("proxy", &proxy)
+            .field("root_certificates", &self.root_certificates.len())
             .finish()
     }
 }

@@ -37,11 +37,13 @@ impl From<MercuryError> for Failure {
     }
 }
 
-/// Opens `url` (a `ws`/`wss` URL), through `proxy` when set. `retry_after_cap`
-/// bounds a `Retry-After` on a refused upgrade.
+/// Opens `url` (a `ws`/`wss` URL), through `proxy` when set, trusting
+/// `roots` (DER) besides the public roots. `retry_after_cap` bounds a
+/// `Retry-After` on a refused upgrade.
 pub(super) async fn open(
     url: &Url,
     proxy: Option<&Url>,
+    roots: &[Vec<u8>],
     retry_after_cap: Duration,
 ) -> Result<Socket, Failure> {
     let host = url
@@ -61,7 +63,12 @@ pub(super) async fn open(
         .as_str()
         .into_client_request()
         .map_err(|e| MercuryError::Connect(format!("websocket request: {e}")))?;
-    match tokio_tungstenite::client_async_tls_with_config(request, tcp, None, None).await {
+    let connector = if roots.is_empty() || url.scheme() != "wss" {
+        None
+    } else {
+        Some(tls_connector(roots)?)
+    };
+    match tokio_tungstenite::client_async_tls_with_config(request, tcp, None, connector).await {
         Ok((socket, _response)) => Ok(socket),
         Err(tungstenite::Error::Http(response)) => Err(Failure {
             error: MercuryError::UpgradeRefused(response.status().as_u16()),
@@ -73,6 +80,26 @@ pub(super) async fn open(
         }),
         Err(e) => Err(MercuryError::Connect(format!("websocket upgrade: {e}")).into()),
     }
+}
+
+/// A rustls connector trusting the public roots plus `roots` (DER).
+fn tls_connector(roots: &[Vec<u8>]) -> Result<tokio_tungstenite::Connector, MercuryError> {
+    use std::sync::Arc;
+    use tokio_rustls::rustls;
+    let mut store = rustls::RootCertStore::empty();
+    store.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    for der in roots {
+        store
+            .add(rustls::pki_types::CertificateDer::from(der.clone()))
+            .map_err(|e| MercuryError::Connect(format!("root certificate: {e}")))?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| MercuryError::Connect(format!("TLS config: {e}")))?
+        .with_root_certificates(store)
+        .with_no_client_auth();
+    Ok(tokio_tungstenite::Connector::Rustls(Arc::new(config)))
 }
 
 /// A TCP stream to `host:port` tunnelled through the HTTP proxy `proxy`

@@ -7,8 +7,9 @@ use webex_wire::catalog::{Catalog, services};
 use crate::error::Error;
 use crate::http::{Http, HttpRequest, join};
 
-/// Fetches both catalogs and merges them (the authenticated one wins).
-/// Fails when the result has no `wdm`.
+/// Fetches both catalogs at once (two requests in flight, so one round
+/// trip) and merges them (the authenticated one wins). Fails when the
+/// result has no `wdm`.
 pub(crate) async fn fetch(
     http: &Http,
     discovery: &Url,
@@ -26,13 +27,13 @@ pub(crate) async fn fetch(
             .append_pair("mode", "DEFAULT_BY_PROXIMITY")
             .append_pair("format", "hostmap"),
     };
-    let mut catalog: Catalog = http
-        .json(HttpRequest::get(limited_url).without_auth())
-        .await?;
-
     let mut url = join(base, "catalog")?;
     url.query_pairs_mut().append_pair("format", "hostmap");
-    let postauth: Catalog = http.json(HttpRequest::get(url.clone())).await?;
+    let (limited, postauth) = tokio::join!(
+        http.json::<Catalog>(HttpRequest::get(limited_url).without_auth()),
+        http.json::<Catalog>(HttpRequest::get(url.clone())),
+    );
+    let (mut catalog, postauth) = (limited?, postauth?);
     catalog.service_links.extend(postauth.service_links);
     catalog.host_catalog.extend(postauth.host_catalog);
 

@@ -78,6 +78,23 @@ impl Services {
         }
     }
 
+    /// Every service URL learned so far (what a warm start remembers).
+    pub(crate) fn links(&self) -> BTreeMap<String, String> {
+        self.learned
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Adopts remembered service URLs (a warm start, before the catalog
+    /// answers; the catalog then replaces whatever it lists).
+    pub(crate) fn adopt_links(&self, links: &BTreeMap<String, String>) {
+        let mut learned = self.learned.write().unwrap_or_else(PoisonError::into_inner);
+        for (name, url) in links {
+            learned.insert(name.clone(), url.trim_end_matches('/').to_owned());
+        }
+    }
+
     /// Adopts the catalog's service URLs (a new `hydra` moves a self-hosted
     /// server's token endpoint with it).
     pub(crate) fn adopt(&self, catalog: &Catalog) {

@@ -10,3 +10,4 @@ mod resilience;
 mod steps_and_http;
 mod support;
 mod tokens;
+mod warm_start;

@@ -1,0 +1,72 @@
+#!/usr/bin/env node
+'use strict';
+
+/*
+ * Timing entry point for `webex bench latency`: the official SDK in Node
+ * (lib/node-driver.js, the same child process the scenario uses) registers
+ * and unregisters against a server the bench started (usually behind its
+ * latency proxy), and prints one JSON line with every run's timings.
+ *
+ *   node latency.js --base URL --token TOKEN [--runs N]
+ *
+ * For HTTPS with a test certificate, set NODE_EXTRA_CA_CERTS to its PEM
+ * file: the SDK's child process inherits it.
+ *
+ * Output: {"runs":[{"initEpochMs":…,"registeredMs":…,"unregisterMs":…},…]}
+ * where initEpochMs is this process's wall clock just before `init` (so the
+ * bench can line the run up with its proxy's log) and the durations come
+ * from the SDK runtime's own clock.
+ */
+
+const { NodeDriver } = require('./lib/node-driver');
+
+/** Rejects when `promise` has not settled within `ms`. */
+function withTimeout(promise, ms, what) {
+  let timer;
+  const guard = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, guard]).finally(() => clearTimeout(timer));
+}
+
+function parseArgs(argv) {
+  const args = { base: '', token: '', runs: 1 };
+  for (let i = 0; i < argv.length; i += 1) {
+    const a = argv[i];
+    if (a === '--base') args.base = argv[++i];
+    else if (a === '--token') args.token = argv[++i];
+    else if (a === '--runs') args.runs = Number(argv[++i]);
+    else throw new Error(`unknown argument ${a}`);
+  }
+  if (!args.base || !args.token) throw new Error('usage: latency.js --base URL --token TOKEN [--runs N]');
+  if (!Number.isInteger(args.runs) || args.runs < 1) throw new Error('--runs takes a positive integer');
+  return args;
+}
+
+async function main() {
+  const args = parseArgs(process.argv.slice(2));
+  const driver = await NodeDriver.start();
+  const runs = [];
+  try {
+    for (let i = 0; i < args.runs; i += 1) {
+      const client = await driver.createClient(`latency-${i}`, args.token, args.base);
+      const initEpochMs = Date.now();
+      await withTimeout(client.call('init'), 60_000, 'init');
+      const reg = await withTimeout(client.call('register'), 60_000, 'register');
+      const unreg = await withTimeout(client.call('unregister'), 60_000, 'unregister');
+      runs.push({ initEpochMs, registeredMs: reg.sinceInitMs, unregisterMs: unreg.unregisterMs });
+    }
+    const { faults } = await driver.drain();
+    if (faults.length) throw new Error(`faults: ${faults.map((f) => `${f.kind}: ${f.detail}`).join('; ')}`);
+  } finally {
+    await driver.stop();
+  }
+  process.stdout.write(`${JSON.stringify({ runs })}\n`);
+  // The SDK keeps timers alive by design: exit explicitly.
+  process.exit(0);
+}
+
+main().catch((error) => {
+  process.stderr.write(`${error.stack || String(error)}\n`);
+  process.exit(1);
+});
