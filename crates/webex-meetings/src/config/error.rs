@@ -16,7 +16,7 @@ pub enum ConfigOption {
     DeviceName,
     /// [`WebexConfigBuilder::http_client`](super::WebexConfigBuilder::http_client) (the default client, when none was given).
     HttpClient,
-    /// [`WebexConfigBuilder::add_root_certificate`].
+    /// [`WebexConfigBuilder::add_root_certificate`](super::WebexConfigBuilder::add_root_certificate).
     RootCertificate,
 }
 
