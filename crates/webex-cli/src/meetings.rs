@@ -73,13 +73,16 @@ async fn join(client: &ClientArgs, destination: &str, json: bool) -> anyhow::Res
     registered(client, async |meetings: &Meetings| {
         let meeting = meetings.create(destination).await.context("create()")?;
         let mut events = meeting.events();
+        // Listen for Ctrl-C before saying "joined": whoever reacts to that
+        // line may interrupt at once.
+        let mut interrupt = Interrupt::new()?;
         meeting.join().await.context("join()")?;
         out.joined(&meeting, destination);
         let mut removed = meetings.events();
         let id = meeting.id().to_owned();
         loop {
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => break,
+                () = interrupt.recv() => break,
                 event = events.next() => match event {
                     Some(e) => out.event(&meeting, &e),
                     // The meeting left the list (ended): nothing to leave.
@@ -108,6 +111,34 @@ async fn join(client: &ClientArgs, destination: &str, json: bool) -> anyhow::Res
         Ok(())
     })
     .await
+}
+
+/// Ctrl-C, listened for from the moment it is made. Unlike a fresh
+/// `tokio::signal::ctrl_c()` per loop turn, a signal that arrives while an
+/// event is being printed is not lost.
+struct Interrupt {
+    #[cfg(unix)]
+    signal: tokio::signal::unix::Signal,
+}
+
+impl Interrupt {
+    fn new() -> anyhow::Result<Self> {
+        Ok(Self {
+            #[cfg(unix)]
+            signal: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+                .context("listening for Ctrl-C")?,
+        })
+    }
+
+    /// Resolves at the next Ctrl-C (cancel-safe).
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        self.signal.recv().await;
+        #[cfg(not(unix))]
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
 }
 
 /// How long `join` waits for `meeting:removed` once the meeting's own
