@@ -15,45 +15,6 @@ use webex_server::testing::TestServer;
 /// How fast a revocation or device removal must close a remote socket.
 const CLOSE_DEADLINE: Duration = Duration::from_secs(1);
 
-struct Cluster {
-    a: TestServer,
-    b: TestServer,
-}
-
-impl Cluster {
-    async fn start() -> Option<Self> {
-        let (Ok(redis), Ok(db)) = (
-            std::env::var("WEBEX_TEST_REDIS_URL"),
-            std::env::var("WEBEX_TEST_DATABASE_URL"),
-        ) else {
-            eprintln!("skipped: set WEBEX_TEST_REDIS_URL and WEBEX_TEST_DATABASE_URL");
-            return None;
-        };
-        let suffix = uuid::Uuid::new_v4().simple().to_string();
-        let redis_a = redis.clone();
-        let a = TestServer::start_postgres(&db, |c| {
-            c.redis_url = Some(redis_a);
-            c.node_id = format!("a-{suffix}");
-        })
-        .await
-        .unwrap();
-        let shared_db = a.server().state().config.database_url.clone();
-        let b = TestServer::start_with(|c| {
-            c.redis_url = Some(redis);
-            c.database_url = shared_db;
-            c.node_id = format!("b-{suffix}");
-        })
-        .await
-        .unwrap();
-        Some(Self { a, b })
-    }
-
-    async fn shutdown(self) {
-        self.b.shutdown().await;
-        self.a.shutdown().await;
-    }
-}
-
 /// Waits until node `on` lists `device` as connected on node `node`.
 async fn wait_for_registry(on: &TestServer, device: &str, node: &str) {
     let deadline = tokio::time::Instant::now() + GUARD;

@@ -661,29 +661,9 @@ async fn fifty_concurrent_joins_converge_on_postgres() {
 
 #[tokio::test]
 async fn two_nodes_converge() {
-    let (Ok(redis), Ok(db)) = (
-        std::env::var("WEBEX_TEST_REDIS_URL"),
-        std::env::var("WEBEX_TEST_DATABASE_URL"),
-    ) else {
-        eprintln!("skipped: set WEBEX_TEST_REDIS_URL and WEBEX_TEST_DATABASE_URL");
+    let Some(Cluster { a, b }) = Cluster::start().await else {
         return;
     };
-    let suffix = uuid::Uuid::new_v4().simple().to_string();
-    let redis_a = redis.clone();
-    let a = TestServer::start_postgres(&db, |c| {
-        c.redis_url = Some(redis_a);
-        c.node_id = format!("a-{suffix}");
-    })
-    .await
-    .unwrap();
-    let shared_db = a.server().state().config.database_url.clone();
-    let b = TestServer::start_with(|c| {
-        c.redis_url = Some(redis);
-        c.database_url = shared_db;
-        c.node_id = format!("b-{suffix}");
-    })
-    .await
-    .unwrap();
     // 24 people: past the delta threshold, so both full documents and
     // deltas cross nodes.
     converge(&[&a, &b], 24).await;

@@ -5,9 +5,11 @@
 
 #[macro_use]
 pub mod backends;
+pub mod cluster;
 pub mod json_error;
 pub mod mercury;
 
 pub use backends::on_every_backend;
+pub use cluster::Cluster;
 pub use json_error::{expect_json_error, json_error};
 pub use mercury::*;

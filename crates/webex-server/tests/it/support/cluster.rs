@@ -1,0 +1,50 @@
+//! Two in-process nodes behind one PostgreSQL database and one Redis bus.
+#![allow(clippy::unwrap_used)]
+
+use webex_server::testing::TestServer;
+
+/// Two nodes, `a` and `b`, sharing a fresh PostgreSQL database and the Redis
+/// at `WEBEX_TEST_REDIS_URL`.
+pub struct Cluster {
+    /// The node that created the database.
+    pub a: TestServer,
+    /// The second node.
+    pub b: TestServer,
+}
+
+impl Cluster {
+    /// Starts both nodes; `None` (with a note on stderr) when
+    /// `WEBEX_TEST_REDIS_URL` or `WEBEX_TEST_DATABASE_URL` is unset.
+    pub async fn start() -> Option<Self> {
+        let (Ok(redis), Ok(db)) = (
+            std::env::var("WEBEX_TEST_REDIS_URL"),
+            std::env::var("WEBEX_TEST_DATABASE_URL"),
+        ) else {
+            eprintln!("skipped: set WEBEX_TEST_REDIS_URL and WEBEX_TEST_DATABASE_URL");
+            return None;
+        };
+        let suffix = uuid::Uuid::new_v4().simple().to_string();
+        let redis_a = redis.clone();
+        let a = TestServer::start_postgres(&db, |c| {
+            c.redis_url = Some(redis_a);
+            c.node_id = format!("a-{suffix}");
+        })
+        .await
+        .unwrap();
+        let shared_db = a.server().state().config.database_url.clone();
+        let b = TestServer::start_with(|c| {
+            c.redis_url = Some(redis);
+            c.database_url = shared_db;
+            c.node_id = format!("b-{suffix}");
+        })
+        .await
+        .unwrap();
+        Some(Self { a, b })
+    }
+
+    /// Stops `b`, then `a` (which drops the database).
+    pub async fn shutdown(self) {
+        self.b.shutdown().await;
+        self.a.shutdown().await;
+    }
+}
