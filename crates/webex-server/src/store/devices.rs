@@ -110,6 +110,23 @@ fn ttl_to_db(ttl: Option<u64>) -> Option<i64> {
     ttl.map(|t| i64::try_from(t).unwrap_or(i64::MAX))
 }
 
+/// Binds `$1`…`$11` as the device insert and update both number them: id,
+/// owner, then the stored fields from `org_id` to `extra`.
+fn bind_identity_and_fields(stmt: Stmt, device: &DeviceRecord) -> StoreResult<Stmt> {
+    Ok(stmt
+        .bind(&device.id)
+        .bind(&device.person_id)
+        .bind(&device.org_id)
+        .bind(&device.name)
+        .bind(&device.device_type)
+        .bind(&device.model)
+        .bind(&device.localized_model)
+        .bind(&device.system_name)
+        .bind(&device.system_version)
+        .bind(ttl_to_db(device.ttl))
+        .bind(sql::to_json(&device.extra, "device extra fields")?))
+}
+
 #[async_trait]
 impl<B: Backend> DeviceStore for B {
     async fn create_device(&self, device: &DeviceRecord, limit: u64) -> StoreResult<()> {
@@ -126,23 +143,13 @@ impl<B: Backend> DeviceStore for B {
              SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 \
              WHERE (SELECT COUNT(*) FROM devices WHERE person_id = $2 \
              AND (expires_at IS NULL OR expires_at > $12)) < $15",
-        )
-        .bind(&device.id)
-        .bind(&device.person_id)
-        .bind(&device.org_id)
-        .bind(&device.name)
-        .bind(&device.device_type)
-        .bind(&device.model)
-        .bind(&device.localized_model)
-        .bind(&device.system_name)
-        .bind(&device.system_version)
-        .bind(ttl_to_db(device.ttl))
-        .bind(sql::to_json(&device.extra, "device extra fields")?)
-        .bind(device.created_at)
-        .bind(device.modified_at)
-        .bind(device.expires_at)
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .constraint_errors("device", "person");
+        );
+        let insert = bind_identity_and_fields(insert, device)?
+            .bind(device.created_at)
+            .bind(device.modified_at)
+            .bind(device.expires_at)
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .constraint_errors("device", "person");
         let owner = Stmt::new("SELECT 1 FROM people WHERE id = $1").bind(&device.person_id);
         match self.write_guarded(owner, insert).await? {
             None => Err(StoreError::MissingReference("person")),
@@ -185,23 +192,13 @@ impl<B: Backend> DeviceStore for B {
 
     async fn update_device(&self, device: &DeviceRecord) -> StoreResult<bool> {
         let stmt = Stmt::new(
-            "UPDATE devices SET org_id = $1, name = $2, device_type = $3, model = $4, \
-             localized_model = $5, system_name = $6, system_version = $7, ttl = $8, extra = $9, \
-             modified_at = $10, expires_at = $11 WHERE id = $12 AND person_id = $13",
-        )
-        .bind(&device.org_id)
-        .bind(&device.name)
-        .bind(&device.device_type)
-        .bind(&device.model)
-        .bind(&device.localized_model)
-        .bind(&device.system_name)
-        .bind(&device.system_version)
-        .bind(ttl_to_db(device.ttl))
-        .bind(sql::to_json(&device.extra, "device extra fields")?)
-        .bind(device.modified_at)
-        .bind(device.expires_at)
-        .bind(&device.id)
-        .bind(&device.person_id);
+            "UPDATE devices SET org_id = $3, name = $4, device_type = $5, model = $6, \
+             localized_model = $7, system_name = $8, system_version = $9, ttl = $10, \
+             extra = $11, modified_at = $12, expires_at = $13 WHERE id = $1 AND person_id = $2",
+        );
+        let stmt = bind_identity_and_fields(stmt, device)?
+            .bind(device.modified_at)
+            .bind(device.expires_at);
         Ok(self.execute(stmt).await? > 0)
     }
 
