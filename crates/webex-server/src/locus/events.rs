@@ -160,7 +160,7 @@ mod tests {
 
     fn outcome(n: usize) -> ChangeOutcome {
         ChangeOutcome {
-            snapshot: sample(n),
+            snapshot: std::sync::Arc::new(sample(n)),
             changed: true,
             changed_participants: vec!["p1".into()],
             locus_changed: false,

@@ -15,12 +15,14 @@
 //! holds the database lock).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use futures::FutureExt;
 use webex_wire::locus::{LocusState, ParticipantState};
 
 use super::backend::Backend;
+use super::snapshot_cache::SnapshotCache;
 use super::sql::{Columns, Conn, RowLock, Stmt};
 use super::{Millis, StoreError, StoreResult};
 
@@ -179,8 +181,9 @@ pub type Mutation =
 /// The result of [`MeetingStore::change_meeting`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChangeOutcome {
-    /// The meeting after the change, with the new sequence.
-    pub snapshot: MeetingSnapshot,
+    /// The meeting after the change, with the new sequence (shared with
+    /// the store's cache of recent snapshots).
+    pub snapshot: Arc<MeetingSnapshot>,
     /// Whether anything changed (and the sequence moved by one).
     pub changed: bool,
     /// Ids of the participants that were added or changed.
@@ -322,10 +325,20 @@ fn locus_stmt(locus_id: &str) -> Stmt {
 /// newer than its participants: a reader that resyncs from it applies the
 /// next delta on top (re-applying a change it already shows is harmless),
 /// and never skips one.
-async fn load<C: Conn>(c: &mut C, locus_id: &str) -> StoreResult<Option<MeetingSnapshot>> {
+///
+/// When `cache` holds the meeting at the sequence the Locus row shows, that
+/// snapshot is the answer (see `snapshot_cache`).
+async fn load<C: Conn>(
+    c: &mut C,
+    cache: &SnapshotCache,
+    locus_id: &str,
+) -> StoreResult<Option<Arc<MeetingSnapshot>>> {
     let Some(locus) = c.fetch_optional(locus_stmt(locus_id), locus_row).await? else {
         return Ok(None);
     };
+    if let Some(hit) = cache.get(locus_id, locus.sequence) {
+        return Ok(Some(hit));
+    }
     let space = c
         .fetch_optional(space_by(SpaceKey::Id(&locus.space_id)), space_row)
         .await?
@@ -366,18 +379,22 @@ async fn load<C: Conn>(c: &mut C, locus_id: &str) -> StoreResult<Option<MeetingS
             participants[i].devices.push(device);
         }
     }
-    Ok(Some(MeetingSnapshot {
+    Ok(Some(Arc::new(MeetingSnapshot {
         space,
         locus,
         participants,
-    }))
+    })))
 }
 
 /// Loads every Locus in `ids` on `c` (skipping any that vanished).
-async fn load_all<C: Conn>(c: &mut C, ids: Vec<String>) -> StoreResult<Vec<MeetingSnapshot>> {
+async fn load_all<C: Conn>(
+    c: &mut C,
+    cache: &SnapshotCache,
+    ids: Vec<String>,
+) -> StoreResult<Vec<MeetingSnapshot>> {
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
-        out.extend(load(c, &id).await?);
+        out.extend(load(c, cache, &id).await?.map(Arc::unwrap_or_clone));
     }
     Ok(out)
 }
@@ -386,10 +403,10 @@ async fn load_all<C: Conn>(c: &mut C, ids: Vec<String>) -> StoreResult<Vec<Meeti
 /// caller's transaction (which holds the Locus row's lock).
 async fn apply<C: Conn>(
     c: &mut C,
-    before: MeetingSnapshot,
+    before: Arc<MeetingSnapshot>,
     mutation: Mutation,
 ) -> StoreResult<Result<ChangeOutcome, ChangeRefused>> {
-    let mut after = before.clone();
+    let mut after = MeetingSnapshot::clone(&before);
     match mutation(&mut after) {
         Err(refused) => return Ok(Err(refused)),
         Ok(Applied::Unchanged) => {
@@ -401,6 +418,14 @@ async fn apply<C: Conn>(
             }));
         }
         Ok(Applied::Changed) => {}
+    }
+    // The order a load gives (`ORDER BY p.joined_at, p.id`), so a cached
+    // snapshot lists participants as the database would.
+    let order = |a: &ParticipantRecord, b: &ParticipantRecord| {
+        (a.joined_at, &a.id).cmp(&(b.joined_at, &b.id))
+    };
+    if !after.participants.is_sorted_by(|a, b| order(a, b).is_le()) {
+        after.participants.sort_by(order);
     }
     let locus_id = after.locus.id.clone();
     let changed = diff(&before, &after);
@@ -471,7 +496,7 @@ async fn apply<C: Conn>(
         .map(|&i| after.participants[i].id.clone())
         .collect();
     Ok(Ok(ChangeOutcome {
-        snapshot: after,
+        snapshot: Arc::new(after),
         changed: true,
         changed_participants,
         locus_changed,
@@ -581,8 +606,13 @@ impl<B: Backend> MeetingStore for B {
 
     async fn meeting(&self, locus_id: &str) -> StoreResult<Option<MeetingSnapshot>> {
         let id = locus_id.to_owned();
-        self.run_read(Box::new(move |c| async move { load(c, &id).await }.boxed()))
-            .await
+        let cache = self.snapshots().clone();
+        let loaded = self
+            .run_read(Box::new(move |c| {
+                async move { load(c, &cache, &id).await }.boxed()
+            }))
+            .await?;
+        Ok(loaded.map(Arc::unwrap_or_clone))
     }
 
     async fn meetings_of(&self, person_id: &str) -> StoreResult<Vec<MeetingSnapshot>> {
@@ -592,10 +622,11 @@ impl<B: Backend> MeetingStore for B {
              ORDER BY l.created_at, l.id",
         )
         .bind(person_id);
+        let cache = self.snapshots().clone();
         self.run_read(Box::new(move |c| {
             async move {
                 let ids = c.fetch_all(ids, id_row).await?;
-                load_all(c, ids).await
+                load_all(c, &cache, ids).await
             }
             .boxed()
         }))
@@ -607,10 +638,11 @@ impl<B: Backend> MeetingStore for B {
             "SELECT id FROM loci WHERE state = 'ACTIVE' ORDER BY created_at, id LIMIT $1",
         )
         .bind(i64::from(limit));
+        let cache = self.snapshots().clone();
         self.run_read(Box::new(move |c| {
             async move {
                 let ids = c.fetch_all(ids, id_row).await?;
-                load_all(c, ids).await
+                load_all(c, &cache, ids).await
             }
             .boxed()
         }))
@@ -632,26 +664,36 @@ impl<B: Backend> MeetingStore for B {
         mutation: Mutation,
     ) -> StoreResult<Option<Result<ChangeOutcome, ChangeRefused>>> {
         let id = locus_id.to_owned();
-        self.transaction(move |c| {
-            async move {
-                // Changes of one Locus take turns on its row (PostgreSQL;
-                // SQLite's writer already runs one transaction at a time).
-                // The loads below start after the lock is granted, so under
-                // READ COMMITTED they see every change committed before.
-                let lock = Stmt::new("SELECT id FROM loci WHERE id = $1")
-                    .bind(&id)
-                    .locking(RowLock::Update);
-                if c.fetch_optional(lock, id_row).await?.is_none() {
-                    return Ok(None);
+        let cache = self.snapshots().clone();
+        let outcome = self
+            .transaction(move |c| {
+                async move {
+                    // Changes of one Locus take turns on its row (PostgreSQL;
+                    // SQLite's writer already runs one transaction at a
+                    // time). The reads below start after the lock is
+                    // granted, so under READ COMMITTED they see every change
+                    // committed before.
+                    let lock = Stmt::new("SELECT id FROM loci WHERE id = $1")
+                        .bind(&id)
+                        .locking(RowLock::Update);
+                    if c.fetch_optional(lock, id_row).await?.is_none() {
+                        return Ok(None);
+                    }
+                    // The snapshot this node committed last when nobody
+                    // changed the meeting since, else the whole meeting.
+                    let Some(before) = load(c, &cache, &id).await? else {
+                        return Ok(None);
+                    };
+                    apply(c, before, mutation).await.map(Some)
                 }
-                let Some(before) = load(c, &id).await? else {
-                    return Ok(None);
-                };
-                apply(c, before, mutation).await.map(Some)
-            }
-            .boxed()
-        })
-        .await
+                .boxed()
+            })
+            .await?;
+        // Committed: the snapshot is what the database now holds.
+        if let Some(Ok(o)) = &outcome {
+            self.snapshots().put(o.snapshot.clone());
+        }
+        Ok(outcome)
     }
 }
 

@@ -70,6 +70,7 @@ mod oauth;
 mod people;
 pub mod postgres;
 mod rules;
+mod snapshot_cache;
 mod sql;
 pub mod sqlite;
 #[cfg(test)]

@@ -188,6 +188,7 @@ suite! {
     harness: [
         data_survives_reopen,
         damaged_rows_are_corrupt,
+        meeting_changes_by_another_node_are_seen,
     ],
 }
 
@@ -980,6 +981,70 @@ async fn data_survives_reopen(h: &mut Harness) {
     store.ping().await.unwrap();
 }
 
+/// Two stores on one database, as two nodes: each change starts from what
+/// the other committed (not from the snapshot a store remembers), and what a
+/// store remembers is what a fresh store reads from the database.
+async fn meeting_changes_by_another_node_are_seen(h: &mut Harness) {
+    use crate::locus::rules;
+    let node_a = h.store.clone();
+    let node_b = connect(h.url()).await.unwrap();
+    let (a, b, c) = (
+        person(&*node_a, "a@example.com").await,
+        person(&*node_a, "b@example.com").await,
+        person(&*node_a, "c@example.com").await,
+    );
+    let s = node_a
+        .ensure_space(&space("nodes", "2000000009", None))
+        .await
+        .unwrap();
+    node_a.open_locus(&s.id, "l", 10).await.unwrap();
+    let join =
+        |p: &PersonRecord, id: &str, at| rules::join(joiner(p, &format!("d-{id}")), id.into(), at);
+
+    change(&*node_a, "l", join(&a, "pa", 20)).await.unwrap();
+    // Both nodes now remember the meeting (B through its read).
+    node_b.meeting("l").await.unwrap().unwrap();
+    change(&*node_b, "l", join(&b, "pb", 21)).await.unwrap();
+    let o = change(&*node_a, "l", join(&c, "pc", 22)).await.unwrap();
+    assert_eq!(o.snapshot.locus.sequence, 3);
+    let ids: Vec<&str> = o
+        .snapshot
+        .participants
+        .iter()
+        .map(|p| p.id.as_str())
+        .collect();
+    assert_eq!(ids, ["pa", "pb", "pc"], "node A saw node B's join");
+    let left = change(
+        &*node_b,
+        "l",
+        rules::leave(
+            rules::LeaveRequest {
+                caller: a.id.clone(),
+                participant_id: "pa".into(),
+                device_url: None,
+            },
+            30,
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        left.snapshot.participants.len(),
+        3,
+        "node B saw node A's join"
+    );
+
+    let fresh = connect(h.url()).await.unwrap();
+    let stored = fresh.meeting("l").await.unwrap().unwrap();
+    assert_eq!(
+        stored, *left.snapshot,
+        "what B remembers is what was written"
+    );
+    assert_eq!(node_a.meeting("l").await.unwrap().unwrap(), stored);
+    fresh.close().await;
+    node_b.close().await;
+}
+
 async fn damaged_rows_are_corrupt(h: &mut Harness) {
     let alice = person(&*h.store, "alice@example.com").await;
     h.store
@@ -1294,7 +1359,7 @@ async fn meeting_lifecycle(store: &dyn Store) {
     assert!(!o.locus_changed);
     // What was written reads back the same.
     let read = store.meeting("locus-1").await.unwrap().unwrap();
-    assert_eq!(read, o.snapshot);
+    assert_eq!(read, *o.snapshot);
     assert_eq!(read.participants[1].name, b.display_name);
     assert_eq!(store.meetings_of(&b.id).await.unwrap(), vec![read.clone()]);
     assert_eq!(store.active_meetings(10).await.unwrap(), vec![read]);

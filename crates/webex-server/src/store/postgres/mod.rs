@@ -16,6 +16,7 @@
 mod writer;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -25,6 +26,7 @@ use sqlx::{PgConnection, PgPool, Postgres};
 use self::writer::Writers;
 use super::StoreResult;
 use super::backend::{Backend, Job, Rerun};
+use super::snapshot_cache::SnapshotCache;
 use super::sql::{RowLock, impl_conn};
 
 /// Connections the pool (reads, the domains' transactions) may open.
@@ -39,6 +41,8 @@ const WRITERS: usize = 4;
 pub struct PgStore {
     pool: PgPool,
     writers: Writers,
+    /// Meetings this store changed last (see `snapshot_cache`).
+    snapshots: Arc<SnapshotCache>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -75,6 +79,7 @@ impl PgStore {
         Ok(Self {
             pool,
             writers: Writers::spawn(&options, WRITERS),
+            snapshots: Arc::default(),
         })
     }
 }
@@ -91,6 +96,10 @@ impl Backend for PgStore {
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+
+    fn snapshots(&self) -> &Arc<SnapshotCache> {
+        &self.snapshots
     }
 
     async fn close(&self) {

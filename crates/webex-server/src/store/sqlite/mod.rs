@@ -14,6 +14,7 @@
 mod writer;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -22,6 +23,7 @@ use sqlx::{ConnectOptions, Sqlite, SqliteConnection, SqlitePool};
 
 use self::writer::{Isolation, Writer};
 use super::backend::{Backend, Job, Rerun};
+use super::snapshot_cache::SnapshotCache;
 use super::sql::impl_conn;
 use super::{StoreError, StoreResult};
 
@@ -34,6 +36,8 @@ pub struct SqliteStore {
     writer: Writer,
     /// Read-only connections.
     read: SqlitePool,
+    /// Meetings this store changed last (see `snapshot_cache`).
+    snapshots: Arc<SnapshotCache>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -104,6 +108,7 @@ impl SqliteStore {
         Ok(Self {
             writer: Writer::spawn(conn),
             read,
+            snapshots: Arc::default(),
         })
     }
 }
@@ -123,6 +128,10 @@ impl Backend for SqliteStore {
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.read).await?;
         Ok(())
+    }
+
+    fn snapshots(&self) -> &Arc<SnapshotCache> {
+        &self.snapshots
     }
 
     async fn close(&self) {
