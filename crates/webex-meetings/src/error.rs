@@ -82,6 +82,18 @@ pub enum Error {
         /// The name given.
         name: String,
     },
+    /// `Meetings::on` was given the name of an event that each `Meeting`
+    /// emits (`members:update`, `meeting:stateChange`,
+    /// `meeting:self:left`), as in the official SDK: subscribing there would
+    /// never fire.
+    #[error(
+        "`{name}` is emitted by each Meeting, not by Meetings: subscribe with \
+         meeting.on(\"{name}\", …) on the meetings that `meeting:added` announces"
+    )]
+    MeetingEventOnMeetings {
+        /// The name given.
+        name: String,
+    },
 }
 
 impl From<HttpError> for Error {
@@ -105,7 +117,8 @@ impl Error {
             Self::DeviceLimitExceeded { .. }
             | Self::InvalidResponse { .. }
             | Self::Config(_)
-            | Self::UnknownEvent { .. } => false,
+            | Self::UnknownEvent { .. }
+            | Self::MeetingEventOnMeetings { .. } => false,
             Self::Http(e) => e.is_retryable(),
             Self::Network { .. } | Self::Timeout { .. } => true,
             Self::Store(e) => e.is_retryable(),

@@ -193,6 +193,11 @@ impl MeetingsEvent {
 /// Checks that a subscription to `name` can ever fire: a fixed event name
 /// ([`EventName::ALL`]), `*`, `event` or `event:<eventType prefix>`.
 pub(crate) fn check_name(name: &str) -> Result<(), Error> {
+    if crate::MeetingEvent::NAMES.contains(&name) {
+        return Err(Error::MeetingEventOnMeetings {
+            name: name.to_owned(),
+        });
+    }
     let known = name == "*"
         || name == "event"
         || name.starts_with("event:")
@@ -418,8 +423,14 @@ mod tests {
             assert!(check_name(&name).is_ok(), "{name}");
             assert!(event.matches(&name), "{name}");
         }
+        // Those are refused on `Meetings`: they would never fire there.
         for name in crate::MeetingEvent::NAMES {
-            assert!(check_name(name).is_ok(), "{name}");
+            let Err(e) = check_name(name) else {
+                panic!("{name} is a Meeting's event");
+            };
+            assert!(matches!(&e, Error::MeetingEventOnMeetings { name: n } if n == name));
+            assert!(e.to_string().contains("meeting.on("), "{e}");
+            assert!(!e.is_retryable());
         }
     }
 

@@ -306,7 +306,10 @@ impl Meetings {
     /// `name` is a name from [`crate::EventName`], `event:<eventType>` (or a
     /// dotted prefix of it), `event` or `*`. Any other name is refused with
     /// [`Error::UnknownEvent`], which lists the known names: a handler that
-    /// could never fire is almost always a typo.
+    /// could never fire is almost always a typo. The events of one meeting
+    /// (`members:update`, `meeting:stateChange`, `meeting:self:left`) are
+    /// refused with [`Error::MeetingEventOnMeetings`]: subscribe to them on
+    /// the [`crate::Meeting`] (`meeting.on(…)`).
     ///
     /// # Panics
     /// Outside a Tokio runtime (the handler runs on a spawned task).
@@ -315,6 +318,7 @@ impl Meetings {
     /// # async fn run(meetings: webex_meetings::Meetings) -> Result<(), webex_meetings::Error> {
     /// let _sub = meetings.on("meetings:ready", |_| println!("ready"))?;
     /// assert!(meetings.on("meetings:registerd", |_| {}).is_err());
+    /// assert!(meetings.on("members:update", |_| {}).is_err());
     /// # Ok(()) }
     /// ```
     pub fn on(
