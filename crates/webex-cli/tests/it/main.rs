@@ -7,4 +7,5 @@ mod support;
 mod cli;
 mod crash_restart;
 mod meetings;
+mod sdk_sigkill;
 mod two_nodes;

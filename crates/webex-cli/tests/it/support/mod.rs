@@ -40,8 +40,14 @@ impl Serve {
     /// variables that `args` could collide with removed, waits for its
     /// `listening on <url>` line and keeps draining its stdout.
     pub async fn start(args: &[&str], stderr: Stdio) -> Serve {
+        Serve::start_on("127.0.0.1:0", args, stderr).await
+    }
+
+    /// [`Serve::start`] listening on `listen`: a server restarted where its
+    /// clients already look for it (same port, same public URL).
+    pub async fn start_on(listen: &str, args: &[&str], stderr: Stdio) -> Serve {
         let mut child = Command::new(WEBEX)
-            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(["serve", "--listen", listen])
             .args(args)
             .env_remove("WEBEX_ADMIN_TOKEN")
             .env_remove("WEBEX_PUBLIC_URL")
@@ -65,6 +71,17 @@ impl Serve {
         // Keep draining stdout so the server never writes to a closed pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         Serve { child, url }
+    }
+
+    /// SIGKILLs the server and reaps it: no shutdown of any kind, sockets
+    /// closed by the kernel.
+    pub async fn sigkill(mut self) {
+        self.child.start_kill().expect("SIGKILL webex serve");
+        let status = tokio::time::timeout(PROCESS_GUARD, self.child.wait())
+            .await
+            .expect("webex serve outlived SIGKILL")
+            .unwrap();
+        assert!(!status.success(), "killed: {status:?}");
     }
 }
 
