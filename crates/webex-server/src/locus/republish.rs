@@ -6,7 +6,7 @@
 //! told. Nodes whose own subscription broke as well tell their clients to
 //! resynchronise (`mercury::resync`); this module covers the others (only
 //! this node lost Redis, or Redis was frozen rather than gone, so no
-//! subscription broke). [`events::publish`](super::events::publish) records
+//! subscription broke). [`events::publish`] records
 //! the Locus in the [`Backlog`]; the republisher then retries, with backoff
 //! and at once after this node resubscribes, to publish the Locus's
 //! *current* full document to its participants (`locus.participant_updated`
@@ -20,7 +20,7 @@
 //!
 //! The backlog holds at most [`BACKLOG_CAP`] Loci. Past that it stops
 //! counting and, once the bus is back, publishes one
-//! [`BusMessage::Resync`](crate::bus::BusMessage::Resync): every node asks
+//! [`BusMessage::Resync`]: every node asks
 //! all its clients to reconnect and resynchronise.
 
 use std::collections::HashMap;
