@@ -253,6 +253,10 @@ impl Bus for InvalidatingBus {
         self.inner.subscribe()
     }
 
+    fn gaps(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.gaps()
+    }
+
     fn presence_changed(&self, change: PresenceChange) {
         self.inner.presence_changed(change);
     }

@@ -70,6 +70,11 @@ pub struct ServerConfig {
     pub connections: ConnectionLimits,
     /// Bounds on the log files clients upload (`clientLogs`).
     pub client_logs: ClientLogLimits,
+    /// When the event bus was interrupted (this node's Redis subscription
+    /// came back after a loss), this node asks its sockets to reconnect
+    /// (1011) so clients resynchronise, spread over this window so they do
+    /// not all reconnect at once.
+    pub resync_window: Duration,
 }
 
 impl ServerConfig {
@@ -99,6 +104,7 @@ impl ServerConfig {
             locus_idle_grace: Duration::from_secs(10),
             connections: ConnectionLimits::default(),
             tls: None,
+            resync_window: Duration::from_secs(2),
         }
     }
 

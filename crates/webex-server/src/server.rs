@@ -62,6 +62,7 @@ impl Server {
             bus: Arc::clone(&bus),
             auth_cache,
             hub,
+            locus_backlog: crate::locus::republish::Backlog::default(),
             metrics: crate::ops::prometheus_handle(),
         });
 
@@ -69,6 +70,7 @@ impl Server {
             crate::devices::spawn_sweeper(state.clone(), cancel.clone()),
             crate::mercury::spawn_bus_listener(state.clone(), cancel.clone()),
             crate::locus::service::spawn_idle_sweeper(state.clone(), cancel.clone()),
+            crate::locus::republish::spawn_republisher(state.clone(), cancel.clone()),
         ];
 
         let app = crate::http::router(state.clone());

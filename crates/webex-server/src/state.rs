@@ -28,6 +28,8 @@ pub struct Inner {
     pub auth_cache: AuthCache,
     /// This node's Mercury connections.
     pub hub: Hub,
+    /// Loci whose last event this node could not publish.
+    pub locus_backlog: crate::locus::republish::Backlog,
     /// Prometheus exporter handle, rendered at `/metrics`.
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }

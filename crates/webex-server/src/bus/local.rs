@@ -4,7 +4,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 use super::{
     Bus, BusError, BusMessage, ConnectionInfo, PresenceChange, PresenceSource, SUBSCRIBER_CAPACITY,
@@ -24,6 +24,8 @@ use super::{
 /// ```
 pub struct LocalBus {
     tx: broadcast::Sender<Arc<BusMessage>>,
+    /// Never bumped: nothing stands between a publish and its delivery.
+    gaps: watch::Sender<u64>,
 }
 
 impl LocalBus {
@@ -31,6 +33,7 @@ impl LocalBus {
     pub fn new() -> Self {
         Self {
             tx: broadcast::Sender::new(SUBSCRIBER_CAPACITY),
+            gaps: watch::Sender::new(0),
         }
     }
 }
@@ -51,6 +54,10 @@ impl Bus for LocalBus {
 
     fn subscribe(&self) -> broadcast::Receiver<Arc<BusMessage>> {
         self.tx.subscribe()
+    }
+
+    fn gaps(&self) -> watch::Receiver<u64> {
+        self.gaps.subscribe()
     }
 
     fn presence_changed(&self, _change: PresenceChange) {}
@@ -88,6 +95,7 @@ mod tests {
         .unwrap();
         assert_eq!(a.recv().await.unwrap(), b.recv().await.unwrap());
         assert_eq!(bus.online_devices(&["d".into()]).await.unwrap(), None);
+        assert_eq!(*bus.gaps().borrow(), 0, "the in-process bus has no gaps");
     }
 
     #[tokio::test]

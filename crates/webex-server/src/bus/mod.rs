@@ -10,13 +10,20 @@
 //! receive it. The in-process bus has no registry of its own (the local
 //! [`Hub`](crate::mercury::Hub) is the whole truth); the Redis bus keeps one
 //! per node, refreshed by a heartbeat and dropped when the node stops.
+//!
+//! A node's subscription can break (Redis restarted, a partition) and come
+//! back; what others published meanwhile is lost for it. The bus reports
+//! each such *gap* through [`Bus::gaps`], and the Mercury listener then tells
+//! this node's clients to resynchronise (`mercury::resync`). A publish that
+//! failed is the publisher's to repair ([`BusError::Unavailable`]; for Locus
+//! events, `locus::republish`). The in-process bus never has gaps.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 mod local;
 mod redis;
@@ -81,6 +88,14 @@ pub enum BusMessage {
     DeviceGone {
         /// Device id.
         device_id: String,
+    },
+    /// Events were lost for an unknown set of clients (a node could not
+    /// publish more changes than it can remember while Redis was
+    /// unreachable): every node asks all its sockets to reconnect, so
+    /// clients resynchronise (`mercury::resync`).
+    Resync {
+        /// The node that lost the events.
+        origin: String,
     },
 }
 
@@ -171,6 +186,13 @@ pub trait Bus: Send + Sync + 'static {
 
     /// A receiver of every message published from now on, by any node.
     fn subscribe(&self) -> broadcast::Receiver<Arc<BusMessage>>;
+
+    /// How many times this node's subscription was re-established after
+    /// being lost: each increment means messages published meanwhile may
+    /// never reach [`Bus::subscribe`]rs. It increments once the
+    /// subscription is back (so clients told to resynchronise then miss
+    /// nothing more); the in-process bus stays at 0.
+    fn gaps(&self) -> watch::Receiver<u64>;
 
     /// Records a change in this node's sockets. Never blocks; the registry is
     /// updated in the background.

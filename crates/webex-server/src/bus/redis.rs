@@ -16,22 +16,25 @@
 //! node hears (not even this one, whose subscription is still being
 //! re-established) is reported as unavailable too, rather than silently
 //! lost. When Redis comes back (possibly empty) the subscriber resubscribes
-//! and the registry rewrites this node's entries.
+//! (`subscriber.rs`, which also pings on the subscription to notice a frozen
+//! Redis or a half-open connection), counts a gap ([`Bus::gaps`]), and the
+//! registry rewrites this node's entries.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use futures::StreamExt;
 use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
-use tokio::sync::{Notify, broadcast, mpsc};
+use tokio::sync::{Notify, broadcast, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::{
     Bus, BusError, BusMessage, ConnectionInfo, PresenceChange, PresenceSource, SUBSCRIBER_CAPACITY,
 };
+
+mod subscriber;
 
 /// The pub/sub channel every node publishes to and subscribes to.
 pub const CHANNEL: &str = "webex:bus";
@@ -44,9 +47,6 @@ pub const HEARTBEAT: Duration = Duration::from_secs(5);
 pub const OP_TIMEOUT: Duration = Duration::from_secs(2);
 /// Longest wait between two attempts to reach Redis.
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
-/// Longest wait between two attempts to resubscribe: events are not
-/// delivered until the subscription is back, so retry often.
-const MAX_SUBSCRIBE_BACKOFF: Duration = Duration::from_secs(2);
 const NODES: &str = "webex:nodes";
 
 fn node_key(node: &str) -> String {
@@ -67,6 +67,7 @@ pub struct RedisBus {
     node_id: String,
     conn: ConnectionManager,
     tx: broadcast::Sender<Arc<BusMessage>>,
+    gaps: Arc<watch::Sender<u64>>,
     presence: mpsc::UnboundedSender<PresenceChange>,
     source: Arc<Mutex<Option<Arc<dyn PresenceSource>>>>,
     cancel: CancellationToken,
@@ -98,15 +99,19 @@ impl RedisBus {
         let (presence, presence_rx) = mpsc::unbounded_channel();
         let source = Arc::new(Mutex::new(None));
         let resubscribed = Arc::new(Notify::new());
+        let gaps = Arc::new(watch::Sender::new(0));
 
         // Subscribe before returning, so nothing published after `connect`
         // is missed by this node.
-        let pubsub = subscribe(&client).await.map_err(unavailable)?;
-        let subscriber = tokio::spawn(run_subscriber(
+        let pubsub = subscriber::subscribe(&client).await.map_err(unavailable)?;
+        let subscriber = tokio::spawn(subscriber::run(
             client,
-            Some(pubsub),
-            tx.clone(),
-            Arc::clone(&resubscribed),
+            pubsub,
+            subscriber::Outputs {
+                tx: tx.clone(),
+                gaps: Arc::clone(&gaps),
+                resubscribed: Arc::clone(&resubscribed),
+            },
             cancel.clone(),
         ));
         let registry = tokio::spawn(
@@ -124,6 +129,7 @@ impl RedisBus {
             node_id: node_id.to_owned(),
             conn,
             tx,
+            gaps,
             presence,
             source,
             cancel,
@@ -166,69 +172,6 @@ async fn bounded<T>(
                 "Redis did not answer within {OP_TIMEOUT:?}"
             )))
         })
-}
-
-async fn subscribe(client: &redis::Client) -> redis::RedisResult<redis::aio::PubSub> {
-    let mut pubsub = client.get_async_pubsub().await?;
-    pubsub.subscribe(CHANNEL).await?;
-    Ok(pubsub)
-}
-
-/// Feeds the local broadcast from the Redis channel until cancelled,
-/// resubscribing with exponential backoff when the connection drops.
-async fn run_subscriber(
-    client: redis::Client,
-    mut first: Option<redis::aio::PubSub>,
-    tx: broadcast::Sender<Arc<BusMessage>>,
-    resubscribed: Arc<Notify>,
-    cancel: CancellationToken,
-) {
-    let mut backoff = Duration::from_millis(100);
-    loop {
-        let pubsub = match first.take() {
-            Some(p) => p,
-            None => {
-                let attempt = tokio::select! {
-                    _ = cancel.cancelled() => return,
-                    r = subscribe(&client) => r,
-                };
-                match attempt {
-                    Ok(p) => {
-                        tracing::info!("event bus: resubscribed to Redis");
-                        backoff = Duration::from_millis(100);
-                        // Redis may have lost our presence entries.
-                        resubscribed.notify_one();
-                        p
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, retry_in = ?backoff, "event bus: Redis is unreachable; cross-node events are not delivered until it is back");
-                        tokio::select! {
-                            _ = cancel.cancelled() => return,
-                            _ = tokio::time::sleep(backoff) => {}
-                        }
-                        backoff = (backoff * 2).min(MAX_SUBSCRIBE_BACKOFF);
-                        continue;
-                    }
-                }
-            }
-        };
-        let mut stream = pubsub.into_on_message();
-        loop {
-            let msg = tokio::select! {
-                _ = cancel.cancelled() => return,
-                m = stream.next() => m,
-            };
-            let Some(msg) = msg else { break };
-            match serde_json::from_slice::<BusMessage>(msg.get_payload_bytes()) {
-                Ok(m) => {
-                    let _ = tx.send(Arc::new(m));
-                }
-                Err(e) => tracing::warn!(error = %e, "event bus: ignoring an undecodable message"),
-            }
-        }
-        tracing::error!("event bus: lost the Redis subscription; reconnecting");
-        metrics::counter!("webex_bus_redis_disconnects_total").increment(1);
-    }
 }
 
 /// Keeps this node's presence entries and heartbeat in Redis.
@@ -415,6 +358,10 @@ impl Bus for RedisBus {
 
     fn subscribe(&self) -> broadcast::Receiver<Arc<BusMessage>> {
         self.tx.subscribe()
+    }
+
+    fn gaps(&self) -> watch::Receiver<u64> {
+        self.gaps.subscribe()
     }
 
     fn presence_changed(&self, change: PresenceChange) {

@@ -21,11 +21,11 @@ use std::sync::Arc;
 use serde_json::Value;
 use webex_wire::locus::{LocusEvent, LocusEventType};
 
-use crate::bus::{BusMessage, LocusRecipient, Target};
+use crate::bus::{BusError, BusMessage, LocusRecipient, Target};
 use crate::mercury::Hub;
 use crate::mercury::frame::EventFrame;
 use crate::state::AppState;
-use crate::store::meetings::ChangeOutcome;
+use crate::store::meetings::{ChangeOutcome, MeetingSnapshot};
 use crate::time::now_millis;
 
 use super::document::{self, Site};
@@ -57,8 +57,9 @@ pub fn event_for(
 }
 
 /// Publishes the event of `outcome` (when something changed) to every
-/// participant. Best effort: a bus failure is logged and counted; clients
-/// catch up on their next `GET {locusUrl}` or sync.
+/// participant. A bus failure is logged and counted, and the Locus is
+/// handed to the [`republish`](super::republish) backlog, which publishes
+/// its current document once the bus is back.
 pub async fn publish(
     state: &AppState,
     outcome: &ChangeOutcome,
@@ -70,15 +71,32 @@ pub async fn publish(
     }
     let site = super::site(state);
     let event = event_for(outcome, &site, full_type);
-    let data = match serde_json::to_value(&event) {
-        Ok(v) => v,
-        Err(e) => {
-            tracing::error!(error = %e, "locus: event could not be encoded");
-            return;
+    let locus_id = &outcome.snapshot.locus.id;
+    match send(state, &outcome.snapshot, &event, tracking_id).await {
+        Ok(()) => {
+            metrics::counter!("webex_locus_events_total", "type" => event.event_type.to_string())
+                .increment(1);
         }
-    };
-    let recipients = outcome
-        .snapshot
+        Err(e) => {
+            metrics::counter!("webex_locus_events_lost_total").increment(1);
+            tracing::warn!(error = %e, locus = %locus_id, "locus: event not published");
+            if e.is_retryable() {
+                state.locus_backlog.record(locus_id);
+            }
+        }
+    }
+}
+
+/// Sends `event` (of meeting `m`) to every participant of `m` as one
+/// [`BusMessage::Locus`].
+pub async fn send(
+    state: &AppState,
+    m: &MeetingSnapshot,
+    event: &LocusEvent,
+    tracking_id: Option<&str>,
+) -> Result<(), BusError> {
+    let data = serde_json::to_value(event)?;
+    let recipients = m
         .participants
         .iter()
         .map(|p| LocusRecipient {
@@ -93,13 +111,7 @@ pub async fn publish(
         published_at: now_millis(),
         tracking_id: tracking_id.map(str::to_owned),
     };
-    if let Err(e) = state.bus.publish(msg).await {
-        metrics::counter!("webex_locus_events_lost_total").increment(1);
-        tracing::warn!(error = %e, locus = %outcome.snapshot.locus.id, "locus: event not published");
-    } else {
-        metrics::counter!("webex_locus_events_total", "type" => event.event_type.to_string())
-            .increment(1);
-    }
+    state.bus.publish(msg).await
 }
 
 /// Delivers one [`BusMessage::Locus`] to this node's sockets; returns how

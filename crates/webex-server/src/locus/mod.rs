@@ -13,6 +13,8 @@
 //!   official SDK accepts.
 //! - [`events`]: one bus message per change, rendered per person on each
 //!   node (`self`), full documents for small meetings, deltas for large.
+//! - [`republish`]: changes whose event the bus lost (Redis unreachable),
+//!   published again as full documents once it is back.
 //! - `routes` (`{locus}/loci…`), `meeting_info`
 //!   (`{webex-appapi-service}/meetingInfo`) and `admin`
 //!   (`/admin/api/v1/meetings`): the HTTP surface.
@@ -30,6 +32,7 @@ mod admin;
 pub mod document;
 pub mod events;
 mod meeting_info;
+pub mod republish;
 mod routes;
 pub mod rules;
 pub mod service;

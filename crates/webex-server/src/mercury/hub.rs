@@ -46,6 +46,12 @@ impl CloseReason {
     pub const SLOW_CONSUMER: Self = Self::new(close::POLICY_VIOLATION, "slow consumer");
     /// The server is shutting down.
     pub const SHUTDOWN: Self = Self::new(close::GOING_AWAY, "server shutting down");
+    /// Events for this socket may have been lost (the event bus was
+    /// interrupted): reconnect, which makes both SDKs resynchronise their
+    /// meetings. 1011 is transient for the official JS SDK (it reconnects
+    /// and runs `syncMeetings`) and for this workspace's SDK.
+    pub const RESYNC: Self =
+        Self::new(close::INTERNAL_ERROR, "event stream interrupted; reconnect");
 
     /// A reason with `code` and `reason`.
     pub const fn new(code: u16, reason: &'static str) -> Self {
@@ -417,6 +423,30 @@ impl Hub {
         closed
     }
 
+    /// Closes every socket open now with `reason`, spread evenly in random
+    /// order over `window` (so that thousands of clients do not reconnect in
+    /// the same millisecond). Sockets that open meanwhile are left alone.
+    /// Returns how many this call closed (a socket already closing keeps its
+    /// first reason).
+    pub async fn close_all_spread(&self, reason: CloseReason, window: Duration) -> usize {
+        use rand::seq::SliceRandom;
+        let mut conns = self.0.by_device.all();
+        conns.shuffle(&mut rand::rng());
+        let start = tokio::time::Instant::now();
+        let n = conns.len() as f64;
+        let mut closed = 0;
+        for (i, conn) in conns.iter().enumerate() {
+            let at = start + window.mul_f64(i as f64 / n);
+            if at > tokio::time::Instant::now() {
+                tokio::time::sleep_until(at).await;
+            }
+            if conn.request_close(reason) {
+                closed += 1;
+            }
+        }
+        closed
+    }
+
     /// Closes every socket with 1001 and refuses new ones.
     pub fn shutdown(&self) {
         self.0.shutting_down.store(true, Ordering::Release);
@@ -598,6 +628,39 @@ mod tests {
         hub.shutdown();
         assert_eq!(closed(&a.conn), Some(CloseReason::SHUTDOWN));
         assert!(hub.register(new("e", "p", false)).is_none());
+    }
+
+    #[tokio::test]
+    async fn close_all_spread_closes_everyone_over_the_window() {
+        let hub = hub(4);
+        let all: Vec<_> = (0..100)
+            .map(|i| hub.register(new(&format!("d{i}"), "p", false)).unwrap())
+            .collect();
+        let window = Duration::from_secs(1);
+        let closer = {
+            let hub = hub.clone();
+            tokio::spawn(async move { hub.close_all_spread(CloseReason::RESYNC, window).await })
+        };
+        tokio::time::sleep(window / 2).await;
+        // Wide bounds: the machine may be busy.
+        let halfway = all.iter().filter(|r| closed(&r.conn).is_some()).count();
+        assert!(
+            (10..=90).contains(&halfway),
+            "{halfway} closed after half the window"
+        );
+        // A socket opened meanwhile is not in the batch.
+        let late = hub.register(new("late", "p", false)).unwrap();
+        assert_eq!(closer.await.unwrap(), 100);
+        assert!(
+            all.iter()
+                .all(|r| closed(&r.conn) == Some(CloseReason::RESYNC))
+        );
+        assert_eq!(closed(&late.conn), None);
+        assert_eq!(
+            hub.close_all_spread(CloseReason::RESYNC, Duration::ZERO)
+                .await,
+            1
+        );
     }
 
     #[tokio::test]

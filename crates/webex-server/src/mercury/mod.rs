@@ -5,9 +5,11 @@
 //! - [`hub`]: this node's authenticated sockets, indexed by device and person,
 //!   with bounded outbound queues.
 //! - [`frame`]: server frames as text.
+//! - [`resync`]: asking every socket to reconnect after events were lost.
 //!
 //! Events, token revocations and device removals arrive through the
-//! [`Bus`](crate::bus::Bus); [`spawn_bus_listener`] hands them to the hub.
+//! [`Bus`](crate::bus::Bus); [`spawn_bus_listener`] hands them to the hub,
+//! and starts a [`resync`] when the bus reports a gap.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +25,7 @@ use crate::state::AppState;
 
 pub mod frame;
 pub mod hub;
+pub mod resync;
 pub mod session;
 
 pub use hub::{CloseReason, Hub};
@@ -71,16 +74,29 @@ pub fn spawn_bus_listener(state: AppState, cancel: CancellationToken) -> JoinHan
     // Subscribe now, not in the task: nothing published after the server
     // started may be missed.
     let mut rx = state.bus.subscribe();
+    let mut gaps = state.bus.gaps();
     state
         .bus
         .attach_presence_source(Arc::new(state.hub.clone()));
     tokio::spawn(async move {
+        let mut gaps_open = true;
         loop {
             let msg = tokio::select! {
                 _ = cancel.cancelled() => break,
                 msg = rx.recv() => msg,
+                changed = gaps.changed(), if gaps_open => {
+                    match changed {
+                        Ok(()) => resync::start(&state, resync::Cause::Gap),
+                        // The bus is closing: no more gaps.
+                        Err(_) => gaps_open = false,
+                    }
+                    continue;
+                }
             };
             match msg {
+                Ok(msg) if matches!(*msg, BusMessage::Resync { .. }) => {
+                    resync::start(&state, resync::Cause::Requested);
+                }
                 Ok(msg) => {
                     // Revocations from any node (this one already invalidated
                     // its own before publishing).
@@ -157,5 +173,8 @@ pub fn dispatch(hub: &Hub, msg: &BusMessage) {
                 tracing::info!(device = %device_id, sockets = n, "mercury: closed sockets of a removed device");
             }
         }
+        // Needs the resync window and runs over time: the listener starts
+        // it (`resync::start`).
+        BusMessage::Resync { .. } => {}
     }
 }

@@ -1,98 +1,26 @@
 //! A node whose Redis goes away: the admin API answers 503 `unavailable`
 //! with `Retry-After` instead of hanging, the node keeps serving HTTP and
-//! its open sockets, and delivery resumes once Redis is back.
+//! its open sockets, and delivery resumes once Redis is back. A socket that
+//! may have missed events (the node's subscription broke) is then closed
+//! with 1011 so its client reconnects and resynchronises
+//! (`bus_redis_resync.rs` covers meetings).
 //!
 //! Runs its own `redis-server` on a free port (never the shared one, which
 //! other tests use) and stops it mid-test. Skipped when `redis-server` is not
 //! on `PATH`.
 #![allow(clippy::unwrap_used)]
 
-use std::process::Stdio;
 use std::time::Duration;
 
+use crate::support::redis::{RedisProcess, free_port};
 use crate::support::*;
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::process::{Child, Command};
 
 /// Hang guard for one admin call while Redis is down (the server must answer
 /// well before this).
 const CALL_GUARD: Duration = Duration::from_secs(20);
 /// Hang guard for Redis to start or for delivery to resume.
 const RECOVERY_GUARD: Duration = Duration::from_secs(60);
-
-/// A private `redis-server`, killed when dropped.
-struct RedisProcess {
-    child: Child,
-    port: u16,
-}
-
-impl RedisProcess {
-    /// Starts `redis-server` on `port` (no persistence) and waits for PONG.
-    /// `None` when `redis-server` is not installed.
-    async fn start(port: u16) -> Option<Self> {
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string()])
-            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn();
-        let child = match child {
-            Ok(c) => c,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
-            Err(e) => panic!("starting redis-server: {e}"),
-        };
-        let redis = Self { child, port };
-        tokio::time::timeout(RECOVERY_GUARD, async {
-            while !ping(port).await {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        })
-        .await
-        .expect("redis-server never answered PING");
-        Some(redis)
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    /// Sends `signal` (`STOP`, `CONT`) to the server.
-    fn signal(&self, signal: &str) {
-        let pid = self.child.id().unwrap().to_string();
-        let status = std::process::Command::new("kill")
-            .args([&format!("-{signal}"), &pid])
-            .status()
-            .unwrap();
-        assert!(status.success(), "kill -{signal} {pid}");
-    }
-
-    /// Kills the server (as a crash would) and waits for it to exit.
-    async fn stop(mut self) {
-        self.child.kill().await.unwrap();
-    }
-}
-
-/// Whether a Redis server answers PING on `port`.
-async fn ping(port: u16) -> bool {
-    let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
-        return false;
-    };
-    if stream.write_all(b"PING\r\n").await.is_err() {
-        return false;
-    }
-    let mut buf = [0u8; 7];
-    matches!(
-        tokio::time::timeout(Duration::from_secs(2), stream.read_exact(&mut buf)).await,
-        Ok(Ok(_)) if &buf == b"+PONG\r\n"
-    )
-}
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
 
 /// Asserts the answer of a publish while Redis is unusable: 503
 /// `unavailable` with `Retry-After` and a tracking id.
@@ -185,9 +113,16 @@ async fn publishing_fails_fast_while_redis_is_down_and_resumes_after() {
     let healthz = http().get(format!("{base}/healthz")).send().await.unwrap();
     assert_eq!(healthz.status(), 200);
 
-    // Redis comes back (empty: no persistence) on the same port; the same
-    // socket receives the next event once the node has resubscribed.
+    // Redis comes back (empty: no persistence) on the same port. The node
+    // resubscribes and, since events may have been lost meanwhile, tells the
+    // socket to reconnect; the new socket receives the next event.
     let _redis = RedisProcess::start(port).await.unwrap();
+    let (code, reason) = expect_close_within(&mut ws, RECOVERY_GUARD).await;
+    assert_eq!(
+        (code, reason.as_str()),
+        (1011, "event stream interrupted; reconnect")
+    );
+    let mut ws = connect(&device, &token, false).await;
     let id = publish_until_accepted(&base, &device.id, 100).await;
     let event = next_json(&mut ws).await;
     assert_eq!(event["id"], id.as_str(), "{event}");

@@ -10,95 +10,12 @@
 
 use std::time::Duration;
 
+use crate::support::locus::*;
 use crate::support::*;
 use futures::StreamExt;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use webex_server::testing::{ADMIN_TOKEN, TestServer};
-
-/// One person with a token and a registered device.
-struct User {
-    email: String,
-    token: String,
-    device: Device,
-}
-
-async fn user(server: &TestServer, name: &str) -> User {
-    let email = email(name);
-    let token = server.token_for(&email).await.unwrap();
-    let device = register_device(server.base_url(), &token).await;
-    User {
-        email,
-        token,
-        device,
-    }
-}
-
-fn join_body(u: &User, address: Option<&str>) -> Value {
-    let mut body = json!({
-        "device": {"url": u.device.url, "deviceType": "WEB", "countryCode": "US"},
-        "usingResource": null, "moveMediaToResource": false,
-        "correlationId": format!("corr-{}", u.device.id), "respOnlySdp": true,
-        "allowMultiDevice": true, "ensureConversation": false, "supportsNativeLobby": 1,
-        "clientMediaPreferences": {"ipver": 0, "joinCookie": null, "preferTranscoding": true}
-    });
-    if let Some(a) = address {
-        body["invitee"] = json!({"address": a});
-    }
-    body
-}
-
-async fn send(req: reqwest::RequestBuilder) -> (u16, Value) {
-    let res = req.send().await.unwrap();
-    let status = res.status().as_u16();
-    let text = res.text().await.unwrap();
-    let body = if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"))
-    };
-    (status, body)
-}
-
-async fn call(base: &str, u: &User, address: &str) -> (u16, Value) {
-    send(
-        http()
-            .post(format!(
-                "{base}/locus/api/v1/loci/call?alternateRedirect=true"
-            ))
-            .bearer_auth(&u.token)
-            .json(&join_body(u, Some(address))),
-    )
-    .await
-}
-
-async fn join(locus_url: &str, u: &User) -> (u16, Value) {
-    send(
-        http()
-            .post(format!("{locus_url}/participant?alternateRedirect=true"))
-            .bearer_auth(&u.token)
-            .json(&join_body(u, None)),
-    )
-    .await
-}
-
-async fn leave(locus_url: &str, u: &User, participant: &str) -> (u16, Value) {
-    send(
-        http()
-            .put(format!("{locus_url}/participant/{participant}/leave"))
-            .bearer_auth(&u.token)
-            .json(
-                &json!({"device": {"deviceType": "WEB", "url": u.device.url},
-                "usingResource": null, "correlationId": "c",
-                "sequence": {"entries": [1], "rangeStart": 0, "rangeEnd": 0}}),
-            ),
-    )
-    .await
-}
-
-async fn get(url: &str, u: &User) -> (u16, Value) {
-    send(http().get(url).bearer_auth(&u.token)).await
-}
 
 async fn meeting_info(base: &str, u: &User, body: Value) -> (u16, Value) {
     send(
@@ -108,28 +25,6 @@ async fn meeting_info(base: &str, u: &User, body: Value) -> (u16, Value) {
             .json(&body),
     )
     .await
-}
-
-fn seq(locus: &Value) -> u64 {
-    last(&locus["sequence"])
-}
-
-/// The last entry of a `sequence` object.
-fn last(sequence: &Value) -> u64 {
-    sequence["entries"]
-        .as_array()
-        .and_then(|e| e.last())
-        .and_then(Value::as_u64)
-        .unwrap_or_else(|| panic!("no sequence in {sequence}"))
-}
-
-fn participant<'a>(locus: &'a Value, person_email: &str) -> &'a Value {
-    locus["participants"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["person"]["email"] == person_email)
-        .unwrap_or_else(|| panic!("{person_email} not in {locus}"))
 }
 
 fn assert_error(status: u16, body: &Value, want: u16, error_code: Option<u64>) {

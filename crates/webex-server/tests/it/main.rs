@@ -9,6 +9,7 @@ mod support;
 mod access_control;
 mod bus_redis;
 mod bus_redis_outage;
+mod bus_redis_resync;
 mod catalog_ops;
 mod client_logs;
 mod devices;

@@ -1,6 +1,7 @@
 //! Two in-process nodes behind one PostgreSQL database and one Redis bus.
 #![allow(clippy::unwrap_used)]
 
+use webex_server::ServerConfig;
 use webex_server::testing::TestServer;
 
 /// Two nodes, `a` and `b`, sharing a fresh PostgreSQL database and the Redis
@@ -16,16 +17,29 @@ impl Cluster {
     /// Starts both nodes; `None` (with a note on stderr) when
     /// `WEBEX_TEST_REDIS_URL` or `WEBEX_TEST_DATABASE_URL` is unset.
     pub async fn start() -> Option<Self> {
-        let (Ok(redis), Ok(db)) = (
-            std::env::var("WEBEX_TEST_REDIS_URL"),
-            std::env::var("WEBEX_TEST_DATABASE_URL"),
-        ) else {
+        let Ok(redis) = std::env::var("WEBEX_TEST_REDIS_URL") else {
             eprintln!("skipped: set WEBEX_TEST_REDIS_URL and WEBEX_TEST_DATABASE_URL");
             return None;
         };
+        Self::start_on(redis.clone(), redis, |_| {}).await
+    }
+
+    /// Starts `a` on the Redis at `redis_a` and `b` on the one at `redis_b`
+    /// (the same server, possibly through a proxy), both configured by
+    /// `tweak`; `None` (with a note on stderr) when
+    /// `WEBEX_TEST_DATABASE_URL` is unset.
+    pub async fn start_on(
+        redis_a: String,
+        redis_b: String,
+        tweak: impl Fn(&mut ServerConfig),
+    ) -> Option<Self> {
+        let Ok(db) = std::env::var("WEBEX_TEST_DATABASE_URL") else {
+            eprintln!("skipped: set WEBEX_TEST_DATABASE_URL");
+            return None;
+        };
         let suffix = uuid::Uuid::new_v4().simple().to_string();
-        let redis_a = redis.clone();
         let a = TestServer::start_postgres(&db, |c| {
+            tweak(c);
             c.redis_url = Some(redis_a);
             c.node_id = format!("a-{suffix}");
         })
@@ -33,7 +47,8 @@ impl Cluster {
         .unwrap();
         let shared_db = a.server().state().config.database_url.clone();
         let b = TestServer::start_with(|c| {
-            c.redis_url = Some(redis);
+            tweak(c);
+            c.redis_url = Some(redis_b);
             c.database_url = shared_db;
             c.node_id = format!("b-{suffix}");
         })
