@@ -80,7 +80,7 @@ pub use client_logs::{
     ClientLogFilter, ClientLogRecord, ClientLogState, ClientLogStore, FinalizeOutcome,
     NewClientLog, UploadOutcome,
 };
-pub use devices::{DeletedDevice, DeviceRecord, DeviceStore};
+pub use devices::{DeletedDevice, DeviceRecord, DeviceStore, DeviceUpdateOutcome};
 pub use guests::{GuestIssuerRecord, GuestIssuerStore};
 pub use meetings::MeetingStore;
 pub use oauth::{AuthCodeRecord, ConsumeOutcome, OAuthClientRecord, OAuthStore};

@@ -174,6 +174,7 @@ suite! {
         oauth_clients_round_trip,
         guest_issuers_round_trip,
         devices_crud_and_ownership,
+        device_updates_from_one_version_apply_once,
         device_limit_under_concurrent_creates,
         device_limit_ignores_expired_devices,
         expiry_sweep_returns_exactly_the_expired,
@@ -254,6 +255,7 @@ fn device(
         created_at,
         modified_at: created_at,
         expires_at,
+        version: 1,
     }
 }
 
@@ -852,7 +854,11 @@ async fn devices_crud_and_ownership(store: &dyn Store) {
     changed
         .extra
         .insert("deviceSettingsString".into(), serde_json::json!("{}"));
-    assert!(store.update_device(&changed).await.unwrap());
+    assert_eq!(
+        store.update_device(&changed, None).await.unwrap(),
+        DeviceUpdateOutcome::Updated(2)
+    );
+    changed.version = 2;
     assert_eq!(store.device("d2").await.unwrap().as_ref(), Some(&changed));
     // Someone else's device, or none at all: nothing happens.
     let stolen = DeviceRecord {
@@ -860,13 +866,17 @@ async fn devices_crud_and_ownership(store: &dyn Store) {
         name: "stolen".into(),
         ..changed.clone()
     };
-    assert!(!store.update_device(&stolen).await.unwrap());
-    assert!(
-        !store
-            .update_device(&device("nope", &alice, 1, None))
-            .await
-            .unwrap()
-    );
+    let nope = device("nope", &alice, 1, None);
+    for if_version in [None, Some(2)] {
+        for d in [&stolen, &nope] {
+            assert_eq!(
+                store.update_device(d, if_version).await.unwrap(),
+                DeviceUpdateOutcome::Missing,
+                "{} {if_version:?}",
+                d.name
+            );
+        }
+    }
     assert_eq!(store.device("d2").await.unwrap().as_ref(), Some(&changed));
 
     assert!(store.delete_device("d2", &bob.id).await.unwrap().is_none());
@@ -886,6 +896,67 @@ async fn devices_crud_and_ownership(store: &dyn Store) {
     );
     assert_eq!(store.device("d2").await.unwrap(), None);
     assert_eq!(store.devices_of(&alice.id).await.unwrap(), [d1, d3]);
+}
+
+/// An update conditional on a version applies only while the device is at
+/// that version: of many updates made from the same version at once,
+/// exactly one is stored and the others are told they are stale.
+async fn device_updates_from_one_version_apply_once(store: &dyn Store) {
+    let alice = person(store, "alice@example.com").await;
+    let d = device("d", &alice, 1_000, None);
+    store.create_device(&d, 5).await.unwrap();
+
+    let renamed = |name: &str| DeviceRecord {
+        name: name.to_owned(),
+        ..d.clone()
+    };
+    assert_eq!(
+        store
+            .update_device(&renamed("first"), Some(1))
+            .await
+            .unwrap(),
+        DeviceUpdateOutcome::Updated(2)
+    );
+    assert_eq!(
+        store
+            .update_device(&renamed("late"), Some(1))
+            .await
+            .unwrap(),
+        DeviceUpdateOutcome::Stale
+    );
+    let stored = store.device("d").await.unwrap().unwrap();
+    assert_eq!((stored.name.as_str(), stored.version), ("first", 2));
+
+    let racers: Vec<DeviceRecord> = (0..10).map(|i| renamed(&format!("racer {i}"))).collect();
+    let outcomes = join_all(racers.iter().map(|r| store.update_device(r, Some(2)))).await;
+    let outcomes: Vec<DeviceUpdateOutcome> = outcomes.into_iter().map(Result::unwrap).collect();
+    let winners: Vec<usize> = (0..outcomes.len())
+        .filter(|&i| outcomes[i] == DeviceUpdateOutcome::Updated(3))
+        .collect();
+    assert_eq!(winners.len(), 1, "{outcomes:?}");
+    let stale = outcomes
+        .iter()
+        .filter(|o| **o == DeviceUpdateOutcome::Stale)
+        .count();
+    assert_eq!(stale, 9, "{outcomes:?}");
+    let stored = store.device("d").await.unwrap().unwrap();
+    assert_eq!(stored.name, racers[winners[0]].name);
+    assert_eq!(stored.version, 3);
+
+    // Unconditional updates always apply, and still bump the version.
+    assert_eq!(
+        store.update_device(&renamed("any"), None).await.unwrap(),
+        DeviceUpdateOutcome::Updated(4)
+    );
+    // Gone: missing, whatever the version asked for.
+    store.delete_device("d", &alice.id).await.unwrap();
+    assert_eq!(
+        store
+            .update_device(&renamed("gone"), Some(4))
+            .await
+            .unwrap(),
+        DeviceUpdateOutcome::Missing
+    );
 }
 
 async fn device_limit_under_concurrent_creates(store: &dyn Store) {
@@ -1098,7 +1169,10 @@ async fn two_nodes_write_conflicting_rows_without_errors() {
                         let mut renamed = shared[i].clone();
                         renamed.name = format!("renamed by {n}/{caller}/{round}");
                         renamed.modified_at = 2_000;
-                        assert!(store.update_device(&renamed).await.unwrap());
+                        assert!(matches!(
+                            store.update_device(&renamed, None).await.unwrap(),
+                            DeviceUpdateOutcome::Updated(_)
+                        ));
                         store.revoke_token(&hash(&p.id), 3_000).await.unwrap();
                         assert!(store.delete_device(&id, &p.id).await.unwrap().is_some());
                     }
