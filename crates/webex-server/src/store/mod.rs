@@ -83,7 +83,7 @@ pub use client_logs::{
 pub use devices::{DeletedDevice, DeviceRecord, DeviceStore, DeviceUpdateOutcome};
 pub use guests::{GuestIssuerRecord, GuestIssuerStore};
 pub use meetings::MeetingStore;
-pub use oauth::{AuthCodeRecord, ConsumeOutcome, OAuthClientRecord, OAuthStore};
+pub use oauth::{AuthCodeRecord, ConsumeOutcome, GrantSource, OAuthClientRecord, OAuthStore};
 pub use people::{
     NewPerson, OrgRecord, PeopleStore, PersonRecord, RotateOutcome, TokenKind, TokenRecord,
 };
