@@ -10,7 +10,7 @@ use webex_wire::token::AccessTokenParts;
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::{Millis, PersonRecord, SecretHash, TokenKind, TokenRecord};
+use crate::store::{GrantSource, Millis, PersonRecord, SecretHash, TokenKind, TokenRecord};
 use crate::time::now_millis;
 
 /// Characters of randomness in a minted secret: 44 alphanumerics ≈ 262 bits.
@@ -59,6 +59,8 @@ pub struct TokenSpec {
     pub client_id: Option<String>,
     /// Family, for OAuth rotation.
     pub family_id: Option<String>,
+    /// The personal access token an OAuth grant was made from.
+    pub grant_source: Option<GrantSource>,
     /// Scopes.
     pub scope: String,
     /// Lifetime in milliseconds; `None` never expires.
@@ -75,6 +77,7 @@ pub fn mint_token(person: &PersonRecord, region: &str, spec: TokenSpec) -> Minte
         person_id: person.id.clone(),
         client_id: spec.client_id,
         family_id: spec.family_id,
+        grant_source: spec.grant_source,
         scope: spec.scope,
         created_at: now,
         expires_at: spec.ttl_ms.map(|ttl| now + ttl),

@@ -303,6 +303,7 @@ mod tests {
                 person_id: "p1".into(),
                 client_id: None,
                 family_id: None,
+                grant_source: None,
                 scope: String::new(),
                 created_at: 0,
                 expires_at,

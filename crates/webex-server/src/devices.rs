@@ -26,7 +26,7 @@ use crate::bus::BusMessage;
 use crate::error::{ApiError, ApiResult, Json, Query};
 use crate::openapi::Shared;
 use crate::state::AppState;
-use crate::store::{DeviceRecord, Millis, StoreError};
+use crate::store::{DeviceRecord, DeviceUpdateOutcome, Millis, StoreError};
 use crate::time::{now_millis, rfc3339};
 
 /// Base path of the WDM service.
@@ -168,6 +168,7 @@ async fn register(
         created_at: now,
         modified_at: now,
         expires_at: expiry(now, body.ttl),
+        version: 1,
     };
     match state
         .store
@@ -268,7 +269,7 @@ async fn refresh(
 ) -> ApiResult<Response> {
     let now = now_millis();
     let mut record = owned_live_device(&state, &caller, &id, now).await?;
-    check_if_match(&state, &record, &headers)?;
+    let if_version = check_if_match(&state, &record, &headers)?;
     let strings = [
         ("name", &update.name),
         ("deviceType", &update.device_type),
@@ -307,8 +308,17 @@ async fn refresh(
     record.modified_at = now.max(record.modified_at);
     record.expires_at = expiry(record.modified_at, record.ttl);
 
-    if !state.store.update_device(&record).await? {
-        return Err(device_not_found());
+    // One conditional write: of two PUTs whose If-Match matched the same
+    // version, the second finds the version moved on and gets a 412.
+    match state.store.update_device(&record, if_version).await? {
+        DeviceUpdateOutcome::Updated(version) => record.version = version,
+        DeviceUpdateOutcome::Stale => {
+            return Err(precondition_failed(
+                &headers,
+                "another update was written first",
+            ));
+        }
+        DeviceUpdateOutcome::Missing => return Err(device_not_found()),
     }
     metrics::counter!("webex_devices_refreshed_total").increment(1);
     tracing::debug!(device_id = %record.id, "device refreshed");
@@ -529,32 +539,53 @@ fn device_response(state: &AppState, record: &DeviceRecord) -> Response {
     (StatusCode::OK, headers, body).into_response()
 }
 
-/// 412 when the request's `If-Match` names none of the device's current
-/// entity tag (`*` matches any): the client read an older version, and
-/// writing would silently overwrite someone else's update. No `If-Match`:
-/// the update applies (the official SDK sends none).
-fn check_if_match(state: &AppState, record: &DeviceRecord, headers: &HeaderMap) -> ApiResult<()> {
+/// What the request's `If-Match` asks of an update of `record` (as read):
+/// `Some(version)` when it names `record`'s current entity tag, so the
+/// update must find the device still at that version; `None` when there is
+/// no `If-Match` (the official SDK sends none) or it is `*` (any version);
+/// 412 when it names none of the current entity tag: the client read an
+/// older version, and writing would silently overwrite someone else's
+/// update.
+fn check_if_match(
+    state: &AppState,
+    record: &DeviceRecord,
+    headers: &HeaderMap,
+) -> ApiResult<Option<i64>> {
     let Some(wanted) = headers.get(header::IF_MATCH) else {
-        return Ok(());
+        return Ok(None);
     };
     let wanted = wanted.to_str().unwrap_or("");
+    let tags = || wanted.split(',').map(str::trim);
+    if tags().any(|tag| tag == "*") {
+        return Ok(None);
+    }
     let current = serde_json::to_vec(&to_device(state, record))
         .map(|body| etag_of(&body))
         .map_err(ApiError::internal)?;
-    let matches = wanted.split(',').map(str::trim).any(|tag| {
-        tag == "*" || tag == current || tag.strip_prefix("W/") == Some(current.as_str())
-    });
-    if matches {
-        Ok(())
+    if tags().any(|tag| tag == current || tag.strip_prefix("W/") == Some(current.as_str())) {
+        Ok(Some(record.version))
     } else {
-        Err(ApiError::new(
-            StatusCode::PRECONDITION_FAILED,
-            webex_wire::error::codes::BAD_REQUEST,
-            format!(
-                "The device changed since that version (If-Match {wanted}); its current etag is {current}: GET it and retry"
-            ),
+        Err(precondition_failed(
+            headers,
+            &format!("its current etag is {current}"),
         ))
     }
+}
+
+/// 412: the device is no longer at the version the request's `If-Match`
+/// names; `why` says what is known of it.
+fn precondition_failed(headers: &HeaderMap, why: &str) -> ApiError {
+    let wanted = headers
+        .get(header::IF_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    ApiError::new(
+        StatusCode::PRECONDITION_FAILED,
+        webex_wire::error::codes::BAD_REQUEST,
+        format!(
+            "The device changed since that version (If-Match {wanted}); {why}: GET it and retry"
+        ),
+    )
 }
 
 /// A strong entity tag for a response body.
@@ -635,6 +666,7 @@ mod tests {
             created_at: 0,
             modified_at: 0,
             expires_at: Some(30_000),
+            version: 1,
         };
         assert!(is_live(&d, 29_999));
         assert!(!is_live(&d, 30_000));

@@ -348,11 +348,12 @@ async fn submit(state: &AppState, action: &str, form: ConsentForm) -> ApiResult<
             .challenge
             .as_ref()
             .map(|(_, m)| m.as_str().to_owned()),
-        family_id: family.id,
         created_at: now,
         expires_at: family
-            .not_after
+            .not_after()
             .map_or(now + CODE_TTL_MS, |end| end.min(now + CODE_TTL_MS)),
+        family_id: family.id,
+        grant_source: family.source,
     };
     state.store.insert_auth_code(&record).await?;
     tracing::info!(client = %record.client_id, person = %record.person_id, "authorization code issued");

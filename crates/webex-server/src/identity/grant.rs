@@ -23,83 +23,67 @@
 //!   `access_token_ttl`, and never past the source token's expiry), or until
 //!   they are revoked themselves.
 //!
-//! The bound and the source travel with the grant in its family id (the
-//! store keeps it verbatim and compares it only for equality):
-//! `g1.<uuid>.<not-after ms or ->.<source token hash>`. Family ids of grants
-//! made before this policy are plain UUIDs and are not bounded.
+//! The bound and the source travel with the grant: its authorization code
+//! and each of its tokens record them ([`GrantSource`]: the store's columns
+//! `source_token_hash` and `family_not_after`), and the family id is an
+//! opaque id. Grants made before this policy record neither and are not
+//! bounded. (For a while the two were packed into the family id,
+//! `g1.<uuid>.<not-after>.<hash>`; the migration `grant_source_columns`
+//! unpacked the rows holding such ids into the columns.)
 
 use std::time::Duration;
 
 use crate::auth::Caller;
-use crate::store::{Millis, SecretHash, TokenKind, TokenRecord};
+use crate::store::{AuthCodeRecord, GrantSource, Millis, TokenKind, TokenRecord};
 use webex_wire::people::PersonType;
 
-/// A grant's family: its id, its expiry bound and the token it came from.
+/// A grant's family: its id and the token it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Family {
-    /// The whole family id as stored.
+    /// The family id (opaque), shared by the grant's code and tokens.
     pub id: String,
-    /// No token of the grant may live past this.
-    pub not_after: Option<Millis>,
-    /// The personal access token the grant was made from.
-    pub source: Option<SecretHash>,
+    /// The personal access token the grant was made from, and its bound;
+    /// `None` for a grant made before grants recorded it (unbounded).
+    pub source: Option<GrantSource>,
 }
-
-const TAG: &str = "g1";
 
 impl Family {
     /// A new family for a grant made from `source`.
     pub fn new(source: &TokenRecord) -> Self {
-        let bound = source
-            .expires_at
-            .map_or_else(|| "-".to_owned(), |t| t.to_string());
-        let id = format!(
-            "{TAG}.{}.{bound}.{}",
-            uuid::Uuid::new_v4().simple(),
-            source.hash.0
-        );
         Self {
-            id,
-            not_after: source.expires_at,
-            source: Some(source.hash.clone()),
+            id: uuid::Uuid::new_v4().to_string(),
+            source: Some(GrantSource {
+                token_hash: source.hash.clone(),
+                not_after: source.expires_at,
+            }),
         }
     }
 
-    /// The family `id` stands for; an id of another shape is unbounded.
-    pub fn parse(id: &str) -> Self {
-        let mut parts = id.split('.');
-        let parsed = match (parts.next(), parts.next(), parts.next(), parts.next()) {
-            (Some(TAG), Some(_), Some(bound), Some(hash))
-                if parts.next().is_none() && !hash.is_empty() =>
-            {
-                let not_after = match bound {
-                    "-" => Ok(None),
-                    b => b.parse::<Millis>().map(Some),
-                };
-                not_after
-                    .ok()
-                    .map(|not_after| (not_after, SecretHash(hash.to_owned())))
-            }
-            _ => None,
-        };
-        match parsed {
-            Some((not_after, source)) => Self {
-                id: id.to_owned(),
-                not_after,
-                source: Some(source),
-            },
-            None => Self {
-                id: id.to_owned(),
-                not_after: None,
-                source: None,
-            },
+    /// The family an authorization code was issued for.
+    pub fn of_code(code: &AuthCodeRecord) -> Self {
+        Self {
+            id: code.family_id.clone(),
+            source: code.grant_source.clone(),
         }
+    }
+
+    /// The family of a token of a grant; `None` for a token of no grant.
+    pub fn of_token(token: &TokenRecord) -> Option<Self> {
+        Some(Self {
+            id: token.family_id.clone()?,
+            source: token.grant_source.clone(),
+        })
+    }
+
+    /// No token of the grant may live past this.
+    pub fn not_after(&self) -> Option<Millis> {
+        self.source.as_ref().and_then(|s| s.not_after)
     }
 
     /// `ttl` shortened so a token minted at `now` ends by the bound; `None`
     /// when the bound has passed.
     pub fn cap(&self, ttl: Duration, now: Millis) -> Option<Duration> {
-        match self.not_after {
+        match self.not_after() {
             None => Some(ttl),
             Some(end) if end <= now => None,
             Some(end) => {
@@ -166,6 +150,7 @@ pub(crate) fn source_alive(source: Option<&TokenRecord>, now: Millis) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::SecretHash;
 
     fn token(expires_at: Option<Millis>) -> TokenRecord {
         TokenRecord {
@@ -174,6 +159,7 @@ mod tests {
             person_id: "p".into(),
             client_id: None,
             family_id: None,
+            grant_source: None,
             scope: "spark:all spark:kms".into(),
             created_at: 0,
             expires_at,
@@ -183,18 +169,36 @@ mod tests {
     }
 
     #[test]
-    fn family_round_trips_and_bounds() {
-        let f = Family::new(&token(Some(60_000)));
-        assert_eq!(Family::parse(&f.id), f);
+    fn families_are_opaque_and_bounded_by_their_source() {
+        let source = token(Some(60_000));
+        let f = Family::new(&source);
+        assert!(uuid::Uuid::parse_str(&f.id).is_ok(), "{}", f.id);
+        assert_ne!(Family::new(&source).id, f.id);
+        let recorded = f.source.clone().unwrap();
+        assert_eq!(recorded.token_hash, source.hash);
+        assert_eq!(f.not_after(), Some(60_000));
         assert_eq!(
             f.cap(Duration::from_secs(3600), 0),
             Some(Duration::from_secs(60))
         );
         assert_eq!(f.cap(Duration::from_secs(3600), 60_000), None);
         let forever = Family::new(&token(None));
-        assert_eq!(Family::parse(&forever.id).not_after, None);
+        assert_eq!(forever.not_after(), None);
         assert!(forever.cap(Duration::from_secs(5), i64::MAX - 1).is_some());
-        let legacy = Family::parse("5e0c2d5a-8a3b-4c58-9d1c-3f1a2b4c5d6e");
-        assert_eq!((legacy.not_after, legacy.source), (None, None));
+        // A token carries its family and source along.
+        let issued = TokenRecord {
+            family_id: Some(f.id.clone()),
+            grant_source: f.source.clone(),
+            ..token(None)
+        };
+        assert_eq!(Family::of_token(&issued), Some(f));
+        assert_eq!(Family::of_token(&token(None)), None);
+        // A grant from before sources were recorded is unbounded.
+        let legacy = TokenRecord {
+            family_id: Some("5e0c2d5a-8a3b-4c58-9d1c-3f1a2b4c5d6e".into()),
+            ..token(None)
+        };
+        let legacy = Family::of_token(&legacy).unwrap();
+        assert_eq!((legacy.not_after(), legacy.source), (None, None));
     }
 }

@@ -60,21 +60,21 @@ fn ttl_ms(d: std::time::Duration) -> i64 {
 }
 
 /// Mints (but does not store) a pair for `person` in `family`, each token
-/// ending by the family's bound (see [`grant`]). The refresh token keeps
-/// `refresh_scope` so later refreshes can widen back to it.
+/// ending by the family's bound and recording its source (see [`grant`]).
+/// The refresh token keeps `refresh_scope` so later refreshes can widen
+/// back to it.
 fn mint_pair(
     state: &AppState,
     person: &PersonRecord,
     client: &OAuthClientRecord,
-    family: &str,
+    family: &grant::Family,
     access_scope: &str,
     refresh_scope: &str,
 ) -> Result<Issued, EndpointError> {
-    let bound = grant::Family::parse(family);
     let now = now_millis();
     let (Some(access_ttl), Some(refresh_ttl)) = (
-        bound.cap(state.config.access_token_ttl, now),
-        bound.cap(state.config.refresh_token_ttl, now),
+        family.cap(state.config.access_token_ttl, now),
+        family.cap(state.config.refresh_token_ttl, now),
     ) else {
         return Err(invalid_grant(
             "The token this grant was made from has expired, and the grant with it",
@@ -83,7 +83,8 @@ fn mint_pair(
     let spec = |kind, scope: &str, ttl| TokenSpec {
         kind: Some(kind),
         client_id: Some(client.id.clone()),
-        family_id: Some(family.to_owned()),
+        family_id: Some(family.id.clone()),
+        grant_source: family.source.clone(),
         scope: scope.to_owned(),
         ttl_ms: Some(ttl_ms(ttl)),
     };
@@ -108,17 +109,22 @@ fn mint_pair(
 /// Ends the grant `family` when the token it was made from no longer
 /// stands (revoked, expired, deleted): revokes every token of the family
 /// and answers `invalid_grant`. Grants without a recorded source pass.
-async fn require_source(state: &AppState, family: &str) -> Result<(), EndpointError> {
-    let Some(source) = grant::Family::parse(family).source else {
+async fn require_source(state: &AppState, family: &grant::Family) -> Result<(), EndpointError> {
+    let Some(source) = &family.source else {
         return Ok(());
     };
     let now = now_millis();
-    let record = state.store.token(&source).await?;
+    let record = state.store.token(&source.token_hash).await?;
     if let Err(why) = grant::source_alive(record.as_ref(), now) {
         metrics::counter!("webex_oauth_grant_ended_total", "reason" => "source").increment(1);
-        tracing::info!(family, "grant ended: its source token no longer stands");
-        revocation::revoke_family(state.store.as_ref(), Some(state.bus.as_ref()), family, now)
-            .await?;
+        tracing::info!(family = %family.id, "grant ended: its source token no longer stands");
+        revocation::revoke_family(
+            state.store.as_ref(),
+            Some(state.bus.as_ref()),
+            &family.id,
+            now,
+        )
+        .await?;
         return Err(invalid_grant(why));
     }
     Ok(())
@@ -166,7 +172,7 @@ async fn code_grant(
         .consume_auth_code(&hash_secret(code), now)
         .await?
     {
-        ConsumeOutcome::Consumed(record) => record,
+        ConsumeOutcome::Consumed(record) => *record,
         ConsumeOutcome::AlreadyUsed { family_id } => {
             // RFC 6749 §4.1.2: a replayed code may be stolen; revoke what it bought.
             tracing::warn!(client = %client.id, family = %family_id, "authorization code reused");
@@ -218,12 +224,13 @@ async fn code_grant(
         .person(&record.person_id)
         .await?
         .ok_or_else(|| invalid_grant("The user who granted the code no longer exists"))?;
-    require_source(state, &record.family_id).await?;
+    let family = grant::Family::of_code(&record);
+    require_source(state, &family).await?;
     let issued = mint_pair(
         state,
         &person,
         client,
-        &record.family_id,
+        &family,
         &record.scope,
         &record.scope,
     )?;
@@ -251,9 +258,7 @@ async fn refresh_grant(
             "The refresh token was issued to another client",
         ));
     }
-    let family = old
-        .family_id
-        .as_deref()
+    let family = grant::Family::of_token(&old)
         .ok_or_else(|| invalid_grant("The refresh token belongs to no grant"))?;
     let access_scope = match req.scope.as_deref().map(scope::normalize) {
         Some(s) if !s.is_empty() => {
@@ -273,9 +278,9 @@ async fn refresh_grant(
         .await?
         .ok_or_else(|| invalid_grant("The user who granted the token no longer exists"))?;
     if old.revoked_at.is_none() && old.used_at.is_none() {
-        require_source(state, family).await?;
+        require_source(state, &family).await?;
     }
-    let issued = mint_pair(state, &person, client, family, &access_scope, &old.scope)?;
+    let issued = mint_pair(state, &person, client, &family, &access_scope, &old.scope)?;
     let now = now_millis();
     match state
         .store
@@ -291,7 +296,7 @@ async fn refresh_grant(
         RotateOutcome::Reused { revoked_access } => {
             // The store revoked the family in the same transaction; close
             // the sockets its access tokens opened.
-            tracing::warn!(client = %client.id, family, "refresh token reused; family revoked");
+            tracing::warn!(client = %client.id, family = %family.id, "refresh token reused; family revoked");
             revocation::announce(Some(state.bus.as_ref()), &revoked_access).await;
             Err(invalid_grant(
                 "The refresh token was already used; every token of this grant is revoked",

@@ -37,6 +37,23 @@ pub struct DeviceRecord {
     pub modified_at: Millis,
     /// When an ephemeral device expires (`modified_at + ttl`).
     pub expires_at: Option<Millis>,
+    /// Version of the stored fields: as given to
+    /// [`DeviceStore::create_device`] (registration stores 1), one more on
+    /// every [`DeviceStore::update_device`].
+    pub version: i64,
+}
+
+/// What [`DeviceStore::update_device`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DeviceUpdateOutcome {
+    /// Stored; the device is now at this version.
+    Updated(i64),
+    /// Nothing stored: the device is no longer at the version the update
+    /// required (someone else updated it since it was read).
+    Stale,
+    /// Nothing stored: the owner has no such device.
+    Missing,
 }
 
 /// A device [`DeviceStore::delete_device`] removed.
@@ -64,8 +81,16 @@ pub trait DeviceStore: Send + Sync {
     /// `COUNT(*)`, no rows read out).
     async fn count_live_devices(&self, person_id: &str, now: Millis) -> StoreResult<u64>;
     /// Replaces the stored fields of the device `device.id` owned by
-    /// `device.person_id`. Returns false when there is no such device.
-    async fn update_device(&self, device: &DeviceRecord) -> StoreResult<bool>;
+    /// `device.person_id` and bumps its version, in one statement;
+    /// `device.version` is not read. With `if_version`, only while the
+    /// stored version is still that one: of two updates made from the same
+    /// version, one is [`DeviceUpdateOutcome::Stale`] (an `If-Match` that
+    /// cannot lose an update).
+    async fn update_device(
+        &self,
+        device: &DeviceRecord,
+        if_version: Option<i64>,
+    ) -> StoreResult<DeviceUpdateOutcome>;
     /// Deletes the device `id` owned by `person_id` in one statement.
     /// Returns what was deleted, `None` when there was no such device.
     async fn delete_device(&self, id: &str, person_id: &str) -> StoreResult<Option<DeletedDevice>>;
@@ -75,7 +100,8 @@ pub trait DeviceStore: Send + Sync {
 
 /// Columns of `devices`.
 const DEVICE_COLUMNS: &str = "id, person_id, org_id, name, device_type, model, \
-     localized_model, system_name, system_version, ttl, extra, created_at, modified_at, expires_at";
+     localized_model, system_name, system_version, ttl, extra, created_at, modified_at, expires_at, \
+     version";
 
 /// Live devices of `$1` at `$2`, counted as `live`.
 const COUNT_LIVE: &str = "SELECT COUNT(*) AS live FROM devices WHERE person_id = $1 \
@@ -101,6 +127,7 @@ fn device(row: &dyn Columns) -> StoreResult<DeviceRecord> {
         created_at: row.int("created_at")?,
         modified_at: row.int("modified_at")?,
         expires_at: row.opt_int("expires_at")?,
+        version: row.int("version")?,
     })
 }
 
@@ -139,8 +166,8 @@ impl<B: Backend> DeviceStore for B {
         let insert = Stmt::new(
             "INSERT INTO devices (id, person_id, org_id, name, device_type, model, \
              localized_model, system_name, system_version, ttl, extra, created_at, \
-             modified_at, expires_at) \
-             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 \
+             modified_at, expires_at, version) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $16 \
              WHERE (SELECT COUNT(*) FROM devices WHERE person_id = $2 \
              AND (expires_at IS NULL OR expires_at > $12)) < $15",
         );
@@ -149,6 +176,7 @@ impl<B: Backend> DeviceStore for B {
             .bind(device.modified_at)
             .bind(device.expires_at)
             .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .bind(device.version)
             .constraint_errors("device", "person");
         let owner = Stmt::new("SELECT 1 FROM people WHERE id = $1").bind(&device.person_id);
         match self.write_guarded(owner, insert).await? {
@@ -190,16 +218,42 @@ impl<B: Backend> DeviceStore for B {
         Ok(live.map_or(0, |n| u64::try_from(n).unwrap_or(0)))
     }
 
-    async fn update_device(&self, device: &DeviceRecord) -> StoreResult<bool> {
-        let stmt = Stmt::new(
-            "UPDATE devices SET org_id = $3, name = $4, device_type = $5, model = $6, \
-             localized_model = $7, system_name = $8, system_version = $9, ttl = $10, \
-             extra = $11, modified_at = $12, expires_at = $13 WHERE id = $1 AND person_id = $2",
-        );
-        let stmt = bind_identity_and_fields(stmt, device)?
+    async fn update_device(
+        &self,
+        device: &DeviceRecord,
+        if_version: Option<i64>,
+    ) -> StoreResult<DeviceUpdateOutcome> {
+        // The version check is part of the UPDATE, so it holds at the write:
+        // PostgreSQL re-checks the WHERE of a row a concurrent update changed
+        // once that update commits; SQLite's single writer runs one at a time.
+        const SET: &str = "UPDATE devices SET org_id = $3, name = $4, device_type = $5, \
+             model = $6, localized_model = $7, system_name = $8, system_version = $9, \
+             ttl = $10, extra = $11, modified_at = $12, expires_at = $13, \
+             version = version + 1 WHERE id = $1 AND person_id = $2";
+        let stmt = Stmt::new(match if_version {
+            None => format!("{SET} RETURNING version"),
+            Some(_) => format!("{SET} AND version = $14 RETURNING version"),
+        });
+        let mut stmt = bind_identity_and_fields(stmt, device)?
             .bind(device.modified_at)
             .bind(device.expires_at);
-        Ok(self.execute(stmt).await? > 0)
+        if let Some(version) = if_version {
+            stmt = stmt.bind(version);
+        }
+        if let Some(version) = self.write_optional(stmt, |r| r.int("version")).await? {
+            return Ok(DeviceUpdateOutcome::Updated(version));
+        }
+        if if_version.is_none() {
+            return Ok(DeviceUpdateOutcome::Missing);
+        }
+        // Nothing was written; read only to say why.
+        let exists = Stmt::new("SELECT 1 AS one FROM devices WHERE id = $1 AND person_id = $2")
+            .bind(&device.id)
+            .bind(&device.person_id);
+        Ok(match self.read_optional(exists, |_| Ok(())).await? {
+            Some(()) => DeviceUpdateOutcome::Stale,
+            None => DeviceUpdateOutcome::Missing,
+        })
     }
 
     async fn delete_device(&self, id: &str, person_id: &str) -> StoreResult<Option<DeletedDevice>> {

@@ -81,10 +81,10 @@ pub use client_logs::{
     ClientLogFilter, ClientLogRecord, ClientLogState, ClientLogStore, FinalizeOutcome,
     NewClientLog, UploadOutcome,
 };
-pub use devices::{DeletedDevice, DeviceRecord, DeviceStore};
+pub use devices::{DeletedDevice, DeviceRecord, DeviceStore, DeviceUpdateOutcome};
 pub use guests::{GuestIssuerRecord, GuestIssuerStore};
 pub use meetings::MeetingStore;
-pub use oauth::{AuthCodeRecord, ConsumeOutcome, OAuthClientRecord, OAuthStore};
+pub use oauth::{AuthCodeRecord, ConsumeOutcome, GrantSource, OAuthClientRecord, OAuthStore};
 pub use people::{
     NewPerson, OrgRecord, PeopleStore, PersonRecord, RotateOutcome, TokenKind, TokenRecord,
 };

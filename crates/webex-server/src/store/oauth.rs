@@ -7,7 +7,7 @@ use futures::FutureExt;
 use super::backend::Backend;
 use super::rules::{self, Exchange};
 use super::sql::{self, Columns, Conn, RowLock, Stmt};
-use super::{Millis, SecretHash, StoreResult};
+use super::{Millis, SecretHash, StoreError, StoreResult};
 
 /// A registered OAuth client (integration).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +24,42 @@ pub struct OAuthClientRecord {
     pub scopes: String,
     /// Creation time.
     pub created_at: Millis,
+}
+
+/// Where an OAuth grant made on the consent page came from: the personal
+/// access token the person consented with. The grant's authorization code
+/// and every one of its tokens carry it (columns `source_token_hash` and
+/// `family_not_after`), so that the token endpoint ends the grant with that
+/// token and never lets one of its tokens outlive it (`identity::grant`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantSource {
+    /// Hash of the personal access token the grant was made from.
+    pub token_hash: SecretHash,
+    /// No token of the grant may live past this: that token's expiry
+    /// (`None`: it never expires).
+    pub not_after: Option<Millis>,
+}
+
+/// The [`GrantSource`] a row of `tokens` or `auth_codes` records, if any.
+pub(super) fn grant_source(row: &dyn Columns) -> StoreResult<Option<GrantSource>> {
+    let not_after = row.opt_int("family_not_after")?;
+    match row.opt_text("source_token_hash")? {
+        Some(hash) => Ok(Some(GrantSource {
+            token_hash: SecretHash(hash),
+            not_after,
+        })),
+        None if not_after.is_some() => Err(StoreError::Corrupt(
+            "column `family_not_after` is set without `source_token_hash`".into(),
+        )),
+        None => Ok(None),
+    }
+}
+
+/// Binds the next two placeholders: `source_token_hash`, then
+/// `family_not_after`.
+pub(super) fn bind_grant_source(stmt: Stmt, source: Option<&GrantSource>) -> Stmt {
+    stmt.bind(&source.map(|s| s.token_hash.0.clone()))
+        .bind(source.and_then(|s| s.not_after))
 }
 
 /// A single-use OAuth authorization code.
@@ -43,8 +79,11 @@ pub struct AuthCodeRecord {
     pub code_challenge: Option<String>,
     /// PKCE method (`S256` or `plain`).
     pub code_challenge_method: Option<String>,
-    /// Family id the tokens issued from this code will carry.
+    /// Family id the tokens issued from this code will carry (opaque).
     pub family_id: String,
+    /// The personal access token the grant was made from; `None` for codes
+    /// issued before grants recorded it.
+    pub grant_source: Option<GrantSource>,
     /// Creation time.
     pub created_at: Millis,
     /// Expiry.
@@ -54,8 +93,9 @@ pub struct AuthCodeRecord {
 /// Result of [`OAuthStore::consume_auth_code`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConsumeOutcome {
-    /// First use: the code is now spent.
-    Consumed(AuthCodeRecord),
+    /// First use: the code is now spent (boxed: a record is large beside
+    /// the other outcomes).
+    Consumed(Box<AuthCodeRecord>),
     /// The code was already spent; carries its family so tokens can be revoked.
     AlreadyUsed {
         /// Family of the tokens issued from the code.
@@ -86,7 +126,8 @@ pub trait OAuthStore: Send + Sync {
 const OAUTH_CLIENT_COLUMNS: &str = "id, name, secret_hash, redirect_uris, scopes, created_at";
 /// Columns of `auth_codes` (plus `used_at`, which is not part of the record).
 const AUTH_CODE_COLUMNS: &str = "hash, client_id, person_id, redirect_uri, scope, \
-     code_challenge, code_challenge_method, family_id, created_at, expires_at, used_at";
+     code_challenge, code_challenge_method, family_id, source_token_hash, family_not_after, \
+     created_at, expires_at, used_at";
 
 fn oauth_client(row: &dyn Columns) -> StoreResult<OAuthClientRecord> {
     Ok(OAuthClientRecord {
@@ -110,6 +151,7 @@ fn auth_code(row: &dyn Columns) -> StoreResult<(AuthCodeRecord, Option<Millis>)>
         code_challenge: row.opt_text("code_challenge")?,
         code_challenge_method: row.opt_text("code_challenge_method")?,
         family_id: row.text("family_id")?,
+        grant_source: grant_source(row)?,
         created_at: row.int("created_at")?,
         expires_at: row.int("expires_at")?,
     };
@@ -144,8 +186,9 @@ impl<B: Backend> OAuthStore for B {
     async fn insert_auth_code(&self, code: &AuthCodeRecord) -> StoreResult<()> {
         let stmt = Stmt::new(
             "INSERT INTO auth_codes (hash, client_id, person_id, redirect_uri, scope, \
-             code_challenge, code_challenge_method, family_id, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             code_challenge, code_challenge_method, family_id, created_at, expires_at, \
+             source_token_hash, family_not_after) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(&code.hash.0)
         .bind(&code.client_id)
@@ -156,8 +199,9 @@ impl<B: Backend> OAuthStore for B {
         .bind(&code.code_challenge_method)
         .bind(&code.family_id)
         .bind(code.created_at)
-        .bind(code.expires_at)
-        .constraint_errors("authorization code", "person");
+        .bind(code.expires_at);
+        let stmt = bind_grant_source(stmt, code.grant_source.as_ref())
+            .constraint_errors("authorization code", "person");
         self.execute(stmt).await.map(drop)
     }
 
@@ -180,7 +224,7 @@ impl<B: Backend> OAuthStore for B {
                 Ok(match (rules::exchange(current.as_ref(), now), current) {
                     (Exchange::Consume, Some((code, _))) => {
                         c.execute(spend).await?;
-                        ConsumeOutcome::Consumed(code)
+                        ConsumeOutcome::Consumed(Box::new(code))
                     }
                     (Exchange::AlreadyUsed, Some((code, _))) => ConsumeOutcome::AlreadyUsed {
                         family_id: code.family_id,

@@ -6,6 +6,7 @@ use futures::FutureExt;
 use webex_wire::people::PersonType;
 
 use super::backend::Backend;
+use super::oauth::{GrantSource, bind_grant_source, grant_source};
 use super::rules::{self, Rotation};
 use super::sql::{Columns, Conn, RowLock, Stmt};
 use super::{Millis, SecretHash, StoreError, StoreResult};
@@ -89,9 +90,12 @@ pub struct TokenRecord {
     pub person_id: String,
     /// OAuth client that obtained it, if any.
     pub client_id: Option<String>,
-    /// Tokens issued from one authorization share a family; reuse of a
-    /// rotated refresh token revokes the whole family.
+    /// Tokens issued from one authorization share a family (an opaque id);
+    /// reuse of a rotated refresh token revokes the whole family.
     pub family_id: Option<String>,
+    /// For a token of an OAuth grant made on the consent page: the personal
+    /// access token the grant was made from, and the bound it sets.
+    pub grant_source: Option<GrantSource>,
     /// Space-separated scopes.
     pub scope: String,
     /// Creation time.
@@ -166,7 +170,7 @@ const ORG_COLUMNS: &str = "id, name, created_at";
 const PERSON_COLUMNS: &str = "id, org_id, email, display_name, kind, created_at";
 /// Columns of `tokens`.
 const TOKEN_COLUMNS: &str = "hash, kind, person_id, client_id, family_id, scope, created_at, \
-     expires_at, revoked_at, used_at";
+     expires_at, revoked_at, used_at, source_token_hash, family_not_after";
 
 fn org(row: &dyn Columns) -> StoreResult<OrgRecord> {
     Ok(OrgRecord {
@@ -194,6 +198,7 @@ fn token(row: &dyn Columns) -> StoreResult<TokenRecord> {
         person_id: row.text("person_id")?,
         client_id: row.opt_text("client_id")?,
         family_id: row.opt_text("family_id")?,
+        grant_source: grant_source(row)?,
         scope: row.text("scope")?,
         created_at: row.int("created_at")?,
         expires_at: row.opt_int("expires_at")?,
@@ -220,9 +225,10 @@ fn person_where(column: &str, value: &str) -> Stmt {
 }
 
 fn insert_token(token: &TokenRecord) -> Stmt {
-    Stmt::new(
+    let stmt = Stmt::new(
         "INSERT INTO tokens (hash, kind, person_id, client_id, family_id, scope, created_at, \
-         expires_at, revoked_at, used_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+         expires_at, revoked_at, used_at, source_token_hash, family_not_after) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(&token.hash.0)
     .bind(token.kind.as_str())
@@ -233,8 +239,8 @@ fn insert_token(token: &TokenRecord) -> Stmt {
     .bind(token.created_at)
     .bind(token.expires_at)
     .bind(token.revoked_at)
-    .bind(token.used_at)
-    .constraint_errors("token", "person")
+    .bind(token.used_at);
+    bind_grant_source(stmt, token.grant_source.as_ref()).constraint_errors("token", "person")
 }
 
 /// Revokes the still-valid tokens `column = value`, returning the access

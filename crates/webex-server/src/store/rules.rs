@@ -68,6 +68,7 @@ mod tests {
             person_id: "p".into(),
             client_id: None,
             family_id: Some("f".into()),
+            grant_source: None,
             scope: String::new(),
             created_at: 0,
             expires_at: Some(100),

@@ -171,9 +171,11 @@ suite! {
         rotate_outcomes,
         concurrent_rotations_rotate_once,
         auth_code_single_use_under_concurrency,
+        grant_sources_are_stored_with_codes_and_tokens,
         oauth_clients_round_trip,
         guest_issuers_round_trip,
         devices_crud_and_ownership,
+        device_updates_from_one_version_apply_once,
         device_limit_under_concurrent_creates,
         device_limit_ignores_expired_devices,
         expiry_sweep_returns_exactly_the_expired,
@@ -221,6 +223,7 @@ fn token(name: &str, kind: TokenKind, person: &PersonRecord, family: Option<&str
         person_id: person.id.clone(),
         client_id: Some("client-1".into()),
         family_id: family.map(str::to_owned),
+        grant_source: None,
         scope: "spark:all".into(),
         created_at: 1_000,
         expires_at: Some(10_000),
@@ -255,6 +258,7 @@ fn device(
         created_at,
         modified_at: created_at,
         expires_at,
+        version: 1,
     }
 }
 
@@ -268,6 +272,7 @@ fn auth_code(name: &str, person: &PersonRecord, expires_at: Millis) -> AuthCodeR
         code_challenge: Some("challenge".into()),
         code_challenge_method: Some("S256".into()),
         family_id: format!("family-of-{name}"),
+        grant_source: None,
         created_at: 1_000,
         expires_at,
     }
@@ -745,7 +750,7 @@ async fn auth_code_single_use_under_concurrency(store: &dyn Store) {
         .collect();
     assert_eq!(
         consumed,
-        [&ConsumeOutcome::Consumed(code.clone())],
+        [&ConsumeOutcome::Consumed(Box::new(code.clone()))],
         "{outcomes:?}"
     );
     let already = ConsumeOutcome::AlreadyUsed {
@@ -767,6 +772,69 @@ async fn auth_code_single_use_under_concurrency(store: &dyn Store) {
     assert_eq!(
         store.consume_auth_code(&hash("none"), 2_000).await.unwrap(),
         ConsumeOutcome::Invalid
+    );
+}
+
+/// The personal access token a grant was made from, and the bound it sets,
+/// are columns of the grant's code and of each of its tokens: stored,
+/// read back, and carried by a rotation's new pair.
+async fn grant_sources_are_stored_with_codes_and_tokens(store: &dyn Store) {
+    let alice = person(store, "alice@example.com").await;
+    let bounded = GrantSource {
+        token_hash: hash("pat"),
+        not_after: Some(9_000),
+    };
+    let unbounded = GrantSource {
+        token_hash: hash("forever-pat"),
+        not_after: None,
+    };
+    for (name, source) in [("bounded", &bounded), ("unbounded", &unbounded)] {
+        let code = AuthCodeRecord {
+            grant_source: Some(source.clone()),
+            ..auth_code(name, &alice, 5_000)
+        };
+        store.insert_auth_code(&code).await.unwrap();
+        assert_eq!(
+            store.consume_auth_code(&code.hash, 2_000).await.unwrap(),
+            ConsumeOutcome::Consumed(Box::new(code.clone())),
+            "{name}"
+        );
+        let of_grant = |n: &str, kind| TokenRecord {
+            grant_source: Some(source.clone()),
+            ..token(&format!("{name}-{n}"), kind, &alice, Some(&code.family_id))
+        };
+        let (access, refresh) = (
+            of_grant("a", TokenKind::Access),
+            of_grant("r", TokenKind::Refresh),
+        );
+        store.insert_token(&access).await.unwrap();
+        store.insert_token(&refresh).await.unwrap();
+        assert_eq!(store.token(&access.hash).await.unwrap(), Some(access));
+        let (access2, refresh2) = (
+            of_grant("a2", TokenKind::Access),
+            of_grant("r2", TokenKind::Refresh),
+        );
+        assert_eq!(
+            store
+                .rotate_refresh_token(&refresh.hash, 2_000, &access2, &refresh2)
+                .await
+                .unwrap(),
+            RotateOutcome::Rotated
+        );
+        assert_eq!(store.token(&access2.hash).await.unwrap(), Some(access2));
+        assert_eq!(store.token(&refresh2.hash).await.unwrap(), Some(refresh2));
+    }
+    // Tokens of no grant (personal ones) record no source.
+    let personal = token("personal", TokenKind::Access, &alice, None);
+    store.insert_token(&personal).await.unwrap();
+    assert_eq!(
+        store
+            .token(&personal.hash)
+            .await
+            .unwrap()
+            .unwrap()
+            .grant_source,
+        None
     );
 }
 
@@ -853,7 +921,11 @@ async fn devices_crud_and_ownership(store: &dyn Store) {
     changed
         .extra
         .insert("deviceSettingsString".into(), serde_json::json!("{}"));
-    assert!(store.update_device(&changed).await.unwrap());
+    assert_eq!(
+        store.update_device(&changed, None).await.unwrap(),
+        DeviceUpdateOutcome::Updated(2)
+    );
+    changed.version = 2;
     assert_eq!(store.device("d2").await.unwrap().as_ref(), Some(&changed));
     // Someone else's device, or none at all: nothing happens.
     let stolen = DeviceRecord {
@@ -861,13 +933,17 @@ async fn devices_crud_and_ownership(store: &dyn Store) {
         name: "stolen".into(),
         ..changed.clone()
     };
-    assert!(!store.update_device(&stolen).await.unwrap());
-    assert!(
-        !store
-            .update_device(&device("nope", &alice, 1, None))
-            .await
-            .unwrap()
-    );
+    let nope = device("nope", &alice, 1, None);
+    for if_version in [None, Some(2)] {
+        for d in [&stolen, &nope] {
+            assert_eq!(
+                store.update_device(d, if_version).await.unwrap(),
+                DeviceUpdateOutcome::Missing,
+                "{} {if_version:?}",
+                d.name
+            );
+        }
+    }
     assert_eq!(store.device("d2").await.unwrap().as_ref(), Some(&changed));
 
     assert!(store.delete_device("d2", &bob.id).await.unwrap().is_none());
@@ -887,6 +963,67 @@ async fn devices_crud_and_ownership(store: &dyn Store) {
     );
     assert_eq!(store.device("d2").await.unwrap(), None);
     assert_eq!(store.devices_of(&alice.id).await.unwrap(), [d1, d3]);
+}
+
+/// An update conditional on a version applies only while the device is at
+/// that version: of many updates made from the same version at once,
+/// exactly one is stored and the others are told they are stale.
+async fn device_updates_from_one_version_apply_once(store: &dyn Store) {
+    let alice = person(store, "alice@example.com").await;
+    let d = device("d", &alice, 1_000, None);
+    store.create_device(&d, 5).await.unwrap();
+
+    let renamed = |name: &str| DeviceRecord {
+        name: name.to_owned(),
+        ..d.clone()
+    };
+    assert_eq!(
+        store
+            .update_device(&renamed("first"), Some(1))
+            .await
+            .unwrap(),
+        DeviceUpdateOutcome::Updated(2)
+    );
+    assert_eq!(
+        store
+            .update_device(&renamed("late"), Some(1))
+            .await
+            .unwrap(),
+        DeviceUpdateOutcome::Stale
+    );
+    let stored = store.device("d").await.unwrap().unwrap();
+    assert_eq!((stored.name.as_str(), stored.version), ("first", 2));
+
+    let racers: Vec<DeviceRecord> = (0..10).map(|i| renamed(&format!("racer {i}"))).collect();
+    let outcomes = join_all(racers.iter().map(|r| store.update_device(r, Some(2)))).await;
+    let outcomes: Vec<DeviceUpdateOutcome> = outcomes.into_iter().map(Result::unwrap).collect();
+    let winners: Vec<usize> = (0..outcomes.len())
+        .filter(|&i| outcomes[i] == DeviceUpdateOutcome::Updated(3))
+        .collect();
+    assert_eq!(winners.len(), 1, "{outcomes:?}");
+    let stale = outcomes
+        .iter()
+        .filter(|o| **o == DeviceUpdateOutcome::Stale)
+        .count();
+    assert_eq!(stale, 9, "{outcomes:?}");
+    let stored = store.device("d").await.unwrap().unwrap();
+    assert_eq!(stored.name, racers[winners[0]].name);
+    assert_eq!(stored.version, 3);
+
+    // Unconditional updates always apply, and still bump the version.
+    assert_eq!(
+        store.update_device(&renamed("any"), None).await.unwrap(),
+        DeviceUpdateOutcome::Updated(4)
+    );
+    // Gone: missing, whatever the version asked for.
+    store.delete_device("d", &alice.id).await.unwrap();
+    assert_eq!(
+        store
+            .update_device(&renamed("gone"), Some(4))
+            .await
+            .unwrap(),
+        DeviceUpdateOutcome::Missing
+    );
 }
 
 async fn device_limit_under_concurrent_creates(store: &dyn Store) {
@@ -1070,6 +1207,169 @@ async fn damaged_rows_are_corrupt(h: &mut Harness) {
     );
 }
 
+// ---------------------------------------------------------------- migrations
+
+/// The migration that moved a grant's bound and source out of its family id.
+const GRANT_SOURCE_COLUMNS: i64 = 20261201000200;
+
+/// The migrations of a set older than a version, as a migration source.
+#[derive(Debug)]
+struct Older(Vec<sqlx::migrate::Migration>);
+
+impl Older {
+    fn than(all: &sqlx::migrate::Migrator, version: i64) -> Self {
+        Self(
+            all.iter()
+                .filter(|m| m.version < version)
+                .cloned()
+                .collect(),
+        )
+    }
+}
+
+impl<'s> sqlx::migrate::MigrationSource<'s> for Older {
+    fn resolve(
+        self,
+    ) -> futures::future::BoxFuture<
+        's,
+        Result<Vec<sqlx::migrate::Migration>, sqlx::error::BoxDynError>,
+    > {
+        Box::pin(async move { Ok(self.0) })
+    }
+}
+
+/// The hash of the personal access token the packed grants below came from.
+const PACKED_SOURCE: &str = "5f2b8c0e9a1d4f6b8c0e9a1d4f6b8c0e9a1d4f6b8c0e9a1d4f6b8c0e9a1d4f6b";
+
+/// Rows written while a grant's bound and source were packed into its
+/// family id (`g1.<uuid>.<not-after ms or ->.<source hash>`): a code and a
+/// token of a bounded grant, a token of an unbounded one, a token of a grant
+/// from before the policy (plain UUID) and one whose id only looks packed.
+/// Plain SQL both dialects run.
+const PACKED_ROWS: &str = "
+INSERT INTO orgs (id, name, created_at) VALUES ('org', 'example.com', 1);
+INSERT INTO people (id, org_id, email, display_name, kind, created_at)
+    VALUES ('alice', 'org', 'alice@example.com', 'Alice', 'person', 1);
+INSERT INTO auth_codes (hash, client_id, person_id, redirect_uri, scope, code_challenge,
+    code_challenge_method, family_id, created_at, expires_at, used_at)
+    VALUES ('packed-code', 'client-1', 'alice', 'http://127.0.0.1:1234/cb', 'spark:all',
+    NULL, NULL,
+    'g1.0123456789abcdef0123456789abcdef.1767225600000.5f2b8c0e9a1d4f6b8c0e9a1d4f6b8c0e9a1d4f6b8c0e9a1d4f6b8c0e9a1d4f6b',
+    1000, 5000, NULL);
+INSERT INTO tokens (hash, kind, person_id, client_id, family_id, scope, created_at,
+    expires_at, revoked_at, used_at) VALUES
+    ('bounded', 'refresh', 'alice', 'client-1',
+     'g1.0123456789abcdef0123456789abcdef.1767225600000.5f2b8c0e9a1d4f6b8c0e9a1d4f6b8c0e9a1d4f6b8c0e9a1d4f6b8c0e9a1d4f6b',
+     'spark:all', 1000, 10000, NULL, NULL),
+    ('unbounded', 'access', 'alice', 'client-1',
+     'g1.fedcba9876543210fedcba9876543210.-.5f2b8c0e9a1d4f6b8c0e9a1d4f6b8c0e9a1d4f6b8c0e9a1d4f6b8c0e9a1d4f6b',
+     'spark:all', 1000, 10000, NULL, NULL),
+    ('legacy', 'refresh', 'alice', 'client-1', '5e0c2d5a-8a3b-4c58-9d1c-3f1a2b4c5d6e',
+     'spark:all', 1000, 10000, NULL, NULL),
+    ('lookalike', 'refresh', 'alice', 'client-1', 'g1.not.packed.at-all',
+     'spark:all', 1000, 10000, NULL, NULL);
+";
+
+/// A database at the schema before [`GRANT_SOURCE_COLUMNS`] holding
+/// [`PACKED_ROWS`], then opened as a store (which runs the rest).
+async fn packed_grants_migrated(url: &str) -> Arc<dyn Store> {
+    use sqlx::Connection;
+    if url.starts_with("postgres") {
+        let older = Older::than(&sqlx::migrate!("migrations/postgres"), GRANT_SOURCE_COLUMNS);
+        let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::migrate::Migrator::new(older)
+            .await
+            .unwrap()
+            .run(&mut c)
+            .await
+            .unwrap();
+        sqlx::raw_sql(PACKED_ROWS).execute(&mut c).await.unwrap();
+        c.close().await.unwrap();
+    } else {
+        let older = Older::than(&sqlx::migrate!("migrations/sqlite"), GRANT_SOURCE_COLUMNS);
+        let options = url
+            .parse::<sqlx::sqlite::SqliteConnectOptions>()
+            .unwrap()
+            .create_if_missing(true);
+        let mut c = sqlx::SqliteConnection::connect_with(&options)
+            .await
+            .unwrap();
+        sqlx::migrate::Migrator::new(older)
+            .await
+            .unwrap()
+            .run(&mut c)
+            .await
+            .unwrap();
+        sqlx::raw_sql(PACKED_ROWS).execute(&mut c).await.unwrap();
+        c.close().await.unwrap();
+    }
+    connect(url).await.unwrap()
+}
+
+/// After the migration, rows of grants whose family id packed the bound
+/// and the source carry both as columns (the id itself is kept: it is the
+/// family's opaque id now); other ids are left without a source.
+async fn packed_family_ids_are_unpacked(store: &dyn Store) {
+    let source = |not_after| {
+        Some(GrantSource {
+            token_hash: SecretHash(PACKED_SOURCE.into()),
+            not_after,
+        })
+    };
+    // The rows above are keyed by plain names rather than real hashes.
+    let hash_of = |name: &str| SecretHash(name.to_owned());
+    let token =
+        |name: &'static str| async move { store.token(&hash_of(name)).await.unwrap().unwrap() };
+    let bounded = token("bounded").await;
+    assert_eq!(bounded.grant_source, source(Some(1_767_225_600_000)));
+    assert!(bounded.family_id.unwrap().starts_with("g1.0123"));
+    assert_eq!(token("unbounded").await.grant_source, source(None));
+    assert_eq!(token("legacy").await.grant_source, None);
+    assert_eq!(token("lookalike").await.grant_source, None);
+    let ConsumeOutcome::Consumed(code) = store
+        .consume_auth_code(&hash_of("packed-code"), 2_000)
+        .await
+        .unwrap()
+    else {
+        panic!("the packed code was not consumable");
+    };
+    assert_eq!(code.grant_source, source(Some(1_767_225_600_000)));
+    // The kept id still names the family.
+    let family = token("bounded").await.family_id.unwrap();
+    store.revoke_family(&family, 3_000).await.unwrap();
+    assert_eq!(token("bounded").await.revoked_at, Some(3_000));
+    assert_eq!(token("unbounded").await.revoked_at, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_migration_unpacks_packed_family_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("old.sqlite").display());
+    let store = packed_grants_migrated(&url).await;
+    Harness {
+        store,
+        location: Location::Sqlite { url, _dir: dir },
+    }
+    .run(|h| Box::pin(async move { packed_family_ids_are_unpacked(&*h.store).await }))
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_migration_unpacks_packed_family_ids() {
+    let Ok(admin_url) = std::env::var("WEBEX_TEST_DATABASE_URL") else {
+        eprintln!("skipping PostgreSQL store test: WEBEX_TEST_DATABASE_URL is unset");
+        return;
+    };
+    let db = FreshDatabase::create(&admin_url).await.unwrap();
+    let store = packed_grants_migrated(&db.url).await;
+    Harness {
+        store,
+        location: Location::Postgres(db),
+    }
+    .run(|h| Box::pin(async move { packed_family_ids_are_unpacked(&*h.store).await }))
+    .await;
+}
+
 // ---------------------------------------------------------------- connect
 
 #[tokio::test]
@@ -1163,7 +1463,10 @@ async fn two_nodes_write_conflicting_rows_without_errors() {
                         let mut renamed = shared[i].clone();
                         renamed.name = format!("renamed by {n}/{caller}/{round}");
                         renamed.modified_at = 2_000;
-                        assert!(store.update_device(&renamed).await.unwrap());
+                        assert!(matches!(
+                            store.update_device(&renamed, None).await.unwrap(),
+                            DeviceUpdateOutcome::Updated(_)
+                        ));
                         store.revoke_token(&hash(&p.id), 3_000).await.unwrap();
                         assert!(store.delete_device(&id, &p.id).await.unwrap().is_some());
                     }

@@ -9,6 +9,7 @@ use reqwest::header::{self, HeaderMap};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use webex_server::ServerConfig;
+use webex_server::store::DeviceUpdateOutcome;
 use webex_server::testing::TestServer;
 use webex_wire::error::codes;
 
@@ -534,7 +535,13 @@ async fn expired_unswept(server: &TestServer) -> anyhow::Result<()> {
     let mut record = state.store.device(&id).await?.context("stored")?;
     record.modified_at -= 3_600_000;
     record.expires_at = Some(record.modified_at + 30_000);
-    ensure!(state.store.update_device(&record).await?, "backdated");
+    ensure!(
+        matches!(
+            state.store.update_device(&record, None).await?,
+            DeviceUpdateOutcome::Updated(_)
+        ),
+        "backdated"
+    );
 
     api.call(Method::GET, &url, Some(&token), None)
         .await?
@@ -566,7 +573,10 @@ async fn sweeper_runs(server: &TestServer) -> anyhow::Result<()> {
     let mut record = state.store.device(&id).await?.context("stored")?;
     record.modified_at -= 3_600_000;
     record.expires_at = Some(record.modified_at + 30_000);
-    ensure!(state.store.update_device(&record).await?);
+    ensure!(matches!(
+        state.store.update_device(&record, None).await?,
+        DeviceUpdateOutcome::Updated(_)
+    ));
     // The background sweeper (every 20 ms here) removes it; 20 s is a hang guard.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while state.store.device(&id).await?.is_some() {

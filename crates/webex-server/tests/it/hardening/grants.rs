@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
+use webex_server::auth::hash_secret;
 use webex_server::identity::admin;
 use webex_server::testing::TestServer;
 use webex_wire::people::PersonType;
@@ -88,9 +89,7 @@ async fn redeem(server: &TestServer, client: &(String, String), code: &str) -> (
     .await
 }
 
-#[tokio::test]
-async fn a_guest_token_cannot_consent() {
-    let server = TestServer::start().await.unwrap();
+async fn guest_consent(server: &TestServer) -> anyhow::Result<()> {
     let store = server.server().state().store.clone();
     let (iss, secret) = admin::create_guest_issuer(store.as_ref(), "Kiosk", "guests.example.com")
         .await
@@ -104,27 +103,26 @@ async fn a_guest_token_cannot_consent() {
     assert_eq!(status, 200, "{body}");
     let guest_token = body["token"].as_str().unwrap().to_owned();
     let email = format!("visitor@{}.guest.invalid", iss.to_lowercase());
-    let c = client(&server).await;
-    let (status, page) = consent(&server, &c.0, &email, &guest_token).await;
+    let c = client(server).await;
+    let (status, page) = consent(server, &c.0, &email, &guest_token).await;
     assert_eq!(status, 403, "a guest token made a grant: {page}");
     assert!(page.contains("Guest tokens cannot authorize"), "{page}");
-    server.shutdown().await;
+    Ok(())
 }
+on_every_backend!(a_guest_token_cannot_consent, guest_consent);
 
-#[tokio::test]
-async fn a_grant_never_exceeds_the_tokens_scope() {
-    let server = TestServer::start().await.unwrap();
+async fn scope_bound(server: &TestServer) -> anyhow::Result<()> {
     // `spark:all` only, while the client asks for `spark:all spark:kms`.
     let pat = server.token_for("narrow@example.com").await.unwrap();
-    let c = client(&server).await;
-    let code = code_for(&server, &c, "narrow@example.com", &pat).await;
-    let (status, tokens) = redeem(&server, &c, &code).await;
+    let c = client(server).await;
+    let code = code_for(server, &c, "narrow@example.com", &pat).await;
+    let (status, tokens) = redeem(server, &c, &code).await;
     assert_eq!(status, 200, "{tokens}");
     assert_eq!(tokens["scope"], "spark:all");
     // Refreshing cannot widen it either.
     let refresh = tokens["refresh_token"].as_str().unwrap();
     let (status, body) = exchange(
-        &server,
+        server,
         &c,
         &[
             ("grant_type", "refresh_token"),
@@ -135,12 +133,11 @@ async fn a_grant_never_exceeds_the_tokens_scope() {
     .await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"], "invalid_scope");
-    server.shutdown().await;
+    Ok(())
 }
+on_every_backend!(a_grant_never_exceeds_the_tokens_scope, scope_bound);
 
-#[tokio::test]
-async fn a_grant_from_a_short_lived_token_ends_with_it() {
-    let server = TestServer::start().await.unwrap();
+async fn lifetime_bound(server: &TestServer) -> anyhow::Result<()> {
     let store = server.server().state().store.clone();
     let pat = admin::create_token(
         store.as_ref(),
@@ -151,9 +148,9 @@ async fn a_grant_from_a_short_lived_token_ends_with_it() {
     )
     .await
     .unwrap();
-    let c = client(&server).await;
-    let code = code_for(&server, &c, "brief@example.com", pat.expose_secret()).await;
-    let (status, tokens) = redeem(&server, &c, &code).await;
+    let c = client(server).await;
+    let code = code_for(server, &c, "brief@example.com", pat.expose_secret()).await;
+    let (status, tokens) = redeem(server, &c, &code).await;
     assert_eq!(status, 200, "{tokens}");
     let access = tokens["expires_in"].as_u64().unwrap();
     let refresh = tokens["refresh_token_expires_in"].as_u64().unwrap();
@@ -161,9 +158,24 @@ async fn a_grant_from_a_short_lived_token_ends_with_it() {
         access <= 60 && refresh <= 60,
         "a 1-minute token made a grant of {access} s / {refresh} s"
     );
+    // The bound and the source are columns of every token of the grant;
+    // the family id says nothing (an opaque UUID).
+    let source = store
+        .token(&hash_secret(pat.expose_secret()))
+        .await?
+        .unwrap();
+    for issued in ["access_token", "refresh_token"] {
+        let text = tokens[issued].as_str().unwrap();
+        let record = store.token(&hash_secret(text)).await?.unwrap();
+        let recorded = record.grant_source.unwrap();
+        assert_eq!(recorded.token_hash, source.hash, "{issued}");
+        assert_eq!(recorded.not_after, source.expires_at, "{issued}");
+        let family = record.family_id.unwrap();
+        assert!(uuid::Uuid::parse_str(&family).is_ok(), "{issued}: {family}");
+    }
     // A refresh does not push the end back.
     let (status, again) = exchange(
-        &server,
+        server,
         &c,
         &[
             ("grant_type", "refresh_token"),
@@ -173,22 +185,24 @@ async fn a_grant_from_a_short_lived_token_ends_with_it() {
     .await;
     assert_eq!(status, 200, "{again}");
     assert!(again["refresh_token_expires_in"].as_u64().unwrap() <= 60);
-    server.shutdown().await;
+    Ok(())
 }
+on_every_backend!(
+    a_grant_from_a_short_lived_token_ends_with_it,
+    lifetime_bound
+);
 
-#[tokio::test]
-async fn revoking_the_source_token_ends_the_grant() {
-    let server = TestServer::start().await.unwrap();
+async fn source_revocation(server: &TestServer) -> anyhow::Result<()> {
     let store = server.server().state().store.clone();
     let pat = server.token_for("revoker@example.com").await.unwrap();
-    let c = client(&server).await;
-    let code = code_for(&server, &c, "revoker@example.com", &pat).await;
-    let (status, tokens) = redeem(&server, &c, &code).await;
+    let c = client(server).await;
+    let code = code_for(server, &c, "revoker@example.com", &pat).await;
+    let (status, tokens) = redeem(server, &c, &code).await;
     assert_eq!(status, 200, "{tokens}");
     let access = tokens["access_token"].as_str().unwrap().to_owned();
     let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
     // A second code made before the revocation, not yet exchanged.
-    let pending = code_for(&server, &c, "revoker@example.com", &pat).await;
+    let pending = code_for(server, &c, "revoker@example.com", &pat).await;
 
     assert!(
         admin::revoke_token(
@@ -200,14 +214,14 @@ async fn revoking_the_source_token_ends_the_grant() {
         .unwrap()
     );
 
-    let (status, body) = redeem(&server, &c, &pending).await;
+    let (status, body) = redeem(server, &c, &pending).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (400, Some("invalid_grant")),
         "{body}"
     );
     let (status, body) = exchange(
-        &server,
+        server,
         &c,
         &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
     )
@@ -232,5 +246,6 @@ async fn revoking_the_source_token_ends_the_grant() {
         .await
         .unwrap();
     assert_eq!(me.status().as_u16(), 401);
-    server.shutdown().await;
+    Ok(())
 }
+on_every_backend!(revoking_the_source_token_ends_the_grant, source_revocation);

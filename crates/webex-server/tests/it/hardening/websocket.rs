@@ -5,6 +5,7 @@ use std::time::Duration;
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
+use webex_server::store::DeviceUpdateOutcome;
 use webex_server::testing::TestServer;
 
 use super::support::{GUARD, http};
@@ -43,7 +44,10 @@ async fn an_expired_device_stops_receiving_at_its_expiry() {
     let store = server.server().state().store.clone();
     let mut record = store.device(&id).await.unwrap().unwrap();
     record.expires_at = Some(chrono::Utc::now().timestamp_millis() + 1000);
-    assert!(store.update_device(&record).await.unwrap());
+    assert!(matches!(
+        store.update_device(&record, None).await.unwrap(),
+        DeviceUpdateOutcome::Updated(_)
+    ));
 
     let ws_url = dev["webSocketUrl"].as_str().unwrap();
     let (mut ws, _) = tokio_tungstenite::connect_async(ws_url).await.unwrap();
