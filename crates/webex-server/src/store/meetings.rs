@@ -684,16 +684,22 @@ impl<B: Backend> MeetingStore for B {
                     let Some(before) = load(c, &cache, &id).await? else {
                         return Ok(None);
                     };
-                    apply(c, before, mutation).await.map(Some)
+                    let outcome = apply(c, before, mutation).await?;
+                    if let (true, Ok(o)) = (Self::SERIAL_WRITES, &outcome) {
+                        cache.replace(o.snapshot.clone());
+                    }
+                    Ok(Some(outcome))
                 }
                 .boxed()
             })
-            .await?;
-        // Committed: the snapshot is what the database now holds.
-        if let Some(Ok(o)) = &outcome {
-            self.snapshots().put(o.snapshot.clone());
+            .await;
+        match &outcome {
+            // Committed: the snapshot is what the database now holds.
+            Ok(Some(Ok(o))) => self.snapshots().put(o.snapshot.clone()),
+            Err(_) => self.snapshots().forget(locus_id),
+            Ok(_) => {}
         }
-        Ok(outcome)
+        outcome
     }
 }
 

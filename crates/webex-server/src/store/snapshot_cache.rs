@@ -10,10 +10,14 @@
 //! node, or a transaction of this one that is still committing): the change
 //! then loads the meeting from the database as before.
 //!
-//! Only snapshots of committed transactions are put here (after the store
-//! call returned `Ok`); a rolled-back change never is, so a sequence can
-//! never name two different snapshots. Participants' names, emails and orgs
-//! come from `people`, which the server never updates.
+//! With several writers (PostgreSQL, several nodes) only snapshots of
+//! committed transactions are put here (after the store call returned `Ok`):
+//! a rolled-back change is never seen, so a sequence never names two
+//! different snapshots. SQLite's single writer also replaces the entry
+//! inside its transaction, so the next change of a batch it commits at once
+//! finds it; see [`SnapshotCache::replace`] for why a rollback cannot leave a
+//! wrong snapshot behind. Participants' names, emails and orgs come from
+//! `people`, which the server never updates.
 //!
 //! Memory is bounded by the number of participants held in all (see
 //! [`SnapshotCache::new`]); the least recently changed meetings go first.
@@ -77,6 +81,32 @@ impl SnapshotCache {
     /// Remembers `snapshot`, which a committed transaction produced, unless
     /// a newer one of the same meeting is already here.
     pub(crate) fn put(&self, snapshot: Arc<MeetingSnapshot>) {
+        self.store(snapshot, false);
+    }
+
+    /// Remembers `snapshot`, which the single writer's open transaction
+    /// produced, over whatever is here (SQLite only: see
+    /// [`SnapshotCache::forget`]).
+    ///
+    /// SQLite's writer commits queued transactions in batches, and the next
+    /// change of the same meeting in a batch sees this one's rows before the
+    /// commit: it must find this snapshot too, or it reloads the meeting.
+    /// Should the batch roll back, the database's sequence stays below this
+    /// snapshot's, so no change hits it; the next change of the meeting
+    /// reloads and replaces it, and the failed caller forgets it.
+    pub(crate) fn replace(&self, snapshot: Arc<MeetingSnapshot>) {
+        self.store(snapshot, true);
+    }
+
+    /// Drops what is remembered of `locus_id` (its change failed).
+    pub(crate) fn forget(&self, locus_id: &str) {
+        let mut entries = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(e) = entries.by_locus.remove(locus_id) {
+            entries.held -= weight(&e.snapshot);
+        }
+    }
+
+    fn store(&self, snapshot: Arc<MeetingSnapshot>, overwrite: bool) {
         let w = weight(&snapshot);
         if w > self.budget {
             return;
@@ -86,7 +116,9 @@ impl SnapshotCache {
         let touched = entries.clock;
         let id = snapshot.locus.id.clone();
         let old_weight = match entries.by_locus.get(&id) {
-            Some(e) if e.snapshot.locus.sequence >= snapshot.locus.sequence => return,
+            Some(e) if !overwrite && e.snapshot.locus.sequence >= snapshot.locus.sequence => {
+                return;
+            }
             Some(e) => weight(&e.snapshot),
             None => 0,
         };
@@ -143,6 +175,19 @@ mod tests {
         cache.put(at("a", 4, 2));
         assert!(cache.get("a", 5).is_some());
         assert!(cache.get("a", 4).is_none());
+    }
+
+    #[test]
+    fn replace_overwrites_and_forget_drops() {
+        let cache = SnapshotCache::new(100);
+        cache.replace(at("a", 5, 2));
+        cache.replace(at("a", 4, 3));
+        assert_eq!(cache.get("a", 4).unwrap().participants.len(), 3);
+        cache.forget("a");
+        assert!(cache.get("a", 4).is_none());
+        cache.forget("a");
+        cache.put(at("a", 1, 100));
+        assert!(cache.get("a", 1).is_some(), "the budget was given back");
     }
 
     #[test]
