@@ -56,6 +56,9 @@ mod credentials;
 mod device;
 mod error;
 mod events;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod http;
 mod locus;
 mod meetings;

@@ -142,6 +142,25 @@ pub fn strip_bearer(value: &str) -> &str {
     }
 }
 
+/// Whether `token` (without `Bearer `) has the Webex shape
+/// `<secret>_<region>_<orgId>`; checked before any store lookup, so a
+/// malformed token costs no query.
+///
+/// ```
+/// use webex_server::auth::{AuthError, check_token_shape};
+/// assert!(check_token_shape("s3cr3t_PF84_org-1").is_ok());
+/// assert!(matches!(check_token_shape("not a token"), Err(AuthError::Malformed(_))));
+/// ```
+pub fn check_token_shape(token: &str) -> Result<(), AuthError> {
+    if token.is_empty() {
+        return Err(AuthError::Malformed("empty token".into()));
+    }
+    token
+        .parse::<AccessTokenParts>()
+        .map(drop)
+        .map_err(|e| AuthError::Malformed(e.to_string()))
+}
+
 /// Checks a token's text against the store at time `now`.
 ///
 /// Successful results are cached by token hash in
@@ -152,11 +171,8 @@ pub async fn authenticate_token(
     token: &str,
     now: Millis,
 ) -> Result<Result<Caller, AuthError>, ApiError> {
-    if token.is_empty() {
-        return Ok(Err(AuthError::Malformed("empty token".into())));
-    }
-    if let Err(e) = token.parse::<AccessTokenParts>() {
-        return Ok(Err(AuthError::Malformed(e.to_string())));
+    if let Err(e) = check_token_shape(token) {
+        return Ok(Err(e));
     }
     let hash = hash_secret(token);
     if let Some(caller) = state.auth_cache.get(&hash, now) {

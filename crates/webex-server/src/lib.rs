@@ -18,7 +18,9 @@
 //! ```
 //!
 //! Tests get throwaway servers from the `testing` module (the `testing` feature, on
-//! in this crate's dev-dependencies; other crates enable it in theirs).
+//! in this crate's dev-dependencies; other crates enable it in theirs). The
+//! `fuzzing` feature adds a hidden `fuzzing` module: the entry points of the
+//! cargo-fuzz targets in `fuzz/`.
 
 #[cfg(all(test, not(feature = "testing")))]
 compile_error!(
@@ -37,6 +39,9 @@ pub mod config;
 pub mod connections;
 pub mod devices;
 pub mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod identity;
 pub mod limits;

@@ -42,6 +42,14 @@ pub(crate) async fn sync(shared: &Arc<Shared>) -> Result<Vec<Meeting>, MeetingEr
         requests::list_loci(&shared.http, &base),
     )
     .await?;
+    apply_sync(shared, loci, epoch);
+    Ok(collection.list())
+}
+
+/// Applies the answer of a sync that started at collection epoch `epoch`:
+/// each document as its meeting's, then prunes what it no longer lists.
+pub(crate) fn apply_sync(shared: &Arc<Shared>, loci: Vec<Locus>, epoch: u64) {
+    let collection = &shared.locus;
     let mut urls = HashSet::new();
     for locus in loci {
         urls.insert(locus.url.clone());
@@ -51,7 +59,6 @@ pub(crate) async fn sync(shared: &Arc<Shared>) -> Result<Vec<Meeting>, MeetingEr
         }
     }
     collection.prune(&urls, epoch);
-    Ok(collection.list())
 }
 
 impl Meetings {

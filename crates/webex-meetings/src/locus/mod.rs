@@ -14,7 +14,7 @@
 //! - `roster`, `events`, `destination`, `options`: members, event types,
 //!   destination parsing, timeouts.
 
-mod api;
+pub(crate) mod api;
 pub(crate) mod apply;
 pub(crate) mod collection;
 mod destination;

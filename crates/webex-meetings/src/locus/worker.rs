@@ -4,12 +4,13 @@
 //! job it started.
 
 use std::panic::AssertUnwindSafe;
-use std::sync::Weak;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use webex_wire::locus::Locus;
 
 use super::collection::{Input, Source};
 use super::error::MeetingError;
@@ -101,15 +102,8 @@ async fn resync(shared: Weak<Shared>, meeting: Meeting, after: Duration) {
         )
         .await;
         match fetched {
-            Ok(mut doc) => {
-                doc.base_sequence = None;
-                if let Err(e) = strong
-                    .locus
-                    .handle(&strong, doc, Some(&meeting), Source::Resync)
-                {
-                    tracing::warn!(error = %e, "resynchronised locus not applied");
-                    meeting.lock().resync_scheduled = false;
-                }
+            Ok(doc) => {
+                apply_resync(&strong, &meeting, doc);
                 return;
             }
             Err(
@@ -141,12 +135,28 @@ async fn fetch_new(shared: Weak<Shared>, locus_url: String) {
     )
     .await
     {
-        Ok(mut doc) => {
-            doc.base_sequence = None;
-            if let Err(e) = strong.locus.handle(&strong, doc, None, Source::Resync) {
-                tracing::warn!(error = %e, locus = %locus_url, "fetched locus not applied");
-            }
-        }
+        Ok(doc) => apply_fetched(&strong, &locus_url, doc),
         Err(e) => tracing::warn!(error = %e, locus = %locus_url, "fetching a new locus failed"),
+    }
+}
+
+/// Replaces `meeting`'s working copy with the answer of its resync's
+/// `GET {locusUrl}` (a full document, whatever it claims).
+pub(crate) fn apply_resync(shared: &Arc<Shared>, meeting: &Meeting, mut doc: Locus) {
+    doc.base_sequence = None;
+    if let Err(e) = shared
+        .locus
+        .handle(shared, doc, Some(meeting), Source::Resync)
+    {
+        tracing::warn!(error = %e, "resynchronised locus not applied");
+        meeting.lock().resync_scheduled = false;
+    }
+}
+
+/// Files the answer of `GET {locus_url}` for a Locus first seen as a delta.
+pub(crate) fn apply_fetched(shared: &Arc<Shared>, locus_url: &str, mut doc: Locus) {
+    doc.base_sequence = None;
+    if let Err(e) = shared.locus.handle(shared, doc, None, Source::Resync) {
+        tracing::warn!(error = %e, locus = %locus_url, "fetched locus not applied");
     }
 }

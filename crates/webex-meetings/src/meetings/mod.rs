@@ -105,7 +105,10 @@ impl Shared {
 
     /// Installs (or clears) the registered device and the
     /// `cisco-device-url` header; returns the previous one.
-    fn replace_current_device(&self, current: Option<CurrentDevice>) -> Option<CurrentDevice> {
+    pub(crate) fn replace_current_device(
+        &self,
+        current: Option<CurrentDevice>,
+    ) -> Option<CurrentDevice> {
         self.http
             .transport
             .set_device_url(current.as_ref().map(|c| c.device.url.as_str()));

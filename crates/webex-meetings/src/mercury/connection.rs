@@ -277,7 +277,7 @@ impl Connection {
 
 /// A server frame from a text (or binary) message; `None` for anything that
 /// is not a JSON object with an `id`.
-fn parse(message: &Message) -> Option<ServerFrame> {
+pub(crate) fn parse(message: &Message) -> Option<ServerFrame> {
     let parsed = match message {
         Message::Text(text) => serde_json::from_str(text.as_str()),
         Message::Binary(bytes) => serde_json::from_slice(bytes),

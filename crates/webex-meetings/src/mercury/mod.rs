@@ -11,7 +11,7 @@
 //! [`MercuryEvent`] channel.
 
 pub mod backoff;
-mod connection;
+pub(crate) mod connection;
 mod endpoint;
 mod policy;
 mod supervisor;

@@ -94,9 +94,21 @@ impl JwtError {
     }
 }
 
+/// The JWT in an `Authorization` value (raw or `Bearer <jwt>`), refused
+/// when empty or longer than `MAX_JWT_LEN` bytes.
+pub(crate) fn read_jwt(value: &str) -> Result<&str, JwtError> {
+    let jwt = strip_bearer(value);
+    if jwt.is_empty() || jwt.len() > MAX_JWT_LEN {
+        return Err(JwtError::Malformed(format!(
+            "expected 1 to {MAX_JWT_LEN} characters"
+        )));
+    }
+    Ok(jwt)
+}
+
 /// The `iss` of a JWT, read before its signature can be checked (the issuer
 /// says which secret to check it with). Also rejects non-HS256 tokens.
-fn unverified_issuer(jwt: &str) -> Result<String, JwtError> {
+pub(crate) fn unverified_issuer(jwt: &str) -> Result<String, JwtError> {
     let header =
         jsonwebtoken::decode_header(jwt).map_err(|e| JwtError::Malformed(e.to_string()))?;
     if header.alg != Algorithm::HS256 {
@@ -121,7 +133,7 @@ fn unverified_issuer(jwt: &str) -> Result<String, JwtError> {
 }
 
 /// Verifies `jwt` with `secret` for issuer `iss`.
-fn verify(jwt: &str, iss: &str, secret: &[u8]) -> Result<GuestClaims, JwtError> {
+pub(crate) fn verify(jwt: &str, iss: &str, secret: &[u8]) -> Result<GuestClaims, JwtError> {
     let mut v = Validation::new(Algorithm::HS256);
     v.set_required_spec_claims(&["exp", "sub", "iss"]);
     v.set_issuer(&[iss]);
@@ -192,6 +204,15 @@ fn check_times(exp: i64, iat: Option<i64>, now: i64) -> Result<(), JwtError> {
     Ok(())
 }
 
+/// The guest's display name: the JWT's `name` (trimmed), else its `sub`.
+pub(crate) fn display_name(claims: &GuestClaims) -> String {
+    if claims.name.trim().is_empty() {
+        claims.sub.clone()
+    } else {
+        claims.name.trim().to_owned()
+    }
+}
+
 /// The guest's email: `<sub>@<issuer id>.guest.invalid` with `sub` encoded
 /// losslessly in lower case (`X` → `~x`), so subjects that differ only in
 /// case stay different people.
@@ -235,16 +256,7 @@ pub(crate) async fn login(
             v.to_str()
                 .map_err(|_| JwtError::Malformed("the header is not valid text".into()))
         })
-        .map(strip_bearer)
-        .and_then(|jwt| {
-            if jwt.is_empty() || jwt.len() > MAX_JWT_LEN {
-                Err(JwtError::Malformed(format!(
-                    "expected 1 to {MAX_JWT_LEN} characters"
-                )))
-            } else {
-                Ok(jwt)
-            }
-        })
+        .and_then(read_jwt)
         .map_err(JwtError::into_api)?;
     let iss = unverified_issuer(jwt).map_err(JwtError::into_api)?;
     let issuer = state
@@ -258,11 +270,7 @@ pub(crate) async fn login(
         .org(&issuer.org_id)
         .await?
         .ok_or_else(|| ApiError::internal(format!("guest issuer {} has no org", issuer.id)))?;
-    let display_name = if claims.name.trim().is_empty() {
-        claims.sub.clone()
-    } else {
-        claims.name.trim().to_owned()
-    };
+    let display_name = display_name(&claims);
     crate::budget::check_name("name", &display_name)?;
     let person = state
         .store

@@ -149,21 +149,8 @@ async fn handshake(
             ));
         }
     };
-    let token = match serde_json::from_str::<ClientFrame>(&text) {
-        Ok(ClientFrame::Authorization { data, .. }) => data.token,
-        Ok(_) => {
-            return Err(Ending::Close(
-                close::BAD_REQUEST,
-                "the first frame must be an authorization frame".into(),
-            ));
-        }
-        Err(_) => {
-            return Err(Ending::Close(
-                close::BAD_REQUEST,
-                "the first frame is not a valid authorization frame".into(),
-            ));
-        }
-    };
+    let token =
+        authorization(&text).map_err(|(code, reason)| Ending::Close(code, reason.into()))?;
     let token = strip_bearer(&token);
     let (person_id, expires_at) = verify(state, token, &device_id).await?;
     let Some(registered) = state.hub.register(NewConn {
@@ -192,6 +179,22 @@ async fn handshake(
     }
     tracing::debug!(device = %device_id, conn = registered.conn.id, "mercury: socket authenticated");
     Ok((registered, expires_at))
+}
+
+/// The `data.token` of the client's first frame (`Bearer …`, as sent), or
+/// the close (4400 and its reason) when it is not an authorization frame.
+pub(crate) fn authorization(text: &str) -> Result<String, (u16, &'static str)> {
+    match serde_json::from_str::<ClientFrame>(text) {
+        Ok(ClientFrame::Authorization { data, .. }) => Ok(data.token),
+        Ok(_) => Err((
+            close::BAD_REQUEST,
+            "the first frame must be an authorization frame",
+        )),
+        Err(_) => Err((
+            close::BAD_REQUEST,
+            "the first frame is not a valid authorization frame",
+        )),
+    }
 }
 
 /// Checks the token and that its owner owns the device; returns the owner
@@ -322,7 +325,7 @@ fn leave(state: &AppState, registered: &Registered) {
 
 /// The id of a ping frame; `None` for anything else (acks, unknown frames,
 /// non-JSON text), which is ignored.
-fn ping_id(text: &str) -> Option<String> {
+pub(crate) fn ping_id(text: &str) -> Option<String> {
     #[derive(Deserialize)]
     struct Incoming<'a> {
         #[serde(borrow, rename = "type")]

@@ -1,0 +1,126 @@
+//! Entry points for the cargo-fuzz targets in `fuzz/` at the workspace root
+//! (the `fuzzing` feature; normal builds do not have this module).
+//!
+//! They run the SDK's own code on what a server sends: a Mercury message as
+//! the socket reads it, and Locus documents as the meetings list applies
+//! them. Nothing here parses anything itself. Not a stable API.
+
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+use webex_wire::device::Device;
+use webex_wire::locus::Locus;
+use webex_wire::mercury::{BUFFER_STATE, ServerFrame};
+
+use crate::client::Shared;
+use crate::locus::collection::Input;
+use crate::meetings::CurrentDevice;
+use crate::{Credentials, DeviceKey, Meeting, Webex, WebexConfig};
+
+/// The URL of the device a [`Feed`] is registered with; documents name it
+/// in `self.devices[].url`.
+pub const DEVICE_URL: &str = "https://fuzz.invalid/wdm/api/v1/devices/fuzz-device";
+
+/// One websocket message read as the SDK's Mercury connection reads it
+/// (text when `bytes` are UTF-8, binary otherwise): the frame, or `None`
+/// when it is ignored.
+pub fn mercury_message(bytes: &[u8]) -> Option<ServerFrame> {
+    let message = match std::str::from_utf8(bytes) {
+        Ok(text) => Message::text(text),
+        Err(_) => Message::binary(bytes.to_vec()),
+    };
+    crate::mercury::connection::parse(&message)
+}
+
+/// A registered SDK's meetings list, fed by hand: Mercury messages and the
+/// answers of the Locus requests it makes (sync, resync, fetch). Requests
+/// the list schedules are not made; the next input plays their answer.
+pub struct Feed {
+    shared: Arc<Shared>,
+    inbox: mpsc::UnboundedReceiver<Input>,
+}
+
+impl Feed {
+    /// A fresh SDK, registered with the device [`DEVICE_URL`] (no I/O).
+    ///
+    /// # Panics
+    /// If the SDK's default configuration is refused (a bug).
+    pub fn new() -> Self {
+        let config = WebexConfig::builder(Credentials::access_token("fuzz_PF84_org"))
+            .build()
+            .expect("the default configuration is valid");
+        let device: Device = serde_json::from_value(serde_json::json!({
+            "url": DEVICE_URL,
+            "webSocketUrl": "wss://fuzz.invalid/mercury",
+        }))
+        .expect("a device record");
+        let shared = Webex::init(config).shared;
+        shared.replace_current_device(Some(CurrentDevice {
+            device,
+            key: DeviceKey {
+                discovery_url: String::new(),
+                user_id: String::new(),
+                device_name: String::new(),
+            },
+            wdm: String::new(),
+        }));
+        let inbox = shared.locus.attach_worker();
+        Self { shared, inbox }
+    }
+
+    /// One Mercury message: parsed as the connection parses it, dropped
+    /// when the connection drops it (pongs, `mercury.buffer_state`), else
+    /// routed to the meetings list and applied as its worker applies it.
+    pub fn mercury(&mut self, bytes: &[u8]) {
+        let Some(frame) = mercury_message(bytes) else {
+            return;
+        };
+        if frame.is_pong() || frame.event_type() == Some(BUFFER_STATE) {
+            return;
+        }
+        self.shared.locus.on_frame(&frame);
+        self.run_worker();
+    }
+
+    /// The answer of `GET {locus}/loci`, applied as `Meetings::sync` applies it.
+    pub fn sync(&mut self, loci: Vec<Locus>) {
+        let epoch = self.shared.locus.epoch();
+        crate::locus::api::apply_sync(&self.shared, loci, epoch);
+        self.run_worker();
+    }
+
+    /// The answer of `GET {locusUrl}`: a resynchronisation of the meeting
+    /// with that URL, or the first fetch of a Locus seen as a delta.
+    pub fn fetched(&mut self, doc: Locus) {
+        match self.shared.locus.get(&doc.url) {
+            Some(meeting) => crate::locus::worker::apply_resync(&self.shared, &meeting, doc),
+            None => {
+                let url = doc.url.clone();
+                crate::locus::worker::apply_fetched(&self.shared, &url, doc);
+            }
+        }
+        self.run_worker();
+    }
+
+    /// The meetings in the list.
+    pub fn meetings(&self) -> Vec<Meeting> {
+        self.shared.locus.list()
+    }
+
+    /// Applies the Locus events the list handed to its worker. Other work
+    /// (syncs, resyncs, fetches) needs the network: dropped.
+    fn run_worker(&mut self) {
+        while let Ok(input) = self.inbox.try_recv() {
+            if let Input::Frame(frame) = input {
+                self.shared.locus.handle_frame(&self.shared, &frame);
+            }
+        }
+    }
+}
+
+impl Default for Feed {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,74 @@
+//! Entry points for the cargo-fuzz targets in `fuzz/` at the workspace root
+//! (the `fuzzing` feature; normal builds do not have this module).
+//!
+//! Each function runs the server's own code for one kind of untrusted input,
+//! from the text a client sends up to the first store lookup, and returns
+//! what the server would answer. Nothing here parses anything itself: the
+//! targets assert properties of the answers (no panic, close reasons that
+//! fit a close frame, pongs that parse, …). Not a stable API.
+
+use std::time::Duration;
+
+use webex_wire::oauth::GuestClaims;
+
+use crate::auth::{check_token_shape, strip_bearer};
+use crate::identity::{grant, guest};
+use crate::mercury::{frame, session};
+
+/// A Mercury client's first text frame, read as the server reads it: the
+/// access token it carries (`Bearer ` stripped, shape checked) when the
+/// socket would go on to the token lookup, or the close code and reason
+/// (as cut for the close frame) the server answers with.
+pub fn mercury_first_frame(text: &str) -> Result<String, (u16, String)> {
+    let token = session::authorization(text).map_err(|(code, r)| (code, r.to_owned()))?;
+    let token = strip_bearer(&token);
+    match check_token_shape(token) {
+        Ok(()) => Ok(token.to_owned()),
+        Err(e) => Err((
+            webex_wire::close::AUTH_FAILED,
+            frame::close_reason(&e.to_string()).to_owned(),
+        )),
+    }
+}
+
+/// A later text frame of an authenticated socket: the ping id and the pong
+/// the server sends back at sequence `seq`, or `None` when the server
+/// ignores the frame.
+pub fn mercury_later_frame(text: &str, seq: u64) -> Option<(String, String)> {
+    let id = session::ping_id(text)?;
+    let pong = frame::pong(&id, seq);
+    Some((id, pong))
+}
+
+/// An `Authorization` header value as a bearer access token: the token
+/// when its shape is acceptable, else the 401 message.
+pub fn access_token(value: &str) -> Result<String, String> {
+    let token = strip_bearer(value);
+    check_token_shape(token)
+        .map(|()| token.to_owned())
+        .map_err(|e| e.to_string())
+}
+
+/// What an OAuth family id stands for (a refresh token's grant): its
+/// expiry bound, whether it names the token it was made from, and the
+/// lifetime a token of this grant minted at `now` (ms) would get instead
+/// of `ttl` (`None`: the grant is over).
+pub fn family(id: &str, ttl: Duration, now: i64) -> (Option<i64>, bool, Option<Duration>) {
+    let f = grant::Family::parse(id);
+    let capped = f.cap(ttl, now);
+    (f.not_after, f.source.is_some(), capped)
+}
+
+/// What `POST /v1/jwt/login` makes of an `Authorization` value when every
+/// issuer is known and holds `secret`: the verified claims, the guest's
+/// email and display name (the display name checked as the server checks
+/// it), or the refusal's message.
+pub fn guest_jwt(value: &str, secret: &[u8]) -> Result<(GuestClaims, String, String), String> {
+    let jwt = guest::read_jwt(value).map_err(|e| e.to_string())?;
+    let iss = guest::unverified_issuer(jwt).map_err(|e| e.to_string())?;
+    let claims = guest::verify(jwt, &iss, secret).map_err(|e| e.to_string())?;
+    let name = guest::display_name(&claims);
+    crate::budget::check_name("name", &name).map_err(|e| e.to_string())?;
+    let email = guest::guest_email(&claims.sub, &iss);
+    Ok((claims, email, name))
+}
