@@ -7,12 +7,10 @@
 //! targets assert properties of the answers (no panic, close reasons that
 //! fit a close frame, pongs that parse, …). Not a stable API.
 
-use std::time::Duration;
-
 use webex_wire::oauth::GuestClaims;
 
 use crate::auth::{check_token_shape, strip_bearer};
-use crate::identity::{grant, guest};
+use crate::identity::guest;
 use crate::mercury::{frame, session};
 
 /// A Mercury client's first text frame, read as the server reads it: the
@@ -47,16 +45,6 @@ pub fn access_token(value: &str) -> Result<String, String> {
     check_token_shape(token)
         .map(|()| token.to_owned())
         .map_err(|e| e.to_string())
-}
-
-/// What an OAuth family id stands for (a refresh token's grant): its
-/// expiry bound, whether it names the token it was made from, and the
-/// lifetime a token of this grant minted at `now` (ms) would get instead
-/// of `ttl` (`None`: the grant is over).
-pub fn family(id: &str, ttl: Duration, now: i64) -> (Option<i64>, bool, Option<Duration>) {
-    let f = grant::Family::parse(id);
-    let capped = f.cap(ttl, now);
-    (f.not_after, f.source.is_some(), capped)
 }
 
 /// What `POST /v1/jwt/login` makes of an `Authorization` value when every
