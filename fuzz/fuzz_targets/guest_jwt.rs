@@ -6,7 +6,9 @@
 //! byte), or a header and claims JSON separated by a newline (odd byte),
 //! which this target signs with the issuer's secret so that the fuzzer gets
 //! past the signature to the claim checks. In the claims, `$NOW` stands
-//! for the current Unix time, so seeds stay valid (`"exp":$NOW`).
+//! for the current Unix time, so seeds stay valid (`"exp":$NOW`). What is
+//! accepted must be valid now: `exp`, `nbf` and `iat` within the leeway,
+//! `exp` within the longest lifetime.
 #![no_main]
 
 use base64::Engine;
@@ -23,12 +25,14 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let signed = mode % 2 == 1;
+    let mut signed_claims = None;
     let value = if signed {
         let (header, claims) = match rest.iter().position(|b| *b == b'\n') {
             Some(i) => (&rest[..i], &rest[i + 1..]),
             None => (&br#"{"alg":"HS256","typ":"JWT"}"#[..], rest),
         };
         let claims = with_now(claims);
+        signed_claims = serde_json::from_slice::<serde_json::Value>(&claims).ok();
         let message = format!(
             "{}.{}",
             URL_SAFE_NO_PAD.encode(header),
@@ -65,6 +69,21 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(decode(local), claims.sub);
             assert!(!local.bytes().any(|b| b.is_ascii_uppercase()));
             assert!(!name.trim().is_empty() || claims.sub.trim().is_empty());
+            // Valid now, within the clock-skew leeway, and short-lived.
+            let now = now_secs() as i64;
+            let leeway = fuzzing::GUEST_JWT_LEEWAY_SECS as i64;
+            assert!(claims.exp >= now - leeway, "expired: {claims:?}");
+            assert!(
+                claims.exp <= now + fuzzing::GUEST_JWT_MAX_LIFETIME_SECS + 2 * leeway,
+                "lives too long: {claims:?}"
+            );
+            if let Some(sent) = &signed_claims {
+                for name in ["nbf", "iat"] {
+                    if let Some(t) = sent.get(name).and_then(serde_json::Value::as_f64) {
+                        assert!(t <= (now + leeway) as f64, "{name} in the future: {sent}");
+                    }
+                }
+            }
         }
         Err(message) => {
             assert!(!message.is_empty());
@@ -93,10 +112,7 @@ fn decode(local: &str) -> String {
 /// `claims` with every `$NOW` replaced by the current Unix time in seconds.
 fn with_now(claims: &[u8]) -> Vec<u8> {
     const MARK: &[u8] = b"$NOW";
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-        .to_string();
+    let now = now_secs().to_string();
     let mut out = Vec::with_capacity(claims.len() + 8);
     let mut rest = claims;
     while let Some(i) = rest.windows(MARK.len()).position(|w| w == MARK) {
@@ -106,4 +122,11 @@ fn with_now(claims: &[u8]) -> Vec<u8> {
     }
     out.extend_from_slice(rest);
     out
+}
+
+/// The current Unix time in seconds.
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }

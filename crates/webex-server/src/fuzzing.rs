@@ -47,6 +47,11 @@ pub fn access_token(value: &str) -> Result<String, String> {
         .map_err(|e| e.to_string())
 }
 
+/// The clock skew tolerated on a guest JWT's `exp`, `nbf` and `iat`, in seconds.
+pub const GUEST_JWT_LEEWAY_SECS: u64 = guest::LEEWAY_SECS;
+/// The longest a guest JWT may be valid, in seconds.
+pub const GUEST_JWT_MAX_LIFETIME_SECS: i64 = guest::MAX_JWT_LIFETIME_SECS;
+
 /// What `POST /v1/jwt/login` makes of an `Authorization` value when every
 /// issuer is known and holds `secret`: the verified claims, the guest's
 /// email and display name (the display name checked as the server checks
