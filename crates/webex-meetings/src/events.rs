@@ -92,7 +92,12 @@ pub enum MeetingsEvent {
     Registered,
     /// `meetings:unregistered`: socket closed and device deleted.
     Unregistered,
-    /// `network:disconnected`: the Mercury socket dropped.
+    /// `network:disconnected`: the Mercury socket dropped. When the client
+    /// later gives up reconnecting (a refused token that cannot be
+    /// refreshed, the re-registration bound), it is emitted once more with
+    /// `will_reconnect: false` and the error as `reason` — the official
+    /// SDK's `offline.permanent`; `unregister()` then `register()` starts
+    /// over.
     NetworkDisconnected {
         /// Close code, if the server sent one.
         code: Option<u16>,

@@ -37,6 +37,9 @@ pub(crate) async fn pump(
     mut rx: mpsc::UnboundedReceiver<MercuryEvent>,
     cancel: CancellationToken,
 ) {
+    // Whether the last `network:disconnected` promised a reconnect: if the
+    // client then gives up, the app must hear that none is coming.
+    let mut reconnect_promised = false;
     loop {
         let event = tokio::select! {
             _ = cancel.cancelled() => return,
@@ -59,6 +62,7 @@ pub(crate) async fn pump(
                     s.connected = false;
                     s.last_error = Some(format!("socket closed ({code:?}): {reason}"));
                 });
+                reconnect_promised = will_reconnect;
                 shared.hub.emit(MeetingsEvent::NetworkDisconnected {
                     code,
                     reason,
@@ -66,6 +70,7 @@ pub(crate) async fn pump(
                 });
             }
             MercuryEvent::Reconnected => {
+                reconnect_promised = false;
                 shared.update_status(|s| s.connected = true);
                 shared.hub.emit(MeetingsEvent::NetworkReconnected);
                 shared
@@ -85,6 +90,15 @@ pub(crate) async fn pump(
                     s.connected = false;
                     s.last_error = Some(e.to_string());
                 });
+                // The official SDK's `offline.permanent`: e.g. a fixed
+                // access token refused after a 4401 cannot be refreshed.
+                if std::mem::take(&mut reconnect_promised) {
+                    shared.hub.emit(MeetingsEvent::NetworkDisconnected {
+                        code: None,
+                        reason: e.to_string(),
+                        will_reconnect: false,
+                    });
+                }
             }
             MercuryEvent::Reregistered { .. } => {
                 tracing::info!("device re-registered by mercury");

@@ -260,6 +260,39 @@ async fn a_revoked_token_is_refreshed_and_the_socket_reconnects() {
 }
 
 #[tokio::test]
+async fn a_fixed_token_that_is_revoked_ends_in_a_final_disconnect() {
+    let server = TestServer::start().await.unwrap();
+    let token = server.token_for("erin@example.com").await.unwrap();
+    let webex = Webex::init(
+        builder(&server, Credentials::access_token(&token))
+            .build()
+            .unwrap(),
+    );
+    let meetings = webex.meetings();
+    let mut events = meetings.events();
+    within(meetings.register()).await.unwrap();
+
+    admin_post(&server, "tokens/revoke", json!({"token": token})).await;
+    // 4401 promises a reconnect; a fixed token cannot be refreshed, so the
+    // client gives up and says so (the official SDK's `offline.permanent`).
+    assert_eq!(disconnected(&mut events).await, (Some(4401), true));
+    let reason = wait_for(&mut events, |e| match e {
+        MeetingsEvent::NetworkDisconnected {
+            code: None,
+            will_reconnect: false,
+            reason,
+        } => Some(reason.clone()),
+        _ => None,
+    })
+    .await;
+    assert!(!reason.is_empty());
+    assert!(!meetings.status().connected);
+
+    within(meetings.unregister()).await.ok();
+    server.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_second_instance_on_the_same_device_replaces_the_first() {
     let server = TestServer::start().await.unwrap();
     let token = server.token_for("dave@example.com").await.unwrap();
