@@ -1,6 +1,7 @@
 //! The fan-out floor: a minimal broadcast server on the same stack as
 //! `webex serve` (tokio, axum's websocket = tungstenite, one task and one
-//! bounded queue per socket, `write_buffer_size(0)` as the real server), so
+//! bounded queue per socket, frames queued together written with one
+//! flush into the same write buffer as the real server's), so
 //! the fan-out load generator can be pointed at it and the real server's
 //! rate read as a share of what this stack can do at all.
 //!
@@ -32,6 +33,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use futures::SinkExt as _;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -237,7 +239,7 @@ async fn upgrade(
 ) -> Response {
     let group: String = url::form_urlencoded::byte_serialize(group.as_bytes()).collect();
     ws.read_buffer_size(4096)
-        .write_buffer_size(0)
+        .write_buffer_size(webex_server::mercury::session::WRITE_BUFFER)
         .on_upgrade(move |socket| session(socket, floor, group))
 }
 
@@ -270,7 +272,15 @@ async fn session(mut ws: WebSocket, floor: Arc<Floor>, group: String) {
                 Some(Ok(_)) => {}
             },
             Some(frame) = rx.recv() => {
-                open = ws.send(Message::Text(frame)).await.is_ok();
+                // As the real server: whatever is queued leaves with one flush.
+                let mut next = Some(frame);
+                while let Some(frame) = next.take() {
+                    open = ws.feed(Message::Text(frame)).await.is_ok();
+                    if open {
+                        next = rx.try_recv().ok();
+                    }
+                }
+                open = open && ws.flush().await.is_ok();
             }
         }
     }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
 use axum::response::Response;
+use futures::SinkExt as _;
 use serde::Deserialize;
 use webex_wire::close;
 use webex_wire::mercury::ClientFrame;
@@ -25,6 +26,13 @@ use super::hub::{CloseReason, NewConn, Outbound, Registered};
 /// Capacity of a socket's read buffer. Clients send only small frames
 /// (authorization, pings, acks), and every idle socket pays for it.
 pub const READ_BUFFER: usize = 1024;
+/// How many bytes of queued frames a socket gathers before writing them
+/// out. Events queued together (a group-committed batch of roster changes,
+/// a burst of publishes) then leave in one write instead of one system
+/// call per frame; an idle socket never allocates it.
+pub const WRITE_BUFFER: usize = 16 * 1024;
+/// The most queued events written before one flush.
+const MAX_BATCH: usize = 64;
 /// How long the server waits for its close frame to be written.
 const CLOSE_WRITE_GRACE: Duration = Duration::from_secs(5);
 /// How long the server waits for the client to answer a close.
@@ -93,7 +101,7 @@ pub async fn upgrade(
     let max = state.config.max_frame_bytes;
     let multiple = params.multiple();
     ws.read_buffer_size(READ_BUFFER)
-        .write_buffer_size(0)
+        .write_buffer_size(WRITE_BUFFER)
         .max_message_size(max)
         .max_frame_size(max)
         .on_upgrade(move |socket| run(socket, state, device_id, multiple))
@@ -299,11 +307,7 @@ async fn serve(
                 }
             }
             Some(out) = registered.rx.recv() => {
-                seq += 1;
-                let text = match out {
-                    Outbound::Event(event) => event.render(seq),
-                };
-                if let Err(e) = send(ws, &registered, text).await {
+                if let Err(e) = send_queued(ws, &mut registered, &mut seq, out).await {
                     break e;
                 }
             }
@@ -351,6 +355,41 @@ async fn send(ws: &mut WebSocket, registered: &Registered, text: String) -> Resu
             metrics::counter!("webex_mercury_frames_out_total").increment(1);
             sent.map_err(|_| Ending::Gone)
         }
+    }
+}
+
+/// Writes `first` and the events already queued behind it (at most
+/// [`MAX_BATCH`]), numbered from `seq`, then flushes once: a burst costs a
+/// socket a few writes instead of one per frame. A requested close still
+/// interrupts it.
+async fn send_queued(
+    ws: &mut WebSocket,
+    registered: &mut Registered,
+    seq: &mut u64,
+    first: Outbound,
+) -> Result<(), Ending> {
+    let mut next = Some(first);
+    let mut written = 0;
+    while let Some(out) = next.take() {
+        *seq += 1;
+        let text = match out {
+            Outbound::Event(event) => event.render(*seq),
+        };
+        tokio::select! {
+            biased;
+            reason = registered.conn.close_requested() => return Err(reason.into()),
+            fed = ws.feed(Message::Text(text.into())) => fed.map_err(|_| Ending::Gone)?,
+        }
+        written += 1;
+        if written < MAX_BATCH {
+            next = registered.rx.try_recv().ok();
+        }
+    }
+    metrics::counter!("webex_mercury_frames_out_total").increment(written as u64);
+    tokio::select! {
+        biased;
+        reason = registered.conn.close_requested() => Err(reason.into()),
+        flushed = ws.flush() => flushed.map_err(|_| Ending::Gone),
     }
 }
 
