@@ -166,6 +166,10 @@ pub struct LargeResult {
     pub bytes: u64,
     /// Server CPU while joining, percent of one core.
     pub join_cpu_percent: f64,
+    /// This process's CPU while joining (the load generator: every
+    /// client's socket and roster), percent of one core; includes the
+    /// server when it runs in process.
+    pub join_load_cpu_percent: f64,
     /// Server CPU while churning, percent of one core.
     pub churn_cpu_percent: f64,
     /// Server RSS with every socket open, before the joins.
@@ -263,7 +267,7 @@ struct Setup {
     server: ServerUnderTest,
     db: Database,
     http: reqwest::Client,
-    clients: Vec<Client>,
+    clients: Vec<Arc<Client>>,
     shared: Arc<Shared>,
     stop: CancellationToken,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -331,12 +335,12 @@ impl Setup {
         bar.finish_and_clear();
         for d in devices {
             let (account, device_url, web_socket_url) = d?;
-            self.clients.push(Client {
+            self.clients.push(Arc::new(Client {
                 account,
                 device_url,
                 web_socket_url,
                 view: Arc::new(View::default()),
-            });
+            }));
         }
         let bar = progress::bar(people as u64, "opening sockets");
         let counters = Arc::new(SocketCounters::default());
@@ -443,7 +447,27 @@ fn join_body(c: &Client, address: Option<&str>) -> JoinRequest {
 
 /// One join (`address`: by `POST /loci/call`, else `POST {url}/participant`):
 /// its latency and the document answered (applied to the client's roster).
+/// Joins `c` (by `address` through `/loci/call`, else at `url`) on a task
+/// of its own: a large meeting's answer is a full document (~0.8 KB a
+/// participant), and parsing it on the caller's task would hold up every
+/// other join in flight there, so the latency measured would be this
+/// process's queue rather than the server's.
 async fn join(
+    http: &reqwest::Client,
+    shared: &Arc<Shared>,
+    c: &Arc<Client>,
+    url: &str,
+    address: Option<&str>,
+) -> BenchResult<(Duration, Locus)> {
+    let (http, shared, c) = (http.clone(), Arc::clone(shared), Arc::clone(c));
+    let (url, address) = (url.to_owned(), address.map(str::to_owned));
+    tokio::spawn(async move { join_here(&http, &shared, &c, &url, address.as_deref()).await })
+        .await
+        .map_err(|e| BenchError::Setup(format!("join task: {e}")))?
+}
+
+/// The join itself; the time is taken when the answer's body is in.
+async fn join_here(
     http: &reqwest::Client,
     shared: &Shared,
     c: &Client,
@@ -533,7 +557,7 @@ async fn get_locus(http: &reqwest::Client, url: &str, token: &SecretString) -> B
 /// Waits until every client's roster reached the sequence of `truth` (at
 /// most `timeout`), then compares each with it.
 async fn convergence(
-    clients: &[Client],
+    clients: &[Arc<Client>],
     truth: &Locus,
     last_answer: u64,
     timeout: Duration,
@@ -596,6 +620,7 @@ async fn large(s: &Setup, p: &MeetingParams) -> BenchResult<LargeResult> {
     let address = format!("bench-{}@webex.localhost", uuid::Uuid::new_v4().simple());
 
     let before = s.usage();
+    let load_before = ProcessUsage::read(None).unwrap_or_default();
     shared.recording.store(true, Ordering::Release);
     let started = Instant::now();
     let mut joins = Latencies::new();
@@ -630,6 +655,7 @@ async fn large(s: &Setup, p: &MeetingParams) -> BenchResult<LargeResult> {
     let join_wall = started.elapsed();
     let last_answer = shared.now();
     let after_joins = s.usage();
+    let load_after_joins = ProcessUsage::read(None).unwrap_or_default();
     let mut join_errors = 0;
     for r in results {
         match r {
@@ -657,7 +683,7 @@ async fn large(s: &Setup, p: &MeetingParams) -> BenchResult<LargeResult> {
         let (churn, churn_errors, participant_url, url) =
             (&churn, &churn_errors, &participant_url, &url);
         async move {
-            let mine: Vec<&Client> = s.clients.iter().skip(w).step_by(n_workers).collect();
+            let mine: Vec<&Arc<Client>> = s.clients.iter().skip(w).step_by(n_workers).collect();
             let mut k = 0;
             while churn_started.elapsed() < p.churn {
                 let c = mine[k % mine.len()];
@@ -698,6 +724,7 @@ async fn large(s: &Setup, p: &MeetingParams) -> BenchResult<LargeResult> {
         frames: shared.frames.load(Ordering::Acquire),
         bytes: shared.bytes.load(Ordering::Acquire),
         join_cpu_percent: cpu_percent(before, after_joins, join_wall),
+        join_load_cpu_percent: cpu_percent(load_before, load_after_joins, join_wall),
         churn_cpu_percent: cpu_percent(churn_before, after_churn, churn_wall),
         rss_before: before.rss_bytes,
         rss_after: after_churn.rss_bytes,

@@ -37,13 +37,13 @@ pub(crate) fn render(p: &MeetingParams, large: &[LargeResult], small: &[SmallRes
         "### 8. Meetings (SQLite; one meeting of {n}, {} joins in flight, {:?} churn)\n",
         p.join_concurrency, p.churn
     );
-    out += "| run | joins ok / failed | join p50 | join p99 | joins/s | converged after last join | rosters ≠ GET | server CPU joining | RSS before → after |\n";
-    out += "|---|---|---|---|---|---|---|---|---|\n";
+    out += "| run | joins ok / failed | join p50 | join p99 | joins/s | converged after last join | rosters ≠ GET | server CPU joining | load generator CPU | RSS before → after |\n";
+    out += "|---|---|---|---|---|---|---|---|---|---|\n";
     for (i, r) in large.iter().enumerate() {
         let s = r.joins.summary();
         let _ = writeln!(
             out,
-            "| {} | {} / {} | {:.1} ms | {:.1} ms | {:.0} | {} | {} | {:.0} % | {:.0} → {:.0} MB |",
+            "| {} | {} / {} | {:.1} ms | {:.1} ms | {:.0} | {} | {} | {:.0} % | {:.0} % | {:.0} → {:.0} MB |",
             i + 1,
             s.count,
             r.join_errors,
@@ -53,6 +53,7 @@ pub(crate) fn render(p: &MeetingParams, large: &[LargeResult], small: &[SmallRes
             ms(&r.converged),
             r.converged.mismatched,
             r.join_cpu_percent,
+            r.join_load_cpu_percent,
             r.rss_before as f64 / MB,
             r.rss_after as f64 / MB,
         );
@@ -60,12 +61,13 @@ pub(crate) fn render(p: &MeetingParams, large: &[LargeResult], small: &[SmallRes
     let col = |f: &dyn Fn(&LargeResult) -> f64| median(&large.iter().map(f).collect::<Vec<_>>());
     let _ = writeln!(
         out,
-        "| **median** | | {:.1} ms | {:.1} ms | {:.0} | {} | | {:.0} % | |",
+        "| **median** | | {:.1} ms | {:.1} ms | {:.0} | {} | | {:.0} % | {:.0} % | |",
         col(&|r| r.joins.summary().p50_ms),
         col(&|r| r.joins.summary().p99_ms),
         col(&|r| r.joins.len() as f64 / r.join_wall.as_secs_f64().max(1e-9)),
         conv_median(col(&|r| conv_ms(&r.converged))),
         col(&|r| r.join_cpu_percent),
+        col(&|r| r.join_load_cpu_percent),
     );
 
     out += "\nRoster change that brought the meeting to N people (client side: every socket's frame for that one change):\n\n";
