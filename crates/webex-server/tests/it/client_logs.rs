@@ -377,9 +377,13 @@ async fn caps(server: &TestServer) -> anyhow::Result<()> {
         StatusCode::NOT_FOUND,
     )?;
 
-    // At most two pending uploads per person: a third start drops the oldest.
+    // At most two pending uploads per person: a third start drops the oldest
+    // (started a few milliseconds apart: two in the same millisecond are
+    // equally old, and either may go).
     let p1 = start(&http, base, &token, "p1.txt").await?;
+    tokio::time::sleep(Duration::from_millis(5)).await;
     let p2 = start(&http, base, &token, "p2.txt").await?;
+    tokio::time::sleep(Duration::from_millis(5)).await;
     let p3 = start(&http, base, &token, "p3.txt").await?;
     expect_error(
         &put(&http, &p1, b"x".to_vec()).await?,
