@@ -37,6 +37,8 @@ pub const LEEWAY_SECS: u64 = 30;
 /// Longest a guest JWT may be valid: `exp` at most this far after `iat`
 /// (or after now, without `iat`), in seconds (24 hours).
 pub const MAX_JWT_LIFETIME_SECS: i64 = 24 * 3600;
+/// The latest time claim accepted: the last second of the year 9999.
+const MAX_TIME_CLAIM: i64 = 253_402_300_799;
 
 /// Why a JWT was refused; each is a 401 with its own message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -77,6 +79,11 @@ pub(crate) enum JwtError {
         "The guest JWT lives too long: `exp` may be at most {MAX_JWT_LIFETIME_SECS} s after `iat`"
     )]
     TooLong,
+    /// `exp`, `nbf` or `iat` is not a whole number of seconds in range.
+    #[error(
+        "The guest JWT's `{0}` must be a whole number of seconds since 1970 (0 to {MAX_TIME_CLAIM})"
+    )]
+    BadTime(&'static str),
     /// `sub` cannot name a guest.
     #[error("The guest JWT's `sub` must be 1 to {MAX_SUB_LEN} characters of A-Z a-z 0-9 . _ -")]
     BadSubject,
@@ -155,14 +162,20 @@ pub(crate) fn verify(jwt: &str, iss: &str, secret: &[u8]) -> Result<GuestClaims,
     v.validate_aud = false;
     v.leeway = LEEWAY_SECS;
     v.validate_nbf = true;
-    // Optional fields, so that jsonwebtoken's own checks name what is missing.
+    // Optional fields, so that jsonwebtoken's own checks name what is
+    // missing. The times are read as any JSON value and checked here:
+    // jsonwebtoken ignores an `nbf` it cannot read as a u64 (a float beyond
+    // u64, found by the `guest_jwt` fuzz target) and rounds fractions.
     #[derive(serde::Deserialize)]
     struct Raw {
         sub: Option<String>,
         iss: Option<String>,
-        exp: Option<i64>,
         #[serde(default)]
-        iat: Option<i64>,
+        exp: Option<serde_json::Value>,
+        #[serde(default)]
+        nbf: Option<serde_json::Value>,
+        #[serde(default)]
+        iat: Option<serde_json::Value>,
         #[serde(default)]
         name: Option<String>,
     }
@@ -182,13 +195,17 @@ pub(crate) fn verify(jwt: &str, iss: &str, secret: &[u8]) -> Result<GuestClaims,
         sub,
         iss,
         exp,
+        nbf,
         iat,
         name,
     } = data.claims;
+    let exp = time_claim("exp", exp)?;
+    let nbf = time_claim("nbf", nbf)?;
+    let iat = time_claim("iat", iat)?;
     let (Some(sub), Some(iss), Some(exp)) = (sub, iss, exp) else {
         return Err(JwtError::Malformed("sub, iss and exp are required".into()));
     };
-    check_times(exp, iat, chrono::Utc::now().timestamp())?;
+    check_times(Times { exp, nbf, iat }, chrono::Utc::now().timestamp())?;
     let sub_ok = !sub.is_empty()
         && sub.len() <= MAX_SUB_LEN
         && sub
@@ -205,10 +222,43 @@ pub(crate) fn verify(jwt: &str, iss: &str, secret: &[u8]) -> Result<GuestClaims,
     })
 }
 
-/// Checks `iat` and the lifetime at `now` (seconds since the epoch);
-/// jsonwebtoken has checked `exp` and `nbf`.
-fn check_times(exp: i64, iat: Option<i64>, now: i64) -> Result<(), JwtError> {
+/// A time claim (`exp`, `nbf`, `iat`) as whole seconds since the epoch:
+/// absent is `None`; anything but an integer from 0 to [`MAX_TIME_CLAIM`]
+/// (a fraction, a float, a string, a negative number) is refused.
+fn time_claim(
+    name: &'static str,
+    value: Option<serde_json::Value>,
+) -> Result<Option<i64>, JwtError> {
+    match value {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::Number(n)) => match n.as_i64() {
+            Some(t) if (0..=MAX_TIME_CLAIM).contains(&t) => Ok(Some(t)),
+            _ => Err(JwtError::BadTime(name)),
+        },
+        Some(_) => Err(JwtError::BadTime(name)),
+    }
+}
+
+/// The time claims of a guest JWT, in seconds since the epoch.
+#[derive(Debug, Clone, Copy)]
+struct Times {
+    exp: i64,
+    nbf: Option<i64>,
+    iat: Option<i64>,
+}
+
+/// Checks every time claim at `now` (seconds since the epoch), with the
+/// leeway; jsonwebtoken has checked `exp` and `nbf` already, this checks
+/// them again on the values the server itself read.
+fn check_times(times: Times, now: i64) -> Result<(), JwtError> {
+    let Times { exp, nbf, iat } = times;
     let leeway = LEEWAY_SECS as i64;
+    if exp < now.saturating_sub(leeway) {
+        return Err(JwtError::Expired);
+    }
+    if nbf.is_some_and(|nbf| nbf > now.saturating_add(leeway)) {
+        return Err(JwtError::NotYetValid);
+    }
     if iat.is_some_and(|iat| iat > now.saturating_add(leeway)) {
         return Err(JwtError::IssuedInFuture);
     }
@@ -408,6 +458,46 @@ mod tests {
         assert_eq!(guest_email("Guest-1", "ISS"), "~guest-1@iss.guest.invalid");
         assert_ne!(guest_email("CaseUser", "i"), guest_email("caseuser", "i"));
         assert_ne!(guest_email("CaseUser", "i"), guest_email("cASEuSER", "i"));
+    }
+
+    #[test]
+    fn time_claims_must_be_whole_seconds_in_range() {
+        let now = chrono::Utc::now().timestamp();
+        let check = |claims: &str| {
+            let claims = claims.replace("$NOW", &now.to_string());
+            let value: serde_json::Value = serde_json::from_str(&claims).expect("JSON");
+            verify(&sign(value, Algorithm::HS256, SECRET), "i1", SECRET).err()
+        };
+        // Found by the guest_jwt fuzz target: a float beyond u64 was
+        // ignored by jsonwebtoken, so a far-future `nbf` passed.
+        assert_eq!(
+            check(r#"{"sub":"g","iss":"i1","exp":$NOW,"nbf":9911111111111111111111111199999999}"#),
+            Some(JwtError::BadTime("nbf"))
+        );
+        assert_eq!(
+            check(r#"{"sub":"g","iss":"i1","exp":$NOW,"nbf":1e300}"#),
+            Some(JwtError::BadTime("nbf"))
+        );
+        assert_eq!(
+            check(r#"{"sub":"g","iss":"i1","exp":$NOW,"iat":1.5}"#),
+            Some(JwtError::BadTime("iat"))
+        );
+        assert_eq!(
+            check(r#"{"sub":"g","iss":"i1","exp":$NOW,"nbf":-1}"#),
+            Some(JwtError::BadTime("nbf"))
+        );
+        assert_eq!(
+            check(r#"{"sub":"g","iss":"i1","exp":$NOW,"iat":"0"}"#),
+            Some(JwtError::BadTime("iat"))
+        );
+        assert_eq!(
+            check(r#"{"sub":"g","iss":"i1","exp":99999999999999}"#),
+            Some(JwtError::BadTime("exp"))
+        );
+        assert_eq!(
+            check(r#"{"sub":"g","iss":"i1","exp":$NOW,"nbf":$NOW}"#),
+            None
+        );
     }
 
     #[test]
