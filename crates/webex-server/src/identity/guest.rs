@@ -438,9 +438,10 @@ mod tests {
             Algorithm::HS256,
             SECRET,
         );
-        let Err(JwtError::Malformed(why)) = verify(&jwt, "i1", SECRET) else {
-            panic!("a string exp is malformed");
-        };
+        let why = verify(&jwt, "i1", SECRET)
+            .err()
+            .expect("a string exp is refused")
+            .to_string();
         assert!(!why.contains("script"), "{why}");
     }
 
