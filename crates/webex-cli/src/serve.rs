@@ -11,6 +11,17 @@ use crate::cli::ServeArgs;
 /// Runs the server until SIGINT/SIGTERM. Prints `listening on <url>` on
 /// stdout once it accepts connections (scripts wait for that line).
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    if args.public_url.is_none() && args.listen.ip().is_unspecified() {
+        // The catalog would send clients to http://0.0.0.0:PORT, which is
+        // no address they can reach.
+        tracing::warn!(
+            listen = %args.listen,
+            "listening on every address without --public-url: the catalog advertises \
+             http://{} to clients, which they cannot reach from another machine; pass \
+             --public-url (or WEBEX_PUBLIC_URL) with the URL clients use",
+            args.listen
+        );
+    }
     let mut config = ServerConfig::new(args.listen, args.database.url);
     config.public_url = args.public_url;
     config.redis_url = args.redis;

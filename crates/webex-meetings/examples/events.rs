@@ -2,20 +2,16 @@
 //! plus the same events as a `Stream`.
 //!
 //! ```text
-//! WEBEX_ACCESS_TOKEN=… cargo run -p webex --example events
+//! WEBEX_ACCESS_TOKEN=… cargo run -p webex-meetings --example events
 //! ```
 
 use futures::StreamExt;
-use webex_meetings::{Credentials, Webex, WebexConfig};
+use webex_meetings::{Webex, WebexConfig};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let token = std::env::var("WEBEX_ACCESS_TOKEN")?;
-    let mut builder = WebexConfig::builder(Credentials::access_token(token));
-    if let Ok(discovery) = std::env::var("WEBEX_DISCOVERY_URL") {
-        builder = builder.discovery_url(discovery);
-    }
-    let webex = Webex::init(builder.build()?);
+    // WEBEX_ACCESS_TOKEN (required), WEBEX_DISCOVERY_URL (optional).
+    let webex = Webex::init(WebexConfig::from_env()?);
     let meetings = webex.meetings();
 
     // Subscribing after init still sees `meetings:ready`: state is replayed.

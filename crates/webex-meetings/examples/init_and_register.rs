@@ -2,20 +2,18 @@
 //!
 //! ```text
 //! WEBEX_ACCESS_TOKEN=… [WEBEX_DISCOVERY_URL=http://127.0.0.1:8080/u2c/api/v1] \
-//!     cargo run -p webex --example init_and_register
+//!     cargo run -p webex-meetings --example init_and_register
 //! ```
 
-use webex_meetings::{Credentials, Webex, WebexConfig};
+use webex_meetings::{Webex, WebexConfigBuilder};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let token = std::env::var("WEBEX_ACCESS_TOKEN")?;
-    let mut builder =
-        WebexConfig::builder(Credentials::access_token(token)).device_name("webex-rs-example");
-    if let Ok(discovery) = std::env::var("WEBEX_DISCOVERY_URL") {
-        builder = builder.discovery_url(discovery);
-    }
-    let webex = Webex::init(builder.build()?);
+    // WEBEX_ACCESS_TOKEN (required), WEBEX_DISCOVERY_URL (optional).
+    let config = WebexConfigBuilder::from_env()?
+        .device_name("webex-rs-example")
+        .build()?;
+    let webex = Webex::init(config);
 
     match webex.meetings().register().await {
         Ok(report) => {

@@ -7,19 +7,15 @@
 //! ```
 
 use futures::StreamExt;
-use webex_meetings::{Credentials, MeetingEvent, Webex, WebexConfig};
+use webex_meetings::{MeetingEvent, Webex, WebexConfig};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let destination = std::env::args()
         .nth(1)
         .ok_or("usage: join_meeting <SIP URI | email | meeting number | link>")?;
-    let token = std::env::var("WEBEX_ACCESS_TOKEN")?;
-    let mut builder = WebexConfig::builder(Credentials::access_token(token));
-    if let Ok(discovery) = std::env::var("WEBEX_DISCOVERY_URL") {
-        builder = builder.discovery_url(discovery);
-    }
-    let webex = Webex::init(builder.build()?);
+    // WEBEX_ACCESS_TOKEN (required), WEBEX_DISCOVERY_URL (optional).
+    let webex = Webex::init(WebexConfig::from_env()?);
     let meetings = webex.meetings();
     meetings.register().await?;
 

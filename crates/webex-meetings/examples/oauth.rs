@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! WEBEX_ACCESS_TOKEN=… WEBEX_REFRESH_TOKEN=… WEBEX_CLIENT_ID=… WEBEX_CLIENT_SECRET=… \
-//!     cargo run -p webex --example oauth
+//!     cargo run -p webex-meetings --example oauth
 //! ```
 
 use std::time::Duration;
@@ -12,7 +12,8 @@ use webex_meetings::{AuthError, Credentials, OAuthTokens, Webex, WebexConfig};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let env = |k: &str| std::env::var(k);
+    // Each variable is named when it is missing.
+    let env = |k: &'static str| std::env::var(k).map_err(|_| format!("set {k}"));
     let tokens = OAuthTokens::new(
         env("WEBEX_ACCESS_TOKEN")?,
         env("WEBEX_REFRESH_TOKEN")?,

@@ -6,16 +6,12 @@
 //!     cargo run -p webex-meetings --example sync_meetings
 //! ```
 
-use webex_meetings::{Credentials, MeetingsEvent, Webex, WebexConfig};
+use webex_meetings::{MeetingsEvent, Webex, WebexConfig};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let token = std::env::var("WEBEX_ACCESS_TOKEN")?;
-    let mut builder = WebexConfig::builder(Credentials::access_token(token));
-    if let Ok(discovery) = std::env::var("WEBEX_DISCOVERY_URL") {
-        builder = builder.discovery_url(discovery);
-    }
-    let webex = Webex::init(builder.build()?);
+    // WEBEX_ACCESS_TOKEN (required), WEBEX_DISCOVERY_URL (optional).
+    let webex = Webex::init(WebexConfig::from_env()?);
     let meetings = webex.meetings();
 
     // Meetings that start or end while this runs (someone else's call, a

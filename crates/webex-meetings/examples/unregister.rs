@@ -2,21 +2,19 @@
 //! is a no-op, and a device that is already gone counts as unregistered.
 //!
 //! ```text
-//! WEBEX_ACCESS_TOKEN=… cargo run -p webex --example unregister
+//! WEBEX_ACCESS_TOKEN=… cargo run -p webex-meetings --example unregister
 //! ```
 
-use webex_meetings::{Credentials, FileDeviceStore, Webex, WebexConfig};
+use webex_meetings::{FileDeviceStore, Webex, WebexConfigBuilder};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let token = std::env::var("WEBEX_ACCESS_TOKEN")?;
-    let mut builder = WebexConfig::builder(Credentials::access_token(token))
+    // WEBEX_ACCESS_TOKEN (required), WEBEX_DISCOVERY_URL (optional).
+    let config = WebexConfigBuilder::from_env()?
         // Remember the device so the next run refreshes it instead of creating one.
-        .device_store(FileDeviceStore::new("webex-devices.json"));
-    if let Ok(discovery) = std::env::var("WEBEX_DISCOVERY_URL") {
-        builder = builder.discovery_url(discovery);
-    }
-    let webex = Webex::init(builder.build()?);
+        .device_store(FileDeviceStore::new("webex-devices.json"))
+        .build()?;
+    let webex = Webex::init(config);
     let meetings = webex.meetings();
     meetings
         .on("meetings:unregistered", |_| {

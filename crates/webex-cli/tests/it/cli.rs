@@ -81,3 +81,44 @@ fn bad_arguments_fail_with_a_clear_message() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("error:"), "{stderr}");
 }
+
+#[test]
+fn token_create_never_makes_the_default_database_silently() {
+    // Run from a directory without ./webex-data: before, this created a new
+    // database and printed a token the running server then rejected.
+    let dir = tempfile::tempdir().unwrap();
+    let out = webex()
+        .args(["token", "create", "--email", "alice@example.com"])
+        .env_remove("WEBEX_DATABASE_URL")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--database"), "{stderr}");
+    assert!(!dir.path().join("webex-data").exists(), "nothing created");
+
+    // An explicit database is created as asked, and named on stderr.
+    let out = webex()
+        .args([
+            "token",
+            "create",
+            "--email",
+            "alice@example.com",
+            "--database",
+        ])
+        .arg(format!(
+            "sqlite://{}",
+            dir.path().join("w.sqlite").display()
+        ))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("w.sqlite"), "{stderr}");
+}

@@ -18,6 +18,9 @@ pub enum ConfigOption {
     HttpClient,
     /// [`WebexConfigBuilder::add_root_certificate`](super::WebexConfigBuilder::add_root_certificate).
     RootCertificate,
+    /// The credentials given to [`WebexConfig::builder`](super::WebexConfig::builder)
+    /// (from `WEBEX_ACCESS_TOKEN` with [`WebexConfig::from_env`](super::WebexConfig::from_env)).
+    Credentials,
 }
 
 impl ConfigOption {
@@ -30,6 +33,7 @@ impl ConfigOption {
             Self::DeviceName => "device_name",
             Self::HttpClient => "http_client",
             Self::RootCertificate => "add_root_certificate",
+            Self::Credentials => "credentials",
         }
     }
 }
@@ -100,6 +104,13 @@ pub enum ConfigError {
         /// The HTTP client's reason.
         reason: String,
     },
+    /// [`WebexConfig::from_env`](super::WebexConfig::from_env): a required
+    /// variable is unset or empty.
+    #[error("set {variable}: it is required (e.g. an access token from `webex token create`)")]
+    MissingEnvironment {
+        /// The variable, e.g. `WEBEX_ACCESS_TOKEN`.
+        variable: &'static str,
+    },
 }
 
 impl ConfigError {
@@ -111,6 +122,7 @@ impl ConfigError {
             Self::ProxyRejected { .. } => ConfigOption::Proxy,
             Self::HttpClient { .. } => ConfigOption::HttpClient,
             Self::InvalidCertificate { .. } => ConfigOption::RootCertificate,
+            Self::MissingEnvironment { .. } => ConfigOption::Credentials,
         }
     }
 }

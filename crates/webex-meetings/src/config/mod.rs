@@ -2,6 +2,7 @@
 //!
 //! Building a configuration does no I/O.
 
+mod env;
 mod error;
 
 use std::fmt;
