@@ -1,4 +1,4 @@
-//! Issue 14: what an attacker tried, and what the server does now. One
+//! Issues 14 and 20: what an attacker tried, and what the server does now. One
 //! module per defect; each test failed before its fix.
 #![allow(clippy::unwrap_used)]
 
@@ -9,5 +9,6 @@ mod connections;
 mod etag;
 mod grants;
 mod guests;
+mod keepalive;
 mod limiters;
 mod websocket;
