@@ -49,6 +49,7 @@ pub mod locus;
 pub mod mercury;
 pub mod openapi;
 pub mod ops;
+pub mod quote;
 pub mod server;
 pub mod state;
 pub mod store;

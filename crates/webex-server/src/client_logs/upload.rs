@@ -134,13 +134,18 @@ async fn start_upload(
     if !body.is_object() {
         return Err(ApiError::bad_request("The body must be a JSON object"));
     }
-    let req: StartUpload = serde_json::from_value(body)
-        .map_err(|e| ApiError::bad_request(format!("Invalid JSON body: {e}")))?;
+    let req: StartUpload = serde_json::from_value(body).map_err(|e| {
+        ApiError::bad_request(format!(
+            "Invalid JSON body: {}",
+            crate::quote::sanitize_message(&e.to_string())
+        ))
+    })?;
     if let Some(p) = req.upload_protocol.as_deref()
         && p != "content-length"
     {
         return Err(ApiError::bad_request(format!(
-            "Unknown uploadProtocol `{p}`; only `content-length` is supported"
+            "Unknown uploadProtocol `{}`; only `content-length` is supported",
+            crate::quote::prefix(p)
         )));
     }
     let limits = &state.config.client_logs;

@@ -6,6 +6,7 @@ mod support;
 
 mod budgets;
 mod connections;
+mod echo;
 mod etag;
 mod grants;
 mod guests;
