@@ -474,35 +474,49 @@ async fn serve_connection<IO>(
 }
 
 /// Settings [`guard_body`] needs.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct BodyGuard {
-    /// Largest body accepted, in bytes.
+    /// Largest body accepted, in bytes, on routes without their own limit.
     pub limit: usize,
+    /// Routes with their own body limit (e.g. the client-log upload URL),
+    /// by route template as the router matched it (`/a/{id}`).
+    pub per_route: Arc<HashMap<String, usize>>,
     /// Longest time to receive a whole body.
     pub timeout: Duration,
 }
 
+impl BodyGuard {
+    /// The body limit of the route that matched `req` (the server-wide one
+    /// for unmatched requests and routes without their own).
+    fn limit_for(&self, req: &Request) -> usize {
+        req.extensions()
+            .get::<axum::extract::MatchedPath>()
+            .and_then(|p| self.per_route.get(p.as_str()))
+            .copied()
+            .unwrap_or(self.limit)
+    }
+}
+
 /// Middleware: answers 413 as soon as `Content-Length` announces more than
-/// the body limit (before any of the body is read), and reads every body
-/// completely within the body deadline (408 otherwise). Both answers close
-/// the connection.
+/// the route's body limit (before any of the body is read), and reads every
+/// body completely within the body deadline (408 otherwise). Both answers
+/// close the connection. Runs after routing (a `Router::layer`), so it knows
+/// the matched route and its own limit.
 pub async fn guard_body(State(guard): State<BodyGuard>, req: Request, next: Next) -> Response {
+    let limit = guard.limit_for(&req);
     let announced = req
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     if let Some(n) = announced
-        && n > guard.limit as u64
+        && n > limit as u64
     {
         metrics::counter!("webex_request_body_refused_total", "reason" => "too_large").increment(1);
         return closing(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             webex_wire::error::codes::PAYLOAD_TOO_LARGE,
-            format!(
-                "The request body of {n} bytes exceeds the limit of {} bytes",
-                guard.limit
-            ),
+            format!("The request body of {n} bytes exceeds the limit of {limit} bytes"),
         ));
     }
     let chunked = req.headers().contains_key(header::TRANSFER_ENCODING);
@@ -510,7 +524,7 @@ pub async fn guard_body(State(guard): State<BodyGuard>, req: Request, next: Next
         return next.run(req).await;
     }
     let (parts, body) = req.into_parts();
-    match tokio::time::timeout(guard.timeout, axum::body::to_bytes(body, guard.limit)).await {
+    match tokio::time::timeout(guard.timeout, axum::body::to_bytes(body, limit)).await {
         Ok(Ok(bytes)) => {
             next.run(Request::from_parts(parts, Body::from(bytes)))
                 .await

@@ -46,6 +46,11 @@ pub fn router(state: AppState) -> Router {
     // (which may read the body).
     let guard = crate::connections::BodyGuard {
         limit: body_limit,
+        per_route: std::sync::Arc::new(
+            crate::client_logs::body_limits(&state.config)
+                .into_iter()
+                .collect(),
+        ),
         timeout: state.config.connections.body_read_timeout,
     };
     let app = app.layer(middleware::from_fn_with_state(

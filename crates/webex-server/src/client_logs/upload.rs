@@ -20,12 +20,21 @@ use crate::time::now_millis;
 /// Most metadata entries `logs/meta` accepts (the SDK sends about 15).
 const MAX_META_ENTRIES: usize = 64;
 
+/// Most bytes of metadata (as stored JSON) `logs/meta` accepts; the SDK
+/// sends well under 2 KiB.
+pub(super) const MAX_META_BYTES: usize = 64 * 1024;
+
+/// Route template of the temporary upload URL, and its body limit.
+pub(super) fn upload_route(limits: &ClientLogLimits) -> (String, usize) {
+    (format!("{BASE}/uploads/{{id}}"), limits.max_upload_bytes)
+}
+
 pub(super) fn router(limits: &ClientLogLimits) -> Router<AppState> {
     Router::new()
         .route(&format!("{BASE}/logs/urls"), post(start_upload))
         .route(&format!("{BASE}/logs/meta"), post(finalize))
         .route(
-            &format!("{BASE}/uploads/{{id}}"),
+            &upload_route(limits).0,
             put(upload)
                 // The file can be far larger than any other request body.
                 .layer(DefaultBodyLimit::max(limits.max_upload_bytes))
@@ -215,7 +224,7 @@ async fn upload(
             &hash_secret(&token),
             body,
             now_millis(),
-            state.config.client_logs.max_total_bytes,
+            state.config.client_logs.caps(),
         )
         .await?;
     match outcome {
@@ -277,10 +286,10 @@ async fn cancel(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The finalized log", body = ClientLog),
-        (status = 400, description = "Malformed body, a `filename` that `logs/urls` did not give, or too much metadata", body = ErrorBody),
+        (status = 400, description = "Malformed body, a `filename` that `logs/urls` did not give, or too much metadata (64 entries, 64 KiB)", body = ErrorBody),
         (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody),
         (status = 404, description = "The caller has no such log (or it was evicted)", body = ErrorBody),
-        (status = 409, description = "The file has not been uploaded yet", body = ErrorBody),
+        (status = 409, description = "The file has not been uploaded yet, or the log is already finalized", body = ErrorBody),
         (status = 415, description = "Body is not `application/json`", body = ErrorBody),
         (status = 503, description = "Database unavailable; retry later", body = ErrorBody),
     )
@@ -301,12 +310,29 @@ async fn finalize(
         )));
     }
     let meta = serde_json::to_value(&req.data).map_err(ApiError::internal)?;
+    if meta.to_string().len() > MAX_META_BYTES {
+        return Err(ApiError::bad_request(format!(
+            "At most {} KiB of metadata are accepted",
+            MAX_META_BYTES / 1024
+        )));
+    }
     match state
         .store
-        .finalize_client_log(id, &caller.person.id, &meta, now_millis())
+        .finalize_client_log(
+            id,
+            &caller.person.id,
+            &meta,
+            now_millis(),
+            state.config.client_logs.caps(),
+        )
         .await?
     {
         FinalizeOutcome::Finalized(record) => Ok(Json(record.into())),
+        FinalizeOutcome::AlreadyFinalized => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            codes::BAD_REQUEST,
+            "This log is already finalized; its metadata cannot change",
+        )),
         FinalizeOutcome::NotUploaded => Err(ApiError::new(
             StatusCode::CONFLICT,
             codes::BAD_REQUEST,

@@ -78,8 +78,8 @@ mod suite;
 
 pub use crate::time::Millis;
 pub use client_logs::{
-    ClientLogFilter, ClientLogRecord, ClientLogState, ClientLogStore, FinalizeOutcome,
-    NewClientLog, UploadOutcome,
+    ClientLogCaps, ClientLogFilter, ClientLogRecord, ClientLogState, ClientLogStore,
+    FinalizeOutcome, NewClientLog, UploadOutcome,
 };
 pub use devices::{DeletedDevice, DeviceRecord, DeviceStore, DeviceUpdateOutcome};
 pub use guests::{GuestIssuerRecord, GuestIssuerStore};
