@@ -44,13 +44,15 @@ pub fn router(state: AppState) -> Router {
     };
     // Inside `track` too (JSON bodies for 408/413), outside the limiters
     // (which may read the body).
-    let guard = crate::connections::BodyGuard {
-        limit: body_limit,
-        per_route: std::sync::Arc::new(
+    let own_body_routes: std::sync::Arc<std::collections::HashMap<String, usize>> =
+        std::sync::Arc::new(
             crate::client_logs::body_limits(&state.config)
                 .into_iter()
                 .collect(),
-        ),
+        );
+    let guard = crate::connections::BodyGuard {
+        limit: body_limit,
+        per_route: std::sync::Arc::clone(&own_body_routes),
         timeout: state.config.connections.body_read_timeout,
     };
     let app = app.layer(middleware::from_fn_with_state(
@@ -62,6 +64,15 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+    // Outside the guard: credentials are checked before it reads a body.
+    let body_auth = crate::body_auth::BodyAuth {
+        state: state.clone(),
+        own_body_routes,
+    };
+    let app = app.layer(middleware::from_fn_with_state(
+        body_auth,
+        crate::body_auth::check_before_body,
+    ));
 /// Assigns the tracking id, echoes it, renders JSON error bodies and records
 /// per-route metrics.
 async fn track(State(_state): State<AppState>, mut req: Request, next: Next) -> Response {

@@ -30,6 +30,7 @@ compile_error!(
 pub mod admin;
 pub mod auth;
 pub mod auth_cache;
+pub mod body_auth;
 pub mod budget;
 pub mod bus;
 pub mod catalog;

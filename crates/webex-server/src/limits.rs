@@ -444,7 +444,7 @@ pub async fn enforce(State(limiters): State<Arc<Limiters>>, req: Request, next: 
     let peer_ip = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
+        .map(|c| crate::connections::peer_key(c.0.ip()));
     let peer = peer_ip.map(|ip| ip.to_string()).unwrap_or_default();
     match class {
         Class::Admin => {
@@ -469,6 +469,7 @@ pub async fn enforce(State(limiters): State<Arc<Limiters>>, req: Request, next: 
             if let Some(gcra) = gcra {
                 let key = match req.headers().get(header::AUTHORIZATION) {
                     Some(v) => [
+    // An IPv6 /64 is one peer, as for the connection caps.
                         b"token:".as_slice(),
                         crate::auth::strip_bearer(v.to_str().unwrap_or("")).as_bytes(),
                     ]

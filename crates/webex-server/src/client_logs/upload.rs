@@ -2,9 +2,10 @@
 //! temporary URL, describe it (see the parent module for the flow).
 
 use axum::Router;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{post, put};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -12,6 +13,7 @@ use webex_wire::error::{ErrorBody, codes};
 
 use super::{BASE, ClientLog, ClientLogLimits, clean_filename};
 use crate::auth::{Caller, hash_secret, random_secret};
+use crate::connections::closing;
 use crate::error::{ApiError, ApiResult, Json, Query};
 use crate::state::AppState;
 use crate::store::{FinalizeOutcome, NewClientLog, UploadOutcome};
@@ -209,24 +211,36 @@ async fn upload(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(q): Query<UploadQuery>,
-    body: Bytes,
-) -> ApiResult<StatusCode> {
+    body: Body,
+) -> Result<StatusCode, Response> {
     let Some(token) = q.token.filter(|t| !t.is_empty()) else {
-        return Err(ApiError::bad_request(
+        return Err(closing(ApiError::bad_request(
             "Send the file to the `tempURL` that `logs/urls` answered (with its `token`)",
-        ));
+        )));
     };
+    // The capability first: nobody without it makes the server read a body.
+    let hash = hash_secret(&token);
+    if !state
+        .store
+        .client_log_upload_is_valid(&id, &hash)
+        .await
+        .map_err(|e| closing(e.into()))?
+    {
+        return Err(closing(not_pending()));
+    }
+    let body = read_body(&state, body).await?;
     let size = body.len();
     let outcome = state
         .store
         .store_client_log_content(
             &id,
-            &hash_secret(&token),
+            &hash,
             body,
             now_millis(),
             state.config.client_logs.caps(),
         )
-        .await?;
+        .await
+        .map_err(|e| ApiError::from(e).into_response())?;
     match outcome {
         UploadOutcome::Stored { evicted } => {
             metrics::counter!("webex_client_logs_uploaded_total").increment(1);
@@ -239,9 +253,41 @@ async fn upload(
             StatusCode::CONFLICT,
             codes::BAD_REQUEST,
             "This log is already finalized; start a new upload with logs/urls",
-        )),
-        _ => Err(ApiError::not_found(format!(
-            "No pending upload {id} with this token; it may have expired or been evicted"
+        )
+        .into_response()),
+        _ => Err(not_pending().into_response()),
+    }
+}
+
+fn not_pending() -> ApiError {
+    ApiError::not_found(
+        "No pending upload with this id and token; it may have expired or been evicted",
+    )
+}
+
+/// Reads an upload's body: at most `max_upload_bytes` (413), within the
+/// body deadline (408); both close the connection.
+async fn read_body(state: &AppState, body: Body) -> Result<Bytes, Response> {
+    let limit = state.config.client_logs.max_upload_bytes;
+    let timeout = state.config.connections.body_read_timeout;
+    match tokio::time::timeout(timeout, axum::body::to_bytes(body, limit)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(e)) => {
+            let too_large = std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+            Err(closing(if too_large {
+                ApiError::from_status(StatusCode::PAYLOAD_TOO_LARGE)
+            } else {
+                ApiError::bad_request("The request body could not be read")
+            }))
+        }
+        Err(_) => Err(closing(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            codes::BAD_REQUEST,
+            format!(
+                "The upload did not arrive within {} s",
+                timeout.as_secs_f64()
+            ),
         ))),
     }
 }

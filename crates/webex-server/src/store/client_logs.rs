@@ -155,6 +155,15 @@ pub trait ClientLogStore: Send + Sync {
         caps: ClientLogCaps,
     ) -> StoreResult<UploadOutcome>;
 
+    /// Whether log `id` exists with an upload secret hashing to
+    /// `upload_hash` (the temporary URL is a valid capability); checked
+    /// before the content is read.
+    async fn client_log_upload_is_valid(
+        &self,
+        id: &str,
+        upload_hash: &SecretHash,
+    ) -> StoreResult<bool>;
+
     /// Stores the metadata of `person_id`'s uploaded, not yet finalized log
     /// `id` (once: a finalized log's metadata never changes), then evicts as
     /// [`Self::store_client_log_content`] does, the metadata now counting.
@@ -416,6 +425,18 @@ impl<B: Backend> ClientLogStore for B {
             .boxed()
         })
         .await
+    }
+
+    async fn client_log_upload_is_valid(
+        &self,
+        id: &str,
+        upload_hash: &SecretHash,
+    ) -> StoreResult<bool> {
+        let stmt =
+            Stmt::new("SELECT COUNT(*) AS n FROM client_logs WHERE id = $1 AND upload_hash = $2")
+                .bind(id)
+                .bind(&upload_hash.0);
+        Ok(self.read_optional(stmt, count).await?.unwrap_or(0) > 0)
     }
 
     async fn delete_client_log(&self, id: &str, person_id: Option<&str>) -> StoreResult<bool> {

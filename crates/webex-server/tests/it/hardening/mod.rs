@@ -4,6 +4,7 @@
 
 mod support;
 
+mod bodies;
 mod budgets;
 mod connections;
 mod echo;
