@@ -23,7 +23,12 @@ pub struct TrackingId(pub String);
 /// Every route of the server, with its middleware.
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config.body_limit;
-    let limiters = crate::limits::Limiters::new(&state.config.rate_limits, body_limit);
+    let admin_token = state
+        .config
+        .admin_token
+        .as_ref()
+        .map(secrecy::ExposeSecret::expose_secret);
+    let limiters = crate::limits::Limiters::new(&state.config.rate_limits, body_limit, admin_token);
     let app = Router::new()
         .merge(crate::identity::router())
         .merge(crate::catalog::router())
@@ -59,11 +64,6 @@ pub fn router(state: AppState) -> Router {
         guard,
         crate::connections::guard_body,
     ));
-    app.layer(middleware::from_fn_with_state(state.clone(), track))
-        .layer(cors(&state))
-        .with_state(state)
-}
-
     // Outside the guard: credentials are checked before it reads a body.
     let body_auth = crate::body_auth::BodyAuth {
         state: state.clone(),
@@ -73,6 +73,11 @@ pub fn router(state: AppState) -> Router {
         body_auth,
         crate::body_auth::check_before_body,
     ));
+    app.layer(middleware::from_fn_with_state(state.clone(), track))
+        .layer(cors(&state))
+        .with_state(state)
+}
+
 /// Assigns the tracking id, echoes it, renders JSON error bodies and records
 /// per-route metrics.
 async fn track(State(_state): State<AppState>, mut req: Request, next: Next) -> Response {

@@ -14,7 +14,11 @@
 //! its peer address ([`RateLimits::per_peer`]): rotating made-up ids does not
 //! escape the limit. Wrong admin tokens count against their peer address
 //! ([`RateLimits::admin_failures`]); once that is spent, the admin API
-//! answers 429 to that address without looking at the token.
+//! answers 429 to that address for every token but the right one (so an
+//! attacker sharing the operator's address cannot lock the operator out;
+//! this lets a locked-out address keep guessing, one 429 per guess, so the
+//! admin token must be long and random: the server warns at startup when
+//! it is shorter than 32 characters).
 //!
 //! Rejections answer 429 with an integer `Retry-After` and the JSON error
 //! body (the [`crate::http`] middleware renders it).
@@ -317,14 +321,21 @@ pub struct Limiters {
     admin_failures: Option<Gcra>,
     /// Peers whose admin failures are spent, until when.
     admin_blocked: Mutex<HashMap<IpAddr, Instant>>,
+    /// Hash of the admin token, which passes a lockout.
+    admin_token: Option<crate::store::SecretHash>,
     max_keys: usize,
     body_limit: usize,
 }
 
 impl Limiters {
     /// Limiters for `limits`; `body_limit` bounds the token-endpoint bodies
-    /// read to find the client id. `None` when every limit is off.
-    pub fn new(limits: &RateLimits, body_limit: usize) -> Option<Arc<Self>> {
+    /// read to find the client id; `admin_token` passes an admin lockout.
+    /// `None` when every limit is off.
+    pub fn new(
+        limits: &RateLimits,
+        body_limit: usize,
+        admin_token: Option<&str>,
+    ) -> Option<Arc<Self>> {
         limits.is_on().then(|| {
             Arc::new(Self {
                 origin: Instant::now(),
@@ -336,6 +347,7 @@ impl Limiters {
                 per_peer: limits.per_peer.map(|l| Gcra::new(l, limits.max_keys)),
                 admin_failures: limits.admin_failures.map(|l| Gcra::new(l, limits.max_keys)),
                 admin_blocked: Mutex::new(HashMap::new()),
+                admin_token: admin_token.map(crate::auth::hash_secret),
                 max_keys: limits.max_keys,
                 body_limit,
             })
@@ -365,6 +377,22 @@ impl Limiters {
         let map = self.admin_blocked.lock().unwrap_or_else(|p| p.into_inner());
         let until = *map.get(&peer)?;
         until.checked_duration_since(Instant::now())
+    }
+
+    /// Whether `req` carries the admin token (compared in constant time).
+    fn has_admin_token(&self, req: &Request) -> bool {
+        let Some(expected) = &self.admin_token else {
+            return false;
+        };
+        req.headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                crate::auth::hashes_equal(
+                    &crate::auth::hash_secret(crate::auth::strip_bearer(v)),
+                    expected,
+                )
+            })
     }
 
     /// Counts a wrong admin token from `peer`.
@@ -441,6 +469,7 @@ pub async fn enforce(State(limiters): State<Arc<Limiters>>, req: Request, next: 
     let Some(class) = classify(req.method(), req.uri().path()) else {
         return next.run(req).await;
     };
+    // An IPv6 /64 is one peer, as for the connection caps.
     let peer_ip = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -451,7 +480,9 @@ pub async fn enforce(State(limiters): State<Arc<Limiters>>, req: Request, next: 
             let Some(ip) = peer_ip else {
                 return next.run(req).await;
             };
-            if let Some(wait) = limiters.admin_blocked(ip) {
+            if let Some(wait) = limiters.admin_blocked(ip)
+                && !limiters.has_admin_token(&req)
+            {
                 return too_many("admin", wait);
             }
             let res = next.run(req).await;
@@ -469,7 +500,6 @@ pub async fn enforce(State(limiters): State<Arc<Limiters>>, req: Request, next: 
             if let Some(gcra) = gcra {
                 let key = match req.headers().get(header::AUTHORIZATION) {
                     Some(v) => [
-    // An IPv6 /64 is one peer, as for the connection caps.
                         b"token:".as_slice(),
                         crate::auth::strip_bearer(v.to_str().unwrap_or("")).as_bytes(),
                     ]

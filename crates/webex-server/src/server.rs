@@ -45,6 +45,15 @@ impl Server {
                 "the SIP domain has three labels: the official JS SDK will send meeting-info requests to https://<domain>/wbxappapi instead of this server"
             );
         }
+        if config
+            .admin_token
+            .as_ref()
+            .is_some_and(|t| secrecy::ExposeSecret::expose_secret(t).chars().count() < 32)
+        {
+            tracing::warn!(
+                "the admin token is shorter than 32 characters: the right token passes an address's lockout, so a short one can be guessed; use a long random token"
+            );
+        }
         let cancel = CancellationToken::new();
         let bus = crate::bus::connect(config.redis_url.as_deref(), &config.node_id)
             .await
