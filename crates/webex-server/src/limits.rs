@@ -136,6 +136,9 @@ pub struct RateLimits {
     /// `POST {locus}/loci/{id}/participant`), per bearer token. `None`:
     /// unlimited.
     pub meeting_joins: Option<RateLimit>,
+    /// `POST /wbxappapi/v1/meetingInfo` lookups, per bearer token (the SDK
+    /// asks once per join). `None`: unlimited.
+    pub meeting_info: Option<RateLimit>,
     /// Every request limited above, per peer address as well, so that
     /// made-up client ids, issuers or tokens cannot dodge their limit.
     /// `None`: not limited per address.
@@ -155,6 +158,7 @@ impl RateLimits {
             registrations: None,
             token_endpoints: None,
             meeting_joins: None,
+            meeting_info: None,
             per_peer: None,
             admin_failures: None,
             max_keys: 0,
@@ -166,6 +170,7 @@ impl RateLimits {
         self.registrations.is_some()
             || self.token_endpoints.is_some()
             || self.meeting_joins.is_some()
+            || self.meeting_info.is_some()
             || self.per_peer.is_some()
             || self.admin_failures.is_some()
     }
@@ -174,8 +179,8 @@ impl RateLimits {
 impl Default for RateLimits {
     /// 20 registrations/s with bursts of 40 per token (a client registers
     /// once per session, the JS SDK retries at most a few times); 10 token
-    /// requests/s with bursts of 50 per client; 5 meeting joins/s with
-    /// bursts of 20 per token; 100 of any of them per second with bursts of
+    /// requests/s with bursts of 50 per client; 5 meeting joins/s and 5
+    /// meetingInfo lookups/s with bursts of 20 per token; 100 of any of them per second with bursts of
     /// 200 per peer address; 10 wrong admin tokens, then one every 5 s, per
     /// peer address; 100 000 keys each.
     fn default() -> Self {
@@ -183,6 +188,7 @@ impl Default for RateLimits {
             registrations: Some(RateLimit::new(20.0, 40)),
             token_endpoints: Some(RateLimit::new(10.0, 50)),
             meeting_joins: Some(RateLimit::new(5.0, 20)),
+            meeting_info: Some(RateLimit::new(5.0, 20)),
             per_peer: Some(RateLimit::new(100.0, 200)),
             admin_failures: Some(RateLimit::new(0.2, 10)),
             max_keys: 100_000,
@@ -317,6 +323,7 @@ pub struct Limiters {
     registrations: Option<Gcra>,
     token_endpoints: Option<Gcra>,
     meeting_joins: Option<Gcra>,
+    meeting_info: Option<Gcra>,
     per_peer: Option<Gcra>,
     admin_failures: Option<Gcra>,
     /// Peers whose admin failures are spent, until when.
@@ -344,6 +351,7 @@ impl Limiters {
                     .token_endpoints
                     .map(|l| Gcra::new(l, limits.max_keys)),
                 meeting_joins: limits.meeting_joins.map(|l| Gcra::new(l, limits.max_keys)),
+                meeting_info: limits.meeting_info.map(|l| Gcra::new(l, limits.max_keys)),
                 per_peer: limits.per_peer.map(|l| Gcra::new(l, limits.max_keys)),
                 admin_failures: limits.admin_failures.map(|l| Gcra::new(l, limits.max_keys)),
                 admin_blocked: Mutex::new(HashMap::new()),
@@ -424,6 +432,7 @@ fn too_many(class: &'static str, wait: Duration) -> Response {
 enum Class {
     Registration,
     MeetingJoin,
+    MeetingInfo,
     OAuthToken,
     GuestLogin,
     Admin,
@@ -447,6 +456,7 @@ fn classify(method: &Method, path: &str) -> Option<Class> {
         }
         Method::POST if path == "/v1/jwt/login" => Some(Class::GuestLogin),
         Method::POST if is_meeting_join(path) => Some(Class::MeetingJoin),
+        Method::POST if path == "/wbxappapi/v1/meetingInfo" => Some(Class::MeetingInfo),
         _ if path.starts_with("/admin/") => Some(Class::Admin),
         _ => None,
     }
@@ -491,11 +501,11 @@ pub async fn enforce(State(limiters): State<Arc<Limiters>>, req: Request, next: 
             }
             res
         }
-        Class::Registration | Class::MeetingJoin => {
-            let (gcra, label) = if class == Class::Registration {
-                (&limiters.registrations, "registration")
-            } else {
-                (&limiters.meeting_joins, "meeting_join")
+        Class::Registration | Class::MeetingJoin | Class::MeetingInfo => {
+            let (gcra, label) = match class {
+                Class::Registration => (&limiters.registrations, "registration"),
+                Class::MeetingJoin => (&limiters.meeting_joins, "meeting_join"),
+                _ => (&limiters.meeting_info, "meeting_info"),
             };
             if let Some(gcra) = gcra {
                 let key = match req.headers().get(header::AUTHORIZATION) {
@@ -678,6 +688,10 @@ mod tests {
         assert_eq!(c(Method::POST, "/locus/api/v1/loci/call"), join);
         assert_eq!(c(Method::POST, "/locus/api/v1/loci/l1/participant"), join);
         assert_eq!(c(Method::GET, "/locus/api/v1/loci/l1"), None);
+        assert_eq!(
+            c(Method::POST, "/wbxappapi/v1/meetingInfo"),
+            Some(Class::MeetingInfo)
+        );
         assert_eq!(c(Method::POST, "/locus/api/v1/loci/l1/end"), None);
         assert_eq!(
             c(Method::PUT, "/locus/api/v1/loci/l1/participant/p/leave"),

@@ -13,4 +13,5 @@ mod grants;
 mod guests;
 mod keepalive;
 mod limiters;
+mod meeting_info;
 mod websocket;
