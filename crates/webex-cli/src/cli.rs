@@ -144,6 +144,10 @@ pub struct ServeArgs {
     /// long, and closes it (1000 `idle`) after twice this long, e.g. `30s`.
     #[arg(long, env = "WEBEX_MERCURY_PING_INTERVAL", default_value = "30s", value_parser = humantime::parse_duration)]
     pub mercury_ping_interval: Duration,
+    /// Ended meetings and unused ad-hoc meeting spaces older than this are
+    /// deleted, e.g. `30d` (`0s`: kept forever). Personal rooms stay.
+    #[arg(long, env = "WEBEX_MEETING_RETENTION", default_value = "30d", value_parser = humantime::parse_duration)]
+    pub meeting_retention: Duration,
     /// Most open connections, websockets included (0: no cap).
     #[arg(long, env = "WEBEX_MAX_CONNECTIONS", default_value_t = 10_000)]
     pub max_connections: usize,

@@ -52,6 +52,9 @@ pub struct ServerConfig {
     pub guest_token_ttl: Duration,
     /// How often expired ephemeral devices are swept.
     pub sweep_interval: Duration,
+    /// Ended meetings and unused ad-hoc spaces older than this are deleted
+    /// ([`crate::retention`]); `None`: kept forever.
+    pub meeting_retention: Option<Duration>,
     /// Region tag in minted tokens (`<secret>_<region>_<orgId>`).
     pub region: String,
     /// Name of this node (logs, liveness). Defaults to a random id.
@@ -101,6 +104,7 @@ impl ServerConfig {
             refresh_token_ttl: Duration::from_secs(90 * 24 * 3600),
             guest_token_ttl: Duration::from_secs(12 * 3600),
             sweep_interval: Duration::from_secs(30),
+            meeting_retention: Some(Duration::from_secs(30 * 24 * 3600)),
             region: "PF84".into(),
             node_id: uuid::Uuid::new_v4().simple().to_string()[..12].to_owned(),
             rate_limits: RateLimits::default(),

@@ -51,6 +51,7 @@ pub mod mercury;
 pub mod openapi;
 pub mod ops;
 pub mod quote;
+pub mod retention;
 pub mod server;
 pub mod state;
 pub mod store;

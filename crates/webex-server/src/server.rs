@@ -75,12 +75,16 @@ impl Server {
             metrics: crate::ops::prometheus_handle(),
         });
 
-        let tasks = vec![
+        let mut tasks = vec![
             crate::devices::spawn_sweeper(state.clone(), cancel.clone()),
             crate::mercury::spawn_bus_listener(state.clone(), cancel.clone()),
             crate::locus::service::spawn_idle_sweeper(state.clone(), cancel.clone()),
             crate::locus::republish::spawn_republisher(state.clone(), cancel.clone()),
         ];
+        tasks.extend(crate::retention::spawn_sweeper(
+            state.clone(),
+            cancel.clone(),
+        ));
 
         let app = crate::http::router(state.clone());
         let limits = state.config.connections;

@@ -14,4 +14,5 @@ mod guests;
 mod keepalive;
 mod limiters;
 mod meeting_info;
+mod retention;
 mod websocket;
