@@ -136,9 +136,18 @@ pub struct ServeArgs {
     #[arg(long, env = "WEBEX_BODY_READ_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     pub body_read_timeout: Duration,
     /// How long an idle keep-alive connection waits for its next request.
-    /// Websockets are not affected (Mercury pings them).
+    /// Websockets are not affected (Mercury pings them: see
+    /// `--mercury-ping-interval`).
     #[arg(long, env = "WEBEX_IDLE_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
     pub idle_timeout: Duration,
+    /// The server pings a Mercury websocket it has not heard from for this
+    /// long, and closes it (1000 `idle`) after twice this long, e.g. `30s`.
+    #[arg(long, env = "WEBEX_MERCURY_PING_INTERVAL", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub mercury_ping_interval: Duration,
+    /// Ended meetings and unused ad-hoc meeting spaces older than this are
+    /// deleted, e.g. `30d` (`0s`: kept forever). Personal rooms stay.
+    #[arg(long, env = "WEBEX_MEETING_RETENTION", default_value = "30d", value_parser = humantime::parse_duration)]
+    pub meeting_retention: Duration,
     /// Most open connections, websockets included (0: no cap).
     #[arg(long, env = "WEBEX_MAX_CONNECTIONS", default_value_t = 10_000)]
     pub max_connections: usize,

@@ -53,6 +53,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             args.client_log_max_upload_mib
         );
     }
+    config.mercury_ping_interval = args.mercury_ping_interval;
+    config.meeting_retention =
+        (!args.meeting_retention.is_zero()).then_some(args.meeting_retention);
     config.client_logs.max_upload_bytes = usize::try_from(args.client_log_max_upload_mib)? << 20;
     config.client_logs.max_total_bytes = u64::from(args.client_log_max_total_mib) << 20;
     if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {

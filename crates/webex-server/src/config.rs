@@ -40,6 +40,10 @@ pub struct ServerConfig {
     pub outbound_queue: usize,
     /// How long a new socket has to send its authorization frame.
     pub auth_timeout: Duration,
+    /// An authenticated Mercury socket the server has not heard from for
+    /// this long is pinged; for twice this long, closed (1000, `idle`). See
+    /// [`crate::mercury::keepalive`].
+    pub mercury_ping_interval: Duration,
     /// Lifetime of OAuth access tokens.
     pub access_token_ttl: Duration,
     /// Lifetime of OAuth refresh tokens.
@@ -48,6 +52,9 @@ pub struct ServerConfig {
     pub guest_token_ttl: Duration,
     /// How often expired ephemeral devices are swept.
     pub sweep_interval: Duration,
+    /// Ended meetings and unused ad-hoc spaces older than this are deleted
+    /// ([`crate::retention`]); `None`: kept forever.
+    pub meeting_retention: Option<Duration>,
     /// Region tag in minted tokens (`<secret>_<region>_<orgId>`).
     pub region: String,
     /// Name of this node (logs, liveness). Defaults to a random id.
@@ -92,10 +99,12 @@ impl ServerConfig {
             max_frame_bytes: 64 * 1024,
             outbound_queue: 256,
             auth_timeout: Duration::from_secs(10),
+            mercury_ping_interval: Duration::from_secs(30),
             access_token_ttl: Duration::from_secs(14 * 24 * 3600),
             refresh_token_ttl: Duration::from_secs(90 * 24 * 3600),
             guest_token_ttl: Duration::from_secs(12 * 3600),
             sweep_interval: Duration::from_secs(30),
+            meeting_retention: Some(Duration::from_secs(30 * 24 * 3600)),
             region: "PF84".into(),
             node_id: uuid::Uuid::new_v4().simple().to_string()[..12].to_owned(),
             rate_limits: RateLimits::default(),

@@ -50,6 +50,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
+use crate::body_auth::{UNAUTHENTICATED_BODY_LIMIT, Unverified};
 use crate::error::ApiError;
 
 /// Deadlines and caps for client connections. `0` for a cap means no cap.
@@ -98,6 +99,30 @@ impl ConnectionLimits {
     }
 }
 
+/// The peer a connection or request counts against: an IPv4 address (an
+/// IPv4-mapped IPv6 address is the IPv4 address), or an IPv6 address's
+/// /64 network, which one host or customer is usually given whole: its
+/// 2^64 addresses are one peer.
+///
+/// ```
+/// use webex_server::connections::peer_key;
+/// let a = peer_key("2001:db8:1:2::1".parse().unwrap());
+/// assert_eq!(a, peer_key("2001:db8:1:2:ffff::9".parse().unwrap()));
+/// assert_ne!(a, peer_key("2001:db8:1:3::1".parse().unwrap()));
+/// assert_eq!(peer_key("::ffff:192.0.2.1".parse().unwrap()).to_string(), "192.0.2.1");
+/// ```
+pub fn peer_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from(
+                v6.to_bits() & !((1u128 << 64) - 1),
+            )),
+        },
+    }
+}
+
 /// Admits connections under the overall and per-peer caps.
 #[derive(Debug)]
 pub struct Gate {
@@ -126,9 +151,10 @@ impl Gate {
         })
     }
 
-    /// A place for one connection from `peer`, released when the returned
-    /// value is dropped.
+    /// A place for one connection from `peer` (counted against its
+    /// [`peer_key`]), released when the returned value is dropped.
     pub fn admit(self: &Arc<Self>, peer: IpAddr) -> Result<Admission, Refusal> {
+        let peer = peer_key(peer);
         let permit = match &self.total {
             Some(s) => Some(
                 Arc::clone(s)
@@ -152,10 +178,10 @@ impl Gate {
         })
     }
 
-    /// Connections `peer` holds now.
+    /// Connections `peer` (its [`peer_key`]) holds now.
     pub fn held_by(&self, peer: IpAddr) -> usize {
         let map = self.per_peer.lock().unwrap_or_else(|p| p.into_inner());
-        map.get(&peer).copied().unwrap_or(0)
+        map.get(&peer_key(peer)).copied().unwrap_or(0)
     }
 }
 
@@ -474,43 +500,81 @@ async fn serve_connection<IO>(
 }
 
 /// Settings [`guard_body`] needs.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct BodyGuard {
-    /// Largest body accepted, in bytes.
+    /// Largest body accepted, in bytes, on routes without their own limit.
     pub limit: usize,
+    /// Routes with their own body limit that read (and authorize) their
+    /// own body within the body deadline (the client-log upload URL), by
+    /// route template as the router matched it (`/a/{id}`). The guard only
+    /// refuses an announced size over their limit.
+    pub per_route: Arc<HashMap<String, usize>>,
     /// Longest time to receive a whole body.
     pub timeout: Duration,
+}
+
+impl BodyGuard {
+    /// The route's own body limit, when the route that matched `req` reads
+    /// its own body.
+    fn own_limit(&self, req: &Request) -> Option<usize> {
+        req.extensions()
+            .get::<axum::extract::MatchedPath>()
+            .and_then(|p| self.per_route.get(p.as_str()))
+            .copied()
+    }
+}
+
+/// Whether `req` announces a body (`Content-Length` above 0, or chunked).
+pub(crate) fn has_body(req: &Request) -> bool {
+    let announced = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    announced.is_some_and(|n| n > 0) || req.headers().contains_key(header::TRANSFER_ENCODING)
 }
 
 /// Middleware: answers 413 as soon as `Content-Length` announces more than
 /// the body limit (before any of the body is read), and reads every body
 /// completely within the body deadline (408 otherwise). Both answers close
-/// the connection.
+/// the connection. The limit is the server-wide one, at most
+/// [`UNAUTHENTICATED_BODY_LIMIT`] for a request without valid credentials
+/// ([`Unverified`], see [`crate::body_auth`]); a route that reads its own
+/// body has its own limit and reads it itself. Runs after routing (a
+/// `Router::layer`), so it knows the matched route.
 pub async fn guard_body(State(guard): State<BodyGuard>, req: Request, next: Next) -> Response {
+    let own = guard.own_limit(&req);
+    let unverified = req.extensions().get::<Unverified>().is_some();
+    let limit = match own {
+        Some(l) => l,
+        None if unverified => guard.limit.min(UNAUTHENTICATED_BODY_LIMIT),
+        None => guard.limit,
+    };
     let announced = req
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     if let Some(n) = announced
-        && n > guard.limit as u64
+        && n > limit as u64
     {
         metrics::counter!("webex_request_body_refused_total", "reason" => "too_large").increment(1);
+        let without = if unverified && own.is_none() {
+            " without valid credentials"
+        } else {
+            ""
+        };
         return closing(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             webex_wire::error::codes::PAYLOAD_TOO_LARGE,
-            format!(
-                "The request body of {n} bytes exceeds the limit of {} bytes",
-                guard.limit
-            ),
+            format!("The request body of {n} bytes exceeds the limit of {limit} bytes{without}"),
         ));
     }
-    let chunked = req.headers().contains_key(header::TRANSFER_ENCODING);
-    if announced.unwrap_or(0) == 0 && !chunked {
+    if own.is_some() || !has_body(&req) {
         return next.run(req).await;
     }
     let (parts, body) = req.into_parts();
-    match tokio::time::timeout(guard.timeout, axum::body::to_bytes(body, guard.limit)).await {
+    match tokio::time::timeout(guard.timeout, axum::body::to_bytes(body, limit)).await {
         Ok(Ok(bytes)) => {
             next.run(Request::from_parts(parts, Body::from(bytes)))
                 .await
@@ -540,7 +604,7 @@ pub async fn guard_body(State(guard): State<BodyGuard>, req: Request, next: Next
 }
 
 /// `err` with `Connection: close`: the rest of the body is never read.
-fn closing(err: ApiError) -> Response {
+pub(crate) fn closing(err: ApiError) -> Response {
     let mut res = err.into_response();
     res.headers_mut()
         .insert(header::CONNECTION, HeaderValue::from_static("close"));

@@ -10,6 +10,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use webex_wire::error::{ErrorBody, codes};
 
+use crate::quote::sanitize_message;
 use crate::store::StoreError;
 
 /// An error answer waiting for its tracking id.
@@ -207,12 +208,14 @@ impl From<axum::extract::rejection::JsonRejection> for ApiError {
     fn from(r: axum::extract::rejection::JsonRejection) -> Self {
         use axum::extract::rejection::JsonRejection as J;
         match r {
-            J::JsonDataError(e) => {
-                Self::bad_request(format!("Invalid JSON body: {}", e.body_text()))
-            }
-            J::JsonSyntaxError(e) => {
-                Self::bad_request(format!("Malformed JSON body: {}", e.body_text()))
-            }
+            J::JsonDataError(e) => Self::bad_request(format!(
+                "Invalid JSON body: {}",
+                sanitize_message(&e.body_text())
+            )),
+            J::JsonSyntaxError(e) => Self::bad_request(format!(
+                "Malformed JSON body: {}",
+                sanitize_message(&e.body_text())
+            )),
             J::MissingJsonContentType(_) => Self::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 codes::BAD_REQUEST,
@@ -221,14 +224,17 @@ impl From<axum::extract::rejection::JsonRejection> for ApiError {
             other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                 Self::from_status(StatusCode::PAYLOAD_TOO_LARGE)
             }
-            other => Self::bad_request(other.body_text()),
+            other => Self::bad_request(sanitize_message(&other.body_text())),
         }
     }
 }
 
 impl From<axum::extract::rejection::QueryRejection> for ApiError {
     fn from(r: axum::extract::rejection::QueryRejection) -> Self {
-        Self::bad_request(format!("Invalid query string: {}", r.body_text()))
+        Self::bad_request(format!(
+            "Invalid query string: {}",
+            sanitize_message(&r.body_text())
+        ))
     }
 }
 
@@ -237,7 +243,10 @@ impl From<axum::extract::rejection::FormRejection> for ApiError {
         if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
             return Self::from_status(StatusCode::PAYLOAD_TOO_LARGE);
         }
-        Self::bad_request(format!("Invalid form body: {}", r.body_text()))
+        Self::bad_request(format!(
+            "Invalid form body: {}",
+            sanitize_message(&r.body_text())
+        ))
     }
 }
 

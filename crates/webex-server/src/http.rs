@@ -23,7 +23,12 @@ pub struct TrackingId(pub String);
 /// Every route of the server, with its middleware.
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config.body_limit;
-    let limiters = crate::limits::Limiters::new(&state.config.rate_limits, body_limit);
+    let admin_token = state
+        .config
+        .admin_token
+        .as_ref()
+        .map(secrecy::ExposeSecret::expose_secret);
+    let limiters = crate::limits::Limiters::new(&state.config.rate_limits, body_limit, admin_token);
     let app = Router::new()
         .merge(crate::identity::router())
         .merge(crate::catalog::router())
@@ -44,13 +49,29 @@ pub fn router(state: AppState) -> Router {
     };
     // Inside `track` too (JSON bodies for 408/413), outside the limiters
     // (which may read the body).
+    let own_body_routes: std::sync::Arc<std::collections::HashMap<String, usize>> =
+        std::sync::Arc::new(
+            crate::client_logs::body_limits(&state.config)
+                .into_iter()
+                .collect(),
+        );
     let guard = crate::connections::BodyGuard {
         limit: body_limit,
+        per_route: std::sync::Arc::clone(&own_body_routes),
         timeout: state.config.connections.body_read_timeout,
     };
     let app = app.layer(middleware::from_fn_with_state(
         guard,
         crate::connections::guard_body,
+    ));
+    // Outside the guard: credentials are checked before it reads a body.
+    let body_auth = crate::body_auth::BodyAuth {
+        state: state.clone(),
+        own_body_routes,
+    };
+    let app = app.layer(middleware::from_fn_with_state(
+        body_auth,
+        crate::body_auth::check_before_body,
     ));
     app.layer(middleware::from_fn_with_state(state.clone(), track))
         .layer(cors(&state))

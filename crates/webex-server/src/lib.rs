@@ -30,6 +30,7 @@ compile_error!(
 pub mod admin;
 pub mod auth;
 pub mod auth_cache;
+pub mod body_auth;
 pub mod budget;
 pub mod bus;
 pub mod catalog;
@@ -49,6 +50,8 @@ pub mod locus;
 pub mod mercury;
 pub mod openapi;
 pub mod ops;
+pub mod quote;
+pub mod retention;
 pub mod server;
 pub mod state;
 pub mod store;

@@ -14,7 +14,11 @@
 //! its peer address ([`RateLimits::per_peer`]): rotating made-up ids does not
 //! escape the limit. Wrong admin tokens count against their peer address
 //! ([`RateLimits::admin_failures`]); once that is spent, the admin API
-//! answers 429 to that address without looking at the token.
+//! answers 429 to that address for every token but the right one (so an
+//! attacker sharing the operator's address cannot lock the operator out;
+//! this lets a locked-out address keep guessing, one 429 per guess, so the
+//! admin token must be long and random: the server warns at startup when
+//! it is shorter than 32 characters).
 //!
 //! Rejections answer 429 with an integer `Retry-After` and the JSON error
 //! body (the [`crate::http`] middleware renders it).
@@ -132,6 +136,9 @@ pub struct RateLimits {
     /// `POST {locus}/loci/{id}/participant`), per bearer token. `None`:
     /// unlimited.
     pub meeting_joins: Option<RateLimit>,
+    /// `POST /wbxappapi/v1/meetingInfo` lookups, per bearer token (the SDK
+    /// asks once per join). `None`: unlimited.
+    pub meeting_info: Option<RateLimit>,
     /// Every request limited above, per peer address as well, so that
     /// made-up client ids, issuers or tokens cannot dodge their limit.
     /// `None`: not limited per address.
@@ -151,6 +158,7 @@ impl RateLimits {
             registrations: None,
             token_endpoints: None,
             meeting_joins: None,
+            meeting_info: None,
             per_peer: None,
             admin_failures: None,
             max_keys: 0,
@@ -162,6 +170,7 @@ impl RateLimits {
         self.registrations.is_some()
             || self.token_endpoints.is_some()
             || self.meeting_joins.is_some()
+            || self.meeting_info.is_some()
             || self.per_peer.is_some()
             || self.admin_failures.is_some()
     }
@@ -170,8 +179,8 @@ impl RateLimits {
 impl Default for RateLimits {
     /// 20 registrations/s with bursts of 40 per token (a client registers
     /// once per session, the JS SDK retries at most a few times); 10 token
-    /// requests/s with bursts of 50 per client; 5 meeting joins/s with
-    /// bursts of 20 per token; 100 of any of them per second with bursts of
+    /// requests/s with bursts of 50 per client; 5 meeting joins/s and 5
+    /// meetingInfo lookups/s with bursts of 20 per token; 100 of any of them per second with bursts of
     /// 200 per peer address; 10 wrong admin tokens, then one every 5 s, per
     /// peer address; 100 000 keys each.
     fn default() -> Self {
@@ -179,6 +188,7 @@ impl Default for RateLimits {
             registrations: Some(RateLimit::new(20.0, 40)),
             token_endpoints: Some(RateLimit::new(10.0, 50)),
             meeting_joins: Some(RateLimit::new(5.0, 20)),
+            meeting_info: Some(RateLimit::new(5.0, 20)),
             per_peer: Some(RateLimit::new(100.0, 200)),
             admin_failures: Some(RateLimit::new(0.2, 10)),
             max_keys: 100_000,
@@ -313,18 +323,26 @@ pub struct Limiters {
     registrations: Option<Gcra>,
     token_endpoints: Option<Gcra>,
     meeting_joins: Option<Gcra>,
+    meeting_info: Option<Gcra>,
     per_peer: Option<Gcra>,
     admin_failures: Option<Gcra>,
     /// Peers whose admin failures are spent, until when.
     admin_blocked: Mutex<HashMap<IpAddr, Instant>>,
+    /// Hash of the admin token, which passes a lockout.
+    admin_token: Option<crate::store::SecretHash>,
     max_keys: usize,
     body_limit: usize,
 }
 
 impl Limiters {
     /// Limiters for `limits`; `body_limit` bounds the token-endpoint bodies
-    /// read to find the client id. `None` when every limit is off.
-    pub fn new(limits: &RateLimits, body_limit: usize) -> Option<Arc<Self>> {
+    /// read to find the client id; `admin_token` passes an admin lockout.
+    /// `None` when every limit is off.
+    pub fn new(
+        limits: &RateLimits,
+        body_limit: usize,
+        admin_token: Option<&str>,
+    ) -> Option<Arc<Self>> {
         limits.is_on().then(|| {
             Arc::new(Self {
                 origin: Instant::now(),
@@ -333,9 +351,11 @@ impl Limiters {
                     .token_endpoints
                     .map(|l| Gcra::new(l, limits.max_keys)),
                 meeting_joins: limits.meeting_joins.map(|l| Gcra::new(l, limits.max_keys)),
+                meeting_info: limits.meeting_info.map(|l| Gcra::new(l, limits.max_keys)),
                 per_peer: limits.per_peer.map(|l| Gcra::new(l, limits.max_keys)),
                 admin_failures: limits.admin_failures.map(|l| Gcra::new(l, limits.max_keys)),
                 admin_blocked: Mutex::new(HashMap::new()),
+                admin_token: admin_token.map(crate::auth::hash_secret),
                 max_keys: limits.max_keys,
                 body_limit,
             })
@@ -367,6 +387,22 @@ impl Limiters {
         until.checked_duration_since(Instant::now())
     }
 
+    /// Whether `req` carries the admin token (compared in constant time).
+    fn has_admin_token(&self, req: &Request) -> bool {
+        let Some(expected) = &self.admin_token else {
+            return false;
+        };
+        req.headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                crate::auth::hashes_equal(
+                    &crate::auth::hash_secret(crate::auth::strip_bearer(v)),
+                    expected,
+                )
+            })
+    }
+
     /// Counts a wrong admin token from `peer`.
     fn admin_failed(&self, peer: IpAddr) {
         let Some(gcra) = &self.admin_failures else {
@@ -396,6 +432,7 @@ fn too_many(class: &'static str, wait: Duration) -> Response {
 enum Class {
     Registration,
     MeetingJoin,
+    MeetingInfo,
     OAuthToken,
     GuestLogin,
     Admin,
@@ -419,6 +456,7 @@ fn classify(method: &Method, path: &str) -> Option<Class> {
         }
         Method::POST if path == "/v1/jwt/login" => Some(Class::GuestLogin),
         Method::POST if is_meeting_join(path) => Some(Class::MeetingJoin),
+        Method::POST if path == "/wbxappapi/v1/meetingInfo" => Some(Class::MeetingInfo),
         _ if path.starts_with("/admin/") => Some(Class::Admin),
         _ => None,
     }
@@ -441,17 +479,20 @@ pub async fn enforce(State(limiters): State<Arc<Limiters>>, req: Request, next: 
     let Some(class) = classify(req.method(), req.uri().path()) else {
         return next.run(req).await;
     };
+    // An IPv6 /64 is one peer, as for the connection caps.
     let peer_ip = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
+        .map(|c| crate::connections::peer_key(c.0.ip()));
     let peer = peer_ip.map(|ip| ip.to_string()).unwrap_or_default();
     match class {
         Class::Admin => {
             let Some(ip) = peer_ip else {
                 return next.run(req).await;
             };
-            if let Some(wait) = limiters.admin_blocked(ip) {
+            if let Some(wait) = limiters.admin_blocked(ip)
+                && !limiters.has_admin_token(&req)
+            {
                 return too_many("admin", wait);
             }
             let res = next.run(req).await;
@@ -460,11 +501,11 @@ pub async fn enforce(State(limiters): State<Arc<Limiters>>, req: Request, next: 
             }
             res
         }
-        Class::Registration | Class::MeetingJoin => {
-            let (gcra, label) = if class == Class::Registration {
-                (&limiters.registrations, "registration")
-            } else {
-                (&limiters.meeting_joins, "meeting_join")
+        Class::Registration | Class::MeetingJoin | Class::MeetingInfo => {
+            let (gcra, label) = match class {
+                Class::Registration => (&limiters.registrations, "registration"),
+                Class::MeetingJoin => (&limiters.meeting_joins, "meeting_join"),
+                _ => (&limiters.meeting_info, "meeting_info"),
             };
             if let Some(gcra) = gcra {
                 let key = match req.headers().get(header::AUTHORIZATION) {
@@ -647,6 +688,10 @@ mod tests {
         assert_eq!(c(Method::POST, "/locus/api/v1/loci/call"), join);
         assert_eq!(c(Method::POST, "/locus/api/v1/loci/l1/participant"), join);
         assert_eq!(c(Method::GET, "/locus/api/v1/loci/l1"), None);
+        assert_eq!(
+            c(Method::POST, "/wbxappapi/v1/meetingInfo"),
+            Some(Class::MeetingInfo)
+        );
         assert_eq!(c(Method::POST, "/locus/api/v1/loci/l1/end"), None);
         assert_eq!(
             c(Method::PUT, "/locus/api/v1/loci/l1/participant/p/leave"),

@@ -45,6 +45,15 @@ impl Server {
                 "the SIP domain has three labels: the official JS SDK will send meeting-info requests to https://<domain>/wbxappapi instead of this server"
             );
         }
+        if config
+            .admin_token
+            .as_ref()
+            .is_some_and(|t| secrecy::ExposeSecret::expose_secret(t).chars().count() < 32)
+        {
+            tracing::warn!(
+                "the admin token is shorter than 32 characters: the right token passes an address's lockout, so a short one can be guessed; use a long random token"
+            );
+        }
         let cancel = CancellationToken::new();
         let bus = crate::bus::connect(config.redis_url.as_deref(), &config.node_id)
             .await
@@ -66,12 +75,16 @@ impl Server {
             metrics: crate::ops::prometheus_handle(),
         });
 
-        let tasks = vec![
+        let mut tasks = vec![
             crate::devices::spawn_sweeper(state.clone(), cancel.clone()),
             crate::mercury::spawn_bus_listener(state.clone(), cancel.clone()),
             crate::locus::service::spawn_idle_sweeper(state.clone(), cancel.clone()),
             crate::locus::republish::spawn_republisher(state.clone(), cancel.clone()),
         ];
+        tasks.extend(crate::retention::spawn_sweeper(
+            state.clone(),
+            cancel.clone(),
+        ));
 
         let app = crate::http::router(state.clone());
         let limits = state.config.connections;

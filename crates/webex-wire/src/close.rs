@@ -1,6 +1,8 @@
 //! WebSocket close codes used by Mercury, with what each means to a client.
 
-/// Normal closure; a client's `disconnect()`.
+/// Normal closure; a client's `disconnect()`. The server closes a socket
+/// that answered none of its pings with this code and the reason `idle`,
+/// on which the official SDK reconnects.
 pub const NORMAL: u16 = 1000;
 /// The server is going away (shutdown); reconnect, possibly to another node.
 pub const GOING_AWAY: u16 = 1001;

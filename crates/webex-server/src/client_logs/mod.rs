@@ -9,9 +9,12 @@
 //!    the log is finalized with the client's metadata.
 //!
 //! Logs live in the database, so every node behind one URL sees every
-//! upload. Each upload is capped ([`ClientLogLimits::max_upload_bytes`]),
-//! and the oldest uploads are evicted to keep their total under
-//! [`ClientLogLimits::max_total_bytes`]. The operator lists, downloads and
+//! upload. Each upload is capped ([`ClientLogLimits::max_upload_bytes`],
+//! the upload route's own body limit), its metadata too (64 KiB of JSON);
+//! a log is finalized once. Content and
+//! metadata both count: a person's oldest logs are evicted to keep theirs
+//! under [`ClientLogLimits::max_person_bytes`], and the oldest of all to
+//! keep the total under [`ClientLogLimits::max_total_bytes`]. The operator lists, downloads and
 //! deletes them through `/admin/api/v1/clientLogs` ([`admin`]).
 
 pub mod admin;
@@ -26,7 +29,7 @@ use utoipa::ToSchema;
 use crate::config::ServerConfig;
 use crate::state::AppState;
 use crate::store::Millis;
-use crate::store::{ClientLogRecord, ClientLogState};
+use crate::store::{ClientLogCaps, ClientLogRecord, ClientLogState};
 
 /// Base path of the service, as the catalog names it (`clientLogs`).
 pub const BASE: &str = "/clientlogs/api/v1";
@@ -46,6 +49,11 @@ pub struct ClientLogLimits {
     /// Pending (not yet uploaded) logs one person may have; older ones are
     /// dropped when a new one starts.
     pub max_pending_per_person: u32,
+    /// Most bytes (content and metadata) one person's logs may hold; their
+    /// own oldest are evicted beyond it, so one person's uploads cannot evict
+    /// everyone else's logs. `None`: an eighth of `max_total_bytes`, at least
+    /// `max_upload_bytes`.
+    pub max_person_bytes: Option<u64>,
 }
 
 impl Default for ClientLogLimits {
@@ -55,6 +63,7 @@ impl Default for ClientLogLimits {
             max_total_bytes: 512 * MIB as u64,
             upload_window: Duration::from_secs(15 * 60),
             max_pending_per_person: 8,
+            max_person_bytes: None,
         }
     }
 }
@@ -78,6 +87,24 @@ impl ClientLogLimits {
             .max(1)
     }
 
+    /// The byte caps eviction keeps (content and metadata count).
+    ///
+    /// ```
+    /// use webex_server::client_logs::ClientLogLimits;
+    /// let caps = ClientLogLimits::default().caps();
+    /// assert_eq!((caps.max_total, caps.max_per_person), (512 << 20, 64 << 20));
+    /// ```
+    pub fn caps(&self) -> ClientLogCaps {
+        let upload = u64::try_from(self.max_upload_bytes).unwrap_or(u64::MAX);
+        let per_person = self
+            .max_person_bytes
+            .unwrap_or_else(|| (self.max_total_bytes / 8).max(upload));
+        ClientLogCaps {
+            max_total: self.max_total_bytes,
+            max_per_person: per_person.min(self.max_total_bytes),
+        }
+    }
+
     /// The upload window in milliseconds.
     fn window_millis(&self) -> Millis {
         Millis::try_from(self.upload_window.as_millis()).unwrap_or(Millis::MAX)
@@ -87,6 +114,13 @@ impl ClientLogLimits {
 /// Routes of this module (the SDK's and the operator's).
 pub fn router(config: &ServerConfig) -> Router<AppState> {
     upload::router(&config.client_logs).merge(admin::router())
+}
+
+/// Routes of this module whose request bodies may exceed the server-wide
+/// body limit, with their own limit: the temporary upload URL takes up to
+/// [`ClientLogLimits::max_upload_bytes`] (what `logs/urls` advertises).
+pub fn body_limits(config: &ServerConfig) -> Vec<(String, usize)> {
+    vec![upload::upload_route(&config.client_logs)]
 }
 
 /// The OpenAPI description of this module's routes.

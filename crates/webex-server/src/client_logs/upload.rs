@@ -2,9 +2,10 @@
 //! temporary URL, describe it (see the parent module for the flow).
 
 use axum::Router;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{post, put};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -12,6 +13,7 @@ use webex_wire::error::{ErrorBody, codes};
 
 use super::{BASE, ClientLog, ClientLogLimits, clean_filename};
 use crate::auth::{Caller, hash_secret, random_secret};
+use crate::connections::closing;
 use crate::error::{ApiError, ApiResult, Json, Query};
 use crate::state::AppState;
 use crate::store::{FinalizeOutcome, NewClientLog, UploadOutcome};
@@ -20,12 +22,21 @@ use crate::time::now_millis;
 /// Most metadata entries `logs/meta` accepts (the SDK sends about 15).
 const MAX_META_ENTRIES: usize = 64;
 
+/// Most bytes of metadata (as stored JSON) `logs/meta` accepts; the SDK
+/// sends well under 2 KiB.
+pub(super) const MAX_META_BYTES: usize = 64 * 1024;
+
+/// Route template of the temporary upload URL, and its body limit.
+pub(super) fn upload_route(limits: &ClientLogLimits) -> (String, usize) {
+    (format!("{BASE}/uploads/{{id}}"), limits.max_upload_bytes)
+}
+
 pub(super) fn router(limits: &ClientLogLimits) -> Router<AppState> {
     Router::new()
         .route(&format!("{BASE}/logs/urls"), post(start_upload))
         .route(&format!("{BASE}/logs/meta"), post(finalize))
         .route(
-            &format!("{BASE}/uploads/{{id}}"),
+            &upload_route(limits).0,
             put(upload)
                 // The file can be far larger than any other request body.
                 .layer(DefaultBodyLimit::max(limits.max_upload_bytes))
@@ -134,13 +145,18 @@ async fn start_upload(
     if !body.is_object() {
         return Err(ApiError::bad_request("The body must be a JSON object"));
     }
-    let req: StartUpload = serde_json::from_value(body)
-        .map_err(|e| ApiError::bad_request(format!("Invalid JSON body: {e}")))?;
+    let req: StartUpload = serde_json::from_value(body).map_err(|e| {
+        ApiError::bad_request(format!(
+            "Invalid JSON body: {}",
+            crate::quote::sanitize_message(&e.to_string())
+        ))
+    })?;
     if let Some(p) = req.upload_protocol.as_deref()
         && p != "content-length"
     {
         return Err(ApiError::bad_request(format!(
-            "Unknown uploadProtocol `{p}`; only `content-length` is supported"
+            "Unknown uploadProtocol `{}`; only `content-length` is supported",
+            crate::quote::prefix(p)
         )));
     }
     let limits = &state.config.client_logs;
@@ -195,24 +211,36 @@ async fn upload(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(q): Query<UploadQuery>,
-    body: Bytes,
-) -> ApiResult<StatusCode> {
+    body: Body,
+) -> Result<StatusCode, Response> {
     let Some(token) = q.token.filter(|t| !t.is_empty()) else {
-        return Err(ApiError::bad_request(
+        return Err(closing(ApiError::bad_request(
             "Send the file to the `tempURL` that `logs/urls` answered (with its `token`)",
-        ));
+        )));
     };
+    // The capability first: nobody without it makes the server read a body.
+    let hash = hash_secret(&token);
+    if !state
+        .store
+        .client_log_upload_is_valid(&id, &hash)
+        .await
+        .map_err(|e| closing(e.into()))?
+    {
+        return Err(closing(not_pending()));
+    }
+    let body = read_body(&state, body).await?;
     let size = body.len();
     let outcome = state
         .store
         .store_client_log_content(
             &id,
-            &hash_secret(&token),
+            &hash,
             body,
             now_millis(),
-            state.config.client_logs.max_total_bytes,
+            state.config.client_logs.caps(),
         )
-        .await?;
+        .await
+        .map_err(|e| ApiError::from(e).into_response())?;
     match outcome {
         UploadOutcome::Stored { evicted } => {
             metrics::counter!("webex_client_logs_uploaded_total").increment(1);
@@ -225,9 +253,41 @@ async fn upload(
             StatusCode::CONFLICT,
             codes::BAD_REQUEST,
             "This log is already finalized; start a new upload with logs/urls",
-        )),
-        _ => Err(ApiError::not_found(format!(
-            "No pending upload {id} with this token; it may have expired or been evicted"
+        )
+        .into_response()),
+        _ => Err(not_pending().into_response()),
+    }
+}
+
+fn not_pending() -> ApiError {
+    ApiError::not_found(
+        "No pending upload with this id and token; it may have expired or been evicted",
+    )
+}
+
+/// Reads an upload's body: at most `max_upload_bytes` (413), within the
+/// body deadline (408); both close the connection.
+async fn read_body(state: &AppState, body: Body) -> Result<Bytes, Response> {
+    let limit = state.config.client_logs.max_upload_bytes;
+    let timeout = state.config.connections.body_read_timeout;
+    match tokio::time::timeout(timeout, axum::body::to_bytes(body, limit)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(e)) => {
+            let too_large = std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+            Err(closing(if too_large {
+                ApiError::from_status(StatusCode::PAYLOAD_TOO_LARGE)
+            } else {
+                ApiError::bad_request("The request body could not be read")
+            }))
+        }
+        Err(_) => Err(closing(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            codes::BAD_REQUEST,
+            format!(
+                "The upload did not arrive within {} s",
+                timeout.as_secs_f64()
+            ),
         ))),
     }
 }
@@ -272,10 +332,10 @@ async fn cancel(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The finalized log", body = ClientLog),
-        (status = 400, description = "Malformed body, a `filename` that `logs/urls` did not give, or too much metadata", body = ErrorBody),
+        (status = 400, description = "Malformed body, a `filename` that `logs/urls` did not give, or too much metadata (64 entries, 64 KiB)", body = ErrorBody),
         (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody),
         (status = 404, description = "The caller has no such log (or it was evicted)", body = ErrorBody),
-        (status = 409, description = "The file has not been uploaded yet", body = ErrorBody),
+        (status = 409, description = "The file has not been uploaded yet, or the log is already finalized", body = ErrorBody),
         (status = 415, description = "Body is not `application/json`", body = ErrorBody),
         (status = 503, description = "Database unavailable; retry later", body = ErrorBody),
     )
@@ -296,12 +356,29 @@ async fn finalize(
         )));
     }
     let meta = serde_json::to_value(&req.data).map_err(ApiError::internal)?;
+    if meta.to_string().len() > MAX_META_BYTES {
+        return Err(ApiError::bad_request(format!(
+            "At most {} KiB of metadata are accepted",
+            MAX_META_BYTES / 1024
+        )));
+    }
     match state
         .store
-        .finalize_client_log(id, &caller.person.id, &meta, now_millis())
+        .finalize_client_log(
+            id,
+            &caller.person.id,
+            &meta,
+            now_millis(),
+            state.config.client_logs.caps(),
+        )
         .await?
     {
         FinalizeOutcome::Finalized(record) => Ok(Json(record.into())),
+        FinalizeOutcome::AlreadyFinalized => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            codes::BAD_REQUEST,
+            "This log is already finalized; its metadata cannot change",
+        )),
         FinalizeOutcome::NotUploaded => Err(ApiError::new(
             StatusCode::CONFLICT,
             codes::BAD_REQUEST,

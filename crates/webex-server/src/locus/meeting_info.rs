@@ -5,6 +5,11 @@
 //! (the SDK reads those as "password" and "captcha" and then refuses to
 //! join). Never sends `permissionToken` (it must be a JWT) or
 //! `locusClusterUrl` (it moves joins to another host).
+//!
+//! Outside a room owner's org the answer holds only what joining needs: no
+//! host id or name, a meeting name without the owner's name; and a person
+//! id (`userId`) names nobody of another org (404, and nothing is created).
+//! Lookups are rate limited per token and address ([`crate::limits`]).
 
 use axum::extract::State;
 use webex_wire::error::ErrorBody;
@@ -39,6 +44,11 @@ pub(super) async fn meeting_info(
     caller: Caller,
     Json(body): Json<MeetingInfoRequest>,
 ) -> ApiResult<Json<MeetingInfo>> {
+    if !may_look_up_by_person_id(&state, &caller, &body).await? {
+        return Err(
+            LocusError::NotFound("No meeting for that request on this server".into()).into(),
+        );
+    }
     let space = find(&state, &caller, &body).await?;
     let Some(space) = space else {
         return Err(
@@ -51,19 +61,53 @@ pub(super) async fn meeting_info(
         Some(id) => state.store.person(id).await?,
         None => None,
     };
+    // Only the owner's org learns who owns a room.
+    let owner = owner.filter(|p| p.org_id == caller.person.org_id);
+    let host_id = owner.as_ref().map(|p| p.id.clone());
     Ok(Json(MeetingInfo {
         sip_url: address::sip_uri(&space.name, site.sip_domain),
         meeting_number: space.meeting_number.clone(),
         meeting_join_url: address::join_url(site.public_url, &space.name),
         locus_url: locus.map(|l| site.locus_url(&l.id)),
-        meeting_name: Some(match &owner {
-            Some(p) => format!("{}'s personal room", p.display_name),
-            None => space.name.clone(),
+        meeting_name: Some(match (&owner, &space.owner_id) {
+            (Some(p), _) => format!("{}'s personal room", p.display_name),
+            (None, Some(_)) => "Personal room".to_owned(),
+            (None, None) => space.name.clone(),
         }),
-        host_id: space.owner_id.clone(),
+        host_id,
         host_display_name: owner.map(|p| p.display_name),
         is_pmr: space.owner_id.is_some(),
     }))
+}
+
+/// `false` when the request names a person by id (`userId`, and no address
+/// before it) who is not of the caller's org: meetingInfo is no directory,
+/// and looking someone up must not create their room.
+async fn may_look_up_by_person_id(
+    state: &AppState,
+    caller: &Caller,
+    body: &MeetingInfoRequest,
+) -> ApiResult<bool> {
+    let named = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.trim().is_empty());
+    if named(&body.sip_url) || named(&body.meeting_key) || named(&body.meeting_url) {
+        return Ok(true);
+    }
+    let Some(user) = body
+        .user_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+    else {
+        return Ok(true);
+    };
+    let id = decode_person_id(user);
+    if !address::plausible_id(&id) {
+        return Ok(true);
+    }
+    Ok(match state.store.person(&id).await? {
+        Some(p) => p.org_id == caller.person.org_id,
+        None => true,
+    })
 }
 
 /// The space the request names, trying its fields in the SDK's order of

@@ -5,6 +5,7 @@
 //! - [`hub`]: this node's authenticated sockets, indexed by device and person,
 //!   with bounded outbound queues.
 //! - [`frame`]: server frames as text.
+//! - [`keepalive`]: pinging quiet sockets, closing silent ones.
 //! - [`resync`]: asking every socket to reconnect after events were lost.
 //!
 //! Events, token revocations and device removals arrive through the
@@ -25,6 +26,7 @@ use crate::state::AppState;
 
 pub mod frame;
 pub mod hub;
+pub mod keepalive;
 pub mod resync;
 pub mod session;
 

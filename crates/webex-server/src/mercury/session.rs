@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
@@ -22,6 +22,7 @@ use crate::time::now_millis;
 
 use super::frame;
 use super::hub::{CloseReason, NewConn, Outbound, Registered};
+use super::keepalive::{Due, Keepalive, SILENT_REASON};
 
 /// Capacity of a socket's read buffer. Clients send only small frames
 /// (authorization, pings, acks), and every idle socket pays for it.
@@ -81,7 +82,9 @@ impl MercuryParams {
 /// authentication failed or token revoked, 4404 unknown, deleted or expired
 /// device or a device of another user (the same answer, so device ids do not
 /// leak), 4000 replaced by a newer socket, 1001 server
-/// shutdown, 1008 slow consumer, 1009 frame too large.
+/// shutdown, 1008 slow consumer, 1009 frame too large, 1000 `idle` for a
+/// socket that answered no ping (the server pings a socket quiet for
+/// `mercury_ping_interval`, 30 s by default, and closes it after twice that).
 #[utoipa::path(
     get,
     path = "/mercury/v1/apps/wx2/registrations/{deviceId}/messages",
@@ -257,7 +260,9 @@ fn until(at: Option<Millis>) -> tokio::time::Instant {
 }
 
 /// Serves an authenticated socket until it ends. An ephemeral device's
-/// socket closes (4404) at the device's expiry, unless a refresh moved it.
+/// socket closes (4404) at the device's expiry, unless a refresh moved it;
+/// a socket silent for two ping intervals closes with 1000 `idle`
+/// ([`super::keepalive`]).
 async fn serve(
     ws: &mut WebSocket,
     state: &AppState,
@@ -269,10 +274,36 @@ async fn serve(
     let conn = Arc::clone(&registered.conn);
     let expiry = tokio::time::sleep_until(until(expires_at));
     tokio::pin!(expiry);
+    let mut keepalive = Keepalive::new(state.config.mercury_ping_interval, Instant::now());
+    let check = tokio::time::sleep_until(keepalive.next_check().into());
+    tokio::pin!(check);
     let ending = loop {
         tokio::select! {
             biased;
             reason = conn.close_requested() => break reason.into(),
+            () = &mut check => {
+                match keepalive.due(Instant::now()) {
+                    Due::Close => {
+                        metrics::counter!("webex_mercury_silent_closes_total").increment(1);
+                        break Ending::Close(close::NORMAL, SILENT_REASON.into());
+                    }
+                    Due::Ping => {
+                        keepalive.pinged(Instant::now());
+                        let ping = tokio::select! {
+                            biased;
+                            reason = conn.close_requested() => Err(reason.into()),
+                            sent = ws.send(Message::Ping(Default::default())) => {
+                                sent.map_err(|_| Ending::Gone)
+                            }
+                        };
+                        if let Err(e) = ping {
+                            break e;
+                        }
+                    }
+                    _ => {}
+                }
+                check.as_mut().reset(keepalive.next_check().into());
+            }
             () = &mut expiry => {
                 if expires_at.is_some() {
                     match state.store.device(&conn.device_id).await {
@@ -290,6 +321,11 @@ async fn serve(
                 expiry.as_mut().reset(until(expires_at));
             }
             incoming = ws.recv() => {
+                // The check timer is not moved: when it fires early, it
+                // finds nothing due and re-arms for the later time.
+                if matches!(incoming, Some(Ok(_))) {
+                    keepalive.heard(Instant::now());
+                }
                 match incoming {
                     Some(Ok(Message::Text(text))) => {
                         metrics::counter!("webex_mercury_frames_in_total").increment(1);

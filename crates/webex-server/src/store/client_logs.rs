@@ -1,5 +1,6 @@
 //! The `client_logs` domain: log files the official SDK uploads after a
-//! meeting, kept bounded in total size (oldest evicted first).
+//! meeting, kept bounded in size per person and in total (oldest evicted
+//! first). A log's size for the caps is its content plus its metadata.
 //!
 //! One SQL text serves both backends. The one difference: on PostgreSQL,
 //! eviction runs under a transaction-scoped advisory lock, so concurrent
@@ -98,10 +99,23 @@ pub enum UploadOutcome {
 pub enum FinalizeOutcome {
     /// The metadata is stored.
     Finalized(ClientLogRecord),
+    /// The log was finalized before; its metadata cannot change.
+    AlreadyFinalized,
     /// The caller has no log with this id (or it was evicted).
     NotFound,
     /// The content has not been uploaded yet.
     NotUploaded,
+}
+
+/// How many bytes of logs (content plus metadata) are kept; beyond either
+/// cap the oldest uploaded logs are evicted, the uploader's own first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientLogCaps {
+    /// Over every uploaded log.
+    pub max_total: u64,
+    /// Over one person's uploaded logs, so that one person's uploads cannot
+    /// evict everyone else's logs.
+    pub max_per_person: u64,
 }
 
 /// Which logs [`ClientLogStore::client_logs`] lists, newest first.
@@ -129,24 +143,37 @@ pub trait ClientLogStore: Send + Sync {
     ) -> StoreResult<()>;
 
     /// Stores (or replaces, until finalized) the content of log `id` whose
-    /// upload secret hashes to `upload_hash`, then evicts the oldest uploaded
-    /// logs (never this one) until their total size is at most `max_total`.
+    /// upload secret hashes to `upload_hash`, then evicts (never this one)
+    /// the uploader's oldest uploaded logs beyond `caps.max_per_person` and
+    /// the oldest of all beyond `caps.max_total`.
     async fn store_client_log_content(
         &self,
         id: &str,
         upload_hash: &SecretHash,
         content: bytes::Bytes,
         now: Millis,
-        max_total: u64,
+        caps: ClientLogCaps,
     ) -> StoreResult<UploadOutcome>;
 
-    /// Stores the metadata of `person_id`'s uploaded log `id`.
+    /// Whether log `id` exists with an upload secret hashing to
+    /// `upload_hash` (the temporary URL is a valid capability); checked
+    /// before the content is read.
+    async fn client_log_upload_is_valid(
+        &self,
+        id: &str,
+        upload_hash: &SecretHash,
+    ) -> StoreResult<bool>;
+
+    /// Stores the metadata of `person_id`'s uploaded, not yet finalized log
+    /// `id` (once: a finalized log's metadata never changes), then evicts as
+    /// [`Self::store_client_log_content`] does, the metadata now counting.
     async fn finalize_client_log(
         &self,
         id: &str,
         person_id: &str,
         meta: &serde_json::Value,
         now: Millis,
+        caps: ClientLogCaps,
     ) -> StoreResult<FinalizeOutcome>;
 
     /// Deletes log `id` (only if `person_id`'s, when given). Returns whether
@@ -171,12 +198,49 @@ const COLUMNS: &str =
 /// Key of the PostgreSQL advisory lock that serializes eviction ("clogs").
 const EVICTION_LOCK: i64 = 0x0063_6c6f_6773;
 
-/// Evicts the oldest uploaded logs beyond `$2` bytes in total, never `$1`
-/// (the one just stored, whatever the clocks of the nodes say).
+/// Evicts the oldest uploaded logs beyond `$2` bytes (content and metadata)
+/// in total, never `$1` (the one just stored, whatever the clocks of the
+/// nodes say).
 const EVICT: &str = "DELETE FROM client_logs WHERE id IN (\
-     SELECT id FROM (SELECT id, CAST(SUM(size) OVER (\
+     SELECT id FROM (SELECT id, CAST(SUM(size + meta_bytes) OVER (\
        ORDER BY CASE WHEN id = $1 THEN 0 ELSE 1 END, uploaded_at DESC, id DESC) AS BIGINT) AS running \
      FROM client_logs WHERE uploaded_at IS NOT NULL) AS t WHERE running > $2 AND id <> $1)";
+
+/// Evicts the oldest uploaded logs of `$3` beyond `$2` bytes, never `$1`.
+const EVICT_PERSON: &str = "DELETE FROM client_logs WHERE id IN (\
+     SELECT id FROM (SELECT id, CAST(SUM(size + meta_bytes) OVER (\
+       ORDER BY CASE WHEN id = $1 THEN 0 ELSE 1 END, uploaded_at DESC, id DESC) AS BIGINT) AS running \
+     FROM client_logs WHERE uploaded_at IS NOT NULL AND person_id = $3) AS t \
+     WHERE running > $2 AND id <> $1)";
+
+/// The statements that keep the caps after log `id` of `person_id` grew:
+/// the PostgreSQL lock, then the per-person and the total eviction.
+fn evictions<B: Backend>(id: &str, person_id: &str, caps: ClientLogCaps) -> [Option<Stmt>; 3] {
+    [
+        (B::NAME == "postgres")
+            .then(|| Stmt::new("SELECT pg_advisory_xact_lock($1)").bind(EVICTION_LOCK)),
+        Some(
+            Stmt::new(EVICT_PERSON)
+                .bind(id)
+                .bind(to_db(caps.max_per_person))
+                .bind(person_id),
+        ),
+        Some(Stmt::new(EVICT).bind(id).bind(to_db(caps.max_total))),
+    ]
+}
+
+/// Runs [`evictions`]; returns how many logs went.
+async fn evict<C: Conn>(c: &mut C, stmts: [Option<Stmt>; 3]) -> StoreResult<u64> {
+    let [lock, person, total] = stmts;
+    if let Some(lock) = lock {
+        c.execute(lock).await?;
+    }
+    let mut evicted = 0;
+    for stmt in [person, total].into_iter().flatten() {
+        evicted += c.execute(stmt).await?;
+    }
+    Ok(evicted)
+}
 
 fn record(row: &dyn Columns) -> StoreResult<ClientLogRecord> {
     let size = row.int("size")?;
@@ -202,8 +266,12 @@ fn count(row: &dyn Columns) -> StoreResult<i64> {
     row.int("n")
 }
 
-fn uploaded_count(row: &dyn Columns) -> StoreResult<(i64, i64)> {
-    Ok((row.int("n")?, row.int("uploaded")?))
+fn finalize_counts(row: &dyn Columns) -> StoreResult<(i64, i64, i64)> {
+    Ok((row.int("n")?, row.int("uploaded")?, row.int("finalized")?))
+}
+
+fn person_of(row: &dyn Columns) -> StoreResult<String> {
+    row.text("n")
 }
 
 fn content(row: &dyn Columns) -> StoreResult<Vec<u8>> {
@@ -266,7 +334,7 @@ impl<B: Backend> ClientLogStore for B {
         upload_hash: &SecretHash,
         content: bytes::Bytes,
         now: Millis,
-        max_total: u64,
+        caps: ClientLogCaps,
     ) -> StoreResult<UploadOutcome> {
         let store = Stmt::new(
             "UPDATE client_logs SET content = $3, size = $4, uploaded_at = $5 \
@@ -281,9 +349,8 @@ impl<B: Backend> ClientLogStore for B {
             Stmt::new("SELECT COUNT(*) AS n FROM client_logs WHERE id = $1 AND upload_hash = $2")
                 .bind(id)
                 .bind(&upload_hash.0);
-        let lock = (B::NAME == "postgres")
-            .then(|| Stmt::new("SELECT pg_advisory_xact_lock($1)").bind(EVICTION_LOCK));
-        let evict = Stmt::new(EVICT).bind(id).bind(to_db(max_total));
+        let owner = Stmt::new("SELECT person_id AS n FROM client_logs WHERE id = $1").bind(id);
+        let (id, caps) = (id.to_owned(), caps);
         self.transaction(move |c| {
             async move {
                 if c.execute(store).await? == 0 {
@@ -294,10 +361,10 @@ impl<B: Backend> ClientLogStore for B {
                         UploadOutcome::NotFound
                     });
                 }
-                if let Some(lock) = lock {
-                    c.execute(lock).await?;
-                }
-                let evicted = c.execute(evict).await?;
+                let Some(person) = c.fetch_optional(owner, person_of).await? else {
+                    return Ok(UploadOutcome::NotFound);
+                };
+                let evicted = evict(c, evictions::<B>(&id, &person, caps)).await?;
                 Ok(UploadOutcome::Stored { evicted })
             }
             .boxed()
@@ -311,35 +378,45 @@ impl<B: Backend> ClientLogStore for B {
         person_id: &str,
         meta: &serde_json::Value,
         now: Millis,
+        caps: ClientLogCaps,
     ) -> StoreResult<FinalizeOutcome> {
+        let meta = sql::to_json(meta, "log metadata")?;
         let finalize = Stmt::new(
-            "UPDATE client_logs SET meta = $3, finalized_at = $4 \
-             WHERE id = $1 AND person_id = $2 AND uploaded_at IS NOT NULL",
+            "UPDATE client_logs SET meta = $3, meta_bytes = $4, finalized_at = $5 \
+             WHERE id = $1 AND person_id = $2 AND uploaded_at IS NOT NULL \
+             AND finalized_at IS NULL",
         )
         .bind(id)
         .bind(person_id)
-        .bind(sql::to_json(meta, "log metadata")?)
+        .bind(&meta)
+        .bind(to_db(meta.len()))
         .bind(now);
         let owned = Stmt::new(
-            "SELECT COUNT(*) AS n, COUNT(uploaded_at) AS uploaded FROM client_logs \
-             WHERE id = $1 AND person_id = $2",
+            "SELECT COUNT(*) AS n, COUNT(uploaded_at) AS uploaded, COUNT(finalized_at) AS finalized \
+             FROM client_logs WHERE id = $1 AND person_id = $2",
         )
         .bind(id)
         .bind(person_id);
         let read = select_one(id);
+        let evictions = evictions::<B>(id, person_id, caps);
         self.transaction(move |c| {
             async move {
                 if c.execute(finalize).await? == 0 {
-                    let (n, uploaded) = c
-                        .fetch_optional(owned, uploaded_count)
+                    let (n, uploaded, finalized) = c
+                        .fetch_optional(owned, finalize_counts)
                         .await?
-                        .unwrap_or((0, 0));
-                    return Ok(if n > 0 && uploaded == 0 {
+                        .unwrap_or((0, 0, 0));
+                    return Ok(if n == 0 {
+                        FinalizeOutcome::NotFound
+                    } else if finalized > 0 {
+                        FinalizeOutcome::AlreadyFinalized
+                    } else if uploaded == 0 {
                         FinalizeOutcome::NotUploaded
                     } else {
                         FinalizeOutcome::NotFound
                     });
                 }
+                evict(c, evictions).await?;
                 match c.fetch_optional(read, record).await? {
                     Some(r) => Ok(FinalizeOutcome::Finalized(r)),
                     None => Ok(FinalizeOutcome::NotFound),
@@ -348,6 +425,18 @@ impl<B: Backend> ClientLogStore for B {
             .boxed()
         })
         .await
+    }
+
+    async fn client_log_upload_is_valid(
+        &self,
+        id: &str,
+        upload_hash: &SecretHash,
+    ) -> StoreResult<bool> {
+        let stmt =
+            Stmt::new("SELECT COUNT(*) AS n FROM client_logs WHERE id = $1 AND upload_hash = $2")
+                .bind(id)
+                .bind(&upload_hash.0);
+        Ok(self.read_optional(stmt, count).await?.unwrap_or(0) > 0)
     }
 
     async fn delete_client_log(&self, id: &str, person_id: Option<&str>) -> StoreResult<bool> {

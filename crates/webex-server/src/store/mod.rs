@@ -69,6 +69,7 @@ pub mod meetings;
 mod oauth;
 mod people;
 pub mod postgres;
+mod retention;
 mod rules;
 mod snapshot_cache;
 mod sql;
@@ -78,8 +79,8 @@ mod suite;
 
 pub use crate::time::Millis;
 pub use client_logs::{
-    ClientLogFilter, ClientLogRecord, ClientLogState, ClientLogStore, FinalizeOutcome,
-    NewClientLog, UploadOutcome,
+    ClientLogCaps, ClientLogFilter, ClientLogRecord, ClientLogState, ClientLogStore,
+    FinalizeOutcome, NewClientLog, UploadOutcome,
 };
 pub use devices::{DeletedDevice, DeviceRecord, DeviceStore, DeviceUpdateOutcome};
 pub use guests::{GuestIssuerRecord, GuestIssuerStore};
@@ -89,6 +90,7 @@ pub use people::{
     NewPerson, OrgRecord, PeopleStore, PersonRecord, RotateOutcome, TokenKind, TokenRecord,
 };
 pub use postgres::PgStore;
+pub use retention::{Purged, RetentionStore};
 pub use sqlite::SqliteStore;
 
 /// The store traits, for code that calls store methods on a concrete or
@@ -96,7 +98,8 @@ pub use sqlite::SqliteStore;
 /// `dyn Store` every method is callable without it.
 pub mod prelude {
     pub use super::{
-        ClientLogStore, DeviceStore, GuestIssuerStore, MeetingStore, OAuthStore, PeopleStore, Store,
+        ClientLogStore, DeviceStore, GuestIssuerStore, MeetingStore, OAuthStore, PeopleStore,
+        RetentionStore, Store,
     };
 }
 
@@ -176,6 +179,7 @@ pub trait Store:
     + DeviceStore
     + MeetingStore
     + ClientLogStore
+    + RetentionStore
     + Send
     + Sync
     + 'static

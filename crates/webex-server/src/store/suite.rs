@@ -1784,6 +1784,14 @@ fn new_log(id: &str, person: &PersonRecord, created_at: Millis) -> NewClientLog 
     }
 }
 
+/// Caps of `total` bytes overall and per person.
+fn caps(total: u64) -> ClientLogCaps {
+    ClientLogCaps {
+        max_total: total,
+        max_per_person: total,
+    }
+}
+
 async fn client_logs_stay_under_the_total_cap_under_concurrency(store: &dyn Store) {
     let alice = person(store, "logs@example.com").await;
     let ghost = PersonRecord {
@@ -1808,7 +1816,7 @@ async fn client_logs_stay_under_the_total_cap_under_concurrency(store: &dyn Stor
     let hashes: Vec<SecretHash> = ids.iter().map(|id| hash(id)).collect();
     let outcomes = join_all(ids.iter().zip(&hashes).zip(100..).map(|((id, h), at)| {
         let content = bytes::Bytes::from(vec![b'x'; 100]);
-        store.store_client_log_content(id, h, content, at, 350)
+        store.store_client_log_content(id, h, content, at, caps(350))
     }))
     .await;
     for o in outcomes {
@@ -1832,20 +1840,20 @@ async fn client_logs_stay_under_the_total_cap_under_concurrency(store: &dyn Stor
     let bytes = bytes::Bytes::from_static(b"y");
     assert_eq!(
         store
-            .store_client_log_content(survivor, &hash("wrong"), bytes.clone(), 200, 350)
+            .store_client_log_content(survivor, &hash("wrong"), bytes.clone(), 200, caps(350))
             .await
             .unwrap(),
         UploadOutcome::NotFound
     );
     let meta = serde_json::json!([{"key": "locusId", "value": "l"}]);
     let done = store
-        .finalize_client_log(survivor, &alice.id, &meta, 300)
+        .finalize_client_log(survivor, &alice.id, &meta, 300, caps(350))
         .await
         .unwrap();
     assert!(matches!(done, FinalizeOutcome::Finalized(ref r) if r.meta.as_ref() == Some(&meta)));
     assert_eq!(
         store
-            .store_client_log_content(survivor, &hash(survivor), bytes, 400, 350)
+            .store_client_log_content(survivor, &hash(survivor), bytes, 400, caps(350))
             .await
             .unwrap(),
         UploadOutcome::Finalized

@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, ensure};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use webex_server::ServerConfig;
 use webex_server::testing::TestServer;
 
@@ -88,12 +89,24 @@ async fn finalize(
     token: &str,
     session: &Value,
 ) -> anyhow::Result<(StatusCode, Value)> {
+    let data = json!([{"key": "locusId", "value": "6b1c"}, {"key": "autoupload", "value": true}]);
+    finalize_with(http, base, token, session, data).await
+}
+
+/// `POST logs/meta` with the given `data`.
+async fn finalize_with(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    session: &Value,
+    data: Value,
+) -> anyhow::Result<(StatusCode, Value)> {
     json_of(
         http.post(format!("{base}/clientlogs/api/v1/logs/meta"))
             .bearer_auth(token)
             .json(&json!({
                 "filename": session["logFilename"],
-                "data": [{"key": "locusId", "value": "6b1c"}, {"key": "autoupload", "value": true}],
+                "data": data,
                 "userId": session["userId"],
             }))
             .send()
@@ -329,6 +342,8 @@ fn small_caps(config: &mut ServerConfig) {
     config.client_logs.max_upload_bytes = 1024;
     config.client_logs.max_total_bytes = 2500;
     config.client_logs.max_pending_per_person = 2;
+    // This test is about the total cap: one person may fill it.
+    config.client_logs.max_person_bytes = Some(2500);
 }
 
 async fn caps(server: &TestServer) -> anyhow::Result<()> {
@@ -437,3 +452,197 @@ async fn cors(server: &TestServer) -> anyhow::Result<()> {
     Ok(())
 }
 on_every_backend!(the_upload_url_allows_the_browser_sdk_preflight, cors);
+
+async fn large_upload(server: &TestServer) -> anyhow::Result<()> {
+    let http = client()?;
+    let base = server.base_url();
+    let token = server.token_for("large@example.com").await?;
+    let session = start(&http, base, &token, "large.txt").await?;
+    let limit_mib = session["fileUploadSizeLimit"]
+        .as_u64()
+        .context("no fileUploadSizeLimit")?;
+    ensure!(limit_mib == 16, "{session}");
+
+    // 3 MiB: twelve times the server-wide body limit, well under the
+    // advertised per-upload limit.
+    let text: Vec<u8> = (0..3 * 1024 * 1024u32)
+        .map(|i| b"0123456789abcdef\n"[(i % 17) as usize])
+        .collect();
+    let started = std::time::Instant::now();
+    let (status, body) = put(&http, &session, text.clone()).await?;
+    ensure!(
+        status == StatusCode::NO_CONTENT,
+        "a 3 MiB upload: {status} {body}"
+    );
+    eprintln!(
+        "3 MiB upload stored in {} ms",
+        started.elapsed().as_millis()
+    );
+    let (status, log) = finalize(&http, base, &token, &session).await?;
+    ensure!(status == StatusCode::OK, "logs/meta: {log}");
+    ensure!(log["size"] == text.len(), "{log}");
+    let id = log["id"].as_str().context("no id")?;
+    let res = http
+        .get(format!("{base}/admin/api/v1/clientLogs/{id}/content"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await?;
+    ensure!(
+        res.bytes().await?.as_ref() == text.as_slice(),
+        "content differs"
+    );
+
+    // Beyond the advertised limit: 413 as soon as the head announces it.
+    let over = start(&http, base, &token, "over.txt").await?;
+    let url = url::Url::parse(over["tempURL"].as_str().context("no tempURL")?)?;
+    let path = format!("{}?{}", url.path(), url.query().unwrap_or_default());
+    let mut s = tokio::net::TcpStream::connect(server.server().local_addr()).await?;
+    s.write_all(
+        format!(
+            "PUT {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+            16 * 1024 * 1024 + 1
+        )
+        .as_bytes(),
+    )
+    .await?;
+    let mut head = [0u8; 12];
+    tokio::time::timeout(Duration::from_secs(5), s.read_exact(&mut head)).await??;
+    ensure!(
+        head.ends_with(b" 413"),
+        "{:?}",
+        String::from_utf8_lossy(&head)
+    );
+    // Other routes keep the server-wide limit.
+    let got = json_of(
+        http.post(format!("{base}/clientlogs/api/v1/logs/urls"))
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body(vec![b' '; 300 * 1024])
+            .send()
+            .await?,
+    )
+    .await?;
+    expect_error(&got, StatusCode::PAYLOAD_TOO_LARGE)?;
+    Ok(())
+}
+on_every_backend!(
+    uploads_up_to_the_advertised_limit_are_accepted,
+    large_upload
+);
+
+fn quota_caps(config: &mut ServerConfig) {
+    config.client_logs.max_upload_bytes = 1024;
+    config.client_logs.max_total_bytes = 5000;
+    config.client_logs.max_person_bytes = Some(2000);
+}
+
+/// Uploads `content`, then finalizes with `data`; returns the log.
+async fn upload_log(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    content: Vec<u8>,
+    data: Value,
+) -> anyhow::Result<Value> {
+    let session = start(http, base, token, "log.txt").await?;
+    let (status, body) = put(http, &session, content).await?;
+    ensure!(status == StatusCode::NO_CONTENT, "upload: {status} {body}");
+    let (status, log) = finalize_with(http, base, token, &session, data).await?;
+    ensure!(status == StatusCode::OK, "logs/meta: {status} {log}");
+    // Distinct upload times, so "oldest" is well defined.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    Ok(log)
+}
+
+/// The ids of `email`'s stored logs, newest first.
+async fn logs_of(http: &reqwest::Client, base: &str, email: &str) -> anyhow::Result<Vec<String>> {
+    let (status, list) = admin_get(
+        http,
+        base,
+        &format!("/admin/api/v1/clientLogs?email={email}&limit=100"),
+    )
+    .await?;
+    ensure!(status == StatusCode::OK, "{list}");
+    Ok(list["items"]
+        .as_array()
+        .context("no items")?
+        .iter()
+        .filter_map(|l| l["id"].as_str().map(str::to_owned))
+        .collect())
+}
+
+async fn metadata_and_quota(server: &TestServer) -> anyhow::Result<()> {
+    let http = client()?;
+    let base = server.base_url();
+
+    // A finalized log's metadata cannot be replaced.
+    let once = server.token_for("once@example.com").await?;
+    let session = start(&http, base, &once, "once.txt").await?;
+    let (status, _) = put(&http, &session, b"first".to_vec()).await?;
+    ensure!(status == StatusCode::NO_CONTENT);
+    let (status, _) = finalize(&http, base, &once, &session).await?;
+    ensure!(status == StatusCode::OK);
+    let forged = json!([{"key": "locusId", "value": "forged"}]);
+    expect_error(
+        &finalize_with(&http, base, &once, &session, forged).await?,
+        StatusCode::CONFLICT,
+    )?;
+    let id = logs_of(&http, base, "once@example.com").await?;
+    let (_, log) = admin_get(&http, base, &format!("/admin/api/v1/clientLogs/{}", id[0])).await?;
+    ensure!(log["meta"][0]["value"] == "6b1c", "{log}");
+
+    // Metadata counts: empty logs with ~730 bytes of metadata each, under a
+    // 2000-byte quota per person, keep two.
+    let meta = server.token_for("meta@example.com").await?;
+    let data: Value = (0..7)
+        .map(|n| json!({"key": format!("k{n}"), "value": "m".repeat(80)}))
+        .collect();
+    let mut ids = Vec::new();
+    for _ in 0..4 {
+        let log = upload_log(&http, base, &meta, Vec::new(), data.clone()).await?;
+        ensure!(log["size"] == 0, "{log}");
+        ids.push(log["id"].as_str().context("no id")?.to_owned());
+    }
+    let kept = logs_of(&http, base, "meta@example.com").await?;
+    ensure!(
+        kept == [ids[3].clone(), ids[2].clone()],
+        "kept {kept:?} of {ids:?}"
+    );
+    // And is bounded.
+    let session = start(&http, base, &meta, "huge-meta.txt").await?;
+    let (status, _) = put(&http, &session, Vec::new()).await?;
+    ensure!(status == StatusCode::NO_CONTENT);
+    let huge: Value = (0..40)
+        .map(|n| json!({"key": format!("k{n}"), "value": "h".repeat(2000)}))
+        .collect();
+    expect_error(
+        &finalize_with(&http, base, &meta, &session, huge).await?,
+        StatusCode::BAD_REQUEST,
+    )?;
+
+    // One person's flood evicts their own logs, not everyone else's.
+    let victim = server.token_for("victim@example.com").await?;
+    let kept_log = upload_log(&http, base, &victim, vec![b'v'; 500], json!([])).await?;
+    let flood = server.token_for("flood@example.com").await?;
+    for _ in 0..10 {
+        upload_log(&http, base, &flood, vec![b'f'; 1000], json!([])).await?;
+    }
+    let victims = logs_of(&http, base, "victim@example.com").await?;
+    ensure!(
+        victims.first().map(String::as_str) == kept_log["id"].as_str(),
+        "the victim's log was evicted: {victims:?}"
+    );
+    let flooded = logs_of(&http, base, "flood@example.com").await?;
+    ensure!(flooded.len() == 1, "the flood kept {flooded:?}");
+    eprintln!(
+        "after 10 × 1000 bytes from one person: victim kept {} log(s), the flooder {}",
+        victims.len(),
+        flooded.len()
+    );
+    Ok(())
+}
+on_every_backend!(
+    metadata_counts_finalizing_is_once_and_each_person_has_a_quota,
+    metadata_and_quota,
+    quota_caps
+);
