@@ -439,8 +439,7 @@ mod tests {
             SECRET,
         );
         let why = verify(&jwt, "i1", SECRET)
-            .err()
-            .expect("a string exp is refused")
+            .expect_err("a string exp is refused")
             .to_string();
         assert!(!why.contains("script"), "{why}");
     }
