@@ -188,3 +188,48 @@ impl FreshDatabase {
         }
     }
 }
+
+/// Whether this run is CI's (`CI=true`): there, a test that needs a service
+/// or a tool which is missing fails instead of skipping.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// The value of the environment variable `name` that names a test service
+/// (`WEBEX_TEST_DATABASE_URL`, `WEBEX_TEST_REDIS_URL`): `None` when unset
+/// or empty, with a note on stderr, so the caller skips that case — except
+/// under `CI=true`, where an unset variable panics, so CI never passes a
+/// case it did not run.
+///
+/// ```
+/// let url = webex_server::testing::service_url("WEBEX_TEST_NOTHING_SET_HERE");
+/// # if !webex_server::testing::in_ci() {
+/// assert!(url.is_none());
+/// # }
+/// ```
+pub fn service_url(name: &str) -> Option<String> {
+    match std::env::var(name) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            skip_or_fail(&format!("{name} is unset"));
+            None
+        }
+    }
+}
+
+/// `WEBEX_TEST_DATABASE_URL` (a PostgreSQL server), as [`service_url`] reads it.
+pub fn postgres_url() -> Option<String> {
+    service_url("WEBEX_TEST_DATABASE_URL")
+}
+
+/// `WEBEX_TEST_REDIS_URL`, as [`service_url`] reads it.
+pub fn redis_url() -> Option<String> {
+    service_url("WEBEX_TEST_REDIS_URL")
+}
+
+/// Notes on stderr that a case is skipped because `why`; under `CI=true`
+/// panics instead.
+pub fn skip_or_fail(why: &str) {
+    assert!(!in_ci(), "CI=true and {why}: CI runs every case");
+    eprintln!("skipped: {why}");
+}

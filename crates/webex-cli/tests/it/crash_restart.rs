@@ -186,8 +186,7 @@ async fn sqlite_keeps_every_acknowledged_registration_across_sigkill() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_keeps_every_acknowledged_registration_across_sigkill() {
-    let Ok(admin_url) = std::env::var("WEBEX_TEST_DATABASE_URL") else {
-        eprintln!("skipped: WEBEX_TEST_DATABASE_URL is not set");
+    let Some(admin_url) = webex_server::testing::postgres_url() else {
         return;
     };
     on_fresh_postgres(&admin_url, |url| async move {

@@ -534,11 +534,7 @@ fn sqlite(dir: &tempfile::TempDir, name: &str) -> String {
 }
 
 fn postgres() -> Option<String> {
-    let url = std::env::var("WEBEX_TEST_DATABASE_URL").ok();
-    if url.is_none() {
-        eprintln!("skipped: WEBEX_TEST_DATABASE_URL is not set");
-    }
-    url
+    webex_server::testing::postgres_url()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

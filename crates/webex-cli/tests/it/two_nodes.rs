@@ -126,11 +126,10 @@ async fn expect_event(ws: &mut Ws, published: &Value, n: u32) {
 
 #[tokio::test]
 async fn two_server_processes_share_devices_events_and_revocations() {
-    let (Ok(db), Ok(redis)) = (
-        std::env::var("WEBEX_TEST_DATABASE_URL"),
-        std::env::var("WEBEX_TEST_REDIS_URL"),
+    let (Some(db), Some(redis)) = (
+        webex_server::testing::postgres_url(),
+        webex_server::testing::redis_url(),
     ) else {
-        eprintln!("skipped: set WEBEX_TEST_DATABASE_URL and WEBEX_TEST_REDIS_URL");
         return;
     };
     on_fresh_postgres(&db, |url| scenario(url, redis)).await;

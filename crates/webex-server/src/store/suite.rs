@@ -3,7 +3,7 @@
 //! Each case is an async fn over `&dyn Store`; [`suite!`] turns every case
 //! into one test per backend. SQLite runs in a fresh temporary file;
 //! PostgreSQL in a fresh database on the server `WEBEX_TEST_DATABASE_URL`
-//! names (skipped when unset), dropped at the end even if the case panics.
+//! names (skipped when unset; a failure under `CI=true`), dropped at the end even if the case panics.
 
 #![allow(clippy::unwrap_used)] // Tests: a failed unwrap is a failed test.
 
@@ -54,10 +54,7 @@ impl Harness {
 
     /// `None` (with a note on stderr) when no PostgreSQL server is configured.
     async fn postgres() -> Option<Self> {
-        let Ok(admin_url) = std::env::var("WEBEX_TEST_DATABASE_URL") else {
-            eprintln!("skipping PostgreSQL store test: WEBEX_TEST_DATABASE_URL is unset");
-            return None;
-        };
+        let admin_url = crate::testing::postgres_url()?;
         let db = FreshDatabase::create(&admin_url).await.unwrap();
         let store = connect(&db.url).await.unwrap();
         Some(Self {
@@ -1356,8 +1353,7 @@ async fn sqlite_migration_unpacks_packed_family_ids() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_migration_unpacks_packed_family_ids() {
-    let Ok(admin_url) = std::env::var("WEBEX_TEST_DATABASE_URL") else {
-        eprintln!("skipping PostgreSQL store test: WEBEX_TEST_DATABASE_URL is unset");
+    let Some(admin_url) = crate::testing::postgres_url() else {
         return;
     };
     let db = FreshDatabase::create(&admin_url).await.unwrap();

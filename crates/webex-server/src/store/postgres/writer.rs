@@ -486,8 +486,7 @@ mod tests {
     /// again after the jobs before it committed: every caller gets `Ok`.
     #[tokio::test]
     async fn a_deadlock_between_batches_reaches_no_caller() {
-        let Ok(admin) = std::env::var("WEBEX_TEST_DATABASE_URL") else {
-            eprintln!("skipping: WEBEX_TEST_DATABASE_URL is unset");
+        let Some(admin) = crate::testing::postgres_url() else {
             return;
         };
         let db = FreshDatabase::create(&admin).await.unwrap();
@@ -547,8 +546,7 @@ mod tests {
     /// and after it are stored.
     #[tokio::test]
     async fn a_failure_mid_batch_fails_alone() {
-        let Ok(admin) = std::env::var("WEBEX_TEST_DATABASE_URL") else {
-            eprintln!("skipping: WEBEX_TEST_DATABASE_URL is unset");
+        let Some(admin) = crate::testing::postgres_url() else {
             return;
         };
         let db = FreshDatabase::create(&admin).await.unwrap();

@@ -12,13 +12,7 @@ const CASE_GUARD: Duration = Duration::from_secs(60);
 
 /// The PostgreSQL server the tests may use, if any.
 pub fn postgres_url() -> Option<String> {
-    match std::env::var("WEBEX_TEST_DATABASE_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            eprintln!("WEBEX_TEST_DATABASE_URL unset: PostgreSQL cases skipped");
-            None
-        }
-    }
+    webex_server::testing::postgres_url()
 }
 
 /// Runs `case` on a server per backend (SQLite, then PostgreSQL when

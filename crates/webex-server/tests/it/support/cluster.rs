@@ -17,10 +17,7 @@ impl Cluster {
     /// Starts both nodes; `None` (with a note on stderr) when
     /// `WEBEX_TEST_REDIS_URL` or `WEBEX_TEST_DATABASE_URL` is unset.
     pub async fn start() -> Option<Self> {
-        let Ok(redis) = std::env::var("WEBEX_TEST_REDIS_URL") else {
-            eprintln!("skipped: set WEBEX_TEST_REDIS_URL and WEBEX_TEST_DATABASE_URL");
-            return None;
-        };
+        let redis = webex_server::testing::redis_url()?;
         Self::start_on(redis.clone(), redis, |_| {}).await
     }
 
@@ -33,10 +30,7 @@ impl Cluster {
         redis_b: String,
         tweak: impl Fn(&mut ServerConfig),
     ) -> Option<Self> {
-        let Ok(db) = std::env::var("WEBEX_TEST_DATABASE_URL") else {
-            eprintln!("skipped: set WEBEX_TEST_DATABASE_URL");
-            return None;
-        };
+        let db = webex_server::testing::postgres_url()?;
         let suffix = uuid::Uuid::new_v4().simple().to_string();
         let a = TestServer::start_postgres(&db, |c| {
             tweak(c);

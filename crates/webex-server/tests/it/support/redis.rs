@@ -33,7 +33,10 @@ impl RedisProcess {
             .spawn();
         let child = match child {
             Ok(c) => c,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                webex_server::testing::skip_or_fail("redis-server is not on PATH");
+                return None;
+            }
             Err(e) => panic!("starting redis-server: {e}"),
         };
         let redis = Self { child, port };
