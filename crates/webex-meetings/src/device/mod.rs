@@ -26,12 +26,32 @@ pub(crate) fn request_body(name: &str, ttl: Option<u64>) -> DeviceRequest {
 }
 
 /// `POST {wdm}/devices`.
+///
+/// WDM has created the device once it answers 2xx. When that answer cannot
+/// be read as a device but names one (`url`), the device is deleted before
+/// the error is returned: nothing else could ever delete it, and every such
+/// attempt would use up one of the user's device slots.
 pub(crate) async fn create(http: &Http, wdm: &str, body: &DeviceRequest) -> Result<Device, Error> {
     let mut url = join(wdm, "devices")?;
     url.set_query(Some(UPSTREAM));
     let body = to_json("the device request", wdm, body)?;
-    http.json(HttpRequest::new(Method::POST, url).json(body))
-        .await
+    let response = http
+        .send(HttpRequest::new(Method::POST, url).json(body))
+        .await?;
+    let error = match response.json::<Device>() {
+        Ok(device) => return Ok(device),
+        Err(e) => e,
+    };
+    let created = serde_json::from_slice::<Value>(&response.body)
+        .ok()
+        .and_then(|v| v.get("url").and_then(Value::as_str).map(str::to_owned));
+    if let Some(created) = created {
+        tracing::warn!(device = %created, error = %error, "unreadable device answer: deleting the device WDM created");
+        if let Err(e) = delete(http, &created).await {
+            tracing::warn!(device = %created, error = %e, "could not delete the unreadable device");
+        }
+    }
+    Err(error)
 }
 
 /// What a refresh found.

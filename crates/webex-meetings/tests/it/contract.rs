@@ -1,0 +1,337 @@
+//! The contract suite: the SDK against answers shaped like Webex's cloud
+//! sends them, one test per shape.
+//!
+//! Each shape is written from what the official SDK (webex@3.12.0) reads
+//! and what its own fixtures show (see `/docs/FIDELITY.md`), in this
+//! project's own data. The harness is a recording proxy in front of the
+//! real server ([`Cloud`]): the server believes the proxy is its public
+//! URL, so every URL it hands out leads back through the proxy, and each
+//! test rewrites the few answers whose cloud shape it checks.
+#![allow(clippy::unwrap_used)]
+
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use webex_meetings::{Credentials, Meetings, Webex, WebexConfig};
+use webex_server::testing::TestServer;
+
+use crate::support::{quick_timeouts, within};
+
+/// A path prefix the proxy drops: "another cluster" on the same server.
+pub const CLUSTER_B: &str = "/cluster-b";
+
+/// One request the SDK sent through the proxy.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    pub method: String,
+    /// Path and query.
+    pub uri: String,
+    pub headers: axum::http::HeaderMap,
+    pub body: Value,
+}
+
+/// One answer, as the server gave it or as a rewrite makes it.
+pub struct Answer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+
+    pub fn with_json(mut self, body: &Value) -> Self {
+        self.body = serde_json::to_vec(body).unwrap();
+        self
+    }
+
+    pub fn empty(status: u16) -> Self {
+        Self {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+}
+
+/// Rewrites one answer: `Some` replaces it, `None` leaves it to the next
+/// rewrite (or as the server gave it).
+type Rewrite = Arc<dyn Fn(&Seen, &Answer) -> Option<Answer> + Send + Sync>;
+
+/// Holds matching requests: before they reach the server (`true`) or
+/// after, before the answer goes back (`false`).
+type Delay = (
+    Arc<dyn Fn(&Seen) -> bool + Send + Sync>,
+    std::time::Duration,
+    bool,
+);
+
+#[derive(Clone)]
+struct Proxy {
+    server: String,
+    proxy: String,
+    client: reqwest::Client,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    rewrites: Arc<Mutex<Vec<Rewrite>>>,
+    delays: Arc<Mutex<Vec<Delay>>>,
+}
+
+impl Proxy {
+    async fn hold(&self, seen: &Seen, before: bool) {
+        let wait = self
+            .delays
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(matches, _, b)| *b == before && matches(seen))
+            .map(|(_, d, _)| *d)
+            .max();
+        if let Some(wait) = wait {
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+/// The real server behind a recording, rewriting proxy.
+pub struct Cloud {
+    pub server: TestServer,
+    /// The proxy's base URL (what the server calls its public URL).
+    pub base: String,
+    proxy: Proxy,
+}
+
+impl Cloud {
+    pub async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let public = base.clone();
+        let server = TestServer::start_with(|c| c.public_url = Some(public))
+            .await
+            .unwrap();
+        let proxy = Proxy {
+            // `base_url()` is the public URL, this proxy: go to the socket.
+            server: format!("http://{}", server.server().local_addr()),
+            proxy: base.clone(),
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            seen: Arc::default(),
+            rewrites: Arc::default(),
+            delays: Arc::default(),
+        };
+        let router = axum::Router::new()
+            .fallback(forward)
+            .with_state(proxy.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        Self {
+            server,
+            base,
+            proxy,
+        }
+    }
+
+    /// Adds a rewrite, tried before those added earlier.
+    pub fn rewrite(&self, f: impl Fn(&Seen, &Answer) -> Option<Answer> + Send + Sync + 'static) {
+        self.proxy.rewrites.lock().unwrap().insert(0, Arc::new(f));
+    }
+
+    /// Holds requests matching `matches` for `wait`: before they reach the
+    /// server when `before`, else after (the server acted; the answer is
+    /// late).
+    pub fn delay(
+        &self,
+        matches: impl Fn(&Seen) -> bool + Send + Sync + 'static,
+        wait: std::time::Duration,
+        before: bool,
+    ) {
+        self.proxy
+            .delays
+            .lock()
+            .unwrap()
+            .push((Arc::new(matches), wait, before));
+    }
+
+    /// Stops holding any request.
+    pub fn no_delays(&self) {
+        self.proxy.delays.lock().unwrap().clear();
+    }
+
+    /// Every request so far.
+    pub fn seen(&self) -> Vec<Seen> {
+        self.proxy.seen.lock().unwrap().clone()
+    }
+
+    /// The requests whose method is `method` and whose path contains `part`.
+    pub fn requests(&self, method: &str, part: &str) -> Vec<Seen> {
+        self.seen()
+            .into_iter()
+            .filter(|s| s.method == method && s.uri.split('?').next().unwrap().contains(part))
+            .collect()
+    }
+
+    pub fn discovery_url(&self) -> String {
+        format!("{}/u2c/api/v1", self.base)
+    }
+
+    /// A registered SDK for `email`, through the proxy.
+    pub async fn user(&self, email: &str) -> (Webex, Meetings) {
+        let token = self.server.token_for(email).await.unwrap();
+        let webex = Webex::init(self.config(&token).build().unwrap());
+        let meetings = webex.meetings();
+        within(meetings.register()).await.unwrap();
+        (webex, meetings)
+    }
+
+    pub fn config(&self, token: &str) -> webex_meetings::WebexConfigBuilder {
+        WebexConfig::builder(Credentials::access_token(token))
+            .discovery_url(self.discovery_url())
+            .device_name("contract")
+            .timeouts(quick_timeouts())
+            .meeting_preferences(false)
+    }
+}
+
+async fn forward(State(p): State<Proxy>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let bytes: Bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    let uri = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_default();
+    let seen = Seen {
+        method: parts.method.to_string(),
+        uri: uri.clone(),
+        headers: parts.headers.clone(),
+        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    };
+    p.seen.lock().unwrap().push(seen.clone());
+    p.hold(&seen, true).await;
+    // `/cluster-b/…` stands for another Locus cluster: the same server.
+    let target = uri.strip_prefix(CLUSTER_B).unwrap_or(&uri);
+    let mut out = p
+        .client
+        .request(parts.method.clone(), format!("{}{target}", p.server));
+    for (name, value) in &parts.headers {
+        if name != "host" && name != "content-length" {
+            out = out.header(name, value);
+        }
+    }
+    let answer = match out.body(bytes.to_vec()).send().await {
+        Ok(r) => {
+            let status = r.status().as_u16();
+            let headers = r
+                .headers()
+                .iter()
+                .filter(|(n, _)| *n != "content-length" && *n != "transfer-encoding")
+                .filter_map(|(n, v)| Some((n.to_string(), v.to_str().ok()?.to_owned())))
+                .collect();
+            let body = r.bytes().await.unwrap_or_default().to_vec();
+            // Mercury goes straight to the server: this proxy speaks HTTP only.
+            let ws_proxy = p.proxy.replacen("http://", "ws://", 1);
+            let ws_server = p.server.replacen("http://", "ws://", 1);
+            let body = String::from_utf8(body)
+                .map(|s| s.replace(&ws_proxy, &ws_server).into_bytes())
+                .unwrap_or_else(|e| e.into_bytes());
+            Answer {
+                status,
+                headers,
+                body,
+            }
+        }
+        Err(e) => Answer {
+            status: 502,
+            headers: Vec::new(),
+            body: e.to_string().into_bytes(),
+        },
+    };
+    p.hold(&seen, false).await;
+    let rewrites: Vec<Rewrite> = p.rewrites.lock().unwrap().clone();
+    let answer = rewrites
+        .iter()
+        .find_map(|r| r(&seen, &answer))
+        .unwrap_or(answer);
+    let mut response = (
+        axum::http::StatusCode::from_u16(answer.status).unwrap(),
+        answer.body,
+    )
+        .into_response();
+    for (name, value) in answer.headers {
+        if let (Ok(n), Ok(v)) = (
+            axum::http::HeaderName::from_bytes(name.as_bytes()),
+            axum::http::HeaderValue::from_str(&value),
+        ) {
+            response.headers_mut().append(n, v);
+        }
+    }
+    response
+}
+
+/// Whether `seen` is `method` on a path ending with `suffix` (query ignored).
+pub fn is(seen: &Seen, method: &str, suffix: &str) -> bool {
+    seen.method == method && seen.uri.split('?').next().unwrap().ends_with(suffix)
+}
+
+// ------------------------------------------------------------ WDM answers
+
+/// WDM leaves `type` and `lastModified` out of some feature toggles; the
+/// official SDK defaults every feature field.
+#[tokio::test]
+async fn wdm_features_without_type_or_last_modified() {
+    let cloud = Cloud::start().await;
+    cloud.rewrite(|seen, answer| {
+        if !is(seen, "POST", "/wdm/api/v1/devices") || answer.status >= 300 {
+            return None;
+        }
+        let mut device = answer.json();
+        for group in ["developer", "entitlement", "user"] {
+            device["features"][group] = json!([{"key": "k", "val": "true"}, {"key": "bare"}]);
+        }
+        Some(Answer {
+            status: answer.status,
+            headers: answer.headers.clone(),
+            body: serde_json::to_vec(&device).unwrap(),
+        })
+    });
+    let (_webex, meetings) = cloud.user("features@example.com").await;
+    let device = meetings.device().unwrap();
+    assert_eq!(device.features.user[0].kind, None);
+    assert_eq!(device.features.user[1].val, "");
+    within(meetings.unregister()).await.unwrap();
+}
+
+/// A 2xx device answer the SDK cannot read still created a device: it is
+/// deleted, not leaked toward the user's device limit.
+#[tokio::test]
+async fn an_unreadable_device_answer_deletes_the_device() {
+    let cloud = Cloud::start().await;
+    cloud.rewrite(|seen, answer| {
+        if !is(seen, "POST", "/wdm/api/v1/devices") || answer.status >= 300 {
+            return None;
+        }
+        let mut device = answer.json();
+        device["features"] = json!("not an object");
+        Some(Answer {
+            status: answer.status,
+            headers: answer.headers.clone(),
+            body: serde_json::to_vec(&device).unwrap(),
+        })
+    });
+    let token = cloud.server.token_for("leak@example.com").await.unwrap();
+    let meetings = Webex::init(cloud.config(&token).build().unwrap()).meetings();
+    for _ in 0..2 {
+        within(meetings.register()).await.unwrap_err();
+    }
+    let left = crate::support::devices(&cloud.server, &token).await;
+    assert!(left.is_empty(), "leaked: {left:?}");
+}
