@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use webex_wire::locus::{JoinDevice, JoinRequest, LeaveRequest, Locus};
 
-use super::collection::{Collection, Source};
+use super::collection::{Collection, Input, Source};
 use super::destination::Destination;
 use super::error::MeetingError;
 use super::meeting::{Meeting, MeetingState, Origin};
@@ -283,10 +283,7 @@ impl Meeting {
             requests::leave(&shared.http, &url, &self_id, &body),
         )
         .await?;
-        shared
-            .locus
-            .handle(&shared, answer.locus, Some(self), Source::Api)?;
-        Ok(())
+        self.apply_answer(&shared, answer)
     }
 
     /// Ends the meeting for everyone (`POST {locusUrl}/end`; host only). The
@@ -307,10 +304,31 @@ impl Meeting {
         let body = serde_json::Value::Object(body);
         let answer =
             requests::bounded("end", limit, requests::end(&shared.http, &url, body)).await?;
-        shared
-            .locus
-            .handle(&shared, answer.locus, Some(self), Source::Api)?;
-        Ok(())
+        self.apply_answer(&shared, answer)
+    }
+
+    /// Applies the Locus a change answered with; without one (a `202` or
+    /// `204` from the cloud) the change still happened, and the meeting is
+    /// fetched again (`GET {locusUrl}`) in the background, as events may
+    /// never say it.
+    fn apply_answer(
+        &self,
+        shared: &Arc<Shared>,
+        answer: Option<Locus>,
+    ) -> Result<(), MeetingError> {
+        match answer {
+            Some(doc) => shared
+                .locus
+                .handle(shared, doc, Some(self), Source::Api)
+                .map(|_| ()),
+            None => {
+                shared.locus.schedule(Input::Resync {
+                    meeting: self.clone(),
+                    after: std::time::Duration::ZERO,
+                });
+                Ok(())
+            }
+        }
     }
 
     /// The working copy and its URL, or why there is none.

@@ -335,3 +335,79 @@ async fn an_unreadable_device_answer_deletes_the_device() {
     let left = crate::support::devices(&cloud.server, &token).await;
     assert!(left.is_empty(), "leaked: {left:?}");
 }
+
+// ----------------------------------------------------- Locus change answers
+
+/// Waits until `done()` holds.
+pub async fn eventually(mut done: impl FnMut() -> bool) {
+    within(async {
+        while !done() {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    })
+    .await
+}
+
+/// `email` registered through `cloud`, in the meeting at `destination`.
+async fn joined(
+    cloud: &Cloud,
+    email: &str,
+    destination: &str,
+) -> (Webex, Meetings, webex_meetings::Meeting) {
+    let (webex, meetings) = cloud.user(email).await;
+    let meeting = within(meetings.create(destination)).await.unwrap();
+    within(meeting.join()).await.unwrap();
+    assert!(meeting.is_joined());
+    (webex, meetings, meeting)
+}
+
+/// Leave answered `status` with no body at all.
+async fn leave_without_a_body(status: u16) {
+    let cloud = Cloud::start().await;
+    cloud.rewrite(move |seen, answer| {
+        (is(seen, "PUT", "/leave") && answer.status < 300).then(|| Answer::empty(status))
+    });
+    let (_webex, _meetings, meeting) =
+        joined(&cloud, "leaver@example.com", "leaver@example.com").await;
+    within(meeting.leave()).await.unwrap();
+    // The roster comes from the event or the GET that follows.
+    eventually(|| !meeting.is_joined()).await;
+}
+
+#[tokio::test]
+async fn leave_answered_204_without_a_body() {
+    leave_without_a_body(204).await;
+}
+
+#[tokio::test]
+async fn leave_answered_200_without_a_body() {
+    leave_without_a_body(200).await;
+}
+
+/// End answered `202 Accepted` with no body, as the cloud does.
+#[tokio::test]
+async fn end_answered_202_without_a_body() {
+    let cloud = Cloud::start().await;
+    cloud.rewrite(|seen, answer| {
+        (is(seen, "POST", "/end") && answer.status < 300).then(|| Answer::empty(202))
+    });
+    let (_webex, meetings, meeting) =
+        joined(&cloud, "ender@example.com", "ender@example.com").await;
+    within(meeting.end_for_all()).await.unwrap();
+    eventually(|| meetings.list().is_empty()).await;
+}
+
+/// A 2xx leave whose body has no `locus` (the official SDK applies
+/// `body.locus` only when present).
+#[tokio::test]
+async fn leave_answered_with_a_body_without_locus() {
+    let cloud = Cloud::start().await;
+    cloud.rewrite(|seen, answer| {
+        (is(seen, "PUT", "/leave") && answer.status < 300)
+            .then(|| Answer::empty(200).with_json(&json!({"mediaConnections": []})))
+    });
+    let (_webex, _meetings, meeting) =
+        joined(&cloud, "leaver2@example.com", "leaver2@example.com").await;
+    within(meeting.leave()).await.unwrap();
+    eventually(|| !meeting.is_joined()).await;
+}
