@@ -22,6 +22,7 @@ mod error;
 mod events;
 mod meeting;
 mod options;
+mod permission;
 mod requests;
 mod roster;
 pub(crate) mod worker;

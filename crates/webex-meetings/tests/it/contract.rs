@@ -411,3 +411,136 @@ async fn leave_answered_with_a_body_without_locus() {
     within(meeting.leave()).await.unwrap();
     eventually(|| !meeting.is_joined()).await;
 }
+
+// ------------------------------------------------------------- meetingInfo
+
+/// An unsigned JWT whose `exp` is `exp` (seconds since the epoch).
+fn jwt(exp: u64, marker: &str) -> String {
+    use base64::Engine;
+    let enc = |v: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+    format!(
+        "{}.{}.sig",
+        enc(br#"{"alg":"none","typ":"JWT"}"#),
+        enc(json!({"exp": exp, "jti": marker}).to_string().as_bytes())
+    )
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// The join requests seen (by address or at a known Locus).
+fn joins(cloud: &Cloud) -> Vec<Seen> {
+    cloud
+        .seen()
+        .into_iter()
+        .filter(|s| is(s, "POST", "/loci/call") || is(s, "POST", "/participant"))
+        .collect()
+}
+
+/// Rewrites meetingInfo answers with `f` (answers 2xx only).
+fn on_meeting_info(cloud: &Cloud, f: impl Fn(&Seen, &mut Value) + Send + Sync + 'static) {
+    cloud.rewrite(move |seen, answer| {
+        if !is(seen, "POST", "/meetingInfo") || answer.status >= 300 {
+            return None;
+        }
+        let mut info = answer.json();
+        f(seen, &mut info);
+        Some(Answer::empty(answer.status).with_json(&info))
+    });
+}
+
+/// meetingInfo's `permissionToken` reaches the join body.
+#[tokio::test]
+async fn meeting_info_permission_token_is_sent_in_the_join() {
+    let cloud = Cloud::start().await;
+    let token = jwt(now_secs() + 3600, "long");
+    let given = token.clone();
+    on_meeting_info(&cloud, move |_, info| {
+        info["permissionToken"] = json!(given);
+    });
+    let (_webex, _meetings, _meeting) =
+        joined(&cloud, "perm@example.com", "perm@example.com").await;
+    let joins = joins(&cloud);
+    assert_eq!(joins.len(), 1);
+    assert_eq!(joins[0].body["permissionToken"], json!(token));
+    assert_eq!(cloud.requests("POST", "/meetingInfo").len(), 1);
+}
+
+/// A `permissionToken` that expires within 30 s is refreshed (meetingInfo
+/// again, with the old token) before the join, which carries the new one.
+#[tokio::test]
+async fn an_expiring_permission_token_is_refreshed_before_the_join() {
+    let cloud = Cloud::start().await;
+    let old = jwt(now_secs() + 5, "old");
+    let fresh = jwt(now_secs() + 3600, "fresh");
+    let (o, f) = (old.clone(), fresh.clone());
+    on_meeting_info(&cloud, move |seen, info| {
+        let refreshing = seen.body.get("permissionToken").is_some();
+        info["permissionToken"] = json!(if refreshing { &f } else { &o });
+    });
+    let (_webex, _meetings, _meeting) =
+        joined(&cloud, "perm2@example.com", "perm2@example.com").await;
+    let infos = cloud.requests("POST", "/meetingInfo");
+    assert_eq!(infos.len(), 2);
+    assert_eq!(infos[1].body["permissionToken"], json!(old));
+    assert_eq!(infos[1].body["sipUrl"], infos[0].body["sipUrl"]);
+    assert_eq!(joins(&cloud)[0].body["permissionToken"], json!(fresh));
+}
+
+// ------------------------------------------------------------- join request
+
+/// The join body carries what the official SDK always sends.
+#[tokio::test]
+async fn the_join_body_has_the_official_fields() {
+    let cloud = Cloud::start().await;
+    let (_webex, meetings, _meeting) = joined(&cloud, "body@example.com", "body@example.com").await;
+    let join = &joins(&cloud)[0];
+    let device = meetings.device().unwrap();
+    let body = &join.body;
+    assert_eq!(body["device"]["url"], json!(device.url));
+    assert_eq!(body["device"]["deviceType"], "WEB");
+    assert_eq!(body["allowMultiDevice"], true);
+    assert_eq!(body["supportsNativeLobby"], 1);
+    assert_eq!(body["respOnlySdp"], true);
+    assert_eq!(body["moveMediaToResource"], false);
+    assert_eq!(body["ensureConversation"], false);
+    assert!(body.as_object().unwrap().contains_key("usingResource"));
+    assert!(body["usingResource"].is_null());
+    assert_eq!(
+        body["clientMediaPreferences"],
+        json!({"ipver": 0, "joinCookie": null, "preferTranscoding": true})
+    );
+    assert!(
+        body["correlationId"]
+            .as_str()
+            .is_some_and(|c| !c.is_empty())
+    );
+    assert!(join.uri.contains("alternateRedirect=true"), "{}", join.uri);
+}
+
+// ---------------------------------------------------------------- redirects
+
+/// meetingInfo's `locusClusterUrl` says where a join by address goes.
+#[tokio::test]
+async fn meeting_info_locus_cluster_url_is_where_the_join_goes() {
+    let cloud = Cloud::start().await;
+    let cluster = format!("{}{CLUSTER_B}/locus/api/v1", cloud.base);
+    on_meeting_info(&cloud, move |_, info| {
+        info["locusClusterUrl"] = json!(cluster);
+    });
+    let (_webex, _meetings, _meeting) =
+        joined(&cloud, "cluster@example.com", "cluster@example.com").await;
+    let joins = joins(&cloud);
+    assert_eq!(joins.len(), 1);
+    assert!(
+        joins[0]
+            .uri
+            .starts_with(&format!("{CLUSTER_B}/locus/api/v1/loci/call")),
+        "{}",
+        joins[0].uri
+    );
+}
