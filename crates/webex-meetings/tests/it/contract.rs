@@ -522,7 +522,143 @@ async fn the_join_body_has_the_official_fields() {
     assert!(join.uri.contains("alternateRedirect=true"), "{}", join.uri);
 }
 
+/// Every request names this SDK in `User-Agent`, and `spark-user-agent`
+/// follows the official clients' `webex/<version> (<platform>)` format.
+#[tokio::test]
+async fn requests_carry_an_honest_user_agent_in_the_cloud_format() {
+    let cloud = Cloud::start().await;
+    let (_webex, meetings) = cloud.user("agent@example.com").await;
+    within(meetings.unregister()).await.unwrap();
+    let seen = cloud.seen();
+    assert!(!seen.is_empty());
+    for s in &seen {
+        let header = |n: &str| {
+            s.headers
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let ua = header("user-agent");
+        assert!(ua.starts_with("webex-rs/"), "{} User-Agent {ua:?}", s.uri);
+        let spark = header("spark-user-agent");
+        assert!(
+            spark.starts_with("webex/") && spark.contains(" (rust) webex-rs/"),
+            "{} spark-user-agent {spark:?}",
+            s.uri
+        );
+        assert_eq!(header("cisco-no-http-redirect"), "true", "{}", s.uri);
+    }
+}
+
+/// `X-Cisco-Part-Route-Token` from a Locus answer is echoed on later
+/// requests to that Locus.
+#[tokio::test]
+async fn the_route_token_is_echoed_to_its_locus() {
+    let cloud = Cloud::start().await;
+    cloud.rewrite(|seen, answer| {
+        if !is(seen, "POST", "/participant") || answer.status >= 300 {
+            return None;
+        }
+        let mut headers = answer.headers.clone();
+        headers.push(("X-Cisco-Part-Route-Token".into(), "route-1".into()));
+        Some(Answer {
+            status: answer.status,
+            headers,
+            body: answer.body.clone(),
+        })
+    });
+    let (_a, _alice, _first) = joined(&cloud, "host@example.com", "host@example.com").await;
+    // Bob joins the running meeting at its Locus (meetingInfo names it).
+    let (_b, _bob, meeting) = joined(&cloud, "guest@example.com", "host@example.com").await;
+    assert!(is(joins(&cloud).last().unwrap(), "POST", "/participant"));
+    within(meeting.leave()).await.unwrap();
+    let leave = cloud.requests("PUT", "/leave");
+    assert_eq!(leave.len(), 1);
+    assert_eq!(
+        leave[0]
+            .headers
+            .get("x-cisco-part-route-token")
+            .and_then(|v| v.to_str().ok()),
+        Some("route-1")
+    );
+}
+
 // ---------------------------------------------------------------- redirects
+
+/// A join answered `404 {"errorCode":2000002,"location":…}` is sent again
+/// to that location.
+#[tokio::test]
+async fn a_locus_2000002_redirect_is_followed() {
+    let cloud = Cloud::start().await;
+    let base = cloud.base.clone();
+    let once = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    cloud.rewrite(move |seen, _| {
+        if !is(seen, "POST", "/loci/call") || once.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return None;
+        }
+        let location = format!("{base}{CLUSTER_B}/locus/api/v1/loci/call?alternateRedirect=true");
+        Some(Answer::empty(404).with_json(&json!({"errorCode": 2000002, "location": location})))
+    });
+    let (_webex, _meetings, _meeting) =
+        joined(&cloud, "redir@example.com", "redir@example.com").await;
+    let calls = cloud.requests("POST", "/loci/call");
+    assert_eq!(calls.len(), 2);
+    assert!(
+        calls[1].uri.starts_with(&format!("{CLUSTER_B}/")),
+        "{}",
+        calls[1].uri
+    );
+    assert!(calls[1].headers.contains_key("authorization"));
+    assert_eq!(calls[1].body, calls[0].body);
+}
+
+/// A `cisco-location` header sends the same request there.
+#[tokio::test]
+async fn a_cisco_location_header_is_followed() {
+    let cloud = Cloud::start().await;
+    let base = cloud.base.clone();
+    cloud.rewrite(move |seen, _| {
+        if seen.method != "GET" || !seen.uri.starts_with("/locus/api/v1/loci") {
+            return None;
+        }
+        let location = format!("{base}{CLUSTER_B}{}", seen.uri);
+        Some(Answer {
+            status: 200,
+            headers: vec![("cisco-location".into(), location)],
+            body: Vec::new(),
+        })
+    });
+    let (_webex, meetings) = cloud.user("located@example.com").await;
+    within(meetings.sync()).await.unwrap();
+    let gets = cloud.requests("GET", "/locus/api/v1/loci");
+    assert_eq!(gets.len(), 2);
+    assert!(gets[1].uri.starts_with(CLUSTER_B));
+}
+
+/// Redirects are followed only up to a hop limit.
+#[tokio::test]
+async fn redirects_stop_at_the_hop_limit() {
+    let cloud = Cloud::start().await;
+    let base = cloud.base.clone();
+    cloud.rewrite(move |seen, _| {
+        (seen.method == "GET" && seen.uri.contains("/locus/api/v1/loci")).then(|| Answer {
+            status: 200,
+            headers: vec![("cisco-location".into(), format!("{base}/locus/api/v1/loci"))],
+            body: Vec::new(),
+        })
+    });
+    let (_webex, meetings) = cloud.user("loop@example.com").await;
+    let e = within(meetings.sync()).await.unwrap_err();
+    assert!(
+        matches!(
+            &e,
+            webex_meetings::MeetingError::Request(webex_meetings::Error::TooManyRedirects { .. })
+        ),
+        "{e:?}"
+    );
+    assert_eq!(cloud.requests("GET", "/locus/api/v1/loci").len(), 11);
+}
 
 /// meetingInfo's `locusClusterUrl` says where a join by address goes.
 #[tokio::test]
@@ -543,4 +679,40 @@ async fn meeting_info_locus_cluster_url_is_where_the_join_goes() {
         "{}",
         joins[0].uri
     );
+}
+
+// ------------------------------------------------------------ bearer token
+
+/// A Locus URL on a host outside the catalog and the allowed domains gets
+/// no token: the join fails with a typed error before anything is sent.
+#[tokio::test]
+async fn a_locus_url_on_a_foreign_host_gets_no_token() {
+    let cloud = Cloud::start().await;
+    let foreign = cloud.base.replace("127.0.0.1", "localhost");
+    on_meeting_info(&cloud, move |_, info| {
+        info["locusUrl"] = json!(format!(
+            "{foreign}/locus/api/v1/loci/6b1c0f2e-1111-4222-8333-944455556666"
+        ));
+    });
+    let (_webex, meetings) = cloud.user("foreign@example.com").await;
+    let meeting = within(meetings.create("foreign@example.com"))
+        .await
+        .unwrap();
+    let e = within(meeting.join()).await.unwrap_err();
+    assert!(
+        matches!(&e, webex_meetings::MeetingError::Request(webex_meetings::Error::UntrustedHost { url }) if url.starts_with("http://localhost:")),
+        "{e:?}"
+    );
+    assert!(!e.is_retryable());
+    let leaked: Vec<_> = cloud
+        .seen()
+        .into_iter()
+        .filter(|s| {
+            s.headers
+                .get("host")
+                .and_then(|h| h.to_str().ok())
+                .is_some_and(|h| h.starts_with("localhost"))
+        })
+        .collect();
+    assert!(leaked.is_empty(), "{leaked:?}");
 }
