@@ -39,7 +39,7 @@ pub(crate) async fn create(http: &Http, wdm: &str, body: &DeviceRequest) -> Resu
         .send(HttpRequest::new(Method::POST, url).json(body))
         .await?;
     let error = match response.json::<Device>() {
-        Ok(device) => return Ok(device),
+        Ok(device) => return Ok(received(device)),
         Err(e) => e,
     };
     let created = serde_json::from_slice::<Value>(&response.body)
@@ -62,7 +62,22 @@ pub(crate) enum Refreshed {
     Gone,
 }
 
-/// `PUT {device.url}` with the stored record (minus features) and our body.
+/// Fields of a WDM answer that are WDM's own view of the user's services,
+/// never part of the device: the official SDK deletes them on receipt.
+const WDM_OWNED: [&str; 2] = ["services", "serviceHostMap"];
+
+/// A device as WDM answered it, minus [`WDM_OWNED`] fields.
+fn received(mut device: Device) -> Device {
+    for field in WDM_OWNED {
+        device.extra.remove(field);
+    }
+    device
+}
+
+/// `PUT {device.url}` with the stored record's own fields (identity,
+/// description, times; no features, and none of the fields WDM adds that
+/// this SDK does not model, such as `services`, `serviceHostMap` or
+/// settings) and our body.
 pub(crate) async fn refresh(
     http: &Http,
     device: &Device,
@@ -70,7 +85,11 @@ pub(crate) async fn refresh(
 ) -> Result<Refreshed, Error> {
     let mut url = parse_device_url(&device.url)?;
     url.set_query(Some(UPSTREAM));
-    let mut record = to_json("the stored device record", &device.url, device)?;
+    let own = Device {
+        extra: serde_json::Map::new(),
+        ..device.clone()
+    };
+    let mut record = to_json("the stored device record", &device.url, &own)?;
     if let Some(map) = record.as_object_mut() {
         for field in ["features", "mediaCluster", "etag"] {
             map.remove(field);
@@ -88,7 +107,7 @@ pub(crate) async fn refresh(
     match response.status {
         404 | 410 => Ok(Refreshed::Gone),
         s if s >= 400 => Err(response.into_error()),
-        _ => Ok(Refreshed::Alive(Box::new(response.json()?))),
+        _ => Ok(Refreshed::Alive(Box::new(received(response.json()?)))),
     }
 }
 

@@ -716,3 +716,58 @@ async fn a_locus_url_on_a_foreign_host_gets_no_token() {
         .collect();
     assert!(leaked.is_empty(), "{leaked:?}");
 }
+
+// -------------------------------------------------------- device refresh
+
+/// WDM's own fields (`services`, `serviceHostMap`, settings it adds) are
+/// never sent back in a refresh.
+#[tokio::test]
+async fn a_device_refresh_does_not_echo_wdm_fields() {
+    let cloud = Cloud::start().await;
+    cloud.rewrite(|seen, answer| {
+        if seen.method == "GET"
+            || !seen.uri.starts_with("/wdm/api/v1/devices")
+            || answer.status >= 300
+        {
+            return None;
+        }
+        let mut device = answer.json();
+        device["services"] = json!({"locusServiceUrl": "https://locus-a.wbx2.com/locus/api/v1"});
+        device["serviceHostMap"] = json!({"serviceLinks": {}, "hostCatalog": {}});
+        device["clientMessagingGiphy"] = json!("ALLOW");
+        Some(Answer::empty(answer.status).with_json(&device))
+    });
+    let token = cloud.server.token_for("refresh@example.com").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("devices.json");
+    let start = || {
+        Webex::init(
+            cloud
+                .config(&token)
+                .device_store(webex_meetings::FileDeviceStore::new(&path))
+                .build()
+                .unwrap(),
+        )
+    };
+    let first = start();
+    let device = within(first.meetings().register()).await.unwrap().device;
+    assert!(!device.extra.contains_key("services"));
+    assert!(!device.extra.contains_key("serviceHostMap"));
+    drop(first);
+    let second = start();
+    let report = within(second.meetings().register()).await.unwrap();
+    assert!(report.reused_device);
+    let puts = cloud.requests("PUT", "/wdm/api/v1/devices/");
+    assert_eq!(puts.len(), 1);
+    let body = puts[0].body.as_object().unwrap();
+    for field in [
+        "services",
+        "serviceHostMap",
+        "clientMessagingGiphy",
+        "features",
+    ] {
+        assert!(!body.contains_key(field), "{field} echoed: {body:?}");
+    }
+    assert_eq!(body["url"], json!(device.url));
+    within(second.meetings().unregister()).await.unwrap();
+}
