@@ -20,6 +20,7 @@ pub(crate) mod collection;
 mod destination;
 mod error;
 mod events;
+mod hash_tree;
 mod meeting;
 mod options;
 mod permission;

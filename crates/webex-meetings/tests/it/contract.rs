@@ -771,3 +771,55 @@ async fn a_device_refresh_does_not_echo_wdm_fields() {
     assert_eq!(body["url"], json!(device.url));
     within(second.meetings().unregister()).await.unwrap();
 }
+
+// ---------------------------------------------------------------- hash tree
+
+async fn publish(cloud: &Cloud, device: &webex_meetings::Device, data: Value) {
+    let id = device.url.trim_end_matches('/').rsplit('/').next().unwrap();
+    reqwest::Client::new()
+        .post(format!("{}/admin/api/v1/events", cloud.proxy.server))
+        .bearer_auth(webex_server::testing::ADMIN_TOKEN)
+        .json(&json!({"deviceId": id, "data": data}))
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap();
+}
+
+/// A hash-tree event (`locus.state_message`, or a document with
+/// `dataSets`) is answered by fetching the meeting whole.
+async fn hash_tree_event_resyncs(make: impl Fn(&str) -> Value) {
+    let cloud = Cloud::start().await;
+    let (_webex, meetings, meeting) = joined(&cloud, "tree@example.com", "tree@example.com").await;
+    let url = meeting.locus_url().unwrap();
+    let path = url.strip_prefix(&cloud.base).unwrap().to_owned();
+    let gets = || {
+        cloud
+            .requests("GET", &path)
+            .into_iter()
+            .filter(|s| s.uri.split('?').next() == Some(path.as_str()))
+            .count()
+    };
+    let before = gets();
+    publish(&cloud, &meetings.device().unwrap(), make(&url)).await;
+    eventually(|| gets() > before).await;
+}
+
+#[tokio::test]
+async fn a_hash_tree_state_message_triggers_a_resync() {
+    hash_tree_event_resyncs(|url| {
+        json!({"eventType": "locus.state_message", "locusUrl": url,
+               "stateElementsMessage": {"htMeta": {"elementId": {"type": "self", "id": 1, "version": 2}}}})
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_locus_document_with_data_sets_triggers_a_resync() {
+    hash_tree_event_resyncs(|url| {
+        json!({"eventType": "locus.difference", "locusUrl": url,
+               "locus": {"url": url, "dataSets": [{"name": "main", "root": "abc", "version": 3}]}})
+    })
+    .await;
+}
