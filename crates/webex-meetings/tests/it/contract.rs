@@ -823,3 +823,252 @@ async fn a_locus_document_with_data_sets_triggers_a_resync() {
     })
     .await;
 }
+
+// ------------------------------------------------------ failure and cancel
+
+/// A device store that cannot write.
+#[derive(Default)]
+struct BrokenStore;
+
+#[async_trait::async_trait]
+impl webex_meetings::DeviceStore for BrokenStore {
+    async fn load(
+        &self,
+        _: &webex_meetings::DeviceKey,
+    ) -> Result<Option<webex_meetings::Device>, webex_meetings::StoreError> {
+        Ok(None)
+    }
+    async fn save(
+        &self,
+        _: &webex_meetings::DeviceKey,
+        _: &webex_meetings::Device,
+    ) -> Result<(), webex_meetings::StoreError> {
+        Err(webex_meetings::StoreError::Unavailable("read-only".into()))
+    }
+    async fn remove(
+        &self,
+        _: &webex_meetings::DeviceKey,
+    ) -> Result<(), webex_meetings::StoreError> {
+        Ok(())
+    }
+}
+
+/// Device answers point Mercury at a socket that never answers, so
+/// `register()` stops at its Mercury step after WDM created the device.
+async fn mercury_black_hole(cloud: &Cloud) {
+    let hole = crate::support::black_hole().await;
+    cloud.rewrite(move |seen, answer| {
+        if seen.method == "GET"
+            || !seen.uri.starts_with("/wdm/api/v1/devices")
+            || answer.status >= 300
+        {
+            return None;
+        }
+        let mut device = answer.json();
+        device["webSocketUrl"] = json!(format!("ws://{hole}/mercury/x"));
+        Some(Answer::empty(answer.status).with_json(&device))
+    });
+}
+
+async fn device_count(cloud: &Cloud, token: &str) -> usize {
+    crate::support::devices(&cloud.server, token).await.len()
+}
+
+/// A registration that fails after WDM created its device, with a store
+/// that cannot record the device, deletes it.
+#[tokio::test]
+async fn a_failed_registration_whose_device_cannot_be_recorded_deletes_it() {
+    let cloud = Cloud::start().await;
+    mercury_black_hole(&cloud).await;
+    let token = cloud
+        .server
+        .token_for("unrecorded@example.com")
+        .await
+        .unwrap();
+    let meetings = Webex::init(
+        cloud
+            .config(&token)
+            .device_store(BrokenStore)
+            .build()
+            .unwrap(),
+    )
+    .meetings();
+    let e = within(meetings.register()).await.unwrap_err();
+    assert_eq!(e.step(), Some(webex_meetings::Step::Mercury), "{e:?}");
+    assert_eq!(device_count(&cloud, &token).await, 0);
+    assert!(meetings.device().is_none());
+}
+
+/// Drops `meetings.register()` once `reached()` holds, then checks what
+/// is left: no registration, no current device.
+async fn drop_register_when(meetings: &Meetings, reached: impl Fn() -> bool) {
+    let dropped = within(async {
+        tokio::select! {
+            r = meetings.register() => panic!("register() finished: {r:?}"),
+            () = eventually(reached) => {}
+        }
+    });
+    dropped.await;
+    assert!(!meetings.is_registered());
+    assert!(meetings.device().is_none());
+    assert_eq!(
+        meetings.status().state,
+        webex_meetings::RegistrationState::Unregistered
+    );
+}
+
+fn slow() -> std::time::Duration {
+    std::time::Duration::from_secs(30)
+}
+
+/// Step timeouts long enough that a held request is dropped, not timed out.
+fn patient_timeouts() -> webex_meetings::Timeouts {
+    webex_meetings::Timeouts {
+        catalog: slow(),
+        people: slow(),
+        device: slow(),
+        mercury: slow(),
+        ..quick_timeouts()
+    }
+}
+
+fn patient(cloud: &Cloud, token: &str) -> webex_meetings::WebexConfigBuilder {
+    cloud.config(token).timeouts(patient_timeouts())
+}
+
+/// Dropped while the catalog is asked: nothing was created.
+#[tokio::test]
+async fn register_dropped_at_the_catalog_leaves_nothing() {
+    let cloud = Cloud::start().await;
+    cloud.delay(|s| s.uri.contains("/u2c/api/v1/"), slow(), true);
+    let token = cloud.server.token_for("c1@example.com").await.unwrap();
+    let meetings = Webex::init(patient(&cloud, &token).build().unwrap()).meetings();
+    drop_register_when(&meetings, || !cloud.requests("GET", "/catalog").is_empty()).await;
+    cloud.no_delays();
+    assert_eq!(device_count(&cloud, &token).await, 0);
+    within(meetings.register()).await.unwrap();
+    within(meetings.unregister()).await.unwrap();
+    assert_eq!(device_count(&cloud, &token).await, 0);
+}
+
+/// Dropped while the device POST's answer is on its way: the device
+/// exists, but its URL never reached the client. The state is clean and
+/// the next `register()` works (this one device is what no client can
+/// clean up; the quota reclaim handles it).
+#[tokio::test]
+async fn register_dropped_during_the_device_post_leaves_a_clean_state() {
+    let cloud = Cloud::start().await;
+    cloud.delay(|s| is(s, "POST", "/wdm/api/v1/devices"), slow(), false);
+    let token = cloud.server.token_for("c2@example.com").await.unwrap();
+    let meetings = Webex::init(patient(&cloud, &token).build().unwrap()).meetings();
+    drop_register_when(&meetings, || {
+        !cloud.requests("POST", "/wdm/api/v1/devices").is_empty()
+    })
+    .await;
+    cloud.no_delays();
+    within(meetings.register()).await.unwrap();
+    assert!(meetings.is_registered());
+    within(meetings.unregister()).await.unwrap();
+}
+
+/// Dropped at the Mercury step, after WDM created the device: the device
+/// is recorded, reused by the next `register()` (no second POST), and
+/// deleted by the next `unregister()`.
+#[tokio::test]
+async fn register_dropped_at_mercury_keeps_the_device_recorded() {
+    let cloud = Cloud::start().await;
+    mercury_black_hole(&cloud).await;
+    let token = cloud.server.token_for("c3@example.com").await.unwrap();
+    let meetings = Webex::init(patient(&cloud, &token).build().unwrap()).meetings();
+    let state = || meetings.status().state;
+    drop_register_when(&meetings, || {
+        state() == webex_meetings::RegistrationState::Registering(webex_meetings::Step::Mercury)
+    })
+    .await;
+    assert_eq!(device_count(&cloud, &token).await, 1);
+    // The next unregister() deletes what the dropped register() left.
+    within(meetings.unregister()).await.unwrap();
+    assert_eq!(device_count(&cloud, &token).await, 0);
+}
+
+/// Dropped at the Mercury step, then registered again: the recorded
+/// device is refreshed, not a second one created.
+#[tokio::test]
+async fn register_dropped_at_mercury_then_register_reuses_the_device() {
+    let cloud = Cloud::start().await;
+    let token = cloud.server.token_for("c4@example.com").await.unwrap();
+    // The warm start's early socket tries the remembered (dead) one first.
+    let timeouts = webex_meetings::Timeouts {
+        mercury: std::time::Duration::from_secs(2),
+        ..patient_timeouts()
+    };
+    let meetings =
+        Webex::init(patient(&cloud, &token).timeouts(timeouts).build().unwrap()).meetings();
+    let hole = crate::support::black_hole().await;
+    let blocked = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let b = blocked.clone();
+    cloud.rewrite(move |seen, answer| {
+        if !b.load(std::sync::atomic::Ordering::SeqCst) || !is(seen, "POST", "/wdm/api/v1/devices")
+        {
+            return None;
+        }
+        let mut device = answer.json();
+        device["webSocketUrl"] = json!(format!("ws://{hole}/mercury/x"));
+        Some(Answer::empty(answer.status).with_json(&device))
+    });
+    drop_register_when(&meetings, || {
+        meetings.status().state
+            == webex_meetings::RegistrationState::Registering(webex_meetings::Step::Mercury)
+    })
+    .await;
+    blocked.store(false, std::sync::atomic::Ordering::SeqCst);
+    // The PUT answer names the real socket again.
+    within(meetings.register()).await.unwrap();
+    assert_eq!(cloud.requests("POST", "/wdm/api/v1/devices").len(), 1);
+    assert_eq!(device_count(&cloud, &token).await, 1);
+    within(meetings.unregister()).await.unwrap();
+    assert_eq!(device_count(&cloud, &token).await, 0);
+}
+
+/// Dropped while the device DELETE is held: the registration is over
+/// anyway, and the next `unregister()` deletes the device.
+#[tokio::test]
+async fn unregister_dropped_during_the_delete_is_finished_by_the_next() {
+    let cloud = Cloud::start().await;
+    let (_webex, meetings) = cloud.user("c5@example.com").await;
+    let token = cloud.server.token_for("c5@example.com").await.unwrap();
+    cloud.delay(
+        |s| is(s, "DELETE", "") && s.uri.starts_with("/wdm/"),
+        slow(),
+        true,
+    );
+    within(async {
+        tokio::select! {
+            r = meetings.unregister() => panic!("unregister() finished: {r:?}"),
+            () = eventually(|| !cloud.requests("DELETE", "/wdm/api/v1/devices/").is_empty()) => {}
+        }
+    })
+    .await;
+    assert!(!meetings.is_registered());
+    assert!(meetings.device().is_none());
+    cloud.no_delays();
+    assert_eq!(device_count(&cloud, &token).await, 1);
+    within(meetings.unregister()).await.unwrap();
+    assert_eq!(device_count(&cloud, &token).await, 0);
+}
+
+/// Dropped while Mercury closes (before the DELETE): the same.
+#[tokio::test]
+async fn unregister_dropped_before_the_delete_is_finished_by_the_next() {
+    let cloud = Cloud::start().await;
+    let (_webex, meetings) = cloud.user("c6@example.com").await;
+    let token = cloud.server.token_for("c6@example.com").await.unwrap();
+    // Dropped at its first await, whatever that is.
+    let mut unregister = Box::pin(meetings.unregister());
+    assert!(futures::poll!(unregister.as_mut()).is_pending());
+    drop(unregister);
+    assert!(!meetings.is_registered());
+    assert!(meetings.device().is_none());
+    within(meetings.unregister()).await.unwrap();
+    assert_eq!(device_count(&cloud, &token).await, 0);
+}
