@@ -30,7 +30,8 @@ pub(crate) fn target(from: &Url, header: Option<&str>, body: &[u8]) -> Option<Re
     if let Some(location) = header.map(str::trim).filter(|l| !l.is_empty()) {
         return from.join(location).ok().map(Redirect::Header);
     }
-    if body.first().is_none_or(|b| *b != b'{') && !body.starts_with(b" ") {
+    // Only a JSON object can be a Locus redirect; skip parsing anything else.
+    if body.trim_ascii_start().first() != Some(&b'{') {
         return None;
     }
     let value: serde_json::Value = serde_json::from_slice(body).ok()?;
@@ -75,5 +76,13 @@ mod tests {
         assert_eq!(target(&from, None, br#"{"errorCode":2404001}"#), None);
         assert_eq!(target(&from, None, br#"{"errorCode":2000002}"#), None);
         assert_eq!(target(&from, None, b""), None);
+        assert!(
+            target(
+                &from,
+                None,
+                b" \n{\"errorCode\":\"2000002\",\"location\":\"/x\"}"
+            )
+            .is_some()
+        );
     }
 }
