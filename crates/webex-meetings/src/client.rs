@@ -58,6 +58,7 @@ impl Webex {
         let transport = Arc::new(Transport::new(
             config.http.clone(),
             &config.user_agent,
+            &config.http_user_agent,
             config.retry,
             config.timeouts.request,
         ));
@@ -66,6 +67,10 @@ impl Webex {
             config.token_url.clone(),
             config.self_hosted,
         ));
+        services.trust_url(config.discovery_url.as_str());
+        if let Some(token_url) = &config.token_url {
+            services.trust_url(token_url);
+        }
         let hub = Arc::new(EventHub::default());
         let on_refresh = {
             let hub = Arc::clone(&hub);
@@ -81,7 +86,11 @@ impl Webex {
         let locus = crate::locus::Collection::new(config.meeting_options, Arc::clone(&hub));
         Self {
             shared: Arc::new(Shared {
-                http: Http { transport, tokens },
+                http: Http {
+                    transport,
+                    tokens,
+                    services: Arc::clone(&services),
+                },
                 services,
                 hub,
                 lifecycle: tokio::sync::Mutex::new(Lifecycle::default()),

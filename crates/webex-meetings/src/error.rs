@@ -66,6 +66,27 @@ pub enum Error {
         /// What is wrong with it.
         message: String,
     },
+    /// A URL from an answer (a Locus, a redirect, a device) is on a host
+    /// that neither the service catalog names nor an allowed domain covers:
+    /// the request was not sent, so the access token never reached it.
+    /// Retrying does not help; the server named a host it should not have.
+    #[error(
+        "refused to send the access token to {url}: its host is not in the service catalog or an allowed domain"
+    )]
+    UntrustedHost {
+        /// The URL refused (no query string).
+        url: String,
+    },
+    /// The server kept redirecting (`cisco-location` or Locus `2000002`)
+    /// past the hop limit. Retrying later may help once the service has
+    /// settled where the resource lives.
+    #[error("{url}: still redirected after {hops} hops; gave up")]
+    TooManyRedirects {
+        /// The URL first asked (no query string).
+        url: String,
+        /// The redirects followed.
+        hops: u32,
+    },
     /// The device store failed to read or write.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -116,11 +137,12 @@ impl Error {
             Self::Register(e) => e.is_retryable(),
             Self::DeviceLimitExceeded { .. }
             | Self::InvalidResponse { .. }
+            | Self::UntrustedHost { .. }
             | Self::Config(_)
             | Self::UnknownEvent { .. }
             | Self::MeetingEventOnMeetings { .. } => false,
             Self::Http(e) => e.is_retryable(),
-            Self::Network { .. } | Self::Timeout { .. } => true,
+            Self::Network { .. } | Self::Timeout { .. } | Self::TooManyRedirects { .. } => true,
             Self::Store(e) => e.is_retryable(),
         }
     }

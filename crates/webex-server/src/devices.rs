@@ -503,14 +503,14 @@ fn features(since: Millis) -> Features {
         key: key.to_owned(),
         val: val.to_owned(),
         value,
-        kind: "USER".to_owned(),
-        mutable: false,
-        last_modified: rfc3339(since),
+        kind: Some("USER".to_owned()),
+        mutable: Some(false),
+        last_modified: Some(rfc3339(since)),
     };
     Features {
         developer: Vec::new(),
         entitlement: vec![Feature {
-            kind: "ENTITLEMENT".to_owned(),
+            kind: Some("ENTITLEMENT".to_owned()),
             ..toggle("squared-call-initiation", "true", Value::Bool(true))
         }],
         user: vec![toggle(

@@ -163,22 +163,41 @@ pub struct Features {
 }
 
 /// One feature toggle. `val` is a string the client parses.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Every field is optional, as the official SDK reads them (its feature
+/// model defaults each one): WDM leaves out `type` and `lastModified` on
+/// some toggles, and a device answer must not fail on that. An absent field
+/// stays absent when the record is written back.
+///
+/// ```
+/// use webex_wire::device::Feature;
+/// let f: Feature = serde_json::from_str(r#"{"key":"k","val":"true"}"#)?;
+/// assert_eq!(f.kind, None);
+/// assert_eq!(f.last_modified, None);
+/// assert_eq!(serde_json::to_value(&f)?, serde_json::json!({"key":"k","val":"true"}));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Feature {
     /// Toggle key.
+    #[serde(default)]
     pub key: String,
     /// Value as a string.
+    #[serde(default)]
     pub val: String,
-    /// Value, typed (boolean, number or string).
+    /// Value, typed (boolean, number or string); absent is `null`.
+    #[serde(default, skip_serializing_if = "Value::is_null")]
     #[cfg_attr(feature = "openapi", schema(value_type = Value))]
     pub value: Value,
     /// Kind, e.g. `DEV`.
-    #[serde(rename = "type")]
-    pub kind: String,
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
     /// Whether the user may change it.
-    pub mutable: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mutable: Option<bool>,
     /// RFC 3339 time.
-    pub last_modified: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_modified: Option<String>,
 }

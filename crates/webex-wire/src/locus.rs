@@ -531,7 +531,31 @@ pub struct Invitee {
     pub address: String,
 }
 
+/// `clientMediaPreferences` of a join body (what the official SDK's
+/// reachability reports; without media this SDK reports "unknown").
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ClientMediaPreferences {
+    /// IP versions the client can use: 0 unknown, 4 IPv4 only, 6 IPv6
+    /// only, 1 both.
+    #[serde(default)]
+    pub ipver: u8,
+    /// Reachability's join cookie; `null` without reachability.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub join_cookie: Option<serde_json::Value>,
+    /// Ask for transcoded media.
+    #[serde(default)]
+    pub prefer_transcoding: bool,
+}
+
 /// Body of `POST {locus}/loci/call` and `POST {locusUrl}/participant`.
+///
+/// [`JoinRequest::new`] fills in what the official SDK always sends
+/// (`allowMultiDevice`, `supportsNativeLobby`, `clientMediaPreferences`, …);
+/// every field is optional when reading, as servers see bodies from many
+/// clients.
 ///
 /// ```
 /// use webex_wire::locus::JoinRequest;
@@ -540,6 +564,10 @@ pub struct Invitee {
 /// let json = serde_json::to_value(&body)?;
 /// assert_eq!(json["device"]["deviceType"], "WEB");
 /// assert_eq!(json["invitee"]["address"], "room1@webex.localhost");
+/// assert_eq!(json["allowMultiDevice"], true);
+/// assert_eq!(json["supportsNativeLobby"], 1);
+/// assert_eq!(json["clientMediaPreferences"]["preferTranscoding"], true);
+/// assert!(json["usingResource"].is_null());
 /// # Ok::<(), serde_json::Error>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -548,9 +576,35 @@ pub struct Invitee {
 pub struct JoinRequest {
     /// The joining device.
     pub device: JoinDevice,
+    /// A resource (room device) to join with; the official SDK sends `null`
+    /// when there is none, so this is written even when `None`.
+    #[serde(default)]
+    pub using_resource: Option<String>,
+    /// Move media to `usingResource`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub move_media_to_resource: Option<bool>,
     /// The client's id for this meeting (ties responses and events to it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub correlation_id: Option<String>,
+    /// Answer with SDP only (no full media description).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resp_only_sdp: Option<bool>,
+    /// The user may be in the meeting from several devices at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_multi_device: Option<bool>,
+    /// Do not create a conversation for the meeting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ensure_conversation: Option<bool>,
+    /// `1`: the client handles the native lobby (it may be put in it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supports_native_lobby: Option<u8>,
+    /// Media preferences from reachability.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_media_preferences: Option<ClientMediaPreferences>,
+    /// meetingInfo's `permissionToken` (a JWT), which entitles this user to
+    /// join that meeting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permission_token: Option<String>,
     /// For `/loci/call`: the address to join.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invitee: Option<Invitee>,
@@ -566,7 +620,8 @@ pub struct JoinRequest {
 }
 
 impl JoinRequest {
-    /// A join from `device_url` (type `WEB`) with this correlation id.
+    /// A join from `device_url` (type `WEB`) with this correlation id and
+    /// the fields the official SDK always sends (no media, no resource).
     pub fn new(device_url: impl Into<String>, correlation_id: impl Into<String>) -> Self {
         Self {
             device: JoinDevice {
@@ -574,7 +629,18 @@ impl JoinRequest {
                 device_type: "WEB".into(),
                 ..JoinDevice::default()
             },
+            using_resource: None,
+            move_media_to_resource: Some(false),
             correlation_id: Some(correlation_id.into()),
+            resp_only_sdp: Some(true),
+            allow_multi_device: Some(true),
+            ensure_conversation: Some(false),
+            supports_native_lobby: Some(1),
+            client_media_preferences: Some(ClientMediaPreferences {
+                ipver: 0,
+                join_cookie: None,
+                prefer_transcoding: true,
+            }),
             ..Self::default()
         }
     }
@@ -584,6 +650,12 @@ impl JoinRequest {
         self.invitee = Some(Invitee {
             address: address.into(),
         });
+        self
+    }
+
+    /// Sets `permissionToken` (from meetingInfo).
+    pub fn with_permission_token(mut self, token: Option<String>) -> Self {
+        self.permission_token = token;
         self
     }
 }
@@ -695,12 +767,16 @@ pub struct MeetingInfoRequest {
     /// Client capability flag.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disable_web_redirect: Option<bool>,
+    /// The current `permissionToken`, when asking again to refresh it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permission_token: Option<String>,
 }
 
 /// Answer of `meetingInfo`.
 ///
-/// `permissionToken` (which must be a JWT) and `locusClusterUrl` (which
-/// redirects joins to another host) are deliberately absent.
+/// `permissionToken` (a JWT; its `exp` says when to fetch meetingInfo again
+/// before a join) goes into the join body; `locusClusterUrl` names the
+/// Locus host joins by address go to. `webex serve` sends neither.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
@@ -729,6 +805,12 @@ pub struct MeetingInfo {
     /// Whether the meeting is a personal room.
     #[serde(default)]
     pub is_pmr: bool,
+    /// A JWT entitling the caller to join; sent back in the join body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permission_token: Option<String>,
+    /// The host (or URL) of the Locus cluster to join by address at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locus_cluster_url: Option<String>,
 }
 
 /// `data` of a Locus Mercury event.

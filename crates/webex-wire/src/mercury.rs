@@ -132,7 +132,9 @@ impl ServerFrame {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EventData {
-    /// Dotted event name, e.g. `locus.difference`.
+    /// Dotted event name, e.g. `locus.difference`; empty when the frame has
+    /// none (the frame is still acknowledged, as the official SDK does).
+    #[serde(default)]
     pub event_type: String,
     /// Everything else in `data`.
     #[serde(flatten)]

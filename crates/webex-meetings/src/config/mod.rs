@@ -56,7 +56,10 @@ pub struct WebexConfig {
     pub(crate) http: reqwest::Client,
     pub(crate) mercury: MercuryOptions,
     pub(crate) device_store: Arc<dyn DeviceStore>,
+    /// `spark-user-agent`.
     pub(crate) user_agent: String,
+    /// `User-Agent`.
+    pub(crate) http_user_agent: String,
     pub(crate) meeting_preferences: bool,
     pub(crate) meeting_options: crate::MeetingOptions,
 }
@@ -274,6 +277,7 @@ impl WebexConfigBuilder {
         }
         mercury.multiple_connections = self.ephemeral_ttl.is_some();
         let user_agent = user_agent(self.app.as_ref());
+        let http_user_agent = http_user_agent(self.app.as_ref());
         Ok(WebexConfig {
             credentials: self.credentials,
             discovery_url,
@@ -290,6 +294,7 @@ impl WebexConfigBuilder {
                 .device_store
                 .unwrap_or_else(|| Arc::new(MemoryDeviceStore::default())),
             user_agent,
+            http_user_agent,
             meeting_preferences: self.meeting_preferences,
             meeting_options: self.meeting_options,
         })
@@ -352,13 +357,28 @@ fn default_http_client(
     })
 }
 
-/// `spark-user-agent`: this crate, then the app's `<name>/<version>` if set.
+/// `spark-user-agent`, in the official clients' format
+/// `webex/<version> (<platform>)[ <app>/<version>]`: the platform is
+/// `rust`, and this SDK names itself (`webex-rs/<version>`) before the
+/// app, so services that read the format can, and nobody mistakes it for
+/// the JavaScript SDK.
 fn user_agent(app: Option<&(String, String)>) -> String {
-    let mut user_agent = format!("webex-rs/{} (rust)", env!("CARGO_PKG_VERSION"));
+    let version = env!("CARGO_PKG_VERSION");
+    let mut user_agent = format!("webex/{version} (rust) webex-rs/{version}");
     if let Some((name, version)) = app {
         user_agent.push_str(&format!(" {name}/{version}"));
     }
     user_agent
+}
+
+/// `User-Agent`: the app's `<name>/<version>` if set, then this SDK (the
+/// official SDK in Node sends the app's, or its HTTP library's).
+fn http_user_agent(app: Option<&(String, String)>) -> String {
+    let sdk = format!("webex-rs/{}", env!("CARGO_PKG_VERSION"));
+    match app {
+        Some((name, version)) => format!("{name}/{version} {sdk}"),
+        None => sdk,
+    }
 }
 
 /// Parses `s` as an http(s) URL; errors name `option` and show `s` without

@@ -26,12 +26,32 @@ pub(crate) fn request_body(name: &str, ttl: Option<u64>) -> DeviceRequest {
 }
 
 /// `POST {wdm}/devices`.
+///
+/// WDM has created the device once it answers 2xx. When that answer cannot
+/// be read as a device but names one (`url`), the device is deleted before
+/// the error is returned: nothing else could ever delete it, and every such
+/// attempt would use up one of the user's device slots.
 pub(crate) async fn create(http: &Http, wdm: &str, body: &DeviceRequest) -> Result<Device, Error> {
     let mut url = join(wdm, "devices")?;
     url.set_query(Some(UPSTREAM));
     let body = to_json("the device request", wdm, body)?;
-    http.json(HttpRequest::new(Method::POST, url).json(body))
-        .await
+    let response = http
+        .send(HttpRequest::new(Method::POST, url).json(body))
+        .await?;
+    let error = match response.json::<Device>() {
+        Ok(device) => return Ok(received(device)),
+        Err(e) => e,
+    };
+    let created = serde_json::from_slice::<Value>(&response.body)
+        .ok()
+        .and_then(|v| v.get("url").and_then(Value::as_str).map(str::to_owned));
+    if let Some(created) = created {
+        tracing::warn!(device = %created, error = %error, "unreadable device answer: deleting the device WDM created");
+        if let Err(e) = delete(http, &created).await {
+            tracing::warn!(device = %created, error = %e, "could not delete the unreadable device");
+        }
+    }
+    Err(error)
 }
 
 /// What a refresh found.
@@ -42,7 +62,22 @@ pub(crate) enum Refreshed {
     Gone,
 }
 
-/// `PUT {device.url}` with the stored record (minus features) and our body.
+/// Fields of a WDM answer that are WDM's own view of the user's services,
+/// never part of the device: the official SDK deletes them on receipt.
+const WDM_OWNED: [&str; 2] = ["services", "serviceHostMap"];
+
+/// A device as WDM answered it, minus [`WDM_OWNED`] fields.
+fn received(mut device: Device) -> Device {
+    for field in WDM_OWNED {
+        device.extra.remove(field);
+    }
+    device
+}
+
+/// `PUT {device.url}` with the stored record's own fields (identity,
+/// description, times; no features, and none of the fields WDM adds that
+/// this SDK does not model, such as `services`, `serviceHostMap` or
+/// settings) and our body.
 pub(crate) async fn refresh(
     http: &Http,
     device: &Device,
@@ -50,7 +85,11 @@ pub(crate) async fn refresh(
 ) -> Result<Refreshed, Error> {
     let mut url = parse_device_url(&device.url)?;
     url.set_query(Some(UPSTREAM));
-    let mut record = to_json("the stored device record", &device.url, device)?;
+    let own = Device {
+        extra: serde_json::Map::new(),
+        ..device.clone()
+    };
+    let mut record = to_json("the stored device record", &device.url, &own)?;
     if let Some(map) = record.as_object_mut() {
         for field in ["features", "mediaCluster", "etag"] {
             map.remove(field);
@@ -68,7 +107,7 @@ pub(crate) async fn refresh(
     match response.status {
         404 | 410 => Ok(Refreshed::Gone),
         s if s >= 400 => Err(response.into_error()),
-        _ => Ok(Refreshed::Alive(Box::new(response.json()?))),
+        _ => Ok(Refreshed::Alive(Box::new(received(response.json()?)))),
     }
 }
 

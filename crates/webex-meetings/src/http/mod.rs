@@ -8,7 +8,9 @@
 //! the bearer token and, on a 401, refreshes it once (single flight) and
 //! replays the request with the same tracking id.
 
+pub(crate) mod redirect;
 pub(crate) mod retry_after;
+pub(crate) mod route_token;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
@@ -85,6 +87,19 @@ impl HttpRequest {
         self
     }
 
+    /// The same request, to `url` (a redirect).
+    fn redirected(&self, url: Url) -> Self {
+        Self {
+            method: self.method.clone(),
+            url,
+            json: self.json.clone(),
+            form: self.form.clone(),
+            headers: self.headers.clone(),
+            auth: self.auth,
+            webex_headers: self.webex_headers,
+        }
+    }
+
     fn idempotent(&self) -> bool {
         matches!(
             self.method,
@@ -96,8 +111,10 @@ impl HttpRequest {
 /// A response of any status.
 pub(crate) struct RawResponse {
     pub(crate) status: u16,
-    /// The `Retry-After` header, the only one anything reads.
+    /// The `Retry-After` header.
     retry_after: Option<HeaderValue>,
+    /// The `cisco-location` header (a redirect, see [`redirect`]).
+    location: Option<String>,
     pub(crate) body: Vec<u8>,
     method: Method,
     url: String,
@@ -174,17 +191,23 @@ pub(crate) struct Transport {
     client: reqwest::Client,
     tracking_base: String,
     sequence: AtomicU64,
+    /// `spark-user-agent`.
     user_agent: HeaderValue,
+    /// `User-Agent`, on every request.
+    http_user_agent: HeaderValue,
     retry: RetryPolicy,
     request_timeout: Duration,
     /// `cisco-device-url` while a device is registered.
     device_url: RwLock<Option<HeaderValue>>,
+    /// `X-Cisco-Part-Route-Token` of each Locus.
+    route_tokens: route_token::RouteTokens,
 }
 
 impl Transport {
     pub(crate) fn new(
         client: reqwest::Client,
         user_agent: &str,
+        http_user_agent: &str,
         retry: RetryPolicy,
         request_timeout: Duration,
     ) -> Self {
@@ -194,9 +217,12 @@ impl Transport {
             sequence: AtomicU64::new(0),
             user_agent: HeaderValue::from_str(user_agent)
                 .unwrap_or_else(|_| HeaderValue::from_static("webex-rs")),
+            http_user_agent: HeaderValue::from_str(http_user_agent)
+                .unwrap_or_else(|_| HeaderValue::from_static("webex-rs")),
             retry,
             request_timeout,
             device_url: RwLock::new(None),
+            route_tokens: route_token::RouteTokens::default(),
         }
     }
 
@@ -285,6 +311,7 @@ impl Transport {
             .request(req.method.clone(), req.url.clone())
             .timeout(self.request_timeout)
             .header(webex_wire::tracking::HEADER, tracking_id)
+            .header(reqwest::header::USER_AGENT, self.http_user_agent.clone())
             .header(reqwest::header::ACCEPT, "application/json");
         if req.webex_headers {
             builder = builder
@@ -292,6 +319,9 @@ impl Transport {
                 .header("cisco-no-http-redirect", "true");
             if let Some(device_url) = self.device_url() {
                 builder = builder.header(DEVICE_URL_HEADER, device_url);
+            }
+            if let Some(token) = self.route_tokens.for_url(&req.url) {
+                builder = builder.header(route_token::HEADER, token);
             }
         }
         if let Some(token) = bearer {
@@ -331,6 +361,15 @@ impl Transport {
             .headers()
             .get(reqwest::header::RETRY_AFTER)
             .cloned();
+        if req.webex_headers {
+            self.route_tokens
+                .record(&req.url, response.headers().get(route_token::HEADER));
+        }
+        let location = response
+            .headers()
+            .get("cisco-location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let body = response
             .bytes()
             .await
@@ -339,6 +378,7 @@ impl Transport {
         Ok(RawResponse {
             status,
             retry_after,
+            location,
             body,
             method: req.method.clone(),
             url: shown_url.to_owned(),
@@ -398,6 +438,8 @@ pub(crate) fn join(base: &str, path: &str) -> Result<Url, Error> {
 pub(crate) struct Http {
     pub(crate) transport: Arc<Transport>,
     pub(crate) tokens: Arc<TokenManager>,
+    /// Says which hosts may see the token.
+    pub(crate) services: Arc<crate::services::Services>,
 }
 
 impl Http {
@@ -418,15 +460,61 @@ impl Http {
     /// Sends `req`, returning any final status. A 401 on an authenticated
     /// request refreshes the token once (shared with concurrent callers) and
     /// replays the request with the same tracking id.
+    ///
+    /// The cloud's redirects (a `cisco-location` header, a Locus `2000002`
+    /// answer) are followed on requests that carry the Webex headers, up to
+    /// their hop limits ([`redirect`]); past them the request fails with
+    /// [`Error::TooManyRedirects`].
     pub(crate) async fn send_any(&self, req: &HttpRequest) -> Result<RawResponse, Error> {
         let tracking_id = self.transport.next_tracking_id();
+        let mut response = self.send_one(req, &tracking_id).await?;
+        if !req.webex_headers {
+            return Ok(response);
+        }
+        let (mut header_hops, mut locus_hops) = (0u32, 0u32);
+        let mut current_url = req.url.clone();
+        loop {
+            let next = redirect::target(&current_url, response.location.as_deref(), &response.body);
+            let url = match next {
+                None => return Ok(response),
+                Some(redirect::Redirect::Header(url)) => {
+                    header_hops += 1;
+                    url
+                }
+                Some(redirect::Redirect::Locus(url)) => {
+                    locus_hops += 1;
+                    url
+                }
+            };
+            if header_hops > redirect::MAX_HEADER_HOPS || locus_hops > redirect::MAX_LOCUS_HOPS {
+                return Err(Error::TooManyRedirects {
+                    url: strip_query(&req.url),
+                    hops: header_hops + locus_hops - 1,
+                });
+            }
+            tracing::debug!(from = %strip_query(&current_url), to = %strip_query(&url), "following a redirect");
+            let hop = req.redirected(url);
+            response = self.send_one(&hop, &tracking_id).await?;
+            current_url = hop.url;
+        }
+    }
+
+    /// One request (no redirects), with the bearer token when `req` asks
+    /// for it and its host is trusted.
+    async fn send_one(&self, req: &HttpRequest, tracking_id: &str) -> Result<RawResponse, Error> {
         if !req.auth {
-            return self.transport.send(req, None, &tracking_id).await;
+            return self.transport.send(req, None, tracking_id).await;
+        }
+        if !self.services.trusts(&req.url) {
+            tracing::warn!(url = %strip_query(&req.url), "not sending the access token to a host outside the catalog and the allowed domains");
+            return Err(Error::UntrustedHost {
+                url: strip_query(&req.url),
+            });
         }
         let lease = self.tokens.current().await?;
         let response = self
             .transport
-            .send(req, Some(&lease.token), &tracking_id)
+            .send(req, Some(&lease.token), tracking_id)
             .await?;
         if response.status != 401 || !self.tokens.can_refresh() {
             return Ok(response);
@@ -434,7 +522,7 @@ impl Http {
         tracing::debug!(url = %strip_query(&req.url), "401: refreshing the access token and replaying");
         let fresh = self.tokens.refresh(lease.generation).await?;
         self.transport
-            .send(req, Some(&fresh.token), &tracking_id)
+            .send(req, Some(&fresh.token), tracking_id)
             .await
     }
 }
@@ -477,6 +565,7 @@ mod tests {
         let (base, seen) = recorder().await;
         let transport = Transport::new(
             reqwest::Client::new(),
+            "webex/test (rust) webex-rs/test",
             "webex-rs/test",
             RetryPolicy::default(),
             Duration::from_secs(10),

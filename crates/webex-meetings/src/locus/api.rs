@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use webex_wire::locus::{JoinDevice, JoinRequest, LeaveRequest, Locus};
 
-use super::collection::{Collection, Source};
+use super::collection::{Collection, Input, Source};
 use super::destination::Destination;
 use super::error::MeetingError;
 use super::meeting::{Meeting, MeetingState, Origin};
-use super::{apply, requests};
+use super::{apply, permission, requests};
 use crate::client::Shared;
 use crate::meetings::Meetings;
 
@@ -153,6 +153,25 @@ impl Meetings {
     }
 }
 
+/// The Locus base URL for meetingInfo's `locusClusterUrl`: a host (the
+/// official SDK joins at `https://<host>/locus/api/v1/loci/call`) or, read
+/// leniently, a URL (used as it is, `/locus/api/v1` added when it has no
+/// path).
+fn cluster_base(cluster: &str) -> Option<String> {
+    let cluster = cluster.trim().trim_end_matches('/');
+    if cluster.is_empty() {
+        return None;
+    }
+    match url::Url::parse(cluster) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => Some(if u.path() == "/" {
+            format!("{cluster}/locus/api/v1")
+        } else {
+            cluster.to_owned()
+        }),
+        _ => Some(format!("https://{cluster}/locus/api/v1")),
+    }
+}
+
 /// Clears `joining` however `join()` ends.
 struct Joining<'a>(&'a Meeting);
 
@@ -203,8 +222,9 @@ impl Meeting {
         shared: &Shared,
         device: &str,
     ) -> Result<webex_wire::locus::JoinResponse, MeetingError> {
-        let body = JoinRequest::new(device, self.correlation_id());
-        let (locus_url, invitee) = {
+        let token = self.permission_token(shared).await;
+        let body = JoinRequest::new(device, self.correlation_id()).with_permission_token(token);
+        let (locus_url, invitee, cluster) = {
             let s = self.lock();
             let invitee = s
                 .join_url
@@ -216,10 +236,15 @@ impl Meeting {
                         .and_then(|d| Destination::parse(d).ok())
                         .map(|d| d.invitee())
                 });
-            (s.locus_url.clone(), invitee)
+            let cluster = s.info.as_ref().and_then(|i| i.locus_cluster_url.clone());
+            (s.locus_url.clone(), invitee, cluster)
         };
         let by_address = async |invitee: String| {
-            let call = crate::http::join(&locus_base(shared)?, "loci/call")?;
+            let base = match cluster.as_deref().and_then(cluster_base) {
+                Some(base) => base,
+                None => locus_base(shared)?,
+            };
+            let call = crate::http::join(&base, "loci/call")?;
             let body = body.clone().with_invitee(invitee.clone());
             requests::join_locus(&shared.http, call.as_str(), &body, &invitee).await
         };
@@ -246,6 +271,46 @@ impl Meeting {
             }
             (None, Some(invitee)) => by_address(invitee).await,
             (None, None) => Err(MeetingError::NoLocus),
+        }
+    }
+
+    /// meetingInfo's `permissionToken`, fetched again (meetingInfo with the
+    /// old token) when it expires within 30 s, as the official SDK does
+    /// before a join. A failed refresh keeps the old token: the join's
+    /// answer then says whether it still works.
+    async fn permission_token(&self, shared: &Shared) -> Option<String> {
+        let token = self.lock().info.as_ref()?.permission_token.clone()?;
+        if !permission::needs_refresh(&token, std::time::SystemTime::now()) {
+            return Some(token);
+        }
+        let appapi = Collection::services(shared).appapi;
+        let destination = self.destination().map(str::to_owned);
+        let parsed = destination
+            .as_deref()
+            .and_then(|d| Destination::parse(d).ok());
+        let (Some(appapi), Some(destination), Some(parsed)) = (appapi, destination, parsed) else {
+            return Some(token);
+        };
+        let mut body = parsed.info_request();
+        body.permission_token = Some(token.clone());
+        let limit = shared.locus.options.request_timeout;
+        let info = requests::bounded(
+            "meetingInfo",
+            limit,
+            requests::meeting_info(&shared.http, &appapi, &body, &destination),
+        )
+        .await;
+        match info {
+            Ok(Some(info)) => {
+                let fresh = info.permission_token.clone();
+                self.lock().info = Some(info);
+                fresh.or(Some(token))
+            }
+            Ok(None) => Some(token),
+            Err(e) => {
+                tracing::warn!(error = %e, "refreshing the permission token failed; joining with the old one");
+                Some(token)
+            }
         }
     }
 
@@ -283,10 +348,7 @@ impl Meeting {
             requests::leave(&shared.http, &url, &self_id, &body),
         )
         .await?;
-        shared
-            .locus
-            .handle(&shared, answer.locus, Some(self), Source::Api)?;
-        Ok(())
+        self.apply_answer(&shared, answer)
     }
 
     /// Ends the meeting for everyone (`POST {locusUrl}/end`; host only). The
@@ -307,10 +369,31 @@ impl Meeting {
         let body = serde_json::Value::Object(body);
         let answer =
             requests::bounded("end", limit, requests::end(&shared.http, &url, body)).await?;
-        shared
-            .locus
-            .handle(&shared, answer.locus, Some(self), Source::Api)?;
-        Ok(())
+        self.apply_answer(&shared, answer)
+    }
+
+    /// Applies the Locus a change answered with; without one (a `202` or
+    /// `204` from the cloud) the change still happened, and the meeting is
+    /// fetched again (`GET {locusUrl}`) in the background, as events may
+    /// never say it.
+    fn apply_answer(
+        &self,
+        shared: &Arc<Shared>,
+        answer: Option<Locus>,
+    ) -> Result<(), MeetingError> {
+        match answer {
+            Some(doc) => shared
+                .locus
+                .handle(shared, doc, Some(self), Source::Api)
+                .map(|_| ()),
+            None => {
+                shared.locus.schedule(Input::Resync {
+                    meeting: self.clone(),
+                    after: std::time::Duration::ZERO,
+                });
+                Ok(())
+            }
+        }
     }
 
     /// The working copy and its URL, or why there is none.

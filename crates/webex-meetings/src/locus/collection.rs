@@ -394,6 +394,10 @@ impl Collection {
     /// logged (and recorded on its meeting when the URL is known).
     pub(crate) fn handle_frame(&self, shared: &Arc<Shared>, frame: &ServerFrame) {
         let Some(data) = &frame.data else { return };
+        if let Some(locus_url) = super::hash_tree::detect(data) {
+            self.resync_hash_tree(locus_url);
+            return;
+        }
         let value = serde_json::Value::Object(data.rest.clone());
         let event: LocusEvent = match serde_json::from_value(value) {
             Ok(e) => e,
@@ -418,6 +422,26 @@ impl Collection {
         if let Err(e) = self.handle(shared, doc, None, Source::Mercury) {
             tracing::warn!(error = %e, event = %data.event_type, "locus event not applied");
         }
+    }
+}
+
+impl Collection {
+    /// A hash-tree event this SDK cannot apply: fetch the whole Locus
+    /// (`GET {locusUrl}`) instead, for its meeting or as a new one; without
+    /// a URL, sync the list.
+    fn resync_hash_tree(&self, locus_url: Option<String>) {
+        tracing::info!(locus = ?locus_url, "hash-tree locus event: fetching the full document instead");
+        let input = match locus_url {
+            Some(url) => match self.get(&url) {
+                Some(meeting) => Input::Resync {
+                    meeting,
+                    after: Duration::ZERO,
+                },
+                None => Input::FetchNew { locus_url: url },
+            },
+            None => Input::Reconnected,
+        };
+        self.schedule(input);
     }
 }
 

@@ -113,34 +113,70 @@ pub(crate) async fn join_locus(
     call(http, req, destination).await
 }
 
-/// `PUT {locusUrl}/participant/{selfId}/leave`.
+/// Sends `req`; maps error answers like [`call`]. A 2xx is success with or
+/// without a body: the cloud answers some changes `202`/`204` with nothing
+/// (or with a body without `locus`), and the official SDK applies
+/// `body.locus` only when present. `Some` is that document.
+async fn call_maybe_locus(
+    http: &Http,
+    req: HttpRequest,
+    what: &str,
+) -> Result<Option<Locus>, MeetingError> {
+    let response = http.send_any(&req).await?;
+    if response.status >= 400 {
+        return Err(from_response(response, what));
+    }
+    if response.body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let has_locus = serde_json::from_slice::<serde_json::Value>(&response.body)
+        .ok()
+        .is_some_and(|v| v.get("locus").is_some_and(|l| !l.is_null()));
+    if !has_locus {
+        return Ok(None);
+    }
+    response
+        .json::<LocusResponse>()
+        .map(|r| Some(r.locus))
+        .map_err(|e| match e {
+            Error::InvalidResponse { url, message } => MeetingError::MalformedLocus {
+                locus_url: url,
+                message,
+            },
+            other => MeetingError::Request(other),
+        })
+}
+
+/// `PUT {locusUrl}/participant/{selfId}/leave`; the Locus after it, when
+/// the answer has one.
 pub(crate) async fn leave(
     http: &Http,
     locus_url: &str,
     self_id: &str,
     body: &LeaveRequest,
-) -> Result<LocusResponse, MeetingError> {
+) -> Result<Option<Locus>, MeetingError> {
     let mut url = parse(locus_url)?;
     url.path_segments_mut()
         .map_err(|()| MeetingError::malformed(locus_url, "cannot take a path"))?
         .pop_if_empty()
         .extend(["participant", self_id, "leave"]);
     let req = HttpRequest::new(Method::PUT, url).json(to_json(body)?);
-    call(http, req, locus_url).await
+    call_maybe_locus(http, req, locus_url).await
 }
 
-/// `POST {locusUrl}/end` (host only).
+/// `POST {locusUrl}/end` (host only); the Locus after it, when the answer
+/// has one (the cloud answers `202` with no body).
 pub(crate) async fn end(
     http: &Http,
     locus_url: &str,
     body: serde_json::Value,
-) -> Result<LocusResponse, MeetingError> {
+) -> Result<Option<Locus>, MeetingError> {
     let mut url = parse(locus_url)?;
     url.path_segments_mut()
         .map_err(|()| MeetingError::malformed(locus_url, "cannot take a path"))?
         .pop_if_empty()
         .push("end");
-    call(
+    call_maybe_locus(
         http,
         HttpRequest::new(Method::POST, url).json(body),
         locus_url,

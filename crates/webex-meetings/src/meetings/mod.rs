@@ -4,6 +4,7 @@
 //! `register()` and `unregister()` are serialized: a call made while another
 //! runs waits for it, then sees its outcome (both are idempotent).
 
+mod cancel;
 mod host;
 mod status;
 pub(crate) mod steps;
@@ -133,28 +134,91 @@ impl Meetings {
     /// Errors name the failed step ([`crate::RegisterError`]); auth problems
     /// come as [`Error::Auth`], a full device quota as
     /// [`Error::DeviceLimitExceeded`].
+    ///
+    /// # Failure and cancellation
+    ///
+    /// A registration that fails, or whose future is dropped part-way,
+    /// leaves no current device and the status unregistered. A device WDM
+    /// already created is either kept and recorded — filed in the device
+    /// store, so the next `register()` refreshes it instead of creating
+    /// another, and deleted by the next `unregister()` — or, when the store
+    /// cannot file it, deleted. (After a drop that cleanup runs on a
+    /// spawned task.) One case is beyond any client: a future dropped while
+    /// the device POST is on the wire, whose answer (and so the device's
+    /// URL) never arrives; this app's devices are reclaimed when the quota
+    /// is reached.
+    ///
+    /// ```no_run
+    /// # async fn run(meetings: webex_meetings::Meetings) {
+    /// use std::time::Duration;
+    /// // Giving up on a slow registration is safe: nothing is left half-made.
+    /// if tokio::time::timeout(Duration::from_secs(5), meetings.register()).await.is_err() {
+    ///     assert!(!meetings.is_registered());
+    ///     assert!(meetings.device().is_none());
+    /// }
+    /// # }
+    /// ```
     pub async fn register(&self) -> Result<RegistrationReport, Error> {
-        let mut lifecycle = self.shared.lifecycle.lock().await;
-        if let Some(active) = &lifecycle.active {
-            return Ok(active.report.clone());
+        let lifecycle = self.shared.lifecycle.lock().await;
+        let mut guard = cancel::RegisterGuard::new(lifecycle, &self.shared);
+        if let Some(active) = &guard.lifecycle.active {
+            let report = active.report.clone();
+            guard.settle();
+            return Ok(report);
         }
         match self.run_register().await {
             Ok(active) => {
                 let report = active.report.clone();
-                lifecycle.active = Some(active);
-                lifecycle.orphan = None;
+                guard.lifecycle.active = Some(active);
+                if let Some((_, old)) = guard.lifecycle.orphan.take()
+                    && old.url != report.device.url
+                {
+                    self.delete_orphan_later(old);
+                }
+                guard.settle();
                 self.shared.update_status(|s| s.mark_registered(&report));
                 self.shared.hub.emit(MeetingsEvent::Registered);
                 Ok(report)
             }
             Err(e) => {
                 tracing::warn!(error = %e, step = ?e.step(), "register failed");
-                self.shared.replace_current_device(None);
+                let installed = self.shared.replace_current_device(None);
                 self.shared
                     .update_status(|s| s.mark_unregistered(Some(e.to_string())));
+                if let Some(installed) = installed {
+                    // Remembered first: a drop during the cleanup below
+                    // still leaves it for the next `unregister()`.
+                    guard.lifecycle.orphan =
+                        Some((installed.key.clone(), installed.device.clone()));
+                    guard.settle();
+                    if !cancel::keep_or_delete(&self.shared, &installed).await {
+                        guard.lifecycle.orphan = None;
+                    }
+                }
+                guard.settle();
                 Err(e)
             }
         }
+    }
+
+    /// Deletes `device`, an earlier registration's leftover, in the
+    /// background (a failure is only logged).
+    fn delete_orphan_later(&self, device: Device) {
+        let shared = Arc::clone(&self.shared);
+        tokio::spawn(async move {
+            let limit = shared.config.timeouts.unregister;
+            match tokio::time::timeout(limit, wdm::delete(&shared.http, &device.url)).await {
+                Ok(Ok(())) => {
+                    tracing::info!(device = %device.url, "deleted a device left by an earlier registration")
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, device = %device.url, "could not delete a leftover device")
+                }
+                Err(_) => {
+                    tracing::warn!(device = %device.url, "deleting a leftover device timed out")
+                }
+            }
+        });
     }
 
     async fn run_register(&self) -> Result<Active, Error> {
@@ -184,36 +248,64 @@ impl Meetings {
     ///
     /// After `network:replaced` the device is left alone (neither deleted nor
     /// forgotten): the connection that replaced this one is using it.
+    ///
+    /// # Cancellation
+    ///
+    /// Dropping the future part-way still ends the registration: background
+    /// tasks stop, the socket closes, there is no current device and the
+    /// status is unregistered (`meetings:unregistered` is emitted). The
+    /// device stays filed in the device store and remembered, so the next
+    /// `unregister()` deletes it (and the next successful `register()`
+    /// reuses or deletes it). A drop while only that leftover is being
+    /// deleted keeps it remembered too.
+    ///
+    /// ```no_run
+    /// # async fn run(meetings: webex_meetings::Meetings) -> Result<(), webex_meetings::Error> {
+    /// use std::time::Duration;
+    /// if tokio::time::timeout(Duration::from_millis(100), meetings.unregister()).await.is_err() {
+    ///     assert!(!meetings.is_registered());
+    ///     meetings.unregister().await?; // deletes the device the first call left
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn unregister(&self) -> Result<(), Error> {
         let mut lifecycle = self.shared.lifecycle.lock().await;
         let limit = self.shared.config.timeouts.unregister;
         let Some(active) = lifecycle.active.take() else {
-            let Some((key, device)) = lifecycle.orphan.take() else {
+            // Cloned, not taken: a drop during the DELETE keeps it.
+            let Some((key, device)) = lifecycle.orphan.clone() else {
                 return Ok(());
             };
-            return match self.delete_device(&key, &device, limit).await {
-                Ok(()) => Ok(()),
-                Err(e) => {
-                    lifecycle.orphan = Some((key, device));
-                    Err(e)
-                }
-            };
+            self.delete_device(&key, &device, limit).await?;
+            lifecycle.orphan = None;
+            return Ok(());
         };
+        let mut guard = cancel::UnregisterGuard::new(lifecycle, &self.shared, active);
         self.shared
             .update_status(|s| s.state = RegistrationState::Unregistering);
-        active.cancel.cancel();
-        if tokio::time::timeout(limit, active.mercury.close())
-            .await
-            .is_err()
-        {
-            tracing::warn!("mercury did not close within {limit:?}");
-        }
-        tasks::join(active.tasks, limit).await;
+        let (key, fallback, tasks) = {
+            let Some(active) = guard.active.as_mut() else {
+                return Ok(());
+            };
+            active.cancel.cancel();
+            if tokio::time::timeout(limit, active.mercury.close())
+                .await
+                .is_err()
+            {
+                tracing::warn!("mercury did not close within {limit:?}");
+            }
+            (
+                active.key.clone(),
+                active.report.device.clone(),
+                std::mem::take(&mut active.tasks),
+            )
+        };
+        tasks::join(tasks, limit).await;
         let device = self
             .shared
             .current_device()
             .map(|c| c.device)
-            .unwrap_or(active.report.device);
+            .unwrap_or(fallback);
         // After a 4000 the device belongs to the connection that replaced
         // this one (typically another instance sharing the device store):
         // deleting it would cut that instance off.
@@ -221,13 +313,15 @@ impl Meetings {
             tracing::info!(device = %device.url, "replaced by another connection: leaving the device to it");
             Ok(())
         } else {
-            self.delete_device(&active.key, &device, limit).await
+            self.delete_device(&key, &device, limit).await
         };
         // The DELETE itself still names the device (as the JS SDK does).
         self.shared.replace_current_device(None);
         if result.is_err() {
-            lifecycle.orphan = Some((active.key, device));
+            guard.lifecycle.orphan = Some((key, device));
         }
+        guard.settle();
+        drop(guard.active.take());
         self.shared.update_status(|s| {
             s.mark_unregistered(result.as_ref().err().map(ToString::to_string));
         });

@@ -129,6 +129,9 @@ impl Connection {
                 }
                 Message::Text(_) | Message::Binary(_) => {
                     let Some(frame) = parse(&message) else {
+                        self.ack_unreadable(&message)
+                            .await
+                            .map_err(|e| MercuryError::Connect(format!("during handshake: {e}")))?;
                         continue;
                     };
                     self.ack(&frame)
@@ -199,7 +202,12 @@ impl Connection {
                         let _ = timeout(CLOSE_ECHO_WAIT, self.socket.close(None)).await;
                         return Ended::Dropped(Disconnect { code: Some(code), reason, step: policy::after_close(code) });
                     }
-                    let Some(frame) = parse(&message) else { continue };
+                    let Some(frame) = parse(&message) else {
+                        if let Err(e) = self.ack_unreadable(&message).await {
+                            return Ended::Dropped(Disconnect::network(format!("sending ack: {e}")));
+                        }
+                        continue;
+                    };
                     if let Err(e) = self.ack(&frame).await {
                         return Ended::Dropped(Disconnect::network(format!("sending ack: {e}")));
                     }
@@ -257,6 +265,19 @@ impl Connection {
         .await
     }
 
+    /// Acknowledges a frame this client cannot read but that has an `id`
+    /// (the server would otherwise redeliver it); does nothing for one
+    /// without.
+    async fn ack_unreadable(
+        &mut self,
+        message: &Message,
+    ) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+        let Some(id) = frame_id(message) else {
+            return Ok(());
+        };
+        self.send(&ClientFrame::Ack { message_id: id }).await
+    }
+
     /// Logs a gap in the server's per-connection sequence numbers.
     fn note_sequence(&mut self, frame: &ServerFrame) {
         let Some(seq) = frame.sequence_number else {
@@ -290,6 +311,16 @@ pub(crate) fn parse(message: &Message) -> Option<ServerFrame> {
             None
         }
     }
+}
+
+/// The string `id` of a JSON object message, whatever else it holds.
+fn frame_id(message: &Message) -> Option<String> {
+    let value: serde_json::Value = match message {
+        Message::Text(text) => serde_json::from_str(text.as_str()).ok()?,
+        Message::Binary(bytes) => serde_json::from_slice(bytes).ok()?,
+        _ => return None,
+    };
+    value.get("id")?.as_str().map(str::to_owned)
 }
 
 /// Code and reason of a received close frame (1005 when it had none).

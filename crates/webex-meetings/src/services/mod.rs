@@ -9,8 +9,9 @@
 //! to come reads `locus` and friends through [`Services::url`].
 
 pub(crate) mod catalog;
+pub(crate) mod trust;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{PoisonError, RwLock};
 
 use webex_wire::catalog::{Catalog, services};
@@ -29,6 +30,9 @@ pub(crate) struct Services {
     explicit_token_url: Option<String>,
     /// Self-hosted: the token endpoint is `<hydra>/access_token`.
     self_hosted: bool,
+    /// Hosts trusted with the token besides the `serviceLinks` hosts: the
+    /// configured ones and every `hostCatalog` host (see [`trust`]).
+    trusted: RwLock<BTreeSet<String>>,
 }
 
 impl Services {
@@ -43,7 +47,43 @@ impl Services {
             default_hydra,
             explicit_token_url,
             self_hosted,
+            trusted: RwLock::new(BTreeSet::new()),
         }
+    }
+
+    /// Trusts `url`'s host with the token (the configured discovery, API
+    /// and token URLs).
+    pub(crate) fn trust_url(&self, url: &str) {
+        if let Some(host) = trust::host_of(url) {
+            self.trusted
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(host);
+        }
+    }
+
+    /// Whether a request to `url` may carry the bearer token: its host is a
+    /// catalog host, a configured one, or in an allowed domain.
+    pub(crate) fn trusts(&self, url: &url::Url) -> bool {
+        let Some(host) = url.host_str() else {
+            return false;
+        };
+        let mut hosts = self
+            .trusted
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        hosts.extend(
+            self.learned
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .values()
+                .filter_map(|u| trust::host_of(u)),
+        );
+        if let Some(h) = trust::host_of(&self.default_hydra) {
+            hosts.insert(h);
+        }
+        trust::allowed(host, &hosts, trust::DEFAULT_ALLOWED_DOMAINS)
     }
 
     /// The base URL of the service `name` (see
@@ -98,6 +138,13 @@ impl Services {
     /// Adopts the catalog's service URLs (a new `hydra` moves a self-hosted
     /// server's token endpoint with it).
     pub(crate) fn adopt(&self, catalog: &Catalog) {
+        {
+            let mut trusted = self.trusted.write().unwrap_or_else(PoisonError::into_inner);
+            for (key, entries) in &catalog.host_catalog {
+                trusted.insert(trust::catalog_key_host(key));
+                trusted.extend(entries.iter().map(|e| trust::catalog_key_host(&e.host)));
+            }
+        }
         let mut learned = self.learned.write().unwrap_or_else(PoisonError::into_inner);
         for (name, url) in &catalog.service_links {
             learned.insert(name.clone(), url.trim_end_matches('/').to_owned());

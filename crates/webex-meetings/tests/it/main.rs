@@ -2,6 +2,7 @@
 //! module per subject, and `support` for what they share (in-test servers,
 //! quick timeouts, OAuth tokens from the real server, hang guards).
 
+mod contract;
 mod e2e;
 mod meetings_e2e;
 mod meetings_scripted;

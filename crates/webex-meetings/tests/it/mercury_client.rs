@@ -362,6 +362,53 @@ async fn peer_handshake_query_acks_events_and_garbage() {
     assert!(!client.is_connected());
 }
 
+/// Frames with an `id` but no `data.eventType` (or a `data` that is not
+/// an object) are still acknowledged, as the official SDK does.
+#[tokio::test]
+async fn peer_frames_without_event_type_are_acked() {
+    let (seen_tx, mut seen_rx) = mpsc::unbounded_channel::<Vec<Value>>();
+    let peer = Peer::start(move |_, tcp| {
+        let seen_tx = seen_tx.clone();
+        async move {
+            let (mut ws, _) = upgrade(tcp).await;
+            handshake(&mut ws).await;
+            send_json(&mut ws, json!({"id": "n1", "data": {}})).await;
+            send_json(&mut ws, json!({"id": "n2", "data": {"locusUrl": "x"}})).await;
+            send_json(&mut ws, json!({"id": "n3", "data": "text"})).await;
+            send_json(
+                &mut ws,
+                json!({"id": "e1", "data": {"eventType": "test.hello"}}),
+            )
+            .await;
+            let mut acked = Vec::new();
+            while let Some(v) = recv_json(&mut ws).await {
+                let done = v["type"] == "ack" && v["messageId"] == "e1";
+                if v["type"] == "ack" {
+                    acked.push(v["messageId"].clone());
+                }
+                if done {
+                    break;
+                }
+            }
+            let _ = seen_tx.send(acked);
+            serve(&mut ws).await;
+        }
+    })
+    .await;
+    let host = TestHost::new("tok-1", Reregister::Fixed(peer.url()));
+    let (client, mut rx) = connect(&peer.url(), host, quick_options()).await;
+    let client = client.expect("connected");
+    wait_for_message(&mut rx, "test.hello").await;
+    let acked = timeout(GUARD, seen_rx.recv())
+        .await
+        .expect("report")
+        .expect("acks");
+    for id in ["n1", "n2", "n3", "e1"] {
+        assert!(acked.contains(&json!(id)), "{id} acked: {acked:?}");
+    }
+    client.close().await;
+}
+
 #[tokio::test]
 async fn peer_missing_pong_closes_and_reconnects() {
     let (close_tx, mut close_rx) = mpsc::unbounded_channel();

@@ -201,11 +201,11 @@ async fn retry_after_is_honoured_with_one_tracking_id() {
     assert_eq!(parts.len(), 3);
     assert_eq!(parts[0], "webex-rs");
     assert!(uuid::Uuid::parse_str(parts[1]).is_ok());
-    assert!(
-        seen.iter().all(
-            |(_, ua, auth)| ua.as_deref().is_some_and(|u| u.starts_with("webex-rs/")) && !auth
-        )
-    );
+    assert!(seen.iter().all(|(_, ua, auth)| {
+        ua.as_deref()
+            .is_some_and(|u| u.starts_with("webex/") && u.contains(" webex-rs/"))
+            && !auth
+    }));
 }
 
 #[tokio::test]

@@ -77,6 +77,8 @@ pub(super) async fn meeting_info(
         host_id,
         host_display_name: owner.map(|p| p.display_name),
         is_pmr: space.owner_id.is_some(),
+        permission_token: None,
+        locus_cluster_url: None,
     }))
 }
 
