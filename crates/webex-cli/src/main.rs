@@ -4,6 +4,7 @@
 mod cli;
 mod client;
 mod demo;
+mod dev;
 mod join_output;
 mod meetings;
 mod serve;
