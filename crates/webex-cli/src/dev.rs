@@ -128,6 +128,8 @@ impl Banner<'_> {
         line("");
         line("Official JS SDK (npm install webex), as alice:");
         line("    const Webex = require('webex/meetings');");
+        line("    // in a browser: window.Webex from <script src=\"…/webex/umd/meetings.min.js\">");
+        line("    // (CORS allows any origin unless --cors-origin is given)");
         line("    const webex = Webex.init({");
         line(&format!(
             "      credentials: {{ access_token: '{alice}' }},"
