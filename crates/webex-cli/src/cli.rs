@@ -76,7 +76,7 @@ pub struct ServeArgs {
     /// limits off, and print the discovery URL and ready-to-paste
     /// configuration for the Rust SDK, the CLI and the official JS SDK
     /// after the `listening on` line.
-    #[arg(long, env = "WEBEX_DEV")]
+    #[arg(long, env = "WEBEX_DEV", value_parser = clap::builder::BoolishValueParser::new())]
     pub dev: bool,
     /// Address to listen on (port 0 picks a free one).
     #[arg(long, env = "WEBEX_LISTEN", default_value = "127.0.0.1:8080")]
