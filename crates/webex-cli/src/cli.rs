@@ -32,7 +32,8 @@ pub struct Cli {
 // One value per process, parsed once: its size does not matter.
 #[allow(clippy::large_enum_variant)]
 pub enum Command {
-    /// Run the server: identity, OAuth, U2C catalog, WDM devices, Mercury.
+    /// Run the server: identity, OAuth, U2C catalog, WDM devices, Mercury,
+    /// meetings (`--dev`: two people, their tokens and client configuration).
     Serve(ServeArgs),
     /// Manage access tokens directly in the database.
     #[command(subcommand)]
@@ -69,6 +70,14 @@ pub struct DatabaseArgs {
 /// `webex serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
+    /// Development mode: create (or, on a later start with the same
+    /// database, reuse) alice@example.com and bob@example.com, mint a token
+    /// for each, generate an admin token unless one is given, turn rate
+    /// limits off, and print the discovery URL and ready-to-paste
+    /// configuration for the Rust SDK, the CLI and the official JS SDK
+    /// after the `listening on` line.
+    #[arg(long, env = "WEBEX_DEV", value_parser = clap::builder::BoolishValueParser::new())]
+    pub dev: bool,
     /// Address to listen on (port 0 picks a free one).
     #[arg(long, env = "WEBEX_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,

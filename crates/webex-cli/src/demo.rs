@@ -116,6 +116,15 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     printer.abort();
     server.shutdown().await;
     step("server stopped");
+    println!();
+    println!(
+        "next: `webex serve --dev` runs a local Webex that stays up, with two people, their tokens"
+    );
+    println!("      and ready-to-paste configuration for the Rust SDK and the official JS SDK;");
+    println!(
+        "      `cargo run -p webex-meetings --example events` with the variables it prints runs an example;"
+    );
+    println!("      README.md walks through the server, the CLI and the SDK.");
     Ok(())
 }
 

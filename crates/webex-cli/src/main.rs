@@ -4,6 +4,7 @@
 mod cli;
 mod client;
 mod demo;
+mod dev;
 mod join_output;
 mod meetings;
 mod serve;
@@ -61,6 +62,14 @@ fn init_tracing(cli: &cli::Cli) {
         .with_writer(std::io::stderr);
     if cli.log_json {
         builder.json().init();
+    } else if matches!(&cli.command, cli::Command::Serve(args) if args.dev) {
+        // `serve --dev` is read by a person: no module paths, and colour
+        // codes only on a terminal (not in a redirected log file).
+        use std::io::IsTerminal;
+        builder
+            .with_target(false)
+            .with_ansi(std::io::stderr().is_terminal())
+            .init();
     } else {
         builder.init();
     }

@@ -9,7 +9,8 @@ use webex_server::{Server, ServerConfig};
 use crate::cli::ServeArgs;
 
 /// Runs the server until SIGINT/SIGTERM. Prints `listening on <url>` on
-/// stdout once it accepts connections (scripts wait for that line).
+/// stdout once it accepts connections (scripts wait for that line); with
+/// `--dev`, the dev block follows it (see [`crate::dev`]).
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if args.public_url.is_none() && args.listen.ip().is_unspecified() {
         // The catalog would send clients to http://0.0.0.0:PORT, which is
@@ -22,15 +23,23 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             args.listen
         );
     }
+    let database = crate::tokens::describe(&args.database.url);
     let mut config = ServerConfig::new(args.listen, args.database.url);
     config.public_url = args.public_url;
     config.redis_url = args.redis;
-    config.admin_token = args.admin_token.map(SecretString::from);
+    // --dev always has an operator API: the given token, else a fresh one.
+    let admin_generated = args.dev && args.admin_token.is_none();
+    let admin_token = if admin_generated {
+        Some(crate::dev::generate_admin_token())
+    } else {
+        args.admin_token
+    };
+    config.admin_token = admin_token.clone().map(SecretString::from);
     config.device_limit = args.device_limit;
     config.cors_origins = args.cors_origins;
     config.sip_domain = args.sip_domain;
     config.locus_idle_grace = std::time::Duration::from_secs(args.locus_idle_grace);
-    config.rate_limits = if args.rate_limit == "off" {
+    config.rate_limits = if args.dev || args.rate_limit == "off" {
         RateLimits::off()
     } else {
         RateLimits {
@@ -66,6 +75,23 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     let server = Server::start(config).await?;
     println!("listening on {}", server.base_url());
+    if args.dev {
+        let state = server.state();
+        let people = crate::dev::people(state.store.as_ref(), &state.config.region).await?;
+        let banner = crate::dev::Banner {
+            base_url: server.base_url(),
+            database: &database,
+            people: &people,
+            admin_token: admin_token.as_deref().unwrap_or_default(),
+            admin_generated,
+        };
+        println!("{}", banner.render());
+        tracing::info!(
+            people = people.len(),
+            discovery = %banner.discovery_url(),
+            "dev mode: people and tokens ready"
+        );
+    }
     server.wait_for_signal_then_shutdown().await;
     Ok(())
 }

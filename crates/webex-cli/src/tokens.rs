@@ -38,7 +38,7 @@ async fn open(database: &DatabaseArgs) -> anyhow::Result<Arc<dyn Store>> {
 
 /// A database URL to show: the absolute path of a SQLite file; a
 /// PostgreSQL URL without its password.
-fn describe(url: &str) -> String {
+pub(crate) fn describe(url: &str) -> String {
     if let Some(rest) = url
         .strip_prefix("postgres://")
         .or_else(|| url.strip_prefix("postgresql://"))

@@ -24,6 +24,7 @@ fn demo_runs_the_whole_flow_with_no_services() {
         "both saw meeting:removed",
         "meetings.unregister() resolved",
         "no devices left",
+        "next: `webex serve --dev`",
     ];
     let mut at = 0;
     for want in order {

@@ -6,6 +6,7 @@ mod support;
 
 mod cli;
 mod crash_restart;
+mod dev;
 mod meetings;
 mod sdk_sigkill;
 mod two_nodes;
