@@ -275,6 +275,7 @@ impl Meeting {
             }),
             correlation_id: Some(self.correlation_id().to_owned()),
             sequence: Some(doc.sequence.clone()),
+            reason: None,
         };
         let limit = shared.locus.options.request_timeout;
         let answer = requests::bounded(

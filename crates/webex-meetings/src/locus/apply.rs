@@ -456,6 +456,7 @@ mod tests {
             state: ParticipantState::Joined,
             correlation_id: Some("corr".into()),
             device_type: "WEB".into(),
+            ..Default::default()
         });
         doc.self_ = Some(me);
         assert!(device_joined(&doc, Some("dev1")));

@@ -5,8 +5,9 @@
 //!
 //! - [`address`]: what addresses mean (SIP URI, email → personal room,
 //!   meeting number, join link) and how spaces are named and numbered.
-//! - [`rules`]: join, leave, end and idle expiry as pure decisions on a
-//!   stored meeting, run inside the store's transaction.
+//! - [`rules`]: ownership and host powers; join (or wait in the lobby),
+//!   leave, remove, admit, lock, end and idle expiry as pure decisions on
+//!   a stored meeting, run inside the store's transaction.
 //! - [`service`]: the operations (resolve, open, join, leave, end, sweep),
 //!   each one store transaction and one event.
 //! - [`document`]: Locus documents (full and delta) in the shape the
@@ -43,6 +44,9 @@ pub use admin::{MeetingList, MeetingSummary, ParticipantSummary};
 pub const LOCUS_BASE: &str = "/locus/api/v1";
 /// Path of the Loci collection.
 pub const LOCI_PATH: &str = "/locus/api/v1/loci";
+/// Base path of the meetings' data-channel registrations
+/// (`info.datachannelUrl` is `{public}{DATACHANNEL_BASE}/<locus id>/registrations`).
+pub const DATACHANNEL_BASE: &str = "/datachannel/api/v1/locus";
 /// Base path of the `webex-appapi-service` service.
 pub const APPAPI_BASE: &str = "/wbxappapi/v1";
 
@@ -58,6 +62,14 @@ pub fn router() -> Router<AppState> {
             put(routes::leave),
         )
         .route("/locus/api/v1/loci/{id}/end", post(routes::end))
+        .route(
+            "/locus/api/v1/loci/{id}/controls",
+            put(routes::controls).patch(routes::controls_patch),
+        )
+        .route(
+            "/datachannel/api/v1/locus/{id}/registrations",
+            post(routes::datachannel),
+        )
         .route(
             "/wbxappapi/v1/meetingInfo",
             post(meeting_info::meeting_info),
@@ -86,6 +98,9 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         routes::join,
         routes::leave,
         routes::end,
+        routes::controls,
+        routes::controls_patch,
+        routes::datachannel,
         meeting_info::meeting_info,
         admin::list,
         admin::end,

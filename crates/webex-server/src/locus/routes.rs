@@ -1,5 +1,7 @@
-//! The `locus` service routes: join by address, join a known Locus, leave,
-//! end, read one Locus, list the caller's meetings.
+//! The `locus` service routes: join by address, join a known Locus, leave
+//! (or remove someone), admit and lock (`{locusUrl}/controls`), end, read
+//! one Locus, list the caller's meetings, and the data-channel
+//! registration an admitted official client makes.
 
 use axum::Extension;
 use axum::body::Bytes;
@@ -8,8 +10,10 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use webex_wire::error::ErrorBody;
 use webex_wire::locus::{
-    JoinRequest, JoinResponse, LeaveRequest, LociList, LocusResponse, error_codes,
+    ControlsRequest, JoinRequest, JoinResponse, LeaveRequest, LociList, LocusResponse,
+    ParticipantState, error_codes,
 };
+use webex_wire::people::PersonType;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Json, Query};
@@ -78,6 +82,8 @@ async fn joiner(state: &AppState, caller: &Caller, body: &JoinRequest) -> ApiRes
         name: caller.person.display_name.clone(),
         email: caller.person.email.clone(),
         org_id: caller.person.org_id.clone(),
+        guest: caller.person.kind == PersonType::Appuser,
+        must_wait: false,
         device_url: body.device.url.clone(),
         device_type: match clean(&body.device.device_type, 32) {
             t if t.is_empty() => "WEB".into(),
@@ -125,9 +131,11 @@ pub(super) async fn call(
         return Err(ApiError::bad_request("`invitee.address` is required"));
     };
     let j = joiner(&state, &caller, &body).await?;
-    let space = service::resolve(&state, address).await?.ok_or_else(|| {
-        LocusError::NotFound(format!("No meeting at address `{}`", truncate(address)))
-    })?;
+    let space = service::resolve(&state, address, &caller.person.id)
+        .await?
+        .ok_or_else(|| {
+            LocusError::NotFound(format!("No meeting at address `{}`", truncate(address)))
+        })?;
     let outcome = service::join_space(&state, &space, j, tracking(&t)).await?;
     Ok(Json(joined(&state, &caller, &outcome.snapshot)))
 }
@@ -167,7 +175,10 @@ pub(super) async fn join(
     Ok(Json(joined(&state, &caller, &outcome.snapshot)))
 }
 
-/// Leaves a Locus (the caller's own participant; the host may remove others).
+/// Leaves a Locus or its lobby (the caller's own participant); the JOINED
+/// host removes someone else this way (the official SDK sends
+/// `reason: FORCED`): they stop seeing the meeting, and wait in the lobby if
+/// they join again.
 #[utoipa::path(
     put,
     path = "/locus/api/v1/loci/{id}/participant/{participant_id}/leave",
@@ -182,7 +193,7 @@ pub(super) async fn join(
         (status = 200, description = "Left; the Locus after the change", body = LocusResponse),
         (status = 400, description = "Malformed body", body = ErrorBody),
         (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, description = "Not a participant, or not the caller's participant", body = ErrorBody),
+        (status = 403, description = "Not a participant, not the caller's participant, or not the JOINED host (errorCode 2403011)", body = ErrorBody),
         (status = 404, description = "No such Locus", body = ErrorBody),
         (status = 409, description = "Already left (errorCode 2409002) or meeting ended", body = ErrorBody),
         (status = 503, response = crate::openapi::Unavailable),
@@ -197,6 +208,9 @@ pub(super) async fn leave(
 ) -> ApiResult<Json<LocusResponse>> {
     check_id(&state, &id).await?;
     let body: LeaveRequest = optional_json(&body)?.unwrap_or_default();
+    // Who leaves is the participant id; `reason: FORCED` only says what
+    // the rules tell anyway (someone else's participant is a removal).
+    let _ = body.reason;
     let request = rules::LeaveRequest {
         caller: caller.person.id.clone(),
         participant_id,
@@ -212,7 +226,7 @@ pub(super) async fn leave(
     }))
 }
 
-/// Ends the meeting for everyone (host only).
+/// Ends the meeting for everyone (the JOINED host only).
 #[utoipa::path(
     post,
     path = "/locus/api/v1/loci/{id}/end",
@@ -224,7 +238,7 @@ pub(super) async fn leave(
         (status = 200, description = "Ended; the INACTIVE Locus", body = LocusResponse),
         (status = 400, description = "Body is not JSON", body = ErrorBody),
         (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, description = "Not a participant, or not the host", body = ErrorBody),
+        (status = 403, description = "Not a participant, or not the JOINED host", body = ErrorBody),
         (status = 404, description = "No such Locus", body = ErrorBody),
         (status = 409, description = "Already ended", body = ErrorBody),
         (status = 503, response = crate::openapi::Unavailable),
@@ -249,7 +263,9 @@ pub(super) async fn end(
     }))
 }
 
-/// The full Locus document (participants only; also after it ended).
+/// The full Locus document (admitted participants only; also after it
+/// ended). Someone waiting in the lobby reads only their own participant;
+/// someone removed, or gone from the lobby, reads nothing.
 #[utoipa::path(
     get,
     path = "/locus/api/v1/loci/{id}",
@@ -259,7 +275,7 @@ pub(super) async fn end(
     responses(
         (status = 200, description = "The Locus with `self`", body = webex_wire::locus::Locus),
         (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, description = "Not a participant", body = ErrorBody),
+        (status = 403, description = "Not a participant (2403010), or removed (2403014)", body = ErrorBody),
         (status = 404, description = "No such Locus", body = ErrorBody),
         (status = 503, response = crate::openapi::Unavailable),
     )
@@ -274,8 +290,12 @@ pub(super) async fn get_locus(
         false => None,
     }
     .ok_or_else(|| LocusError::NotFound("No such meeting".into()))?;
-    if m.participant_of(&caller.person.id).is_none() {
-        return Err(LocusError::Refused(ChangeRefused::NotParticipant).into());
+    match m.participant_of(&caller.person.id) {
+        None => return Err(LocusError::Refused(ChangeRefused::NotParticipant).into()),
+        Some(p) if !p.admitted && p.state != ParticipantState::Idle => {
+            return Err(not_admitted());
+        }
+        Some(_) => {}
     }
     Ok(Json(document::full(
         &m,
@@ -311,6 +331,163 @@ pub(super) async fn list(
     Ok(Json(LociList {
         loci,
         ..LociList::default()
+    }))
+}
+
+fn not_admitted() -> ApiError {
+    ApiError::forbidden("You were removed from this meeting or were not admitted to it")
+        .with_error_code(error_codes::NOT_ADMITTED)
+}
+
+/// Admits people from the lobby (`admit.participantIds`, an array or one
+/// string), or locks/unlocks the meeting (`lock.locked`). Host only; the
+/// official SDK sends admit with `PUT` and lock with `PATCH`.
+#[utoipa::path(
+    put,
+    path = "/locus/api/v1/loci/{id}/controls",
+    tag = "locus",
+    params(("id" = String, Path, description = "Locus id")),
+    request_body = ControlsRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Done; the Locus after the change", body = LocusResponse),
+        (status = 400, description = "Malformed body, or neither `admit` nor `lock`", body = ErrorBody),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, description = "Not a participant, not the JOINED host (2403011), or an id not waiting in the lobby", body = ErrorBody),
+        (status = 404, description = "No such Locus", body = ErrorBody),
+        (status = 409, description = "The meeting has ended", body = ErrorBody),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
+pub(super) async fn controls(
+    State(state): State<AppState>,
+    caller: Caller,
+    t: Option<Extension<TrackingId>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<LocusResponse>> {
+    check_id(&state, &id).await?;
+    let body: ControlsRequest = optional_json(&body)?.unwrap_or_default();
+    let me = caller.person.id.clone();
+    let outcome = match (body.admit, body.lock) {
+        (Some(admit), None) => {
+            let ids = admit.participant_ids.into_vec();
+            if ids.is_empty() || ids.len() > MAX_ADMIT {
+                return Err(ApiError::bad_request(format!(
+                    "`admit.participantIds` must name 1 to {MAX_ADMIT} participants"
+                )));
+            }
+            service::admit(&state, &id, me, ids, tracking(&t)).await?
+        }
+        (None, Some(lock)) => service::lock(&state, &id, me, lock.locked, tracking(&t)).await?,
+        _ => {
+            return Err(ApiError::bad_request(
+                "Send exactly one of `admit` and `lock`",
+            ));
+        }
+    };
+    Ok(Json(LocusResponse {
+        locus: document::full(
+            &outcome.snapshot,
+            &super::site(&state),
+            Some(&caller.person.id),
+        ),
+    }))
+}
+
+/// `PATCH {locusUrl}/controls`: the same as [`controls`] (the official SDK
+/// locks with `PATCH`).
+#[utoipa::path(
+    patch,
+    path = "/locus/api/v1/loci/{id}/controls",
+    tag = "locus",
+    params(("id" = String, Path, description = "Locus id")),
+    request_body = ControlsRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Done; the Locus after the change", body = LocusResponse),
+        (status = 400, description = "Malformed body, or neither `admit` nor `lock`", body = ErrorBody),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, description = "Not a participant, or not the JOINED host (2403011)", body = ErrorBody),
+        (status = 404, description = "No such Locus", body = ErrorBody),
+        (status = 409, description = "The meeting has ended", body = ErrorBody),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
+pub(super) async fn controls_patch(
+    state: State<AppState>,
+    caller: Caller,
+    t: Option<Extension<TrackingId>>,
+    id: Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<LocusResponse>> {
+    controls(state, caller, t, id, body).await
+}
+
+/// Most participants one admit may name.
+const MAX_ADMIT: usize = 100;
+
+/// Body of the data-channel registration.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct DataChannelRequest {
+    /// The registering device.
+    #[allow(dead_code)] // Accepted for compatibility.
+    device_url: Option<String>,
+}
+
+/// Answer of the data-channel registration.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct DataChannelResponse {
+    /// Where the client's data-channel socket connects.
+    web_socket_url: String,
+    /// The binding of that socket.
+    binding: String,
+}
+
+/// Registers an admitted participant's device for the meeting's data
+/// channel (`info.datachannelUrl`): the official SDK does it at admission
+/// and treats a failure as an unhandled rejection. This server relays
+/// nothing on that channel; the socket URL it names is not served, and the
+/// SDK's data-channel client retries it quietly until the meeting is left.
+#[utoipa::path(
+    post,
+    path = "/datachannel/api/v1/locus/{id}/registrations",
+    tag = "locus",
+    params(("id" = String, Path, description = "Locus id")),
+    request_body = DataChannelRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Registered", body = DataChannelResponse),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, description = "Not an admitted participant", body = ErrorBody),
+        (status = 404, description = "No such Locus", body = ErrorBody),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
+pub(super) async fn datachannel(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<DataChannelResponse>> {
+    check_id(&state, &id).await?;
+    optional_json::<serde::de::IgnoredAny>(&body)?;
+    let m = state
+        .store
+        .meeting(&id)
+        .await?
+        .ok_or_else(|| LocusError::NotFound("No such meeting".into()))?;
+    match m.participant_of(&caller.person.id) {
+        Some(p) if p.admitted => {}
+        Some(_) => return Err(not_admitted()),
+        None => return Err(LocusError::Refused(ChangeRefused::NotParticipant).into()),
+    }
+    let base = state.public_ws_url();
+    Ok(Json(DataChannelResponse {
+        web_socket_url: format!("{base}{}/{id}/socket", super::DATACHANNEL_BASE),
+        binding: format!("locus.{id}"),
     }))
 }
 

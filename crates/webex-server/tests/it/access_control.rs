@@ -56,9 +56,9 @@ fn row(method: &str, path: &str) -> Option<Kind> {
         // Another person's Locus id is as unknown as a random one.
         ("GET", "/locus/api/v1/loci/{id}")
         | ("POST", "/locus/api/v1/loci/{id}/participant" | "/locus/api/v1/loci/{id}/end")
-        | ("PUT", "/locus/api/v1/loci/{id}/participant/{participant_id}/leave") => {
-            bearer(P::Device)
-        }
+        | ("PUT", "/locus/api/v1/loci/{id}/participant/{participant_id}/leave")
+        | ("PUT" | "PATCH", "/locus/api/v1/loci/{id}/controls")
+        | ("POST", "/datachannel/api/v1/locus/{id}/registrations") => bearer(P::Device),
         ("POST", "/locus/api/v1/loci/call" | "/wbxappapi/v1/meetingInfo") => bearer(P::Body),
         ("GET", "/v1/meetingPreferences") => bearer(P::None),
         ("POST", "/clientlogs/api/v1/logs/urls") => bearer(P::None),
