@@ -16,6 +16,8 @@
 //!   node (`self`), full documents for small meetings, deltas for large.
 //! - [`republish`]: changes whose event the bus lost (Redis unreachable),
 //!   published again as full documents once it is back.
+//! - `datachannel`: the data-channel registration and socket an admitted
+//!   official client opens (nothing is relayed on it).
 //! - `routes` (`{locus}/loci…`), `meeting_info`
 //!   (`{webex-appapi-service}/meetingInfo`) and `admin`
 //!   (`/admin/api/v1/meetings`): the HTTP surface.
@@ -30,6 +32,7 @@ use crate::state::AppState;
 
 pub mod address;
 mod admin;
+mod datachannel;
 pub mod document;
 pub mod events;
 mod meeting_info;
@@ -68,7 +71,11 @@ pub fn router() -> Router<AppState> {
         )
         .route(
             "/datachannel/api/v1/locus/{id}/registrations",
-            post(routes::datachannel),
+            post(datachannel::register),
+        )
+        .route(
+            "/datachannel/api/v1/locus/{id}/socket",
+            get(datachannel::socket),
         )
         .route(
             "/wbxappapi/v1/meetingInfo",
@@ -100,7 +107,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         routes::end,
         routes::controls,
         routes::controls_patch,
-        routes::datachannel,
+        datachannel::register,
+        datachannel::socket,
         meeting_info::meeting_info,
         admin::list,
         admin::end,

@@ -1,7 +1,6 @@
 //! The `locus` service routes: join by address, join a known Locus, leave
 //! (or remove someone), admit and lock (`{locusUrl}/controls`), end, read
-//! one Locus, list the caller's meetings, and the data-channel
-//! registration an admitted official client makes.
+//! one Locus, list the caller's meetings.
 
 use axum::Extension;
 use axum::body::Bytes;
@@ -43,7 +42,7 @@ fn tracking(t: &Option<Extension<TrackingId>>) -> Option<&str> {
 
 /// 404 unless the Locus `id` exists. Checked before the body, so a request
 /// for a Locus that does not exist is a 404 whatever it carries.
-async fn check_id(state: &AppState, id: &str) -> ApiResult<()> {
+pub(super) async fn check_id(state: &AppState, id: &str) -> ApiResult<()> {
     if plausible_id(id) && state.store.locus(id).await?.is_some() {
         Ok(())
     } else {
@@ -334,7 +333,7 @@ pub(super) async fn list(
     }))
 }
 
-fn not_admitted() -> ApiError {
+pub(super) fn not_admitted() -> ApiError {
     ApiError::forbidden("You were removed from this meeting or were not admitted to it")
         .with_error_code(error_codes::NOT_ADMITTED)
 }
@@ -426,70 +425,6 @@ pub(super) async fn controls_patch(
 
 /// Most participants one admit may name.
 const MAX_ADMIT: usize = 100;
-
-/// Body of the data-channel registration.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct DataChannelRequest {
-    /// The registering device.
-    #[allow(dead_code)] // Accepted for compatibility.
-    device_url: Option<String>,
-}
-
-/// Answer of the data-channel registration.
-#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct DataChannelResponse {
-    /// Where the client's data-channel socket connects.
-    web_socket_url: String,
-    /// The binding of that socket.
-    binding: String,
-}
-
-/// Registers an admitted participant's device for the meeting's data
-/// channel (`info.datachannelUrl`): the official SDK does it at admission
-/// and treats a failure as an unhandled rejection. This server relays
-/// nothing on that channel; the socket URL it names is not served, and the
-/// SDK's data-channel client retries it quietly until the meeting is left.
-#[utoipa::path(
-    post,
-    path = "/datachannel/api/v1/locus/{id}/registrations",
-    tag = "locus",
-    params(("id" = String, Path, description = "Locus id")),
-    request_body = DataChannelRequest,
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "Registered", body = DataChannelResponse),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, description = "Not an admitted participant", body = ErrorBody),
-        (status = 404, description = "No such Locus", body = ErrorBody),
-        (status = 503, response = crate::openapi::Unavailable),
-    )
-)]
-pub(super) async fn datachannel(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> ApiResult<Json<DataChannelResponse>> {
-    check_id(&state, &id).await?;
-    optional_json::<serde::de::IgnoredAny>(&body)?;
-    let m = state
-        .store
-        .meeting(&id)
-        .await?
-        .ok_or_else(|| LocusError::NotFound("No such meeting".into()))?;
-    match m.participant_of(&caller.person.id) {
-        Some(p) if p.admitted => {}
-        Some(_) => return Err(not_admitted()),
-        None => return Err(LocusError::Refused(ChangeRefused::NotParticipant).into()),
-    }
-    let base = state.public_ws_url();
-    Ok(Json(DataChannelResponse {
-        web_socket_url: format!("{base}{}/{id}/socket", super::DATACHANNEL_BASE),
-        binding: format!("locus.{id}"),
-    }))
-}
 
 /// Parses `body` as JSON `T` when it is not empty.
 pub(super) fn optional_json<T: serde::de::DeserializeOwned>(body: &Bytes) -> ApiResult<Option<T>> {

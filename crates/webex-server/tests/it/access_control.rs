@@ -62,6 +62,8 @@ fn row(method: &str, path: &str) -> Option<Kind> {
         ("POST", "/locus/api/v1/loci/call" | "/wbxappapi/v1/meetingInfo") => bearer(P::Body),
         ("GET", "/v1/meetingPreferences") => bearer(P::None),
         ("POST", "/clientlogs/api/v1/logs/urls") => bearer(P::None),
+        // A websocket: the client authenticates in its first frame.
+        ("GET", "/datachannel/api/v1/locus/{id}/socket") => Some(Public),
         // A body without a `filename` from logs/urls names no log.
         ("POST", "/clientlogs/api/v1/logs/meta") => bearer(P::Body),
         // Another person's log id is as unknown as a random one.

@@ -341,7 +341,29 @@ on_every_backend!(
         )
         .await;
         assert_eq!(s, 200, "{reg}");
-        assert!(reg["webSocketUrl"].as_str().unwrap().starts_with("ws"));
+        // Its socket speaks enough Mercury for the SDK's data channel.
+        let mut dc_ws = open(reg["webSocketUrl"].as_str().unwrap(), true).await;
+        send_auth(&mut dc_ws, &m.token).await;
+        let hello = next_json(&mut dc_ws).await;
+        assert_eq!(
+            hello["data"]["eventType"], "mercury.buffer_state",
+            "{hello}"
+        );
+        send_json(&mut dc_ws, json!({"id": "p1", "type": "ping"})).await;
+        let pong = next_json(&mut dc_ws).await;
+        assert_eq!((&pong["type"], &pong["id"]), (&json!("pong"), &json!("p1")));
+        // Someone not in the meeting is turned away.
+        let (s, _) = send(http().post(dc).bearer_auth(&c.token).json(&json!({}))).await;
+        assert_eq!(s, 200, "carol is in");
+        let outsider = member(server, "olga", "other.example").await;
+        let (s, _) = send(
+            http()
+                .post(dc)
+                .bearer_auth(&outsider.token)
+                .json(&json!({})),
+        )
+        .await;
+        assert_eq!(s, 403);
         Ok(())
     }
 );
