@@ -3,6 +3,7 @@
 //! quick timeouts, OAuth tokens from the real server, hang guards).
 
 mod e2e;
+mod lobby_e2e;
 mod meetings_e2e;
 mod meetings_scripted;
 mod mercury_client;
