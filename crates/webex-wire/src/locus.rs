@@ -948,6 +948,9 @@ pub mod error_codes {
     pub const MEETING_ENDED: u32 = 2_409_001;
     /// The participant already left (HTTP 409).
     pub const NOT_JOINED: u32 = 2_409_002;
+    /// A cap was reached: meetings per person, or devices per participant
+    /// (HTTP 409; the message says which).
+    pub const LIMIT_REACHED: u32 = 2_409_003;
     /// The caller is not a participant of this meeting (HTTP 403).
     pub const NOT_PARTICIPANT: u32 = 2_403_010;
     /// Only the host may do this (HTTP 403).

@@ -15,6 +15,7 @@ use webex_wire::locus::{
 use webex_wire::people::PersonType;
 
 use crate::auth::Caller;
+use crate::budget;
 use crate::error::{ApiError, ApiResult, Json, Query};
 use crate::http::TrackingId;
 use crate::state::AppState;
@@ -71,10 +72,39 @@ async fn callers_device(state: &AppState, caller: &Caller, url: &str) -> ApiResu
     }
 }
 
+/// Longest join `correlationId` (the official SDK sends a UUID).
+const MAX_CORRELATION_ID: usize = 128;
+/// Longest `device.deviceType`.
+const MAX_DEVICE_TYPE: usize = 32;
+
+/// 400 unless the join's `correlationId` and `device.deviceType`, which
+/// every other participant sees, are short plain identifiers.
+fn check_shown_fields(body: &JoinRequest) -> ApiResult<()> {
+    let checks = [
+        (
+            "correlationId",
+            body.correlation_id.as_deref(),
+            MAX_CORRELATION_ID,
+        ),
+        (
+            "device.deviceType",
+            Some(body.device.device_type.as_str()).filter(|t| !t.is_empty()),
+            MAX_DEVICE_TYPE,
+        ),
+    ];
+    for (field, value, max) in checks {
+        if let Some(problem) = value.and_then(|v| budget::identifier_problem(field, v, max)) {
+            return Err(ApiError::bad_request(problem));
+        }
+    }
+    Ok(())
+}
+
 async fn joiner(state: &AppState, caller: &Caller, body: &JoinRequest) -> ApiResult<Joiner> {
     if body.device.url.is_empty() {
         return Err(ApiError::bad_request("`device.url` is required"));
     }
+    check_shown_fields(body)?;
     callers_device(state, caller, &body.device.url).await?;
     Ok(Joiner {
         person_id: caller.person.id.clone(),

@@ -55,8 +55,17 @@ pub struct Joiner {
     pub correlation_id: Option<String>,
 }
 
+/// Most devices one participant may be in a meeting (or its lobby) with at
+/// once.
+pub const MAX_PRESENT_DEVICES: usize = 10;
+/// Most devices one participant may ever have joined one meeting with
+/// (each is listed in every document).
+pub const MAX_DEVICE_ENTRIES: usize = 50;
+
 /// Joins `j`, or puts them in the lobby (see the module docs); idempotent
-/// for a device already there. Sets the host on the first join.
+/// for a device already there. Sets the host on the first join. A
+/// participant's devices are capped ([`MAX_PRESENT_DEVICES`],
+/// [`MAX_DEVICE_ENTRIES`]: [`ChangeRefused::TooMany`]).
 pub fn join(j: Joiner, new_participant_id: String, now: Millis) -> Mutation {
     Box::new(move |m: &mut MeetingSnapshot| {
         if m.locus.state != LocusState::Active {
@@ -100,6 +109,24 @@ pub fn join(j: Joiner, new_participant_id: String, now: Millis) -> Mutation {
                     });
                 if already {
                     return Ok(Applied::Unchanged);
+                }
+                let known = p.devices.iter().any(|d| d.url == device.url);
+                let present = p
+                    .devices
+                    .iter()
+                    .filter(|d| d.url != device.url && present(&d.state))
+                    .count();
+                if present >= MAX_PRESENT_DEVICES {
+                    return Err(ChangeRefused::TooMany(format!(
+                        "a participant may be in a meeting from at most {MAX_PRESENT_DEVICES} \
+                         devices at once; leave from another device first"
+                    )));
+                }
+                if !known && p.devices.len() >= MAX_DEVICE_ENTRIES {
+                    return Err(ChangeRefused::TooMany(format!(
+                        "a participant may join one meeting from at most {MAX_DEVICE_ENTRIES} \
+                         devices; join again from a device used before"
+                    )));
                 }
                 p.state = state;
                 p.left_at = None;

@@ -66,6 +66,8 @@ fn refused(r: &ChangeRefused) -> ApiError {
         ChangeRefused::Invalid(_) => {
             ApiError::forbidden(msg).with_error_code(error_codes::FOREIGN_PARTICIPANT)
         }
+        ChangeRefused::TooMany(_) => ApiError::new(StatusCode::CONFLICT, codes::CONFLICT, msg)
+            .with_error_code(error_codes::LIMIT_REACHED),
     }
 }
 
@@ -174,6 +176,10 @@ pub async fn open(state: &AppState, space: &SpaceRecord) -> Result<LocusRecord, 
     Ok(state.store.open_locus(&space.id, &id, now_millis()).await?)
 }
 
+/// Most active meetings one person may be in (or waiting in the lobby of)
+/// at once.
+pub const MAX_MEETINGS_PER_PERSON: u64 = 16;
+
 /// Whether `joiner` must wait in the lobby of `space` by its policy: a
 /// guest, or someone of another org than the owner, joining someone else's
 /// personal room.
@@ -210,6 +216,16 @@ pub async fn join(
         .ok_or_else(|| LocusError::NotFound("No such meeting".into()))?;
     if let Some(space) = state.store.space(SpaceKey::Id(&locus.space_id)).await? {
         joiner.must_wait = must_wait(state, &space, &joiner).await?;
+    }
+    let elsewhere = state
+        .store
+        .count_meetings_of(&joiner.person_id, locus_id)
+        .await?;
+    if elsewhere >= MAX_MEETINGS_PER_PERSON {
+        return Err(ChangeRefused::TooMany(format!(
+            "a person may be in at most {MAX_MEETINGS_PER_PERSON} meetings at once; leave one first"
+        ))
+        .into());
     }
     let mutation = rules::join(joiner, uuid::Uuid::new_v4().to_string(), now_millis());
     let outcome = change(state, locus_id, mutation).await?;

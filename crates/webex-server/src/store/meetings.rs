@@ -199,6 +199,9 @@ pub enum ChangeRefused {
     /// Another condition, explained.
     #[error("{0}")]
     Invalid(String),
+    /// A cap was reached (explained); leaving somewhere first helps.
+    #[error("{0}")]
+    TooMany(String),
 }
 
 /// What a [`Mutation`] did.
@@ -263,6 +266,9 @@ pub trait MeetingStore: Send + Sync + 'static {
     async fn active_meetings(&self, limit: u32) -> StoreResult<Vec<MeetingSnapshot>>;
     /// Ids of active Loci where nobody is joined since `idle_before` or earlier.
     async fn idle_loci(&self, idle_before: Millis) -> StoreResult<Vec<String>>;
+    /// How many active Loci other than `except_locus` `person_id` is in
+    /// (JOINED or waiting in the lobby).
+    async fn count_meetings_of(&self, person_id: &str, except_locus: &str) -> StoreResult<u64>;
     /// Ids of active Loci in which one of `device_urls` is joined or waiting
     /// in the lobby.
     async fn loci_with_devices(&self, device_urls: &[String]) -> StoreResult<Vec<String>>;
@@ -711,6 +717,21 @@ impl<B: Backend> MeetingStore for B {
         )
         .bind(idle_before);
         self.read_all(stmt, id_row).await
+    }
+
+    async fn count_meetings_of(&self, person_id: &str, except_locus: &str) -> StoreResult<u64> {
+        let stmt = Stmt::new(
+            "SELECT COUNT(*) AS n FROM loci l JOIN locus_participants p ON p.locus_id = l.id \
+             WHERE p.person_id = $1 AND p.state IN ('JOINED', 'IDLE') AND l.state = 'ACTIVE' \
+             AND l.id <> $2",
+        )
+        .bind(person_id)
+        .bind(except_locus);
+        let n = self
+            .read_optional(stmt, |r| r.int("n"))
+            .await?
+            .unwrap_or_default();
+        Ok(u64::try_from(n).unwrap_or_default())
     }
 
     async fn loci_with_devices(&self, device_urls: &[String]) -> StoreResult<Vec<String>> {

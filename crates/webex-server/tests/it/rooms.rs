@@ -502,3 +502,87 @@ on_every_backend!(
     },
     |c| c.locus_idle_grace = Duration::from_secs(1)
 );
+
+on_every_backend!(
+    what_joiners_show_others_is_plain_and_caps_hold,
+    async |server: &TestServer| -> Result<()> {
+        let base = server.base_url().to_owned();
+        let a = member(server, "alice", "example.com").await;
+        let room = format!("caps-{}@webex.localhost", uuid::Uuid::new_v4().simple());
+        let (_, joined) = call(&base, &a, &room).await;
+        let url = url_of(&joined);
+        let b = member(server, "bob", "example.com").await;
+        for (field, value) in [
+            ("correlationId", json!("x\u{202E}gpj.exe")),
+            ("correlationId", json!("<img src=x onerror=alert(1)>")),
+            ("correlationId", json!("c".repeat(129))),
+        ] {
+            let mut body = join_body(&b, None);
+            body[field] = value;
+            let (s, e) = send(
+                http()
+                    .post(format!("{url}/participant"))
+                    .bearer_auth(&b.token)
+                    .json(&body),
+            )
+            .await;
+            assert_eq!(s, 400, "{field}: {e}");
+        }
+        let mut body = join_body(&b, None);
+        body["device"]["deviceType"] = json!("WEB<script>");
+        let (s, e) = send(
+            http()
+                .post(format!("{url}/participant"))
+                .bearer_auth(&b.token)
+                .json(&body),
+        )
+        .await;
+        assert_eq!(s, 400, "{e}");
+
+        // At most 10 devices of one participant in a meeting at once.
+        let token = &b.token;
+        for i in 0..=webex_server::locus::rules::MAX_PRESENT_DEVICES {
+            let mut extra = User {
+                email: b.email.clone(),
+                token: token.clone(),
+                device: register_device(&base, token).await,
+            };
+            if i == 0 {
+                extra.device = b.device.clone();
+            }
+            let (s, e) = join(&url, &extra).await;
+            if i < webex_server::locus::rules::MAX_PRESENT_DEVICES {
+                assert_eq!(s, 200, "device {i}: {e}");
+            } else {
+                assert_eq!((s, error_code(&e)), (409, 2_409_003), "{e}");
+                assert!(
+                    e["message"]
+                        .as_str()
+                        .unwrap()
+                        .contains("at most 10 devices"),
+                    "{e}"
+                );
+            }
+        }
+
+        // At most 16 meetings of one person at once.
+        let max = webex_server::locus::service::MAX_MEETINGS_PER_PERSON;
+        for i in 1..=max {
+            let room = format!("many-{i}-{}@webex.localhost", uuid::Uuid::new_v4().simple());
+            let (s, e) = call(&base, &a, &room).await;
+            if i < max {
+                assert_eq!(s, 200, "meeting {i}: {e}");
+            } else {
+                assert_eq!((s, error_code(&e)), (409, 2_409_003), "{e}");
+                assert!(
+                    e["message"]
+                        .as_str()
+                        .unwrap()
+                        .contains("at most 16 meetings"),
+                    "{e}"
+                );
+            }
+        }
+        Ok(())
+    }
+);
