@@ -73,7 +73,8 @@ fn refused(r: &ChangeRefused) -> ApiError {
 
 /// The space `address` names, creating ad-hoc spaces in our SIP domain
 /// (made by `creator`, who hosts them) and personal rooms on first use.
-/// `Ok(None)`: not ours.
+/// A name reserved for personal rooms that does not exist yet is made only
+/// when it is `creator`'s own room. `Ok(None)`: not ours.
 pub async fn resolve(
     state: &AppState,
     address: &str,
@@ -84,6 +85,14 @@ pub async fn resolve(
         Address::Space(name) => {
             if let Some(s) = store.space(SpaceKey::Name(&name)).await? {
                 return Ok(Some(s));
+            }
+            if address::is_reserved_for_personal_rooms(&name) {
+                return match store.person(creator).await? {
+                    Some(p) if address::personal_room_name(&p.email, None) == name => {
+                        Ok(Some(personal_room(state, &p).await?))
+                    }
+                    _ => Ok(None),
+                };
             }
             Ok(Some(
                 create_space(state, name, None, Some(creator.to_owned())).await?,

@@ -586,3 +586,33 @@ on_every_backend!(
         Ok(())
     }
 );
+
+on_every_backend!(
+    personal_room_addresses_are_reserved_for_their_owners,
+    async |server: &TestServer| -> Result<()> {
+        let base = server.base_url().to_owned();
+        let eve = member(server, "eve", "example.com").await;
+        let frank = member(server, "frank", "example.com").await;
+        let frank_id = person_id(server, &frank).await;
+        // frank has not used meetings yet: eve cannot take his address.
+        let name = frank.email.replace('@', ".");
+        let address = format!("{name}@webex.localhost");
+        let (s, e) = call(&base, &eve, &address).await;
+        assert_eq!((s, error_code(&e)), (404, 2_404_001), "{e}");
+        let (s, _) = send(
+            http()
+                .post(format!("{base}/wbxappapi/v1/meetingInfo"))
+                .bearer_auth(&eve.token)
+                .json(&json!({"sipUrl": address})),
+        )
+        .await;
+        assert_eq!(s, 404);
+        // frank calling it makes his own room, which he hosts.
+        let (s, joined) = call(&base, &frank, &address).await;
+        assert_eq!(s, 200, "{joined}");
+        assert_eq!(joined["locus"]["info"]["sipUri"], address.as_str());
+        assert_eq!(joined["locus"]["host"]["id"], frank_id.as_str());
+        assert_eq!(room_of(&base, &eve, &frank).await, address);
+        Ok(())
+    }
+);
