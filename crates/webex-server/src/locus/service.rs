@@ -376,9 +376,36 @@ async fn change(
     }
 }
 
-/// Ends every meeting that has been empty for longer than the grace period.
-/// Returns how many ended.
+/// Makes devices that are no longer registered leave their meetings.
+async fn sweep_orphans(state: &AppState) -> Result<(), LocusError> {
+    let prefix = state.service_url("/wdm/api/v1/devices/");
+    let orphans = state
+        .store
+        .orphaned_devices(&prefix, ORPHANS_PER_SWEEP)
+        .await?;
+    if !orphans.is_empty() {
+        let n = devices_gone(state, &orphans).await?;
+        tracing::info!(
+            devices = orphans.len(),
+            meetings = n,
+            "locus: unregistered devices left"
+        );
+    }
+    Ok(())
+}
+
+/// Most orphaned devices one sweep makes leave.
+const ORPHANS_PER_SWEEP: u32 = 256;
+
+/// Ends every meeting that has been empty for longer than the grace period,
+/// after making devices that are no longer registered leave (those whose
+/// removal did not reach [`devices_gone`], e.g. a node that stopped
+/// between the two). Returns how many meetings ended.
 pub async fn sweep_idle(state: &AppState, grace: Duration) -> Result<usize, LocusError> {
+    // A failure here must not keep empty meetings from ending.
+    if let Err(e) = sweep_orphans(state).await {
+        tracing::warn!(error = %e, "locus: sweeping unregistered devices failed");
+    }
     let now = now_millis();
     let cutoff = now - i64::try_from(grace.as_millis()).unwrap_or(i64::MAX);
     let mut ended = 0;

@@ -269,6 +269,9 @@ pub trait MeetingStore: Send + Sync + 'static {
     /// How many active Loci other than `except_locus` `person_id` is in
     /// (JOINED or waiting in the lobby).
     async fn count_meetings_of(&self, person_id: &str, except_locus: &str) -> StoreResult<u64>;
+    /// URLs (`device_prefix` + device id) of devices joined or waiting in
+    /// an active Locus that are no longer registered, at most `limit`.
+    async fn orphaned_devices(&self, device_prefix: &str, limit: u32) -> StoreResult<Vec<String>>;
     /// Ids of active Loci in which one of `device_urls` is joined or waiting
     /// in the lobby.
     async fn loci_with_devices(&self, device_urls: &[String]) -> StoreResult<Vec<String>>;
@@ -732,6 +735,23 @@ impl<B: Backend> MeetingStore for B {
             .await?
             .unwrap_or_default();
         Ok(u64::try_from(n).unwrap_or_default())
+    }
+
+    async fn orphaned_devices(&self, device_prefix: &str, limit: u32) -> StoreResult<Vec<String>> {
+        // By the device id after the prefix, so each check is a primary-key
+        // lookup.
+        let start = i64::try_from(device_prefix.chars().count()).unwrap_or(i64::MAX) + 1;
+        let stmt = Stmt::new(
+            "SELECT DISTINCT d.device_url AS id FROM locus_devices d \
+             JOIN locus_participants p ON p.id = d.participant_id \
+             JOIN loci l ON l.id = p.locus_id \
+             WHERE l.state = 'ACTIVE' AND d.state <> 'LEFT' \
+             AND NOT EXISTS (SELECT 1 FROM devices v WHERE v.id = substr(d.device_url, CAST($1 AS INTEGER))) \
+             ORDER BY d.device_url LIMIT $2",
+        )
+        .bind(start)
+        .bind(i64::from(limit));
+        self.read_all(stmt, id_row).await
     }
 
     async fn loci_with_devices(&self, device_urls: &[String]) -> StoreResult<Vec<String>> {

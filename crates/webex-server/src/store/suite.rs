@@ -1678,6 +1678,11 @@ async fn meeting_rooms_round_trip(store: &dyn Store) {
             .unwrap()
             .is_empty()
     );
+    // "d-a" (alice's) is no registered device: an orphan.
+    assert_eq!(
+        store.orphaned_devices("d-", 10).await.unwrap(),
+        vec!["d-a".to_owned()]
+    );
 }
 
 async fn meeting_lifecycle(store: &dyn Store) {

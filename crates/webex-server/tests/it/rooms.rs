@@ -616,3 +616,35 @@ on_every_backend!(
         Ok(())
     }
 );
+
+on_every_backend!(
+    a_device_removed_behind_the_servers_back_leaves_on_the_next_sweep,
+    async |server: &TestServer| -> Result<()> {
+        let base = server.base_url().to_owned();
+        let a = member(server, "alice", "example.com").await;
+        let b = member(server, "bob", "example.com").await;
+        let room = format!("orphan-{}@webex.localhost", uuid::Uuid::new_v4().simple());
+        let (_, joined) = call(&base, &a, &room).await;
+        let url = url_of(&joined);
+        let (s, _) = join(&url, &b).await;
+        assert_eq!(s, 200);
+        // As if the node stopped between deleting the device and leaving.
+        let store = &server.server().state().store;
+        let bob_id = person_id(server, &b).await;
+        store.delete_device(&b.device.id, &bob_id).await?;
+        let deadline = tokio::time::Instant::now() + GUARD;
+        loop {
+            let (_, doc) = get(&url, &a).await;
+            if participant(&doc, &b.email)["state"] == "LEFT" {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "bob never left: {doc}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(())
+    },
+    |c| c.locus_idle_grace = Duration::from_millis(600)
+);
