@@ -333,7 +333,8 @@ pub(super) async fn get_locus(
     )))
 }
 
-/// The caller's active meetings (those they are joined to).
+/// The caller's active meetings (those they are joined to or wait in the
+/// lobby of; a lobby seen as its waiting participant sees it).
 #[utoipa::path(
     get,
     path = "/locus/api/v1/loci",

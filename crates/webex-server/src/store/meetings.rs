@@ -260,7 +260,8 @@ pub trait MeetingStore: Send + Sync + 'static {
     async fn locus(&self, locus_id: &str) -> StoreResult<Option<LocusRecord>>;
     /// A Locus with its space and participants.
     async fn meeting(&self, locus_id: &str) -> StoreResult<Option<MeetingSnapshot>>;
-    /// Active Loci in which `person_id` is a JOINED participant.
+    /// Active Loci in which `person_id` is a JOINED participant or waits in
+    /// the lobby (IDLE).
     async fn meetings_of(&self, person_id: &str) -> StoreResult<Vec<MeetingSnapshot>>;
     /// Every active Locus, oldest first, at most `limit`.
     async fn active_meetings(&self, limit: u32) -> StoreResult<Vec<MeetingSnapshot>>;
@@ -682,7 +683,7 @@ impl<B: Backend> MeetingStore for B {
     async fn meetings_of(&self, person_id: &str) -> StoreResult<Vec<MeetingSnapshot>> {
         let ids = Stmt::new(
             "SELECT l.id FROM loci l JOIN locus_participants p ON p.locus_id = l.id \
-             WHERE p.person_id = $1 AND p.state = 'JOINED' AND l.state = 'ACTIVE' \
+             WHERE p.person_id = $1 AND p.state IN ('JOINED', 'IDLE') AND l.state = 'ACTIVE' \
              ORDER BY l.created_at, l.id",
         )
         .bind(person_id);

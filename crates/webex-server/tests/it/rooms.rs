@@ -306,6 +306,11 @@ on_every_backend!(
         let (s, doc) = get(&url, &m).await;
         assert_eq!(s, 200);
         assert_eq!(doc["participants"].as_array().unwrap().len(), 1, "{doc}");
+        // Her meetings list it (a sync keeps her waiting meeting), as she sees it.
+        let (_, loci) = get(&format!("{base}/locus/api/v1/loci"), &m).await;
+        assert_eq!(loci["loci"].as_array().unwrap().len(), 1, "{loci}");
+        assert_eq!(loci["loci"][0]["participants"].as_array().unwrap().len(), 1);
+        assert!(in_lobby(&loci["loci"][0]["self"]), "{loci}");
         let (s, _) = join(&url, &c).await;
         assert_eq!(s, 200);
         assert!(
