@@ -13,6 +13,7 @@ const { diffRouteCounts } = require('./metrics');
 const { withTimeout, eventually, deviceIdOf } = require('./scenario-util');
 const { runMeetingScenario, meetingStatusOk } = require('./meeting-scenario');
 const { runMixedScenario } = require('./mixed-scenario');
+const { runLobbyScenario } = require('./lobby-scenario');
 
 const STEP_TIMEOUT_MS = 30_000;
 
@@ -157,6 +158,8 @@ class Scenario {
       const meeting = await runMeetingScenario(this, server);
       this.log(`  -- ${this.driver.name}: the JS SDK and the Rust SDK (webex meetings join) in one meeting --`);
       const mixed = await runMixedScenario(this, server);
+      this.log(`  -- ${this.driver.name}: another org's person waits in the lobby and is admitted --`);
+      const lobby = await runLobbyScenario(this, server);
       const middle = await server.routeCounts();
 
       // An invalid token: register() must reject, not hang.
@@ -208,14 +211,30 @@ class Scenario {
       await this.check('no unhandled rejection, page error, SDK error log or egress (mixed meeting)', () =>
         assertNoFaults(mixed.seen.faults),
       );
+      await this.check('every request of the lobby run got a 2xx (server /metrics)', () =>
+        assertStatuses(lobby.routes, meetingStatusOk),
+      );
+      await this.check('every response the SDK received in the lobby run was 2xx', () =>
+        assertExchanges(lobby.seen.exchanges, (s) => s === 101 || (s >= 200 && s < 300)),
+      );
+      await this.check('no unhandled rejection, page error, SDK error log or egress (lobby run)', () =>
+        assertNoFaults(lobby.seen.faults),
+      );
       this.throwFailedChecks();
-      this.consoleLines = valid.console.concat(invalid.console, meeting.seen.console, mixed.seen.console);
-      this.exchanges = { valid: valid.exchanges, invalid: invalid.exchanges, meeting: meeting.seen.exchanges, mixed: mixed.seen.exchanges };
+      this.consoleLines = valid.console.concat(invalid.console, meeting.seen.console, mixed.seen.console, lobby.seen.console);
+      this.exchanges = {
+        valid: valid.exchanges,
+        invalid: invalid.exchanges,
+        meeting: meeting.seen.exchanges,
+        mixed: mixed.seen.exchanges,
+        lobby: lobby.seen.exchanges,
+      };
       this.serverRoutes = {
         valid: diffRouteCounts(before, middle0),
         invalid: diffRouteCounts(middle, after),
         meeting: meeting.routes,
         mixed: mixed.routes,
+        lobby: lobby.routes,
       };
       return server;
     } catch (error) {

@@ -83,6 +83,7 @@
     const armed = new Map();
     let meetingEvents = null;
     const memberUpdates = new Map();
+    const selfEvents = new Map();
 
     function meetingById(meetingId) {
       const meeting = webex.meetings.getAllMeetings()[meetingId];
@@ -104,6 +105,18 @@
       });
     }
 
+    /**
+     * Records the meeting's lobby events. `meeting:self:lobbyWaiting` fires
+     * inside `join()`, so this must run before it.
+     */
+    function watchSelf(meeting) {
+      if (selfEvents.has(meeting.id)) return;
+      const list = [];
+      selfEvents.set(meeting.id, list);
+      for (const name of ['meeting:self:lobbyWaiting', 'meeting:self:guestAdmitted']) {
+        meeting.on(name, () => list.push({ event: name, state: meeting.state || null }));
+      }
+    }
     return {
       /** `Webex.init` then `meetings:ready`. */
       async init() {
@@ -220,6 +233,7 @@
         this.watchMeetings();
         const meeting = await webex.meetings.create(address);
         watchMembers(meeting);
+        watchSelf(meeting);
         return summary(meeting);
       },
 
@@ -227,7 +241,24 @@
       async join(meetingId) {
         const meeting = meetingById(meetingId);
         await meeting.join();
-        return { ...summary(meeting), isJoined: meeting.isJoined() };
+        return this.status(meetingId);
+      },
+
+      /** The meeting's summary, `isJoined()` and `isUserUnadmitted` (the lobby). */
+      status(meetingId) {
+        const meeting = meetingById(meetingId);
+        return { ...summary(meeting), isJoined: meeting.isJoined(), isUserUnadmitted: Boolean(meeting.isUserUnadmitted) };
+      },
+
+      /** `meeting.admit(memberIds)` (the host lets people in from the lobby). */
+      async admit(meetingId, memberIds) {
+        await meetingById(meetingId).admit(memberIds);
+        return true;
+      },
+
+      /** The lobby events (`meeting:self:lobbyWaiting`, `…:guestAdmitted`) recorded since create. */
+      selfEvents(meetingId) {
+        return (selfEvents.get(meetingId) || []).slice();
       },
 
       /** `meeting.leave()`. */

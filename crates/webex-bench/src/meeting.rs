@@ -517,6 +517,7 @@ async fn leave(http: &reqwest::Client, c: &Client, url: &str) -> BenchResult<Dur
         }),
         correlation_id: Some("bench".into()),
         sequence: None,
+        reason: None,
     };
     let started = Instant::now();
     let res = http

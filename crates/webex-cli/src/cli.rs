@@ -314,6 +314,17 @@ pub enum MeetingsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Let people waiting in the lobby of a meeting you host in (host
+    /// only; joins from this device first when you are not in it).
+    Admit {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// SIP URI, email, meeting number, join link, or Locus URL.
+        target: String,
+        /// Who to let in: emails, person ids or member ids (default:
+        /// everyone waiting).
+        who: Vec<String>,
+    },
     /// End a meeting for everyone (host only).
     End {
         #[command(flatten)]

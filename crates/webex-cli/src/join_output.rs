@@ -5,10 +5,12 @@
 //! `meeting:stateChange`, `meeting:self:left`, `meeting:removed`, `left`),
 //! `atMs` (milliseconds since the command started) and `members`, the full
 //! roster after the event: `{id, personId, name, email, status, isHost,
-//! isSelf}` with `status` `IN_MEETING` or `NOT_IN_MEETING`.
+//! isSelf}` with `status` `IN_MEETING`, `IN_LOBBY` or `NOT_IN_MEETING`.
 //! `members:update` adds `added`, `updated` (members) and `removed` (ids);
 //! `meeting:stateChange` adds `previous` and `current`; `meeting:removed`
-//! adds `reason` when it is known; `joined` adds `sipUri` and `locusUrl`.
+//! adds `reason` when it is known; `joined` adds `sipUri`, `locusUrl` and
+//! `inLobby` (the host has yet to admit this device: `meeting:self:lobbyWaiting`
+//! was or will be printed, then `meeting:self:guestAdmitted`).
 
 use std::time::Instant;
 
@@ -55,8 +57,10 @@ impl JoinOutput {
             self.line(
                 "joined",
                 meeting,
-                json!({ "sipUri": sip, "locusUrl": locus }),
+                json!({ "sipUri": sip, "locusUrl": locus, "inLobby": meeting.is_in_lobby() }),
             );
+        } else if meeting.is_in_lobby() {
+            eprintln!("waiting in the lobby of {sip} ({locus}) for the host; Ctrl-C to leave");
         } else {
             eprintln!("joined {sip} ({locus}); Ctrl-C to leave");
         }

@@ -1,5 +1,5 @@
-//! `webex meetings list|join|end`: the SDK's meetings list from the command
-//! line. Each command registers a device, does its work and unregisters.
+//! `webex meetings list|join|admit|end`: the SDK's meetings list from the
+//! command line. Each command registers a device, does its work and unregisters.
 
 use std::time::Duration;
 
@@ -23,6 +23,11 @@ pub async fn run(command: MeetingsCommand) -> anyhow::Result<()> {
             destination,
             json,
         } => join(&client, &destination, json).await,
+        MeetingsCommand::Admit {
+            client,
+            target,
+            who,
+        } => admit(&client, &target, &who).await,
         MeetingsCommand::End { client, target } => end(&client, &target).await,
     }
 }
@@ -104,7 +109,7 @@ async fn join(client: &ClientArgs, destination: &str, json: bool) -> anyhow::Res
                 },
             }
         }
-        if meeting.is_joined() {
+        if meeting.is_joined() || meeting.is_in_lobby() {
             meeting.leave().await.context("leave()")?;
             out.left(&meeting);
         }
@@ -165,28 +170,84 @@ async fn removed_reason(events: &mut EventStream, id: &str) -> Option<RemovedRea
 }
 
 async fn leave_if_joined(meeting: &Meeting) -> anyhow::Result<()> {
-    if meeting.is_joined() {
+    if meeting.is_joined() || meeting.is_in_lobby() {
         meeting.leave().await.context("leave()")?;
         eprintln!("left");
     }
     Ok(())
 }
 
+/// The meeting `target` names (synced, else created) and whether it had
+/// to be joined from this device to learn its Locus.
+async fn host_meeting(meetings: &Meetings, target: &str) -> anyhow::Result<(Meeting, bool)> {
+    meetings.sync().await.context("sync()")?;
+    let meeting = match meetings.get(target) {
+        Some(m) => m,
+        None if target.contains("://") && target.contains("/loci/") => {
+            anyhow::bail!("{target} is not one of your active meetings")
+        }
+        None => meetings.create(target).await.context("create()")?,
+    };
+    let joined_here = meeting.locus().is_none();
+    if joined_here {
+        // Not joined and not synced: join to learn the Locus.
+        meeting.join().await.context("join()")?;
+    }
+    Ok((meeting, joined_here))
+}
+
+/// Whether `m` is the one `who` names (email, person id or member id).
+fn named(m: &Member, who: &str) -> bool {
+    m.id == who
+        || m.person_id == who
+        || m.email
+            .as_deref()
+            .is_some_and(|e| e.eq_ignore_ascii_case(who))
+}
+
+async fn admit(client: &ClientArgs, target: &str, who: &[String]) -> anyhow::Result<()> {
+    registered(client, async |meetings: &Meetings| {
+        let (meeting, joined_here) = host_meeting(meetings, target).await?;
+        let waiting: Vec<Member> = meeting
+            .members()
+            .into_iter()
+            .filter(|m| m.status == MemberStatus::InLobby)
+            .collect();
+        let chosen: Vec<&Member> = if who.is_empty() {
+            waiting.iter().collect()
+        } else {
+            let mut chosen = Vec::new();
+            for w in who {
+                match waiting.iter().find(|m| named(m, w)) {
+                    Some(m) => chosen.push(m),
+                    None => anyhow::bail!("{w} is not waiting in the lobby"),
+                }
+            }
+            chosen
+        };
+        let result = if chosen.is_empty() {
+            eprintln!("nobody is waiting in the lobby");
+            Ok(())
+        } else {
+            let ids: Vec<String> = chosen.iter().map(|m| m.id.clone()).collect();
+            meeting.admit(&ids).await.context("admit()")
+        };
+        if result.is_ok() {
+            for m in &chosen {
+                eprintln!("admitted {}", member(m));
+            }
+        }
+        if joined_here && let Err(left) = leave_if_joined(&meeting).await {
+            eprintln!("warning: {left:#}");
+        }
+        result
+    })
+    .await
+}
+
 async fn end(client: &ClientArgs, target: &str) -> anyhow::Result<()> {
     registered(client, async |meetings: &Meetings| {
-        meetings.sync().await.context("sync()")?;
-        let meeting = match meetings.get(target) {
-            Some(m) => m,
-            None if target.contains("://") && target.contains("/loci/") => {
-                anyhow::bail!("{target} is not one of your active meetings")
-            }
-            None => meetings.create(target).await.context("create()")?,
-        };
-        let joined_here = meeting.locus().is_none();
-        if joined_here {
-            // Not joined and not synced: join to learn the Locus, then end.
-            meeting.join().await.context("join()")?;
-        }
+        let (meeting, joined_here) = host_meeting(meetings, target).await?;
         if let Err(e) = meeting.end_for_all().await {
             if joined_here && let Err(left) = leave_if_joined(&meeting).await {
                 eprintln!("warning: {left:#}");

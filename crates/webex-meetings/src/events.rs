@@ -74,6 +74,12 @@ event_names! {
     MembersUpdate => "members:update",
     /// `meeting:self:left` (on a `Meeting`).
     MeetingSelfLeft => "meeting:self:left",
+    /// `meeting:self:lobbyWaiting` (on a `Meeting`): this device waits in
+    /// the lobby.
+    MeetingSelfLobbyWaiting => "meeting:self:lobbyWaiting",
+    /// `meeting:self:guestAdmitted` (on a `Meeting`): the host let this
+    /// device in from the lobby.
+    MeetingSelfGuestAdmitted => "meeting:self:guestAdmitted",
 }
 
 /// Something that happened to the meetings registration.

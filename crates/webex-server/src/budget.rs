@@ -59,6 +59,30 @@ pub fn check_name(field: &str, value: &str) -> Result<(), ApiError> {
     }
 }
 
+/// Why a client-chosen identifier that others see (a join's
+/// `correlationId`, a device type) is refused, as the 400 message; `None`
+/// when it is fine: 1 to `max` ASCII letters, digits and `. _ : -` — no
+/// markup, no spaces, nothing that renders as something else.
+///
+/// ```
+/// use webex_server::budget::identifier_problem;
+/// assert!(identifier_problem("correlationId", "6b1c-42", 128).is_none());
+/// assert!(identifier_problem("correlationId", "<b>hi</b>", 128).is_some());
+/// assert!(identifier_problem("deviceType", "WEB\u{202E}", 32).is_some());
+/// ```
+pub fn identifier_problem(field: &str, value: &str, max: usize) -> Option<String> {
+    if value.is_empty() || value.len() > max {
+        return Some(format!("`{field}` must be 1 to {max} characters"));
+    }
+    let allowed = |b: u8| b.is_ascii_alphanumeric() || b"._:-".contains(&b);
+    if !value.bytes().all(allowed) {
+        return Some(format!(
+            "`{field}` may only hold ASCII letters, digits and `. _ : -`"
+        ));
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

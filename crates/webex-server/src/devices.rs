@@ -427,12 +427,19 @@ async fn owned_live_device(
     }
 }
 
+/// Tells every node to close the sockets of a deleted or expired device,
+/// and makes the device leave every meeting it is in (with the usual
+/// events; a meeting left empty ends after the idle grace).
 async fn publish_gone(state: &AppState, device_id: &str) {
     let msg = BusMessage::DeviceGone {
         device_id: device_id.to_owned(),
     };
     if let Err(e) = state.bus.publish(msg).await {
         tracing::warn!(error = %e, %device_id, "could not announce a removed device; its sockets stay open until they reconnect");
+    }
+    let url = state.service_url(&format!("/wdm/api/v1/devices/{device_id}"));
+    if let Err(e) = crate::locus::service::devices_gone(state, &[url]).await {
+        tracing::warn!(error = %e, %device_id, "a removed device could not leave its meetings");
     }
 }
 

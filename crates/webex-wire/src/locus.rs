@@ -333,6 +333,10 @@ pub struct LocusInfo {
     /// What participants (and moderators) may do.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_hints: Option<DisplayHints>,
+    /// Where an admitted client registers for the meeting's data channel
+    /// (`POST {"deviceUrl": …}` → `{"webSocketUrl", "binding"}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub datachannel_url: Option<String>,
 }
 
 /// `info.displayHints`: action names the UI may offer.
@@ -417,9 +421,12 @@ pub struct Participant {
     /// Set on `self` when the reader was removed from the meeting.
     #[serde(default)]
     pub removed: bool,
-    /// Why the participant is in its state (e.g. `ENDED`).
+    /// Why the participant is in its state (e.g. `ENDED`, `FORCED`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The person id (the official SDK matches lobby members by it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
 }
 
 impl Participant {
@@ -427,6 +434,72 @@ impl Participant {
     pub fn device(&self, url: &str) -> Option<&ParticipantDevice> {
         self.devices.iter().find(|d| d.url == url)
     }
+
+    /// Whether this participant waits in the lobby, as the official SDK
+    /// tells: state `IDLE` and a device whose `intent.type` is `WAIT`.
+    ///
+    /// ```
+    /// use webex_wire::locus::Participant;
+    /// let p: Participant = serde_json::from_str(r#"{"id":"p","state":"IDLE",
+    ///     "devices":[{"url":"d","state":"IDLE","intent":{"type":"WAIT"}}]}"#)?;
+    /// assert!(p.in_lobby());
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    pub fn in_lobby(&self) -> bool {
+        self.state == ParticipantState::Idle
+            && self
+                .devices
+                .iter()
+                .any(|d| d.intent.as_ref().is_some_and(|i| i.kind == "WAIT"))
+    }
+
+    /// Whether this participant has the role `role` (`MODERATOR`, …) in
+    /// `controls.role.roles`.
+    pub fn has_role(&self, role: &str) -> bool {
+        self.controls
+            .role
+            .as_ref()
+            .is_some_and(|r| r.roles.iter().any(|x| x.kind == role && x.has_role))
+    }
+}
+
+/// A device's `intent`: what the device waits for (`WAIT` in the lobby).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceIntent {
+    /// Intent id.
+    #[serde(default)]
+    pub id: String,
+    /// `WAIT` (lobby), `OBSERVE` (paired device), …
+    #[serde(default, rename = "type")]
+    pub kind: String,
+    /// e.g. `ON_HOLD_LOBBY`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// `participant.controls.role`: the participant's roles.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct RoleControl {
+    /// One entry per role type.
+    #[serde(default)]
+    pub roles: Vec<Role>,
+}
+
+/// One role of a participant.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Role {
+    /// `MODERATOR`, `COHOST` or `PRESENTER`.
+    #[serde(default, rename = "type")]
+    pub kind: String,
+    /// Whether the participant has it.
+    #[serde(default)]
+    pub has_role: bool,
 }
 
 /// `participant.person`.
@@ -466,6 +539,12 @@ pub struct ParticipantDevice {
     /// `WEB`, …
     #[serde(default)]
     pub device_type: String,
+    /// What the device waits for (`WAIT` while in the lobby).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intent: Option<DeviceIntent>,
+    /// All intents (the lobby sends `[intent]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub intents: Vec<Option<DeviceIntent>>,
 }
 
 /// `participant.status` (media status; `{}` when there is no media).
@@ -492,6 +571,9 @@ pub struct ParticipantControls {
     /// Video mute.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video: Option<MuteControl>,
+    /// Roles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<RoleControl>,
 }
 
 /// A mute control.
@@ -696,6 +778,107 @@ pub struct LeaveRequest {
     /// The client's current sequence (ignored by the server).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sequence: Option<Sequence>,
+    /// `FORCED` when a host removes someone else.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// The `participantIds` of an admit: the official SDK sends an array, or a
+/// single string when its caller passed one.
+///
+/// ```
+/// use webex_wire::locus::ParticipantIds;
+/// let one: ParticipantIds = serde_json::from_str(r#""p1""#)?;
+/// let many: ParticipantIds = serde_json::from_str(r#"["p1","p2"]"#)?;
+/// assert_eq!(one.into_vec(), vec!["p1"]);
+/// assert_eq!(many.into_vec().len(), 2);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(untagged)]
+pub enum ParticipantIds {
+    /// One id.
+    One(String),
+    /// Several ids.
+    Many(Vec<String>),
+}
+
+impl ParticipantIds {
+    /// The ids as a list.
+    pub fn into_vec(self) -> Vec<String> {
+        match self {
+            Self::One(id) => vec![id],
+            Self::Many(ids) => ids,
+        }
+    }
+}
+
+/// `admit` of `PUT {locusUrl}/controls`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Admit {
+    /// Who to let in from the lobby.
+    pub participant_ids: ParticipantIds,
+}
+
+/// `lock` of `PATCH {locusUrl}/controls`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct LockControl {
+    /// Lock (`true`) or unlock.
+    pub locked: bool,
+}
+
+/// Body of `PUT` and `PATCH {locusUrl}/controls` (host only): admit people
+/// from the lobby, or lock/unlock the meeting.
+///
+/// ```
+/// use webex_wire::locus::ControlsRequest;
+/// let admit = ControlsRequest::admit(vec!["p1".into()]);
+/// assert_eq!(serde_json::to_value(&admit)?["admit"]["participantIds"][0], "p1");
+/// let lock = ControlsRequest::lock(true);
+/// assert_eq!(serde_json::to_value(&lock)?, serde_json::json!({"lock": {"locked": true}}));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ControlsRequest {
+    /// The Locus authorizing the change (the official SDK sends its own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorizing_locus_url: Option<String>,
+    /// Let these participants in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admit: Option<Admit>,
+    /// Lock or unlock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock: Option<LockControl>,
+    /// The client's current sequence (ignored by the server).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequence: Option<Sequence>,
+}
+
+impl ControlsRequest {
+    /// Admit `ids` from the lobby.
+    pub fn admit(ids: Vec<String>) -> Self {
+        Self {
+            admit: Some(Admit {
+                participant_ids: ParticipantIds::Many(ids),
+            }),
+            ..Self::default()
+        }
+    }
+
+    /// Lock (`true`) or unlock the meeting.
+    pub fn lock(locked: bool) -> Self {
+        Self {
+            lock: Some(LockControl { locked }),
+            ..Self::default()
+        }
+    }
 }
 
 /// Answer of leave, end and other Locus changes: `{"locus": …}`.
@@ -847,6 +1030,9 @@ pub mod error_codes {
     pub const MEETING_ENDED: u32 = 2_409_001;
     /// The participant already left (HTTP 409).
     pub const NOT_JOINED: u32 = 2_409_002;
+    /// A cap was reached: meetings per person, or devices per participant
+    /// (HTTP 409; the message says which).
+    pub const LIMIT_REACHED: u32 = 2_409_003;
     /// The caller is not a participant of this meeting (HTTP 403).
     pub const NOT_PARTICIPANT: u32 = 2_403_010;
     /// Only the host may do this (HTTP 403).
@@ -855,6 +1041,9 @@ pub mod error_codes {
     pub const FOREIGN_DEVICE: u32 = 2_403_012;
     /// The participant id is not the caller's own (HTTP 403).
     pub const FOREIGN_PARTICIPANT: u32 = 2_403_013;
+    /// The caller waits in the lobby, or was removed: they may not read the
+    /// meeting (HTTP 403).
+    pub const NOT_ADMITTED: u32 = 2_403_014;
     /// No meeting at that address or URL (HTTP 404).
     pub const NO_SUCH_MEETING: u32 = 2_404_001;
 }

@@ -1,4 +1,4 @@
-//! `webex meetings join|list|end` against `webex serve`.
+//! `webex meetings join|list|admit|end` against `webex serve`.
 #![allow(clippy::unwrap_used)]
 
 use std::process::Stdio;
@@ -228,4 +228,61 @@ async fn join_json_prints_one_event_per_line_with_the_roster_and_leaves_on_sigin
         .unwrap()
         .unwrap();
     assert!(status.success(), "{status}");
+}
+
+#[tokio::test]
+async fn admit_lets_another_orgs_person_in_from_the_lobby() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("w.sqlite").display());
+    let serve = Serve::start(&["--database", &db], Stdio::null()).await;
+    let ann = token_create(&db, "ann@example.com").await;
+    let vic = token_create(&db, "vic@partner.example").await;
+    let room = "ann@example.com";
+
+    let mut ann_join = join_json(&serve.url, &ann, room);
+    let mut ann_out = JsonLines::of(&mut ann_join);
+    let joined = ann_out.until("joined", |e| e["event"] == "joined").await;
+    assert_eq!(joined["inLobby"], false, "{joined}");
+
+    let mut vic_join = join_json(&serve.url, &vic, room);
+    let mut vic_out = JsonLines::of(&mut vic_join);
+    let waiting = vic_out.until("joined", |e| e["event"] == "joined").await;
+    assert_eq!(waiting["inLobby"], true, "{waiting}");
+    vic_out
+        .until("lobbyWaiting", |e| {
+            e["event"] == "meeting:self:lobbyWaiting"
+        })
+        .await;
+    ann_out
+        .until("vic IN_LOBBY", |e| {
+            lists(e, "vic@partner.example", "IN_LOBBY")
+        })
+        .await;
+
+    // vic cannot admit himself; ann can, by email.
+    let (ok, _, err) = meetings(&serve.url, &vic, &["admit", room]).await;
+    assert!(!ok || err.contains("nobody is waiting"), "{err}");
+    let (ok, _, err) = meetings(&serve.url, &ann, &["admit", room, "vic@partner.example"]).await;
+    assert!(ok, "{err}");
+    assert!(err.contains("admitted"), "{err}");
+    vic_out
+        .until("guestAdmitted", |e| {
+            e["event"] == "meeting:self:guestAdmitted"
+        })
+        .await;
+    ann_out
+        .until("vic IN_MEETING", |e| {
+            lists(e, "vic@partner.example", "IN_MEETING")
+        })
+        .await;
+
+    let (ok, _, err) = meetings(&serve.url, &ann, &["end", room]).await;
+    assert!(ok, "{err}");
+    for child in [&mut ann_join, &mut vic_join] {
+        let status = tokio::time::timeout(PROCESS_GUARD, child.wait())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(status.success());
+    }
 }

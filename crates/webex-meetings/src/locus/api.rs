@@ -182,7 +182,7 @@ impl Drop for Joining<'_> {
 }
 
 impl Meeting {
-    fn shared(&self) -> Result<Arc<Shared>, MeetingError> {
+    pub(super) fn shared(&self) -> Result<Arc<Shared>, MeetingError> {
         self.inner
             .shared
             .upgrade()
@@ -324,7 +324,9 @@ impl Meeting {
         if apply::is_ended(&doc) {
             return Err(MeetingError::MeetingEnded);
         }
-        if !apply::device_joined(&doc, Some(&device)) {
+        // Leaving the lobby is a leave too.
+        if !apply::device_joined(&doc, Some(&device)) && !apply::device_waiting(&doc, Some(&device))
+        {
             return Err(MeetingError::NotJoined);
         }
         let self_id = doc
@@ -340,6 +342,7 @@ impl Meeting {
             }),
             correlation_id: Some(self.correlation_id().to_owned()),
             sequence: Some(doc.sequence.clone()),
+            reason: None,
         };
         let limit = shared.locus.options.request_timeout;
         let answer = requests::bounded(
@@ -397,7 +400,7 @@ impl Meeting {
     }
 
     /// The working copy and its URL, or why there is none.
-    fn current_locus(&self) -> Result<(Locus, String), MeetingError> {
+    pub(super) fn current_locus(&self) -> Result<(Locus, String), MeetingError> {
         let s = self.lock();
         if s.removed {
             return Err(MeetingError::Removed);

@@ -168,6 +168,21 @@ pub(crate) fn device_joined(doc: &Locus, device_url: Option<&str>) -> bool {
     }
 }
 
+/// Whether `device_url` waits in the lobby according to `doc`'s `self`
+/// (the official SDK's rule: `self.state` IDLE and the device's
+/// `intent.type` WAIT; any device when `device_url` is `None`).
+pub(crate) fn device_waiting(doc: &Locus, device_url: Option<&str>) -> bool {
+    let Some(s) = &doc.self_ else { return false };
+    let waits = |d: &webex_wire::locus::ParticipantDevice| {
+        d.intent.as_ref().is_some_and(|i| i.kind == "WAIT")
+    };
+    s.state == ParticipantState::Idle
+        && match device_url {
+            Some(url) => s.device(url).is_some_and(waits),
+            None => s.devices.iter().any(waits),
+        }
+}
+
 /// The correlation id of `device_url`'s entry in `doc`'s `self`.
 pub(crate) fn device_correlation<'a>(doc: &'a Locus, device_url: &str) -> Option<&'a str> {
     doc.self_
@@ -456,6 +471,7 @@ mod tests {
             state: ParticipantState::Joined,
             correlation_id: Some("corr".into()),
             device_type: "WEB".into(),
+            ..Default::default()
         });
         doc.self_ = Some(me);
         assert!(device_joined(&doc, Some("dev1")));

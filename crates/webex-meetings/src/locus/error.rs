@@ -137,9 +137,14 @@ pub(crate) fn from_response(response: RawResponse, destination: &str) -> Meeting
         (_, Some(error_codes::NOT_JOINED)) => MeetingError::NotJoined,
         (_, Some(error_codes::NOT_PARTICIPANT)) => MeetingError::NotParticipant,
         (_, Some(error_codes::NOT_HOST)) => MeetingError::NotHost,
-        (_, Some(error_codes::FOREIGN_DEVICE | error_codes::FOREIGN_PARTICIPANT)) => {
-            MeetingError::Forbidden { message: message() }
-        }
+        (
+            _,
+            Some(
+                error_codes::FOREIGN_DEVICE
+                | error_codes::FOREIGN_PARTICIPANT
+                | error_codes::NOT_ADMITTED,
+            ),
+        ) => MeetingError::Forbidden { message: message() },
         (404, _) | (_, Some(error_codes::NO_SUCH_MEETING)) => MeetingError::AddressNotFound {
             destination: destination.to_owned(),
         },

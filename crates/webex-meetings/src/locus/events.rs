@@ -1,5 +1,6 @@
 //! Meeting events: what a [`crate::Meeting`] reports (`meeting:stateChange`,
-//! `members:update`, `meeting:self:left`) and why meetings enter and leave
+//! `members:update`, `meeting:self:left`, `meeting:self:lobbyWaiting`,
+//! `meeting:self:guestAdmitted`) and why meetings enter and leave
 //! the list (`meeting:added`, `meeting:removed` on [`crate::Meetings`]).
 
 use std::borrow::Cow;
@@ -97,14 +98,22 @@ pub enum MeetingEvent {
     MembersUpdate(MembersDelta),
     /// `meeting:self:left`: this device is no longer in the meeting.
     SelfLeft,
+    /// `meeting:self:lobbyWaiting`: this device waits in the lobby until
+    /// the host admits it (during `join()`, before it returns).
+    LobbyWaiting,
+    /// `meeting:self:guestAdmitted`: the host let this device in from the
+    /// lobby; it is now joined.
+    GuestAdmitted,
 }
 
 impl MeetingEvent {
     /// Every name a meeting emits.
-    pub const NAMES: [&'static str; 3] = [
+    pub const NAMES: [&'static str; 5] = [
         EventName::MeetingStateChange.as_str(),
         EventName::MembersUpdate.as_str(),
         EventName::MeetingSelfLeft.as_str(),
+        EventName::MeetingSelfLobbyWaiting.as_str(),
+        EventName::MeetingSelfGuestAdmitted.as_str(),
     ];
 
     /// The Webex name, e.g. `"members:update"`.
@@ -114,6 +123,8 @@ impl MeetingEvent {
                 Self::StateChange { .. } => EventName::MeetingStateChange,
                 Self::MembersUpdate(_) => EventName::MembersUpdate,
                 Self::SelfLeft => EventName::MeetingSelfLeft,
+                Self::LobbyWaiting => EventName::MeetingSelfLobbyWaiting,
+                Self::GuestAdmitted => EventName::MeetingSelfGuestAdmitted,
             }
             .as_str(),
         )

@@ -185,6 +185,17 @@ impl Meeting {
             .is_some_and(|d| apply::device_joined(d, device.as_deref()))
     }
 
+    /// Whether this device waits in the meeting's lobby (`self.state` IDLE,
+    /// device intent WAIT; the official `isUserUnadmitted`): `join()`
+    /// returned, but the host has not admitted it yet.
+    pub fn is_in_lobby(&self) -> bool {
+        let device = self.device_url();
+        self.lock()
+            .doc
+            .as_ref()
+            .is_some_and(|d| apply::device_waiting(d, device.as_deref()))
+    }
+
     /// The roster now (a snapshot).
     pub fn members(&self) -> Vec<Member> {
         self.lock()
@@ -237,6 +248,9 @@ impl Meeting {
             if state.ever_joined && !apply::device_joined(doc, device.as_deref()) {
                 let _ = tx.send(MeetingEvent::SelfLeft);
             }
+            if apply::device_waiting(doc, device.as_deref()) {
+                let _ = tx.send(MeetingEvent::LobbyWaiting);
+            }
         }
         if !state.removed {
             state.subscribers.push(tx);
@@ -246,7 +260,9 @@ impl Meeting {
 
     /// Runs `handler` for each event named `name` (`meeting:stateChange`,
     /// `members:update`, `meeting:self:left`, or `*`), starting with the
-    /// current state. Dropping the [`Subscription`] unsubscribes. Any other
+    /// current state. `meeting:self:lobbyWaiting` and
+    /// `meeting:self:guestAdmitted` are accepted too. Dropping the
+    /// [`Subscription`] unsubscribes. Any other
     /// name is refused with [`crate::Error::UnknownEvent`].
     ///
     /// # Panics
@@ -363,6 +379,10 @@ impl MeetingState {
             .as_ref()
             .is_some_and(|d| apply::device_joined(d, device_url));
         let now_joined = apply::device_joined(&next, device_url);
+        let was_waiting = old
+            .as_ref()
+            .is_some_and(|d| apply::device_waiting(d, device_url));
+        let now_waiting = apply::device_waiting(&next, device_url);
 
         self.locus_url = Some(next.url.clone());
         if let Some(info) = &next.info {
@@ -391,6 +411,12 @@ impl MeetingState {
         }
         if was_joined && !now_joined {
             self.emit(MeetingEvent::SelfLeft);
+        }
+        if now_waiting && !was_waiting {
+            self.emit(MeetingEvent::LobbyWaiting);
+        }
+        if was_waiting && now_joined {
+            self.emit(MeetingEvent::GuestAdmitted);
         }
     }
 

@@ -7,6 +7,8 @@
 //! - `collection`: one meeting per Locus, lookup order of §1.4, pruning on
 //!   sync; every document is applied under the list's lock.
 //! - `meeting`: the [`Meeting`] handle, its working copy and subscribers.
+//! - `lobby`: what a host does about the lobby: `admit`, `lock_meeting`,
+//!   `unlock_meeting`.
 //! - `requests`: the HTTP calls, each bounded and mapped to
 //!   [`MeetingError`].
 //! - `worker`: Mercury `locus.*` events in order, sync after reconnects,
@@ -21,6 +23,7 @@ mod destination;
 mod error;
 mod events;
 mod hash_tree;
+mod lobby;
 mod meeting;
 mod options;
 mod permission;

@@ -9,8 +9,8 @@ use reqwest::Method;
 use serde::de::DeserializeOwned;
 use url::Url;
 use webex_wire::locus::{
-    JoinRequest, JoinResponse, LeaveRequest, LociList, Locus, LocusResponse, MeetingInfo,
-    MeetingInfoRequest,
+    ControlsRequest, JoinRequest, JoinResponse, LeaveRequest, LociList, Locus, LocusResponse,
+    MeetingInfo, MeetingInfoRequest,
 };
 
 use super::error::{MeetingError, from_response};
@@ -162,6 +162,23 @@ pub(crate) async fn leave(
         .extend(["participant", self_id, "leave"]);
     let req = HttpRequest::new(Method::PUT, url).json(to_json(body)?);
     call_maybe_locus(http, req, locus_url).await
+}
+
+/// `{method} {locusUrl}/controls` (host only): admit (`PUT`) or lock
+/// (`PATCH`).
+pub(crate) async fn controls(
+    http: &Http,
+    locus_url: &str,
+    method: Method,
+    body: &ControlsRequest,
+) -> Result<LocusResponse, MeetingError> {
+    let mut url = parse(locus_url)?;
+    url.path_segments_mut()
+        .map_err(|()| MeetingError::malformed(locus_url, "cannot take a path"))?
+        .pop_if_empty()
+        .push("controls");
+    let req = HttpRequest::new(method, url).json(to_json(body)?);
+    call(http, req, locus_url).await
 }
 
 /// `POST {locusUrl}/end` (host only); the Locus after it, when the answer

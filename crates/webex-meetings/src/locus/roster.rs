@@ -9,6 +9,8 @@ use webex_wire::locus::{Locus, Participant, ParticipantState, ParticipantType};
 pub enum MemberStatus {
     /// Joined with at least one device.
     InMeeting,
+    /// Waiting in the lobby for the host to admit them.
+    InLobby,
     /// Known to the meeting but not in it (left, declined, invited, or
     /// joined with no device).
     NotInMeeting,
@@ -19,6 +21,7 @@ impl MemberStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::InMeeting => "IN_MEETING",
+            Self::InLobby => "IN_LOBBY",
             Self::NotInMeeting => "NOT_IN_MEETING",
         }
     }
@@ -60,6 +63,7 @@ impl Member {
     fn from_participant(p: &Participant, host_id: Option<&str>, self_id: Option<&str>) -> Self {
         let status = match p.state {
             ParticipantState::Joined if !p.devices.is_empty() => MemberStatus::InMeeting,
+            _ if p.in_lobby() => MemberStatus::InLobby,
             _ => MemberStatus::NotInMeeting,
         };
         Self {

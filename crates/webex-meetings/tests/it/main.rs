@@ -4,6 +4,7 @@
 
 mod contract;
 mod e2e;
+mod lobby_e2e;
 mod meetings_e2e;
 mod meetings_scripted;
 mod mercury_client;

@@ -107,6 +107,11 @@ pub struct LocusRecipient {
     pub person_id: String,
     /// The person's participant id in that Locus.
     pub participant_id: String,
+    /// `true`: the person is not admitted (lobby, removed) and receives
+    /// only their own participant, with the lobby's `info`, and nothing
+    /// when the event does not carry their participant.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub own_only: bool,
 }
 
 /// One live Mercury socket, as the admin API and the presence registry

@@ -107,6 +107,20 @@ pub fn valid_name(name: &str) -> Option<String> {
     ok.then(|| name.to_owned())
 }
 
+/// Whether `name` is reserved for personal rooms: every personal room's
+/// name holds a dot (its owner's email with `@` → `.`), and no other space
+/// may be made with one, so nobody takes a person's room address before
+/// they first use it.
+///
+/// ```
+/// use webex_server::locus::address::is_reserved_for_personal_rooms;
+/// assert!(is_reserved_for_personal_rooms("frank.example.com"));
+/// assert!(!is_reserved_for_personal_rooms("standup"));
+/// ```
+pub fn is_reserved_for_personal_rooms(name: &str) -> bool {
+    name.contains('.')
+}
+
 /// The space name of the personal room of the person with `email`
 /// (`alice@example.com` → `alice.example.com`), with `suffix` appended when
 /// the plain name is taken.

@@ -8,8 +8,9 @@
 //! has no use for).
 
 use webex_wire::locus::{
-    DisplayHints, FullState, Host, Locus, LocusInfo, LocusState, LocusType, Participant,
-    ParticipantControls, ParticipantDevice, ParticipantStatus, ParticipantType, Person, Sequence,
+    DeviceIntent, DisplayHints, FullState, Host, Locus, LocusInfo, LocusState, LocusType,
+    Participant, ParticipantControls, ParticipantDevice, ParticipantState, ParticipantStatus,
+    ParticipantType, Person, Role, RoleControl, Sequence,
 };
 
 use crate::store::meetings::{MeetingSnapshot, ParticipantRecord};
@@ -34,8 +35,13 @@ impl Site<'_> {
 }
 
 /// The full document of `m` as the person `viewer` sees it (`self` is their
-/// participant, when they have one).
+/// participant, when they have one). A viewer who is not admitted (waiting
+/// in the lobby, or removed) sees [`own_view`].
 pub fn full(m: &MeetingSnapshot, site: &Site<'_>, viewer: Option<&str>) -> Locus {
+    let mine = viewer.and_then(|v| m.participant_of(v));
+    if let Some(p) = mine.filter(|p| !p.admitted) {
+        return own_view(m, site, p);
+    }
     let url = site.locus_url(&m.locus.id);
     let host_id = m.locus.host_id.as_deref();
     let participants: Vec<Participant> = m
@@ -57,11 +63,40 @@ pub fn full(m: &MeetingSnapshot, site: &Site<'_>, viewer: Option<&str>) -> Locus
         host: host(m),
         participants,
         self_,
-        controls: None,
+        controls: Some(controls(m)),
         sequence: Sequence::single(m.locus.sequence),
         base_sequence: None,
         sync_url: None,
         conversation_url: None,
+    }
+}
+
+/// What a participant who is not admitted sees: their own participant as
+/// `self` and as the whole roster, the host's id and name, and an `info`
+/// whose display hints are empty (it differs from a joined viewer's, so the
+/// official SDK recomputes its hints at admission).
+pub fn own_view(m: &MeetingSnapshot, site: &Site<'_>, p: &ParticipantRecord) -> Locus {
+    let url = site.locus_url(&m.locus.id);
+    let me = participant(p, &url, m.locus.host_id.as_deref());
+    Locus {
+        created: Some(rfc3339(m.locus.created_at)),
+        full_state: Some(full_state(m)),
+        info: Some(lobby_info(info(m, site))),
+        host: host(m).map(|h| Host { email: None, ..h }),
+        participants: vec![me.clone()],
+        self_: Some(me),
+        sequence: Sequence::single(m.locus.sequence),
+        url,
+        ..Locus::default()
+    }
+}
+
+/// `info` as a lobby viewer gets it: no display hints, no data channel.
+pub fn lobby_info(info: LocusInfo) -> LocusInfo {
+    LocusInfo {
+        display_hints: Some(DisplayHints::default()),
+        datachannel_url: None,
+        ..info
     }
 }
 
@@ -95,24 +130,55 @@ fn full_state(m: &MeetingSnapshot) -> FullState {
         state: m.locus.state.clone(),
         kind: LocusType::Meeting,
         active,
-        locked: false,
+        locked: m.locus.locked,
         last_active: Some(rfc3339(m.locus.last_active)),
         count: Some(u32::try_from(m.joined_count()).unwrap_or(u32::MAX)),
     }
 }
 
+fn controls(m: &MeetingSnapshot) -> serde_json::Map<String, serde_json::Value> {
+    let mut c = serde_json::Map::new();
+    c.insert(
+        "lock".into(),
+        serde_json::json!({"locked": m.locus.locked, "meta": {}}),
+    );
+    c
+}
+
+/// `info` for joined viewers. The official SDK gates `lockMeeting()` and
+/// `unlockMeeting()` on `LOCK_STATUS_*` in `joined` and `LOCK_CONTROL_*` in
+/// `moderator`, so exactly one of each is always present.
 fn info(m: &MeetingSnapshot, site: &Site<'_>) -> LocusInfo {
+    let (status, control) = match m.locus.locked {
+        true => ("LOCK_STATUS_LOCKED", "LOCK_CONTROL_UNLOCK"),
+        false => ("LOCK_STATUS_UNLOCKED", "LOCK_CONTROL_LOCK"),
+    };
     LocusInfo {
         sip_uri: address::sip_uri(&m.space.name, site.sip_domain),
         web_ex_meeting_id: Some(m.space.meeting_number.clone()),
-        owner: m.space.owner_id.clone().or_else(|| m.locus.host_id.clone()),
+        owner: m
+            .space
+            .host_person()
+            .map(str::to_owned)
+            .or_else(|| m.locus.host_id.clone()),
         topic: Some(m.space.name.clone()),
         web_ex_meeting_link: Some(address::join_url(site.public_url, &m.space.name)),
         display_hints: Some(DisplayHints {
-            joined: vec!["ROSTER_IN_MEETING".into()],
-            moderator: vec!["LEAVE_END_MEETING".into()],
+            joined: vec!["ROSTER_IN_MEETING".into(), status.into()],
+            moderator: vec![
+                "LEAVE_END_MEETING".into(),
+                control.into(),
+                "ROSTER_WAITING_TO_JOIN".into(),
+                "EXPEL".into(),
+            ],
             co_host: Vec::new(),
         }),
+        datachannel_url: Some(format!(
+            "{}{}/{}/registrations",
+            site.public_url,
+            super::DATACHANNEL_BASE,
+            m.locus.id
+        )),
     }
 }
 
@@ -127,8 +193,11 @@ fn host(m: &MeetingSnapshot) -> Option<Host> {
 }
 
 /// One participant as the SDK reads it: `devices` and `status` always
-/// present.
+/// present; a device waiting in the lobby has the `WAIT` intent; a removed
+/// participant who has not come back has `removed` and reason `FORCED`.
 pub fn participant(p: &ParticipantRecord, locus_url: &str, host_id: Option<&str>) -> Participant {
+    let is_host = host_id == Some(p.person_id.as_str());
+    let removed = p.removed && p.state == ParticipantState::Left;
     Participant {
         id: p.id.clone(),
         url: Some(format!("{locus_url}/participant/{}", p.id)),
@@ -143,27 +212,43 @@ pub fn participant(p: &ParticipantRecord, locus_url: &str, host_id: Option<&str>
         devices: p
             .devices
             .iter()
-            .map(|d| ParticipantDevice {
-                url: d.url.clone(),
-                state: d.state.clone(),
-                correlation_id: d.correlation_id.clone(),
-                device_type: d.device_type.clone(),
+            .map(|d| {
+                let wait = (d.state == ParticipantState::Idle).then(|| DeviceIntent {
+                    id: format!("wait-{}", p.id),
+                    kind: "WAIT".into(),
+                    reason: Some("ON_HOLD_LOBBY".into()),
+                });
+                ParticipantDevice {
+                    url: d.url.clone(),
+                    state: d.state.clone(),
+                    correlation_id: d.correlation_id.clone(),
+                    device_type: d.device_type.clone(),
+                    intents: wait.iter().cloned().map(Some).collect(),
+                    intent: wait,
+                }
             })
             .collect(),
         status: ParticipantStatus::default(),
-        controls: ParticipantControls::default(),
-        guest: false,
-        moderator: host_id == Some(p.person_id.as_str()),
-        removed: false,
-        reason: None,
+        controls: ParticipantControls {
+            role: Some(RoleControl {
+                roles: vec![Role {
+                    kind: "MODERATOR".into(),
+                    has_role: is_host,
+                }],
+            }),
+            ..ParticipantControls::default()
+        },
+        guest: p.guest,
+        moderator: is_host,
+        removed,
+        reason: removed.then(|| "FORCED".into()),
+        identity: Some(p.person_id.clone()),
     }
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 pub(crate) mod tests {
-    use webex_wire::locus::ParticipantState;
-
     use super::*;
     use crate::store::meetings::{LocusRecord, ParticipantDeviceRecord, SpaceRecord};
 
@@ -174,6 +259,7 @@ pub(crate) mod tests {
                 name: "room1".into(),
                 meeting_number: "1234567890".into(),
                 owner_id: None,
+                creator_id: None,
                 created_at: 0,
             },
             locus: LocusRecord {
@@ -181,6 +267,7 @@ pub(crate) mod tests {
                 space_id: "s1".into(),
                 state: LocusState::Active,
                 host_id: Some("u0".into()),
+                locked: false,
                 sequence: 7,
                 created_at: 0,
                 last_active: 0,
@@ -194,7 +281,10 @@ pub(crate) mod tests {
                     name: format!("User {i}"),
                     email: format!("u{i}@example.com"),
                     org_id: "o".into(),
+                    guest: false,
                     state: ParticipantState::Joined,
+                    admitted: true,
+                    removed: false,
                     joined_at: 0,
                     left_at: None,
                     devices: vec![ParticipantDeviceRecord {

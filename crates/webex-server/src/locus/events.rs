@@ -1,8 +1,12 @@
 //! Locus Mercury events: one bus message per change, rendered on each node
 //! for the sockets it holds.
 //!
-//! Every participant of the meeting (left ones included, until it ends)
-//! receives each change on every connected device. Up to
+//! Every admitted participant of the meeting (left ones included, until it
+//! ends) receives each change on every connected device. Participants who
+//! are not admitted (waiting in the lobby, removed, or gone from the lobby)
+//! receive only changes of their own participant, and see nothing of the
+//! meeting but themselves (`own_only`, see [`document::own_view`]): a
+//! removed participant's last event is their removal. Up to
 //! [`DELTA_THRESHOLD`] participants the event carries the full document
 //! (`locus.participant_joined`, …), which the official client replaces its
 //! copy with when newer. Above it, the event is a `locus.difference` delta
@@ -19,7 +23,7 @@
 use std::sync::Arc;
 
 use serde_json::Value;
-use webex_wire::locus::{LocusEvent, LocusEventType};
+use webex_wire::locus::{LocusEvent, LocusEventType, ParticipantState};
 
 use crate::bus::{BusError, BusMessage, LocusRecipient, Target};
 use crate::mercury::Hub;
@@ -41,7 +45,13 @@ pub fn event_for(
     full_type: LocusEventType,
 ) -> LocusEvent {
     let m = &outcome.snapshot;
-    let (event_type, locus) = if m.participants.len() > DELTA_THRESHOLD {
+    // Someone just let in needs the whole meeting: always a full document.
+    let admission = outcome.changed_participants.iter().any(|id| {
+        m.participants
+            .iter()
+            .any(|p| &p.id == id && p.admitted && p.state == ParticipantState::Joined)
+    }) && full_type == LocusEventType::ParticipantUpdated;
+    let (event_type, locus) = if m.participants.len() > DELTA_THRESHOLD && !admission {
         (
             LocusEventType::Difference,
             document::delta(m, site, &outcome.changed_participants),
@@ -72,7 +82,8 @@ pub async fn publish(
     let site = super::site(state);
     let event = event_for(outcome, &site, full_type);
     let locus_id = &outcome.snapshot.locus.id;
-    match send(state, &outcome.snapshot, &event, tracking_id).await {
+    let changed = Some(outcome.changed_participants.as_slice());
+    match send(state, &outcome.snapshot, &event, changed, tracking_id).await {
         Ok(()) => {
             metrics::counter!("webex_locus_events_total", "type" => event.event_type.to_string())
                 .increment(1);
@@ -87,23 +98,41 @@ pub async fn publish(
     }
 }
 
-/// Sends `event` (of meeting `m`) to every participant of `m` as one
-/// [`BusMessage::Locus`].
+/// Who receives an event of `m` whose changed participants are `changed`
+/// (`None`: unknown, as when republishing): every admitted participant;
+/// a participant in the lobby when theirs changed (or may have); one who is
+/// neither (removed, or gone from the lobby) only for the change that made
+/// them so.
+pub fn recipients(m: &MeetingSnapshot, changed: Option<&[String]>) -> Vec<LocusRecipient> {
+    m.participants
+        .iter()
+        .filter_map(|p| {
+            let theirs = changed.map(|c| c.contains(&p.id));
+            let receives = p.admitted
+                || match p.state {
+                    ParticipantState::Idle => theirs != Some(false),
+                    _ => theirs == Some(true),
+                };
+            receives.then(|| LocusRecipient {
+                person_id: p.person_id.clone(),
+                participant_id: p.id.clone(),
+                own_only: !p.admitted,
+            })
+        })
+        .collect()
+}
+
+/// Sends `event` (of meeting `m`, whose changed participants are
+/// `changed`) to its [`recipients`] as one [`BusMessage::Locus`].
 pub async fn send(
     state: &AppState,
     m: &MeetingSnapshot,
     event: &LocusEvent,
+    changed: Option<&[String]>,
     tracking_id: Option<&str>,
 ) -> Result<(), BusError> {
     let data = serde_json::to_value(event)?;
-    let recipients = m
-        .participants
-        .iter()
-        .map(|p| LocusRecipient {
-            person_id: p.person_id.clone(),
-            participant_id: p.id.clone(),
-        })
-        .collect();
+    let recipients = recipients(m, changed);
     let msg = BusMessage::Locus {
         id: uuid::Uuid::new_v4().to_string(),
         data,
@@ -139,6 +168,13 @@ pub fn deliver(
                 .find(|p| p.get("id").and_then(Value::as_str) == Some(r.participant_id.as_str()))
         });
         let frame = match own {
+            None if r.own_only => continue,
+            Some(own) if r.own_only => Arc::new(EventFrame::new(
+                id,
+                &own_view(data, own),
+                published_at,
+                tracking_id,
+            )),
             Some(own) => {
                 let mut personal = data.clone();
                 if let Some(locus) = personal.get_mut("locus").and_then(Value::as_object_mut) {
@@ -155,6 +191,29 @@ pub fn deliver(
         sockets += hub.deliver(&Target::Person(r.person_id.clone()), frame);
     }
     sockets
+}
+
+/// `data` as a participant who is not admitted sees it: `own` as `self`
+/// and as the only participant, the lobby's `info`, no controls, and the
+/// host without email (see [`document::own_view`]).
+fn own_view(data: &Value, own: &Value) -> Value {
+    let mut personal = data.clone();
+    if let Some(locus) = personal.get_mut("locus").and_then(Value::as_object_mut) {
+        locus.insert("participants".into(), Value::Array(vec![own.clone()]));
+        locus.insert("self".into(), own.clone());
+        locus.remove("controls");
+        if let Some(info) = locus.get_mut("info").and_then(Value::as_object_mut) {
+            info.insert(
+                "displayHints".into(),
+                serde_json::json!({"joined": [], "moderator": [], "coHost": []}),
+            );
+            info.remove("datachannelUrl");
+        }
+        if let Some(host) = locus.get_mut("host").and_then(Value::as_object_mut) {
+            host.remove("email");
+        }
+    }
+    personal
 }
 
 #[cfg(test)]

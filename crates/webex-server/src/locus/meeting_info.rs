@@ -130,7 +130,7 @@ async fn find(
         .or_else(|| given(&body.meeting_key))
         .or_else(|| given(&body.meeting_url))
     {
-        return Ok(service::resolve(state, &a).await?);
+        return Ok(service::resolve(state, &a, &caller.person.id).await?);
     }
     if let Some(user) = given(&body.user_id) {
         let id = decode_person_id(&user);
@@ -151,7 +151,12 @@ async fn find(
     if let Some(locus_id) = given(&body.locus_id).filter(|id| address::plausible_id(id)) {
         // Only participants learn a meeting's address from its Locus id.
         return Ok(match store.meeting(&locus_id).await? {
-            Some(m) if m.participant_of(&caller.person.id).is_some() => Some(m.space),
+            Some(m)
+                if m.participant_of(&caller.person.id)
+                    .is_some_and(|p| p.admitted) =>
+            {
+                Some(m.space)
+            }
             _ => None,
         });
     }

@@ -5,8 +5,9 @@
 //!
 //! - [`address`]: what addresses mean (SIP URI, email → personal room,
 //!   meeting number, join link) and how spaces are named and numbered.
-//! - [`rules`]: join, leave, end and idle expiry as pure decisions on a
-//!   stored meeting, run inside the store's transaction.
+//! - [`rules`]: ownership and host powers; join (or wait in the lobby),
+//!   leave, remove, admit, lock, end and idle expiry as pure decisions on
+//!   a stored meeting, run inside the store's transaction.
 //! - [`service`]: the operations (resolve, open, join, leave, end, sweep),
 //!   each one store transaction and one event.
 //! - [`document`]: Locus documents (full and delta) in the shape the
@@ -15,6 +16,8 @@
 //!   node (`self`), full documents for small meetings, deltas for large.
 //! - [`republish`]: changes whose event the bus lost (Redis unreachable),
 //!   published again as full documents once it is back.
+//! - `datachannel`: the data-channel registration and socket an admitted
+//!   official client opens (nothing is relayed on it).
 //! - `routes` (`{locus}/loci…`), `meeting_info`
 //!   (`{webex-appapi-service}/meetingInfo`) and `admin`
 //!   (`/admin/api/v1/meetings`): the HTTP surface.
@@ -29,6 +32,7 @@ use crate::state::AppState;
 
 pub mod address;
 mod admin;
+mod datachannel;
 pub mod document;
 pub mod events;
 mod meeting_info;
@@ -43,6 +47,9 @@ pub use admin::{MeetingList, MeetingSummary, ParticipantSummary};
 pub const LOCUS_BASE: &str = "/locus/api/v1";
 /// Path of the Loci collection.
 pub const LOCI_PATH: &str = "/locus/api/v1/loci";
+/// Base path of the meetings' data-channel registrations
+/// (`info.datachannelUrl` is `{public}{DATACHANNEL_BASE}/<locus id>/registrations`).
+pub const DATACHANNEL_BASE: &str = "/datachannel/api/v1/locus";
 /// Base path of the `webex-appapi-service` service.
 pub const APPAPI_BASE: &str = "/wbxappapi/v1";
 
@@ -58,6 +65,18 @@ pub fn router() -> Router<AppState> {
             put(routes::leave),
         )
         .route("/locus/api/v1/loci/{id}/end", post(routes::end))
+        .route(
+            "/locus/api/v1/loci/{id}/controls",
+            put(routes::controls).patch(routes::controls_patch),
+        )
+        .route(
+            "/datachannel/api/v1/locus/{id}/registrations",
+            post(datachannel::register),
+        )
+        .route(
+            "/datachannel/api/v1/locus/{id}/socket",
+            get(datachannel::socket),
+        )
         .route(
             "/wbxappapi/v1/meetingInfo",
             post(meeting_info::meeting_info),
@@ -86,6 +105,10 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         routes::join,
         routes::leave,
         routes::end,
+        routes::controls,
+        routes::controls_patch,
+        datachannel::register,
+        datachannel::socket,
         meeting_info::meeting_info,
         admin::list,
         admin::end,

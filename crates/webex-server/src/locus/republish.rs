@@ -222,7 +222,7 @@ async fn republish(state: &AppState, locus_id: &str) -> Result<(), RepublishErro
         locus_url: locus.url.clone(),
         locus,
     };
-    events::send(state, &m, &event, None).await?;
+    events::send(state, &m, &event, None, None).await?;
     Ok(())
 }
 

@@ -1,5 +1,6 @@
-//! The `locus` service routes: join by address, join a known Locus, leave,
-//! end, read one Locus, list the caller's meetings.
+//! The `locus` service routes: join by address, join a known Locus, leave
+//! (or remove someone), admit and lock (`{locusUrl}/controls`), end, read
+//! one Locus, list the caller's meetings.
 
 use axum::Extension;
 use axum::body::Bytes;
@@ -8,10 +9,13 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use webex_wire::error::ErrorBody;
 use webex_wire::locus::{
-    JoinRequest, JoinResponse, LeaveRequest, LociList, LocusResponse, error_codes,
+    ControlsRequest, JoinRequest, JoinResponse, LeaveRequest, LociList, LocusResponse,
+    ParticipantState, error_codes,
 };
+use webex_wire::people::PersonType;
 
 use crate::auth::Caller;
+use crate::budget;
 use crate::error::{ApiError, ApiResult, Json, Query};
 use crate::http::TrackingId;
 use crate::state::AppState;
@@ -39,7 +43,7 @@ fn tracking(t: &Option<Extension<TrackingId>>) -> Option<&str> {
 
 /// 404 unless the Locus `id` exists. Checked before the body, so a request
 /// for a Locus that does not exist is a 404 whatever it carries.
-async fn check_id(state: &AppState, id: &str) -> ApiResult<()> {
+pub(super) async fn check_id(state: &AppState, id: &str) -> ApiResult<()> {
     if plausible_id(id) && state.store.locus(id).await?.is_some() {
         Ok(())
     } else {
@@ -68,16 +72,47 @@ async fn callers_device(state: &AppState, caller: &Caller, url: &str) -> ApiResu
     }
 }
 
+/// Longest join `correlationId` (the official SDK sends a UUID).
+const MAX_CORRELATION_ID: usize = 128;
+/// Longest `device.deviceType`.
+const MAX_DEVICE_TYPE: usize = 32;
+
+/// 400 unless the join's `correlationId` and `device.deviceType`, which
+/// every other participant sees, are short plain identifiers.
+fn check_shown_fields(body: &JoinRequest) -> ApiResult<()> {
+    let checks = [
+        (
+            "correlationId",
+            body.correlation_id.as_deref(),
+            MAX_CORRELATION_ID,
+        ),
+        (
+            "device.deviceType",
+            Some(body.device.device_type.as_str()).filter(|t| !t.is_empty()),
+            MAX_DEVICE_TYPE,
+        ),
+    ];
+    for (field, value, max) in checks {
+        if let Some(problem) = value.and_then(|v| budget::identifier_problem(field, v, max)) {
+            return Err(ApiError::bad_request(problem));
+        }
+    }
+    Ok(())
+}
+
 async fn joiner(state: &AppState, caller: &Caller, body: &JoinRequest) -> ApiResult<Joiner> {
     if body.device.url.is_empty() {
         return Err(ApiError::bad_request("`device.url` is required"));
     }
+    check_shown_fields(body)?;
     callers_device(state, caller, &body.device.url).await?;
     Ok(Joiner {
         person_id: caller.person.id.clone(),
         name: caller.person.display_name.clone(),
         email: caller.person.email.clone(),
         org_id: caller.person.org_id.clone(),
+        guest: caller.person.kind == PersonType::Appuser,
+        must_wait: false,
         device_url: body.device.url.clone(),
         device_type: match clean(&body.device.device_type, 32) {
             t if t.is_empty() => "WEB".into(),
@@ -125,9 +160,11 @@ pub(super) async fn call(
         return Err(ApiError::bad_request("`invitee.address` is required"));
     };
     let j = joiner(&state, &caller, &body).await?;
-    let space = service::resolve(&state, address).await?.ok_or_else(|| {
-        LocusError::NotFound(format!("No meeting at address `{}`", truncate(address)))
-    })?;
+    let space = service::resolve(&state, address, &caller.person.id)
+        .await?
+        .ok_or_else(|| {
+            LocusError::NotFound(format!("No meeting at address `{}`", truncate(address)))
+        })?;
     let outcome = service::join_space(&state, &space, j, tracking(&t)).await?;
     Ok(Json(joined(&state, &caller, &outcome.snapshot)))
 }
@@ -167,7 +204,10 @@ pub(super) async fn join(
     Ok(Json(joined(&state, &caller, &outcome.snapshot)))
 }
 
-/// Leaves a Locus (the caller's own participant; the host may remove others).
+/// Leaves a Locus or its lobby (the caller's own participant); the JOINED
+/// host removes someone else this way (the official SDK sends
+/// `reason: FORCED`): they stop seeing the meeting, and wait in the lobby if
+/// they join again.
 #[utoipa::path(
     put,
     path = "/locus/api/v1/loci/{id}/participant/{participant_id}/leave",
@@ -182,7 +222,7 @@ pub(super) async fn join(
         (status = 200, description = "Left; the Locus after the change", body = LocusResponse),
         (status = 400, description = "Malformed body", body = ErrorBody),
         (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, description = "Not a participant, or not the caller's participant", body = ErrorBody),
+        (status = 403, description = "Not a participant, not the caller's participant, or not the JOINED host (errorCode 2403011)", body = ErrorBody),
         (status = 404, description = "No such Locus", body = ErrorBody),
         (status = 409, description = "Already left (errorCode 2409002) or meeting ended", body = ErrorBody),
         (status = 503, response = crate::openapi::Unavailable),
@@ -197,6 +237,9 @@ pub(super) async fn leave(
 ) -> ApiResult<Json<LocusResponse>> {
     check_id(&state, &id).await?;
     let body: LeaveRequest = optional_json(&body)?.unwrap_or_default();
+    // Who leaves is the participant id; `reason: FORCED` only says what
+    // the rules tell anyway (someone else's participant is a removal).
+    let _ = body.reason;
     let request = rules::LeaveRequest {
         caller: caller.person.id.clone(),
         participant_id,
@@ -212,7 +255,7 @@ pub(super) async fn leave(
     }))
 }
 
-/// Ends the meeting for everyone (host only).
+/// Ends the meeting for everyone (the JOINED host only).
 #[utoipa::path(
     post,
     path = "/locus/api/v1/loci/{id}/end",
@@ -224,7 +267,7 @@ pub(super) async fn leave(
         (status = 200, description = "Ended; the INACTIVE Locus", body = LocusResponse),
         (status = 400, description = "Body is not JSON", body = ErrorBody),
         (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, description = "Not a participant, or not the host", body = ErrorBody),
+        (status = 403, description = "Not a participant, or not the JOINED host", body = ErrorBody),
         (status = 404, description = "No such Locus", body = ErrorBody),
         (status = 409, description = "Already ended", body = ErrorBody),
         (status = 503, response = crate::openapi::Unavailable),
@@ -249,7 +292,9 @@ pub(super) async fn end(
     }))
 }
 
-/// The full Locus document (participants only; also after it ended).
+/// The full Locus document (admitted participants only; also after it
+/// ended). Someone waiting in the lobby reads only their own participant;
+/// someone removed, or gone from the lobby, reads nothing.
 #[utoipa::path(
     get,
     path = "/locus/api/v1/loci/{id}",
@@ -259,7 +304,7 @@ pub(super) async fn end(
     responses(
         (status = 200, description = "The Locus with `self`", body = webex_wire::locus::Locus),
         (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, description = "Not a participant", body = ErrorBody),
+        (status = 403, description = "Not a participant (2403010), or removed (2403014)", body = ErrorBody),
         (status = 404, description = "No such Locus", body = ErrorBody),
         (status = 503, response = crate::openapi::Unavailable),
     )
@@ -274,8 +319,12 @@ pub(super) async fn get_locus(
         false => None,
     }
     .ok_or_else(|| LocusError::NotFound("No such meeting".into()))?;
-    if m.participant_of(&caller.person.id).is_none() {
-        return Err(LocusError::Refused(ChangeRefused::NotParticipant).into());
+    match m.participant_of(&caller.person.id) {
+        None => return Err(LocusError::Refused(ChangeRefused::NotParticipant).into()),
+        Some(p) if !p.admitted && p.state != ParticipantState::Idle => {
+            return Err(not_admitted());
+        }
+        Some(_) => {}
     }
     Ok(Json(document::full(
         &m,
@@ -284,7 +333,8 @@ pub(super) async fn get_locus(
     )))
 }
 
-/// The caller's active meetings (those they are joined to).
+/// The caller's active meetings (those they are joined to or wait in the
+/// lobby of; a lobby seen as its waiting participant sees it).
 #[utoipa::path(
     get,
     path = "/locus/api/v1/loci",
@@ -313,6 +363,99 @@ pub(super) async fn list(
         ..LociList::default()
     }))
 }
+
+pub(super) fn not_admitted() -> ApiError {
+    ApiError::forbidden("You were removed from this meeting or were not admitted to it")
+        .with_error_code(error_codes::NOT_ADMITTED)
+}
+
+/// Admits people from the lobby (`admit.participantIds`, an array or one
+/// string), or locks/unlocks the meeting (`lock.locked`). Host only; the
+/// official SDK sends admit with `PUT` and lock with `PATCH`.
+#[utoipa::path(
+    put,
+    path = "/locus/api/v1/loci/{id}/controls",
+    tag = "locus",
+    params(("id" = String, Path, description = "Locus id")),
+    request_body = ControlsRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Done; the Locus after the change", body = LocusResponse),
+        (status = 400, description = "Malformed body, or neither `admit` nor `lock`", body = ErrorBody),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, description = "Not a participant, not the JOINED host (2403011), or an id not waiting in the lobby", body = ErrorBody),
+        (status = 404, description = "No such Locus", body = ErrorBody),
+        (status = 409, description = "The meeting has ended", body = ErrorBody),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
+pub(super) async fn controls(
+    State(state): State<AppState>,
+    caller: Caller,
+    t: Option<Extension<TrackingId>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<LocusResponse>> {
+    check_id(&state, &id).await?;
+    let body: ControlsRequest = optional_json(&body)?.unwrap_or_default();
+    let me = caller.person.id.clone();
+    let outcome = match (body.admit, body.lock) {
+        (Some(admit), None) => {
+            let ids = admit.participant_ids.into_vec();
+            if ids.is_empty() || ids.len() > MAX_ADMIT {
+                return Err(ApiError::bad_request(format!(
+                    "`admit.participantIds` must name 1 to {MAX_ADMIT} participants"
+                )));
+            }
+            service::admit(&state, &id, me, ids, tracking(&t)).await?
+        }
+        (None, Some(lock)) => service::lock(&state, &id, me, lock.locked, tracking(&t)).await?,
+        _ => {
+            return Err(ApiError::bad_request(
+                "Send exactly one of `admit` and `lock`",
+            ));
+        }
+    };
+    Ok(Json(LocusResponse {
+        locus: document::full(
+            &outcome.snapshot,
+            &super::site(&state),
+            Some(&caller.person.id),
+        ),
+    }))
+}
+
+/// `PATCH {locusUrl}/controls`: the same as [`controls`] (the official SDK
+/// locks with `PATCH`).
+#[utoipa::path(
+    patch,
+    path = "/locus/api/v1/loci/{id}/controls",
+    tag = "locus",
+    params(("id" = String, Path, description = "Locus id")),
+    request_body = ControlsRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Done; the Locus after the change", body = LocusResponse),
+        (status = 400, description = "Malformed body, or neither `admit` nor `lock`", body = ErrorBody),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, description = "Not a participant, or not the JOINED host (2403011)", body = ErrorBody),
+        (status = 404, description = "No such Locus", body = ErrorBody),
+        (status = 409, description = "The meeting has ended", body = ErrorBody),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
+pub(super) async fn controls_patch(
+    state: State<AppState>,
+    caller: Caller,
+    t: Option<Extension<TrackingId>>,
+    id: Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<LocusResponse>> {
+    controls(state, caller, t, id, body).await
+}
+
+/// Most participants one admit may name.
+const MAX_ADMIT: usize = 100;
 
 /// Parses `body` as JSON `T` when it is not empty.
 pub(super) fn optional_json<T: serde::de::DeserializeOwned>(body: &Bytes) -> ApiResult<Option<T>> {

@@ -66,19 +66,37 @@ fn refused(r: &ChangeRefused) -> ApiError {
         ChangeRefused::Invalid(_) => {
             ApiError::forbidden(msg).with_error_code(error_codes::FOREIGN_PARTICIPANT)
         }
+        ChangeRefused::TooMany(_) => ApiError::new(StatusCode::CONFLICT, codes::CONFLICT, msg)
+            .with_error_code(error_codes::LIMIT_REACHED),
     }
 }
 
-/// The space `address` names, creating ad-hoc spaces in our SIP domain and
-/// personal rooms on first use. `Ok(None)`: not ours.
-pub async fn resolve(state: &AppState, address: &str) -> Result<Option<SpaceRecord>, LocusError> {
+/// The space `address` names, creating ad-hoc spaces in our SIP domain
+/// (made by `creator`, who hosts them) and personal rooms on first use.
+/// A name reserved for personal rooms that does not exist yet is made only
+/// when it is `creator`'s own room. `Ok(None)`: not ours.
+pub async fn resolve(
+    state: &AppState,
+    address: &str,
+    creator: &str,
+) -> Result<Option<SpaceRecord>, LocusError> {
     let store = &state.store;
     match address::classify(address, &state.config.sip_domain, &state.public_url) {
         Address::Space(name) => {
             if let Some(s) = store.space(SpaceKey::Name(&name)).await? {
                 return Ok(Some(s));
             }
-            Ok(Some(create_space(state, name, None).await?))
+            if address::is_reserved_for_personal_rooms(&name) {
+                return match store.person(creator).await? {
+                    Some(p) if address::personal_room_name(&p.email, None) == name => {
+                        Ok(Some(personal_room(state, &p).await?))
+                    }
+                    _ => Ok(None),
+                };
+            }
+            Ok(Some(
+                create_space(state, name, None, Some(creator.to_owned())).await?,
+            ))
         }
         Address::Email(email) => match store.person_by_email(&email).await? {
             Some(p) => Ok(Some(personal_room(state, &p).await?)),
@@ -98,7 +116,7 @@ pub async fn personal_room(
         return Ok(s);
     }
     let plain = address::personal_room_name(&person.email, None);
-    let space = match create_space(state, plain, Some(person.id.clone())).await {
+    let space = match create_space(state, plain, Some(person.id.clone()), None).await {
         Ok(s) => s,
         Err(e) => return owned_room(state, person, e).await,
     };
@@ -113,7 +131,7 @@ pub async fn personal_room(
         .take(8)
         .collect();
     let name = address::personal_room_name(&person.email, Some(&suffix.to_ascii_lowercase()));
-    match create_space(state, name, Some(person.id.clone())).await {
+    match create_space(state, name, Some(person.id.clone()), None).await {
         Ok(s) => Ok(s),
         Err(e) => owned_room(state, person, e).await,
     }
@@ -138,6 +156,7 @@ async fn create_space(
     state: &AppState,
     name: String,
     owner_id: Option<String>,
+    creator_id: Option<String>,
 ) -> Result<SpaceRecord, LocusError> {
     let mut last = None;
     for _ in 0..5 {
@@ -146,6 +165,7 @@ async fn create_space(
             name: name.clone(),
             meeting_number: address::random_meeting_number(),
             owner_id: owner_id.clone(),
+            creator_id: creator_id.clone(),
             created_at: now_millis(),
         };
         match state.store.ensure_space(&candidate).await {
@@ -165,13 +185,57 @@ pub async fn open(state: &AppState, space: &SpaceRecord) -> Result<LocusRecord, 
     Ok(state.store.open_locus(&space.id, &id, now_millis()).await?)
 }
 
-/// Joins `joiner` to the Locus `locus_id` and publishes the change.
+/// Most active meetings one person may be in (or waiting in the lobby of)
+/// at once.
+pub const MAX_MEETINGS_PER_PERSON: u64 = 16;
+
+/// Whether `joiner` must wait in the lobby of `space` by its policy: a
+/// guest, or someone of another org than the owner, joining someone else's
+/// personal room.
+async fn must_wait(
+    state: &AppState,
+    space: &SpaceRecord,
+    joiner: &rules::Joiner,
+) -> Result<bool, LocusError> {
+    let Some(owner) = space.owner_id.as_deref() else {
+        return Ok(false);
+    };
+    if owner == joiner.person_id {
+        return Ok(false);
+    }
+    if joiner.guest {
+        return Ok(true);
+    }
+    let owner_org = state.store.person(owner).await?.map(|p| p.org_id);
+    Ok(owner_org.as_deref() != Some(joiner.org_id.as_str()))
+}
+
+/// Joins `joiner` to the Locus `locus_id` (or puts them in its lobby) and
+/// publishes the change.
 pub async fn join(
     state: &AppState,
     locus_id: &str,
-    joiner: rules::Joiner,
+    mut joiner: rules::Joiner,
     tracking_id: Option<&str>,
 ) -> Result<ChangeOutcome, LocusError> {
+    let locus = state
+        .store
+        .locus(locus_id)
+        .await?
+        .ok_or_else(|| LocusError::NotFound("No such meeting".into()))?;
+    if let Some(space) = state.store.space(SpaceKey::Id(&locus.space_id)).await? {
+        joiner.must_wait = must_wait(state, &space, &joiner).await?;
+    }
+    let elsewhere = state
+        .store
+        .count_meetings_of(&joiner.person_id, locus_id)
+        .await?;
+    if elsewhere >= MAX_MEETINGS_PER_PERSON {
+        return Err(ChangeRefused::TooMany(format!(
+            "a person may be in at most {MAX_MEETINGS_PER_PERSON} meetings at once; leave one first"
+        ))
+        .into());
+    }
     let mutation = rules::join(joiner, uuid::Uuid::new_v4().to_string(), now_millis());
     let outcome = change(state, locus_id, mutation).await?;
     events::publish(
@@ -221,8 +285,68 @@ pub async fn leave(
     Ok(outcome)
 }
 
-/// Ends a meeting (`caller` must be its host; `None`: the operator) and
+/// Lets the participants `ids` in from the lobby (`caller` must be the
+/// JOINED host) and publishes the change.
+pub async fn admit(
+    state: &AppState,
+    locus_id: &str,
+    caller: String,
+    ids: Vec<String>,
+    tracking_id: Option<&str>,
+) -> Result<ChangeOutcome, LocusError> {
+    let outcome = change(state, locus_id, rules::admit(caller, ids, now_millis())).await?;
+    events::publish(
+        state,
+        &outcome,
+        LocusEventType::ParticipantUpdated,
+        tracking_id,
+    )
+    .await;
+    Ok(outcome)
+}
+
+/// Locks or unlocks a meeting (`caller` must be the JOINED host) and
 /// publishes the change.
+pub async fn lock(
+    state: &AppState,
+    locus_id: &str,
+    caller: String,
+    locked: bool,
+    tracking_id: Option<&str>,
+) -> Result<ChangeOutcome, LocusError> {
+    let outcome = change(state, locus_id, rules::lock(caller, locked, now_millis())).await?;
+    events::publish(
+        state,
+        &outcome,
+        LocusEventType::ControlsUpdated,
+        tracking_id,
+    )
+    .await;
+    Ok(outcome)
+}
+
+/// Makes the devices `device_urls` (deleted or expired) leave every active
+/// meeting they are in, publishing each change. Returns how many meetings
+/// changed. Meetings left empty end after the idle grace.
+pub async fn devices_gone(state: &AppState, device_urls: &[String]) -> Result<usize, LocusError> {
+    let mut changed = 0;
+    for id in state.store.loci_with_devices(device_urls).await? {
+        let mutation = rules::devices_gone(device_urls.to_vec(), now_millis());
+        let outcome = match change(state, &id, mutation).await {
+            Ok(o) => o,
+            Err(LocusError::NotFound(_)) => continue,
+            Err(e) => return Err(e),
+        };
+        if outcome.changed {
+            changed += 1;
+            events::publish(state, &outcome, LocusEventType::ParticipantLeft, None).await;
+        }
+    }
+    Ok(changed)
+}
+
+/// Ends a meeting (`caller` must be its JOINED host; `None`: the operator)
+/// and publishes the change.
 pub async fn end(
     state: &AppState,
     locus_id: &str,
@@ -252,9 +376,36 @@ async fn change(
     }
 }
 
-/// Ends every meeting that has been empty for longer than the grace period.
-/// Returns how many ended.
+/// Makes devices that are no longer registered leave their meetings.
+async fn sweep_orphans(state: &AppState) -> Result<(), LocusError> {
+    let prefix = state.service_url("/wdm/api/v1/devices/");
+    let orphans = state
+        .store
+        .orphaned_devices(&prefix, ORPHANS_PER_SWEEP)
+        .await?;
+    if !orphans.is_empty() {
+        let n = devices_gone(state, &orphans).await?;
+        tracing::info!(
+            devices = orphans.len(),
+            meetings = n,
+            "locus: unregistered devices left"
+        );
+    }
+    Ok(())
+}
+
+/// Most orphaned devices one sweep makes leave.
+const ORPHANS_PER_SWEEP: u32 = 256;
+
+/// Ends every meeting that has been empty for longer than the grace period,
+/// after making devices that are no longer registered leave (those whose
+/// removal did not reach [`devices_gone`], e.g. a node that stopped
+/// between the two). Returns how many meetings ended.
 pub async fn sweep_idle(state: &AppState, grace: Duration) -> Result<usize, LocusError> {
+    // A failure here must not keep empty meetings from ending.
+    if let Err(e) = sweep_orphans(state).await {
+        tracing::warn!(error = %e, "locus: sweeping unregistered devices failed");
+    }
     let now = now_millis();
     let cutoff = now - i64::try_from(grace.as_millis()).unwrap_or(i64::MAX);
     let mut ended = 0;

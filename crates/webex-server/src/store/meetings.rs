@@ -20,6 +20,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use futures::FutureExt;
 use webex_wire::locus::{LocusState, ParticipantState};
+use webex_wire::people::PersonType;
 
 use super::backend::Backend;
 use super::snapshot_cache::SnapshotCache;
@@ -37,8 +38,27 @@ pub struct SpaceRecord {
     pub meeting_number: String,
     /// For a personal room: its owner's person id.
     pub owner_id: Option<String>,
+    /// For another space: the person who made it (by first joining or
+    /// looking it up), who hosts it. `None` for spaces made before owners
+    /// were recorded.
+    pub creator_id: Option<String>,
     /// Creation time.
     pub created_at: Millis,
+}
+
+impl SpaceRecord {
+    /// Who hosts the space's meetings: the personal room's owner, else the
+    /// space's creator.
+    ///
+    /// ```
+    /// # use webex_server::store::meetings::SpaceRecord;
+    /// let s = SpaceRecord { id: "s".into(), name: "n".into(), meeting_number: "1".into(),
+    ///     owner_id: None, creator_id: Some("u1".into()), created_at: 0 };
+    /// assert_eq!(s.host_person(), Some("u1"));
+    /// ```
+    pub fn host_person(&self) -> Option<&str> {
+        self.owner_id.as_deref().or(self.creator_id.as_deref())
+    }
 }
 
 /// How to find a space.
@@ -64,8 +84,12 @@ pub struct LocusRecord {
     pub space_id: String,
     /// ACTIVE or INACTIVE.
     pub state: LocusState,
-    /// Person id of the host (the first joiner).
+    /// Person id of the host: the space's owner or creator (for older
+    /// spaces without one, the first joiner who is not a guest).
     pub host_id: Option<String>,
+    /// Whether the host locked the meeting (everyone else waits in the
+    /// lobby).
+    pub locked: bool,
     /// Version; bumped by exactly one per change.
     pub sequence: u64,
     /// Creation time.
@@ -87,7 +111,7 @@ pub struct ParticipantDeviceRecord {
     pub device_type: String,
     /// The client's correlation id for this join.
     pub correlation_id: Option<String>,
-    /// JOINED or LEFT.
+    /// JOINED, IDLE (waiting in the lobby) or LEFT.
     pub state: ParticipantState,
 }
 
@@ -104,8 +128,15 @@ pub struct ParticipantRecord {
     pub email: String,
     /// The person's org (read from `people`; not written).
     pub org_id: String,
-    /// JOINED or LEFT.
+    /// Whether the person is a guest (read from `people`; not written).
+    pub guest: bool,
+    /// JOINED, IDLE (waiting in the lobby) or LEFT.
     pub state: ParticipantState,
+    /// Whether they were let in (joined directly or admitted) and not
+    /// removed since: only admitted participants see the meeting.
+    pub admitted: bool,
+    /// Whether the host removed them (until admitted again).
+    pub removed: bool,
     /// First join time.
     pub joined_at: Millis,
     /// Last leave time.
@@ -129,6 +160,14 @@ impl MeetingSnapshot {
     /// The participant of `person_id`, if any.
     pub fn participant_of(&self, person_id: &str) -> Option<&ParticipantRecord> {
         self.participants.iter().find(|p| p.person_id == person_id)
+    }
+
+    /// Whether `person_id` is the host and JOINED: host powers need both.
+    pub fn is_joined_host(&self, person_id: &str) -> bool {
+        self.locus.host_id.as_deref() == Some(person_id)
+            && self
+                .participant_of(person_id)
+                .is_some_and(|p| p.state == ParticipantState::Joined)
     }
 
     /// How many participants are JOINED.
@@ -160,6 +199,9 @@ pub enum ChangeRefused {
     /// Another condition, explained.
     #[error("{0}")]
     Invalid(String),
+    /// A cap was reached (explained); leaving somewhere first helps.
+    #[error("{0}")]
+    TooMany(String),
 }
 
 /// What a [`Mutation`] did.
@@ -172,9 +214,10 @@ pub enum Applied {
 }
 
 /// The decision of one change, run inside the transaction on the locked
-/// snapshot. It may change the Locus's `state`, `host_id`, `last_active`,
-/// `ended_at`, `idle_since`, add participants, and change participants'
-/// `state`, `left_at` and devices; other fields are not written.
+/// snapshot. It may change the Locus's `state`, `host_id`, `locked`,
+/// `last_active`, `ended_at`, `idle_since`, add participants, and change
+/// participants' `state`, `left_at`, `admitted`, `removed` and devices;
+/// other fields are not written.
 pub type Mutation =
     Box<dyn FnOnce(&mut MeetingSnapshot) -> Result<Applied, ChangeRefused> + Send + 'static>;
 
@@ -217,12 +260,22 @@ pub trait MeetingStore: Send + Sync + 'static {
     async fn locus(&self, locus_id: &str) -> StoreResult<Option<LocusRecord>>;
     /// A Locus with its space and participants.
     async fn meeting(&self, locus_id: &str) -> StoreResult<Option<MeetingSnapshot>>;
-    /// Active Loci in which `person_id` is a JOINED participant.
+    /// Active Loci in which `person_id` is a JOINED participant or waits in
+    /// the lobby (IDLE).
     async fn meetings_of(&self, person_id: &str) -> StoreResult<Vec<MeetingSnapshot>>;
     /// Every active Locus, oldest first, at most `limit`.
     async fn active_meetings(&self, limit: u32) -> StoreResult<Vec<MeetingSnapshot>>;
     /// Ids of active Loci where nobody is joined since `idle_before` or earlier.
     async fn idle_loci(&self, idle_before: Millis) -> StoreResult<Vec<String>>;
+    /// How many active Loci other than `except_locus` `person_id` is in
+    /// (JOINED or waiting in the lobby).
+    async fn count_meetings_of(&self, person_id: &str, except_locus: &str) -> StoreResult<u64>;
+    /// URLs (`device_prefix` + device id) of devices joined or waiting in
+    /// an active Locus that are no longer registered, at most `limit`.
+    async fn orphaned_devices(&self, device_prefix: &str, limit: u32) -> StoreResult<Vec<String>>;
+    /// Ids of active Loci in which one of `device_urls` is joined or waiting
+    /// in the lobby.
+    async fn loci_with_devices(&self, device_urls: &[String]) -> StoreResult<Vec<String>>;
     /// Changes a meeting in one transaction (see the module docs). `None`
     /// when there is no such Locus.
     async fn change_meeting(
@@ -233,10 +286,10 @@ pub trait MeetingStore: Send + Sync + 'static {
 }
 
 /// Columns of `meeting_spaces`.
-const SPACE_COLUMNS: &str = "id, name, meeting_number, owner_id, created_at";
+const SPACE_COLUMNS: &str = "id, name, meeting_number, owner_id, creator_id, created_at";
 /// Columns of `loci`.
 const LOCUS_COLUMNS: &str =
-    "id, space_id, state, host_id, sequence, created_at, last_active, ended_at, idle_since";
+    "id, space_id, state, host_id, locked, sequence, created_at, last_active, ended_at, idle_since";
 
 fn space_row(r: &dyn Columns) -> StoreResult<SpaceRecord> {
     Ok(SpaceRecord {
@@ -244,6 +297,7 @@ fn space_row(r: &dyn Columns) -> StoreResult<SpaceRecord> {
         name: r.text("name")?,
         meeting_number: r.text("meeting_number")?,
         owner_id: r.opt_text("owner_id")?,
+        creator_id: r.opt_text("creator_id")?,
         created_at: r.int("created_at")?,
     })
 }
@@ -255,6 +309,7 @@ fn locus_row(r: &dyn Columns) -> StoreResult<LocusRecord> {
         space_id: r.text("space_id")?,
         state: LocusState::from(r.text("state")?),
         host_id: r.opt_text("host_id")?,
+        locked: r.int("locked")? != 0,
         sequence: u64::try_from(sequence)
             .map_err(|_| StoreError::Corrupt(format!("negative sequence {sequence}")))?,
         created_at: r.int("created_at")?,
@@ -271,7 +326,10 @@ fn participant_row(r: &dyn Columns) -> StoreResult<ParticipantRecord> {
         name: r.text("display_name")?,
         email: r.text("email")?,
         org_id: r.text("org_id")?,
+        guest: r.text("kind")? == PersonType::Appuser.as_str(),
         state: ParticipantState::from(r.text("state")?),
+        admitted: r.int("admitted")? != 0,
+        removed: r.int("removed")? != 0,
         joined_at: r.int("joined_at")?,
         left_at: r.opt_int("left_at")?,
         devices: Vec::new(),
@@ -346,8 +404,8 @@ async fn load<C: Conn>(
     let mut participants = c
         .fetch_all(
             Stmt::new(
-                "SELECT p.id, p.person_id, p.state, p.joined_at, p.left_at, \
-                 u.display_name, u.email, u.org_id \
+                "SELECT p.id, p.person_id, p.state, p.joined_at, p.left_at, p.admitted, \
+                 p.removed, u.display_name, u.email, u.org_id, u.kind \
                  FROM locus_participants p JOIN people u ON u.id = p.person_id \
                  WHERE p.locus_id = $1 ORDER BY p.joined_at, p.id",
             )
@@ -434,8 +492,9 @@ async fn apply<C: Conn>(
         c.execute(
             Stmt::new(
                 "INSERT INTO locus_participants (id, locus_id, person_id, state, joined_at, \
-                 left_at) VALUES ($1, $2, $3, $4, $5, $6) \
-                 ON CONFLICT (id) DO UPDATE SET state = $4, left_at = $6",
+                 left_at, admitted, removed) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 ON CONFLICT (id) DO UPDATE SET state = $4, left_at = $6, admitted = $7, \
+                 removed = $8",
             )
             .bind(&p.id)
             .bind(&locus_id)
@@ -443,6 +502,8 @@ async fn apply<C: Conn>(
             .bind(p.state.as_str())
             .bind(p.joined_at)
             .bind(p.left_at)
+            .bind(i64::from(p.admitted))
+            .bind(i64::from(p.removed))
             .constraint_errors("participant", "person"),
         )
         .await?;
@@ -473,7 +534,7 @@ async fn apply<C: Conn>(
         .fetch_optional(
             Stmt::new(
                 "UPDATE loci SET sequence = sequence + 1, state = $2, host_id = $3, \
-                 last_active = $4, ended_at = $5, idle_since = $6 WHERE id = $1 \
+                 last_active = $4, ended_at = $5, idle_since = $6, locked = $7 WHERE id = $1 \
                  RETURNING sequence",
             )
             .bind(&locus_id)
@@ -482,6 +543,7 @@ async fn apply<C: Conn>(
             .bind(l.last_active)
             .bind(l.ended_at)
             .bind(l.idle_since)
+            .bind(i64::from(l.locked))
             .constraint_errors("active locus", "meeting space"),
             |r| r.int("sequence"),
         )
@@ -489,8 +551,9 @@ async fn apply<C: Conn>(
         .ok_or_else(|| StoreError::Corrupt(format!("locus {locus_id} vanished under lock")))?;
     after.locus.sequence = u64::try_from(sequence)
         .map_err(|_| StoreError::Corrupt(format!("negative sequence {sequence}")))?;
-    let locus_changed =
-        before.locus.state != after.locus.state || before.locus.host_id != after.locus.host_id;
+    let locus_changed = before.locus.state != after.locus.state
+        || before.locus.host_id != after.locus.host_id
+        || before.locus.locked != after.locus.locked;
     let changed_participants = changed
         .iter()
         .map(|&i| after.participants[i].id.clone())
@@ -535,12 +598,14 @@ impl<B: Backend> MeetingStore for B {
                 c.execute(
                     Stmt::new(
                         "INSERT INTO meeting_spaces (id, name, meeting_number, owner_id, \
-                         created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO NOTHING",
+                         creator_id, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
+                         ON CONFLICT (name) DO NOTHING",
                     )
                     .bind(&s.id)
                     .bind(&s.name)
                     .bind(&s.meeting_number)
                     .bind(&s.owner_id)
+                    .bind(&s.creator_id)
                     .bind(s.created_at)
                     .constraint_errors("meeting space", "person"),
                 )
@@ -618,7 +683,7 @@ impl<B: Backend> MeetingStore for B {
     async fn meetings_of(&self, person_id: &str) -> StoreResult<Vec<MeetingSnapshot>> {
         let ids = Stmt::new(
             "SELECT l.id FROM loci l JOIN locus_participants p ON p.locus_id = l.id \
-             WHERE p.person_id = $1 AND p.state = 'JOINED' AND l.state = 'ACTIVE' \
+             WHERE p.person_id = $1 AND p.state IN ('JOINED', 'IDLE') AND l.state = 'ACTIVE' \
              ORDER BY l.created_at, l.id",
         )
         .bind(person_id);
@@ -655,6 +720,57 @@ impl<B: Backend> MeetingStore for B {
              AND idle_since <= $1 ORDER BY idle_since, id",
         )
         .bind(idle_before);
+        self.read_all(stmt, id_row).await
+    }
+
+    async fn count_meetings_of(&self, person_id: &str, except_locus: &str) -> StoreResult<u64> {
+        let stmt = Stmt::new(
+            "SELECT COUNT(*) AS n FROM loci l JOIN locus_participants p ON p.locus_id = l.id \
+             WHERE p.person_id = $1 AND p.state IN ('JOINED', 'IDLE') AND l.state = 'ACTIVE' \
+             AND l.id <> $2",
+        )
+        .bind(person_id)
+        .bind(except_locus);
+        let n = self
+            .read_optional(stmt, |r| r.int("n"))
+            .await?
+            .unwrap_or_default();
+        Ok(u64::try_from(n).unwrap_or_default())
+    }
+
+    async fn orphaned_devices(&self, device_prefix: &str, limit: u32) -> StoreResult<Vec<String>> {
+        // By the device id after the prefix, so each check is a primary-key
+        // lookup.
+        let start = i64::try_from(device_prefix.chars().count()).unwrap_or(i64::MAX) + 1;
+        let stmt = Stmt::new(
+            "SELECT DISTINCT d.device_url AS id FROM locus_devices d \
+             JOIN locus_participants p ON p.id = d.participant_id \
+             JOIN loci l ON l.id = p.locus_id \
+             WHERE l.state = 'ACTIVE' AND d.state <> 'LEFT' \
+             AND NOT EXISTS (SELECT 1 FROM devices v WHERE v.id = substr(d.device_url, CAST($1 AS INTEGER))) \
+             ORDER BY d.device_url LIMIT $2",
+        )
+        .bind(start)
+        .bind(i64::from(limit));
+        self.read_all(stmt, id_row).await
+    }
+
+    async fn loci_with_devices(&self, device_urls: &[String]) -> StoreResult<Vec<String>> {
+        if device_urls.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders: Vec<String> = (1..=device_urls.len()).map(|i| format!("${i}")).collect();
+        let mut stmt = Stmt::new(format!(
+            "SELECT DISTINCT l.id FROM loci l \
+             JOIN locus_participants p ON p.locus_id = l.id \
+             JOIN locus_devices d ON d.participant_id = p.id \
+             WHERE l.state = 'ACTIVE' AND d.state <> 'LEFT' AND d.device_url IN ({}) \
+             ORDER BY l.id",
+            placeholders.join(", ")
+        ));
+        for url in device_urls {
+            stmt = stmt.bind(url);
+        }
         self.read_all(stmt, id_row).await
     }
 
@@ -714,6 +830,7 @@ mod tests {
                 name: "n".into(),
                 meeting_number: "1".into(),
                 owner_id: None,
+                creator_id: None,
                 created_at: 0,
             },
             locus: LocusRecord {
@@ -721,6 +838,7 @@ mod tests {
                 space_id: "s".into(),
                 state: LocusState::Active,
                 host_id: None,
+                locked: false,
                 sequence: 0,
                 created_at: 0,
                 last_active: 0,
@@ -741,7 +859,10 @@ mod tests {
             name: String::new(),
             email: String::new(),
             org_id: String::new(),
+            guest: false,
             state: ParticipantState::Joined,
+            admitted: true,
+            removed: false,
             joined_at: 0,
             left_at: None,
             devices: Vec::new(),

@@ -181,6 +181,7 @@ suite! {
         interleaved_failures_fail_alone,
         meeting_spaces_by_key,
         meeting_lifecycle,
+        meeting_rooms_round_trip,
         concurrent_meeting_changes_get_distinct_sequences,
         client_logs_stay_under_the_total_cap_under_concurrency,
     ],
@@ -1537,6 +1538,7 @@ fn space(name: &str, number: &str, owner: Option<&str>) -> meetings::SpaceRecord
         name: name.into(),
         meeting_number: number.into(),
         owner_id: owner.map(str::to_owned),
+        creator_id: None,
         created_at: 1,
     }
 }
@@ -1547,6 +1549,8 @@ fn joiner(p: &PersonRecord, device: &str) -> crate::locus::rules::Joiner {
         name: p.display_name.clone(),
         email: p.email.clone(),
         org_id: p.org_id.clone(),
+        guest: false,
+        must_wait: false,
         device_url: device.into(),
         device_type: "WEB".into(),
         correlation_id: Some(format!("corr-{device}")),
@@ -1600,6 +1604,81 @@ async fn meeting_spaces_by_key(store: &dyn Store) {
         Some(pmr)
     );
     assert_eq!(store.space(SpaceKey::Name("nope")).await.unwrap(), None);
+}
+
+async fn meeting_rooms_round_trip(store: &dyn Store) {
+    use crate::locus::rules;
+    use webex_wire::locus::ParticipantState;
+    let (a, e) = (
+        person(store, "owner@example.com").await,
+        person(store, "eve@example.com").await,
+    );
+    let mut sp = space("rooms", "2000000077", None);
+    sp.creator_id = Some(a.id.clone());
+    let s = store.ensure_space(&sp).await.unwrap();
+    assert_eq!(s.creator_id.as_deref(), Some(a.id.as_str()));
+    store.open_locus(&s.id, "locus-r", 10).await.unwrap();
+    // eve joins first: the creator hosts anyway.
+    let mut ej = joiner(&e, "d-e");
+    ej.must_wait = true;
+    let o = change(store, "locus-r", rules::join(ej, "pe".into(), 11))
+        .await
+        .unwrap();
+    assert_eq!(o.snapshot.locus.host_id.as_deref(), Some(a.id.as_str()));
+    change(
+        store,
+        "locus-r",
+        rules::join(joiner(&a, "d-a"), "pa".into(), 12),
+    )
+    .await
+    .unwrap();
+    let o = change(store, "locus-r", rules::lock(a.id.clone(), true, 13))
+        .await
+        .unwrap();
+    assert!(o.locus_changed);
+    let read = store.meeting("locus-r").await.unwrap().unwrap();
+    assert!(read.locus.locked);
+    let pe = read.participant_of(&e.id).unwrap();
+    assert_eq!((&pe.state, pe.admitted), (&ParticipantState::Idle, false));
+    assert_eq!(pe.devices[0].state, ParticipantState::Idle);
+    assert_eq!(
+        store
+            .loci_with_devices(&["d-e".into(), "nope".into()])
+            .await
+            .unwrap(),
+        vec!["locus-r".to_owned()]
+    );
+    change(
+        store,
+        "locus-r",
+        rules::admit(a.id.clone(), vec!["pe".into()], 14),
+    )
+    .await
+    .unwrap();
+    let remove = rules::LeaveRequest {
+        caller: a.id.clone(),
+        participant_id: "pe".into(),
+        device_url: None,
+    };
+    let o = change(store, "locus-r", rules::leave(remove, 15))
+        .await
+        .unwrap();
+    let read = store.meeting("locus-r").await.unwrap().unwrap();
+    assert_eq!(read, *o.snapshot);
+    let pe = read.participant_of(&e.id).unwrap();
+    assert!(pe.removed && !pe.admitted && pe.state == ParticipantState::Left);
+    assert!(
+        store
+            .loci_with_devices(&["d-e".into()])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // "d-a" (alice's) is no registered device: an orphan.
+    assert_eq!(
+        store.orphaned_devices("d-", 10).await.unwrap(),
+        vec!["d-a".to_owned()]
+    );
 }
 
 async fn meeting_lifecycle(store: &dyn Store) {

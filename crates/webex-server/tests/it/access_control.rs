@@ -56,12 +56,14 @@ fn row(method: &str, path: &str) -> Option<Kind> {
         // Another person's Locus id is as unknown as a random one.
         ("GET", "/locus/api/v1/loci/{id}")
         | ("POST", "/locus/api/v1/loci/{id}/participant" | "/locus/api/v1/loci/{id}/end")
-        | ("PUT", "/locus/api/v1/loci/{id}/participant/{participant_id}/leave") => {
-            bearer(P::Device)
-        }
+        | ("PUT", "/locus/api/v1/loci/{id}/participant/{participant_id}/leave")
+        | ("PUT" | "PATCH", "/locus/api/v1/loci/{id}/controls")
+        | ("POST", "/datachannel/api/v1/locus/{id}/registrations") => bearer(P::Device),
         ("POST", "/locus/api/v1/loci/call" | "/wbxappapi/v1/meetingInfo") => bearer(P::Body),
         ("GET", "/v1/meetingPreferences") => bearer(P::None),
         ("POST", "/clientlogs/api/v1/logs/urls") => bearer(P::None),
+        // A websocket: the client authenticates in its first frame.
+        ("GET", "/datachannel/api/v1/locus/{id}/socket") => Some(Public),
         // A body without a `filename` from logs/urls names no log.
         ("POST", "/clientlogs/api/v1/logs/meta") => bearer(P::Body),
         // Another person's log id is as unknown as a random one.

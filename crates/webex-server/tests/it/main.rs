@@ -19,5 +19,6 @@ mod limits;
 mod locus;
 mod mercury;
 mod mercury_fuzz;
+mod rooms;
 mod soak;
 mod tls;
