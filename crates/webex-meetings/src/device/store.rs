@@ -9,6 +9,7 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use webex_wire::device::Device;
+use webex_wire::people::Person;
 
 use crate::error::StoreError;
 
@@ -60,6 +61,11 @@ pub struct Session {
     pub user_id: String,
     /// `serviceLinks` of the last catalog (name → base URL).
     pub services: BTreeMap<String, String>,
+    /// The user's `people/me` answer, so a start whose device was deleted
+    /// (a clean `unregister()`) can report who registered without asking
+    /// again. Absent in records written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub person: Option<Person>,
 }
 
 impl Session {
@@ -68,7 +74,15 @@ impl Session {
         Self {
             user_id: user_id.into(),
             services,
+            person: None,
         }
+    }
+
+    /// The same record, also remembering `person` (its `people/me`).
+    #[must_use]
+    pub fn with_person(mut self, person: Option<Person>) -> Self {
+        self.person = person;
+        self
     }
 }
 
