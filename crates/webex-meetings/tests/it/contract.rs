@@ -1169,3 +1169,94 @@ async fn a_restart_after_unregister_with_another_users_token_starts_cold() {
     within(second.unregister()).await.unwrap();
     assert_eq!(device_count(&cloud, &bob).await, 0);
 }
+
+// ------------------------------------------------- meetingInfo site redirect
+
+/// Answers meetingInfo requests that `redirect` picks with the appapi's
+/// site redirect: `404 {"code":404100,"data":{"siteUrl":site}}`.
+fn site_redirect(
+    cloud: &Cloud,
+    site: String,
+    redirect: impl Fn(&Seen) -> bool + Send + Sync + 'static,
+) {
+    cloud.rewrite(move |seen, _| {
+        if !is(seen, "POST", "/meetingInfo") || !redirect(seen) {
+            return None;
+        }
+        Some(Answer::empty(404).with_json(&json!({
+            "code": 404100,
+            "message": "The meeting is on another site",
+            "data": {"siteUrl": site},
+        })))
+    });
+}
+
+/// The appapi's `404` + `code: 404100` names the meeting's Webex site: the
+/// SDK asks that site (a trusted host: with the token) and uses its answer.
+#[tokio::test]
+async fn a_meeting_info_site_redirect_is_followed() {
+    let cloud = Cloud::start().await;
+    let site = format!("{}{CLUSTER_B}/wbxappapi/v1/meetingInfo", cloud.base);
+    site_redirect(&cloud, site, |seen| !seen.uri.starts_with(CLUSTER_B));
+    let (_webex, meetings) = cloud.user("site@example.com").await;
+    let meeting = within(meetings.create("site@example.com")).await.unwrap();
+    let infos = cloud.requests("POST", "/meetingInfo");
+    assert_eq!(infos.len(), 2, "{infos:?}");
+    assert!(infos[1].uri.starts_with(CLUSTER_B), "{}", infos[1].uri);
+    assert!(infos[1].headers.contains_key("authorization"));
+    assert_eq!(infos[1].body["sipUrl"], infos[0].body["sipUrl"]);
+    assert!(meeting.meeting_info().is_some());
+}
+
+/// A site outside the catalog and the allowed domains is asked without the
+/// token.
+#[tokio::test]
+async fn a_meeting_info_site_redirect_to_a_foreign_site_gets_no_token() {
+    let cloud = Cloud::start().await;
+    let foreign = cloud.base.replace("127.0.0.1", "localhost");
+    site_redirect(
+        &cloud,
+        format!("{foreign}/wbxappapi/v1/meetingInfo"),
+        |seen| {
+            !seen
+                .headers
+                .get("host")
+                .and_then(|h| h.to_str().ok())
+                .is_some_and(|h| h.starts_with("localhost"))
+        },
+    );
+    let (_webex, meetings) = cloud.user("site-foreign@example.com").await;
+    within(meetings.create("site-foreign@example.com"))
+        .await
+        .unwrap();
+    let infos = cloud.requests("POST", "/meetingInfo");
+    assert_eq!(infos.len(), 2, "{infos:?}");
+    let at_site = &infos[1];
+    assert!(
+        at_site
+            .headers
+            .get("host")
+            .and_then(|h| h.to_str().ok())
+            .is_some_and(|h| h.starts_with("localhost")),
+        "{at_site:?}"
+    );
+    assert!(
+        !at_site.headers.contains_key("authorization"),
+        "{at_site:?}"
+    );
+}
+
+/// Site redirects are bounded: a site that redirects again and again is
+/// given up after two hops, and `create()` goes on (joining by address).
+#[tokio::test]
+async fn meeting_info_site_redirects_are_bounded() {
+    let cloud = Cloud::start().await;
+    let site = format!("{}{CLUSTER_B}/wbxappapi/v1/meetingInfo", cloud.base);
+    site_redirect(&cloud, site, |_| true);
+    let (_webex, meetings) = cloud.user("site-loop@example.com").await;
+    let meeting = within(meetings.create("site-loop@example.com"))
+        .await
+        .unwrap();
+    assert_eq!(cloud.requests("POST", "/meetingInfo").len(), 3);
+    assert!(meeting.meeting_info().is_none());
+}
