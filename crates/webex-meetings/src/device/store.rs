@@ -66,6 +66,11 @@ pub struct Session {
     /// again. Absent in records written before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub person: Option<Person>,
+    /// The last device's `webSocketUrl`: after a clean `unregister()`, the
+    /// next start opens the TCP connection to its host while the new device
+    /// is being created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web_socket_url: Option<String>,
 }
 
 impl Session {
@@ -75,7 +80,15 @@ impl Session {
             user_id: user_id.into(),
             services,
             person: None,
+            web_socket_url: None,
         }
+    }
+
+    /// The same record, also remembering the device's `webSocketUrl`.
+    #[must_use]
+    pub fn with_web_socket_url(mut self, url: Option<String>) -> Self {
+        self.web_socket_url = url;
+        self
     }
 
     /// The same record, also remembering `person` (its `people/me`).

@@ -263,6 +263,12 @@ pub(crate) struct Registration {
 ///   authorization, three round trips. A remembered device that is gone is
 ///   registered again at the fresh catalog's `wdm` and Mercury reconnects
 ///   to it; a catalog that moved replaces the remembered one.
+/// - **warm after unregister** (the store remembers the user and the
+///   catalog, but a clean `unregister()` deleted the device): the device is
+///   created at the remembered `wdm` at once while the TCP connection to the
+///   last socket's host opens, then Mercury: connect and device POST, then
+///   upgrade and authorization, four round trips, with no catalog and no
+///   `people/me` (see [`rewarm`]).
 ///
 /// Every step keeps its own timeout and named error.
 pub(crate) async fn register(shared: &Arc<Shared>) -> Result<Registration, Error> {
@@ -334,8 +340,9 @@ fn same_user(person_id: &str, device_user_id: &str) -> Option<bool> {
 
 /// **Warm start after a clean `unregister()`**: the store remembers the
 /// user and the catalog but its device was deleted. The device is created
-/// at once at the remembered `wdm` (with `meetingPreferences` alongside),
-/// then Mercury opens: no catalog and no `people/me` round trip. The
+/// at once at the remembered `wdm` (with `meetingPreferences` alongside,
+/// and the TCP connection to the last socket's host opening), then Mercury
+/// opens: no catalog and no `people/me` round trip. The
 /// device's `userId` revalidates the user: another person's token (or a
 /// device that cannot be created at the remembered `wdm`) deletes what was
 /// made and returns `None`, and the caller starts cold. An authentication
@@ -351,13 +358,26 @@ async fn rewarm(
     shared.update_status(|s| s.state = RegistrationState::Registering(Step::Device));
     let body = device_body(shared);
     let mut created_warnings = Vec::new();
-    let (created, site) = tokio::join!(
+    // The new device's socket is most likely on the last one's host: its
+    // TCP handshake overlaps the device request.
+    let preconnect = async {
+        if let Some(ws) = &session.web_socket_url {
+            let limit = shared.config.timeouts.device;
+            let _ = tokio::time::timeout(
+                limit,
+                crate::mercury::preconnect(ws, &shared.config.mercury),
+            )
+            .await;
+        }
+    };
+    let (created, site, ()) = tokio::join!(
         Box::pin(bounded(
             Step::Device,
             shared.config.timeouts.device,
             create_reclaiming(&shared.http, &wdm, &body, None, &mut created_warnings),
         )),
-        Box::pin(default_site(shared))
+        Box::pin(default_site(shared)),
+        Box::pin(preconnect)
     );
     let device = match created {
         Ok(d) => d,
@@ -671,7 +691,9 @@ async fn remember(
         discovery_url: key.discovery_url.clone(),
         device_name: key.device_name.clone(),
     };
-    let session = Session::new(user_id, shared.services.links()).with_person(person.cloned());
+    let session = Session::new(user_id, shared.services.links())
+        .with_person(person.cloned())
+        .with_web_socket_url(Some(device.web_socket_url.clone()));
     let mut warnings = Vec::new();
     if let Err(e) = store.save(key, device).await {
         warnings.push(Warning::DeviceStore {
