@@ -97,8 +97,8 @@ pub enum Scenario {
     ///    (PostgreSQL + Redis required).
     TwoNodes(FanoutArgs),
     /// 6. Register/unregister through a proxy adding round-trip time: the
-    ///    Rust SDK (cold and warm start) and the official JS SDK in Node,
-    ///    over TCP and TLS.
+    ///    Rust SDK (cold start, warm start, warm after unregister) and the
+    ///    official JS SDK in Node, over TCP and TLS.
     Latency {
         /// Added round-trip times in milliseconds.
         #[arg(long = "rtt", value_delimiter = ',', default_value = "0,20,50,150")]

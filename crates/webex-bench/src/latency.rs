@@ -6,7 +6,9 @@
 //! Clients: the Rust SDK from a cold start (empty device store), the Rust
 //! SDK from a warm start (a file device store that remembers the catalog and
 //! the device of the previous run, which ended without unregistering, as an
-//! app that quits does), and the official JS SDK in Node
+//! app that quits does), the Rust SDK warm after unregister (the same store
+//! after a run that unregistered, as a clean Ctrl-C does: the user and
+//! catalog are remembered, the device is gone), and the official JS SDK in Node
 //! (`compat/js-sdk/latency.js`, when Node and its `node_modules` are there).
 //! The proxy's log of the last cycle gives each client's request sequence.
 
@@ -57,6 +59,9 @@ impl Transport {
 pub const RUST_COLD: &str = "Rust SDK, cold start";
 /// The Rust SDK with a device store remembering the previous run.
 pub const RUST_WARM: &str = "Rust SDK, warm start";
+/// The Rust SDK with a device store whose device the previous run deleted
+/// (a clean `unregister()`): the user and catalog are still remembered.
+pub const RUST_REWARM: &str = "Rust SDK, warm after unregister";
 /// The official SDK in Node.
 pub const JS_NODE: &str = "official JS SDK (Node)";
 
@@ -115,6 +120,7 @@ pub async fn run(
                 proxy.set_rtt(rtt);
                 results.push(env.rust_cold(rtt, params.iterations).await?);
                 results.push(env.rust_warm(rtt, params.iterations).await?);
+                results.push(env.rust_rewarm(rtt, params.iterations).await?);
                 if let Some(dir) = &params.js_sdk {
                     results.push(env.js(dir, rtt, params.iterations).await?);
                 }
@@ -277,6 +283,45 @@ impl Env<'_> {
         let meetings = webex.meetings();
         meetings.register().await.map_err(sdk_error)?;
         meetings.unregister().await.map_err(sdk_error)?;
+        Ok(r)
+    }
+
+    /// A device store that outlives each SDK, every cycle ending with a
+    /// clean `unregister()`: each start knows the user and the catalog but
+    /// has no device. Times init → registered.
+    async fn rust_rewarm(&self, rtt: Duration, iterations: usize) -> BenchResult<LatencyResult> {
+        let mut r = self.result(rtt, RUST_REWARM);
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("devices.json");
+        let store = || Some(webex_meetings::FileDeviceStore::new(&path));
+        // The previous run, which unregistered.
+        {
+            let webex = webex_meetings::Webex::init(self.config(store())?);
+            let meetings = webex.meetings();
+            meetings.register().await.map_err(sdk_error)?;
+            meetings.unregister().await.map_err(sdk_error)?;
+        }
+        let bar = progress::bar(iterations as u64, &self.label(rtt, RUST_REWARM));
+        for i in 0..iterations {
+            let last = i + 1 == iterations;
+            if last {
+                self.proxy.mark();
+            }
+            let (wall, start) = (SystemTime::now(), Instant::now());
+            let webex = webex_meetings::Webex::init(self.config(store())?);
+            let meetings = webex.meetings();
+            meetings.register().await.map_err(sdk_error)?;
+            let took = start.elapsed();
+            r.register.push(took);
+            if last {
+                r.trace = window(&self.proxy.seen(), wall, took);
+            }
+            let start = Instant::now();
+            meetings.unregister().await.map_err(sdk_error)?;
+            r.unregister.push(start.elapsed());
+            bar.inc(1);
+        }
+        bar.finish_and_clear();
         Ok(r)
     }
 

@@ -9,6 +9,7 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use webex_wire::device::Device;
+use webex_wire::people::Person;
 
 use crate::error::StoreError;
 
@@ -60,6 +61,16 @@ pub struct Session {
     pub user_id: String,
     /// `serviceLinks` of the last catalog (name → base URL).
     pub services: BTreeMap<String, String>,
+    /// The user's `people/me` answer, so a start whose device was deleted
+    /// (a clean `unregister()`) can report who registered without asking
+    /// again. Absent in records written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub person: Option<Person>,
+    /// The last device's `webSocketUrl`: after a clean `unregister()`, the
+    /// next start opens the TCP connection to its host while the new device
+    /// is being created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web_socket_url: Option<String>,
 }
 
 impl Session {
@@ -68,7 +79,23 @@ impl Session {
         Self {
             user_id: user_id.into(),
             services,
+            person: None,
+            web_socket_url: None,
         }
+    }
+
+    /// The same record, also remembering the device's `webSocketUrl`.
+    #[must_use]
+    pub fn with_web_socket_url(mut self, url: Option<String>) -> Self {
+        self.web_socket_url = url;
+        self
+    }
+
+    /// The same record, also remembering `person` (its `people/me`).
+    #[must_use]
+    pub fn with_person(mut self, person: Option<Person>) -> Self {
+        self.person = person;
+        self
     }
 }
 

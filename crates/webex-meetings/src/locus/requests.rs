@@ -83,21 +83,146 @@ pub(crate) async fn get_locus(http: &Http, locus_url: &str) -> Result<Locus, Mee
     call(http, HttpRequest::get(parse(locus_url)?), locus_url).await
 }
 
+/// How many appapi site redirects (`404` + `code: 404100`) one
+/// `meetingInfo` follows.
+pub(crate) const MAX_SITE_HOPS: usize = 2;
+
+/// The appapi's "this meeting lives on a Webex site" answer.
+const SITE_REDIRECT_CODE: u64 = 404_100;
+
+/// SIP hosts the official SDK never asks directly (its `utilv2.ts`).
+const NOT_SITES: &[&str] = &["meet.webex.com", "meetup.webex.com", "ciscospark.com"];
+
+/// `https://<site>/wbxappapi/v1/meetingInfo` for a site given as a host
+/// or as a URL (a URL whose path already names `meetingInfo` is kept).
+fn site_meeting_info(site: &str) -> Option<Url> {
+    let site = site.trim();
+    if site.is_empty() {
+        return None;
+    }
+    if site.starts_with("https://") || site.starts_with("http://") {
+        let url = Url::parse(site).ok()?;
+        if url.path().ends_with("/meetingInfo") {
+            return Some(url);
+        }
+        return url.join("/wbxappapi/v1/meetingInfo").ok();
+    }
+    let host = site.trim_end_matches('/');
+    if host.contains(['/', '?', '#', '@']) {
+        return None;
+    }
+    Url::parse(&format!("https://{host}/wbxappapi/v1/meetingInfo")).ok()
+}
+
+/// The direct site `meetingInfo` URL for a SIP destination whose host has
+/// exactly three labels (`room@acme.webex.com` → `https://acme.webex.com/…`),
+/// as the official SDK builds it; `None` for any other destination.
+pub(crate) fn direct_site(sip_url: Option<&str>) -> Option<Url> {
+    let (_, host) = sip_url?.rsplit_once('@')?;
+    let host = host.trim().to_ascii_lowercase();
+    let labels: Vec<&str> = host.split('.').collect();
+    if labels.len() != 3
+        || labels.iter().any(|l| l.is_empty())
+        || NOT_SITES.contains(&host.as_str())
+    {
+        return None;
+    }
+    site_meeting_info(&host)
+}
+
+/// The site a `404` names with `code: 404100` (`siteUrl` or `webExSite`,
+/// at the top level or under `data`), as a `meetingInfo` URL.
+fn site_redirect(status: u16, body: &[u8]) -> Option<Url> {
+    if status != 404 {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let code = v.get("code").and_then(|c| {
+        c.as_u64()
+            .or_else(|| c.as_str().and_then(|s| s.trim().parse().ok()))
+    })?;
+    if code != SITE_REDIRECT_CODE {
+        return None;
+    }
+    let field = |o: &serde_json::Value| {
+        ["siteUrl", "webExSite", "siteURL"]
+            .iter()
+            .find_map(|k| o.get(*k).and_then(|s| s.as_str()).map(str::to_owned))
+    };
+    let site = field(&v).or_else(|| v.get("data").and_then(field))?;
+    site_meeting_info(&site)
+}
+
+/// `meetingInfo` at `url`, with the bearer token only when its host is
+/// trusted (the catalog's hosts and the allowed domains).
+fn info_request(http: &Http, url: Url, body: &serde_json::Value) -> HttpRequest {
+    let trusted = http.services.trusts(&url);
+    let req = HttpRequest::new(Method::POST, url).json(body.clone());
+    if trusted {
+        req
+    } else {
+        tracing::warn!(url = %crate::http::strip_query(&req.url), "meetingInfo at a site outside the catalog and the allowed domains: sent without the access token");
+        req.without_auth()
+    }
+}
+
 /// `POST {appapi}/meetingInfo`; `Ok(None)` when the server hosts no such
 /// meeting (404).
+///
+/// Like the official SDK, a SIP destination whose host has three labels is
+/// asked at that site directly (`https://<host>/wbxappapi/v1/meetingInfo`)
+/// — here only when the host is trusted, and a site that cannot be reached
+/// falls back to the appapi. An appapi answer `404` with `code: 404100`
+/// names the Webex site that hosts the meeting: the request is sent there,
+/// up to [`MAX_SITE_HOPS`] times, with the token only for a trusted site.
 pub(crate) async fn meeting_info(
     http: &Http,
     appapi: &str,
     body: &MeetingInfoRequest,
     destination: &str,
 ) -> Result<Option<MeetingInfo>, MeetingError> {
-    let url = join(appapi, "meetingInfo")?;
-    let req = HttpRequest::new(Method::POST, url).json(to_json(body)?);
-    match call(http, req, destination).await {
-        Ok(info) => Ok(Some(info)),
-        Err(MeetingError::AddressNotFound { .. }) => Ok(None),
-        Err(e) => Err(e),
+    let json = to_json(body)?;
+    let appapi_url = join(appapi, "meetingInfo")?;
+    let direct = direct_site(body.sip_url.as_deref()).filter(|u| http.services.trusts(u));
+    let mut response = None;
+    if let Some(url) = direct {
+        match http.send_any(&info_request(http, url, &json)).await {
+            Ok(r) => response = Some(r),
+            Err(e) => {
+                tracing::info!(error = %e, destination, "direct site meetingInfo failed; asking the appapi");
+            }
+        }
     }
+    let mut response = match response {
+        Some(r) => r,
+        None => {
+            http.send_any(&HttpRequest::new(Method::POST, appapi_url).json(json.clone()))
+                .await?
+        }
+    };
+    let mut hops = 0;
+    while let Some(site) = site_redirect(response.status, &response.body) {
+        hops += 1;
+        if hops > MAX_SITE_HOPS {
+            tracing::warn!(destination, "meetingInfo: too many site redirects");
+            break;
+        }
+        tracing::debug!(site = %crate::http::strip_query(&site), destination, "meetingInfo: the appapi names the meeting's site");
+        response = http.send_any(&info_request(http, site, &json)).await?;
+    }
+    if response.status >= 400 {
+        return match from_response(response, destination) {
+            MeetingError::AddressNotFound { .. } => Ok(None),
+            e => Err(e),
+        };
+    }
+    response.json().map(Some).map_err(|e| match e {
+        Error::InvalidResponse { url, message } => MeetingError::MalformedLocus {
+            locus_url: url,
+            message,
+        },
+        other => MeetingError::Request(other),
+    })
 }
 
 /// `POST {locusUrl}/participant` (a known Locus) or `POST {locus}/loci/call`
@@ -203,4 +328,76 @@ pub(crate) async fn end(
 
 fn to_json(value: &impl serde::Serialize) -> Result<serde_json::Value, MeetingError> {
     serde_json::to_value(value).map_err(|e| MeetingError::Encode(e.to_string()))
+}
+
+#[cfg(test)]
+mod site_tests {
+    use super::*;
+
+    #[test]
+    fn three_label_sip_hosts_are_asked_at_their_site() {
+        let url = |s: &str| direct_site(Some(s)).map(|u| u.to_string());
+        assert_eq!(
+            url("room@Acme.webex.com").as_deref(),
+            Some("https://acme.webex.com/wbxappapi/v1/meetingInfo")
+        );
+        assert_eq!(url("room@meet.webex.com"), None);
+        assert_eq!(url("room@meetup.webex.com"), None);
+        assert_eq!(url("room@example.com"), None);
+        assert_eq!(url("room@a.b.example.com"), None);
+        assert_eq!(url("room@a..com"), None);
+        assert_eq!(direct_site(None), None);
+    }
+
+    #[test]
+    fn a_404100_names_the_site() {
+        let site = |status, body: serde_json::Value| {
+            site_redirect(status, &serde_json::to_vec(&body).unwrap_or_default())
+                .map(|u| u.to_string())
+        };
+        let expected = Some("https://acme.webex.com/wbxappapi/v1/meetingInfo".to_owned());
+        assert_eq!(
+            site(
+                404,
+                serde_json::json!({"code": 404100, "data": {"siteUrl": "acme.webex.com"}})
+            ),
+            expected
+        );
+        assert_eq!(
+            site(
+                404,
+                serde_json::json!({"code": "404100", "siteUrl": "https://acme.webex.com"})
+            ),
+            expected
+        );
+        assert_eq!(
+            site(
+                404,
+                serde_json::json!({"code": 404100, "webExSite": "acme.webex.com"})
+            ),
+            expected
+        );
+        assert_eq!(
+            site(
+                404,
+                serde_json::json!({"code": 404001, "siteUrl": "acme.webex.com"})
+            ),
+            None
+        );
+        assert_eq!(
+            site(
+                403,
+                serde_json::json!({"code": 404100, "siteUrl": "acme.webex.com"})
+            ),
+            None
+        );
+        assert_eq!(site(404, serde_json::json!({"code": 404100})), None);
+        assert_eq!(
+            site(
+                404,
+                serde_json::json!({"code": 404100, "siteUrl": "evil.com/x"})
+            ),
+            None
+        );
+    }
 }

@@ -263,6 +263,12 @@ pub(crate) struct Registration {
 ///   authorization, three round trips. A remembered device that is gone is
 ///   registered again at the fresh catalog's `wdm` and Mercury reconnects
 ///   to it; a catalog that moved replaces the remembered one.
+/// - **warm after unregister** (the store remembers the user and the
+///   catalog, but a clean `unregister()` deleted the device): the device is
+///   created at the remembered `wdm` at once while the TCP connection to the
+///   last socket's host opens, then Mercury: connect and device POST, then
+///   upgrade and authorization, four round trips, with no catalog and no
+///   `people/me` (see [`rewarm`]).
 ///
 /// Every step keeps its own timeout and named error.
 pub(crate) async fn register(shared: &Arc<Shared>) -> Result<Registration, Error> {
@@ -282,21 +288,158 @@ pub(crate) async fn register(shared: &Arc<Shared>) -> Result<Registration, Error
         None
     });
     let mut remembered = None;
-    if let Some(session) = &session {
+    let mut known = None;
+    if let Some(session) = session {
         shared.services.adopt_links(&session.services);
         let key = device_key(shared, &session.user_id);
         if let Some(device) = load(shared, &key, &mut warnings).await {
             remembered = Some((key, device));
+        } else if !session.user_id.is_empty() && shared.services.wdm().is_some() {
+            known = Some(session);
         }
     }
     // Boxed: the joined steps make large futures, and debug builds poll
     // them on small task stacks.
-    match remembered {
-        Some((key, device)) => {
-            Box::pin(warm(shared, org_id.as_deref(), key, device, warnings)).await
-        }
-        None => Box::pin(cold(shared, org_id.as_deref(), warnings)).await,
+    if let Some((key, device)) = remembered {
+        return Box::pin(warm(shared, org_id.as_deref(), key, device, warnings)).await;
     }
+    if let Some(session) = known {
+        match Box::pin(rewarm(shared, session, &mut warnings)).await {
+            Ok(Some(registration)) => return Ok(registration),
+            Ok(None) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Box::pin(cold(shared, org_id.as_deref(), warnings)).await
+}
+
+/// Whether the device WDM created belongs to `person_id` (a plain id or a
+/// hydra id, `base64("ciscospark://…/PEOPLE/<uuid>")`); `None` when the
+/// answer has no `userId` to tell.
+fn same_user(person_id: &str, device_user_id: &str) -> Option<bool> {
+    use base64::Engine;
+    if device_user_id.is_empty() {
+        return None;
+    }
+    if person_id == device_user_id {
+        return Some(true);
+    }
+    let bare = person_id.trim_end_matches('=');
+    let decoded = base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(bare)
+        .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(bare))
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok());
+    Some(
+        decoded
+            .as_deref()
+            .and_then(|d| d.rsplit_once("/PEOPLE/"))
+            .is_some_and(|(_, uuid)| uuid.eq_ignore_ascii_case(device_user_id)),
+    )
+}
+
+/// **Warm start after a clean `unregister()`**: the store remembers the
+/// user and the catalog but its device was deleted. The device is created
+/// at once at the remembered `wdm` (with `meetingPreferences` alongside,
+/// and the TCP connection to the last socket's host opening), then Mercury
+/// opens: no catalog and no `people/me` round trip. The
+/// device's `userId` revalidates the user: another person's token (or a
+/// device that cannot be created at the remembered `wdm`) deletes what was
+/// made and returns `None`, and the caller starts cold. An authentication
+/// failure is returned as is (a cold start could not do better).
+async fn rewarm(
+    shared: &Arc<Shared>,
+    session: Session,
+    warnings: &mut Vec<Warning>,
+) -> Result<Option<Registration>, Error> {
+    let Some(wdm) = shared.services.wdm() else {
+        return Ok(None);
+    };
+    shared.update_status(|s| s.state = RegistrationState::Registering(Step::Device));
+    let body = device_body(shared);
+    let mut created_warnings = Vec::new();
+    // The new device's socket is most likely on the last one's host: its
+    // TCP handshake overlaps the device request.
+    let preconnect = async {
+        if let Some(ws) = &session.web_socket_url {
+            let limit = shared.config.timeouts.device;
+            let _ = tokio::time::timeout(
+                limit,
+                crate::mercury::preconnect(ws, &shared.config.mercury),
+            )
+            .await;
+        }
+    };
+    let (created, site, ()) = tokio::join!(
+        Box::pin(bounded(
+            Step::Device,
+            shared.config.timeouts.device,
+            create_reclaiming(&shared.http, &wdm, &body, None, &mut created_warnings),
+        )),
+        Box::pin(default_site(shared)),
+        Box::pin(preconnect)
+    );
+    let device = match created {
+        Ok(d) => d,
+        Err(e @ Error::Auth(_)) => return Err(e),
+        Err(e) => {
+            tracing::info!(error = %e, "no device at the remembered wdm; starting cold");
+            return Ok(None);
+        }
+    };
+    let person = match same_user(&session.user_id, &device.user_id) {
+        Some(true) => session.person.clone(),
+        Some(false) => None,
+        // No `userId` in the answer: ask who the token is.
+        None => match people_me(shared).await {
+            Ok((Some(p), _)) if p.id == session.user_id => Some(p),
+            _ => None,
+        },
+    };
+    let same = match (&person, &session.person) {
+        (Some(_), _) => true,
+        // Never knew the person (people/me was unavailable): the id match
+        // is all there is.
+        (None, None) => same_user(&session.user_id, &device.user_id) == Some(true),
+        (None, Some(_)) => false,
+    };
+    if !same {
+        tracing::info!("the token is another user's now; starting cold");
+        let limit = shared.config.timeouts.device;
+        if let Err(e) = bounded(
+            Step::Device,
+            limit,
+            device::delete(&shared.http, &device.url),
+        )
+        .await
+        {
+            tracing::warn!(error = %e, device = %device.url, "could not delete the device made for the wrong user");
+        }
+        return Ok(None);
+    }
+    warnings.extend(created_warnings);
+    let default_site = site_for(person.as_ref(), site, warnings);
+    let key = device_key(shared, &session.user_id);
+    install(shared, &key, &device, &wdm);
+    shared.update_status(|s| s.state = RegistrationState::Registering(Step::Mercury));
+    let (tx, rx) = mpsc::unbounded_channel();
+    let (mercury, stored) = tokio::join!(
+        mercury(shared, &device.web_socket_url, tx),
+        remember(shared, &key, &device, &session.user_id, person.as_ref())
+    );
+    let warnings = std::mem::take(warnings);
+    finish(
+        key,
+        device,
+        false,
+        person,
+        default_site,
+        warnings,
+        stored,
+        mercury,
+        rx,
+    )
+    .map(Some)
 }
 
 /// The device filed under `key`, if any (a store failure is a warning).
@@ -350,7 +493,7 @@ async fn cold(
     let (tx, rx) = mpsc::unbounded_channel();
     let (mercury, stored) = tokio::join!(
         mercury(shared, &device.web_socket_url, tx),
-        remember(shared, &key, &device, &user_id)
+        remember(shared, &key, &device, &user_id, person.as_ref())
     );
     warnings.extend(stored);
     Ok(Registration {
@@ -438,9 +581,10 @@ async fn warm(
     shared.update_status(|s| s.state = RegistrationState::Registering(Step::Mercury));
     let stored_elsewhere = key != remembered_key;
     let (mercury, stored) = match early {
-        Ok(client) if device.web_socket_url == stored.web_socket_url => {
-            (Ok(client), remember(shared, &key, &device, &user_id).await)
-        }
+        Ok(client) if device.web_socket_url == stored.web_socket_url => (
+            Ok(client),
+            remember(shared, &key, &device, &user_id, person.as_ref()).await,
+        ),
         early => {
             if let Err(e) = &early {
                 tracing::info!(error = %e, "early Mercury connect failed; connecting to the registered device");
@@ -449,7 +593,7 @@ async fn warm(
             let (tx, rx) = mpsc::unbounded_channel();
             let (m, s) = tokio::join!(
                 mercury(shared, &device.web_socket_url, tx),
-                remember(shared, &key, &device, &user_id)
+                remember(shared, &key, &device, &user_id, person.as_ref())
             );
             return finish(
                 key,
@@ -540,13 +684,16 @@ async fn remember(
     key: &DeviceKey,
     device: &Device,
     user_id: &str,
+    person: Option<&Person>,
 ) -> Vec<Warning> {
     let store = &shared.config.device_store;
     let session_key = SessionKey {
         discovery_url: key.discovery_url.clone(),
         device_name: key.device_name.clone(),
     };
-    let session = Session::new(user_id, shared.services.links());
+    let session = Session::new(user_id, shared.services.links())
+        .with_person(person.cloned())
+        .with_web_socket_url(Some(device.web_socket_url.clone()));
     let mut warnings = Vec::new();
     if let Err(e) = store.save(key, device).await {
         warnings.push(Warning::DeviceStore {

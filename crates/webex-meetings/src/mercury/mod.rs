@@ -229,6 +229,17 @@ pub struct MercuryClient {
     task: tokio::sync::Mutex<Option<JoinHandle<()>>>,
 }
 
+/// Opens the TCP connection of a websocket to `web_socket_url`'s host
+/// ahead of time (see `transport::preconnect`); nothing with a proxy.
+pub(crate) async fn preconnect(web_socket_url: &str, options: &MercuryOptions) {
+    if options.proxy.is_some() {
+        return;
+    }
+    if let Ok(url) = url::Url::parse(web_socket_url) {
+        transport::preconnect(&url).await;
+    }
+}
+
 impl MercuryClient {
     /// Connects to `web_socket_url`, authenticates and waits for
     /// `mercury.buffer_state`. Events go to `events` from then on.

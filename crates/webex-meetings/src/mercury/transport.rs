@@ -16,6 +16,52 @@ use super::backoff::parse_retry_after;
 /// An open websocket.
 pub(super) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
+/// How long a pre-opened TCP connection waits to be used.
+const WARM_FOR: Duration = Duration::from_secs(5);
+
+/// TCP connections opened ahead of the websocket URL being known
+/// ([`preconnect`]), by host and port.
+static WARM: std::sync::Mutex<Vec<(String, u16, std::time::Instant, TcpStream)>> =
+    std::sync::Mutex::new(Vec::new());
+
+fn warm() -> std::sync::MutexGuard<'static, Vec<(String, u16, std::time::Instant, TcpStream)>> {
+    WARM.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Opens a TCP connection to the host and port of `url` (a `ws`/`wss` URL)
+/// and keeps it for the next [`open`] to that host and port within a few
+/// seconds: a registration whose device is still being created overlaps the
+/// socket's TCP handshake with the device request. Failures are ignored
+/// (`open` connects as usual).
+pub(super) async fn preconnect(url: &Url) {
+    let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else {
+        return;
+    };
+    let host = host.trim_matches(['[', ']']).to_ascii_lowercase();
+    if let Ok(Ok(tcp)) =
+        tokio::time::timeout(WARM_FOR, TcpStream::connect((host.as_str(), port))).await
+    {
+        let _ = tcp.set_nodelay(true);
+        let mut warm = warm();
+        warm.retain(|(_, _, at, _)| at.elapsed() < WARM_FOR);
+        if warm.len() < 8 {
+            warm.push((host, port, std::time::Instant::now(), tcp));
+        }
+    }
+}
+
+/// A fresh pre-opened connection to `host:port`, if any.
+fn take_warm(host: &str, port: u16) -> Option<TcpStream> {
+    let host = host.trim_matches(['[', ']']).to_ascii_lowercase();
+    let mut warm = warm();
+    warm.retain(|(_, _, at, _)| at.elapsed() < WARM_FOR);
+    let i = warm
+        .iter()
+        .position(|(h, p, _, _)| *h == host && *p == port)?;
+    Some(warm.swap_remove(i).3)
+}
+
 /// Largest proxy response head read before giving up.
 const MAX_PROXY_RESPONSE: usize = 8 * 1024;
 
@@ -53,9 +99,12 @@ pub(super) async fn open(
         .port_or_known_default()
         .ok_or_else(|| MercuryError::Connect("websocket URL has no port".into()))?;
     let tcp = match proxy {
-        None => TcpStream::connect((host.trim_matches(['[', ']']), port))
-            .await
-            .map_err(|e| MercuryError::Connect(format!("TCP connect: {e}")))?,
+        None => match take_warm(host, port) {
+            Some(tcp) => tcp,
+            None => TcpStream::connect((host.trim_matches(['[', ']']), port))
+                .await
+                .map_err(|e| MercuryError::Connect(format!("TCP connect: {e}")))?,
+        },
         Some(proxy) => tunnel(proxy, host, port).await?,
     };
     let _ = tcp.set_nodelay(true);
@@ -238,5 +287,31 @@ mod tests {
         assert_eq!(percent_decode("p%40ss%3Aw0rd"), "p@ss:w0rd");
         assert_eq!(percent_decode("plain"), "plain");
         assert_eq!(percent_decode("bad%zz%4"), "bad%zz%4");
+    }
+}
+
+#[cfg(test)]
+mod warm_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_preconnected_stream_is_used_once_by_its_host_and_port() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let port = listener
+            .local_addr()
+            .unwrap_or_else(|e| panic!("{e}"))
+            .port();
+        let url = Url::parse(&format!("ws://127.0.0.1:{port}/m")).unwrap_or_else(|e| panic!("{e}"));
+        preconnect(&url).await;
+        let accepted = tokio::time::timeout(Duration::from_secs(5), listener.accept()).await;
+        assert!(
+            matches!(accepted, Ok(Ok(_))),
+            "the connection was opened ahead"
+        );
+        assert!(take_warm("127.0.0.1", port.wrapping_add(1)).is_none());
+        assert!(take_warm("127.0.0.1", port).is_some());
+        assert!(take_warm("127.0.0.1", port).is_none(), "used once");
     }
 }

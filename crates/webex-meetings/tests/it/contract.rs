@@ -1072,3 +1072,191 @@ async fn unregister_dropped_before_the_delete_is_finished_by_the_next() {
     within(meetings.unregister()).await.unwrap();
     assert_eq!(device_count(&cloud, &token).await, 0);
 }
+
+// ------------------------------------------- warm restart after unregister
+
+/// A fresh SDK on `path` (the same file across "restarts").
+fn on_file(cloud: &Cloud, token: &str, path: &std::path::Path) -> Meetings {
+    Webex::init(
+        cloud
+            .config(token)
+            .device_store(webex_meetings::FileDeviceStore::new(path))
+            .build()
+            .unwrap(),
+    )
+    .meetings()
+}
+
+/// Issue 19 item 10: after a clean `unregister()` the store still knows
+/// the user and the catalog; the next start only creates the device (no
+/// catalog, no `people/me`) and still reports who registered.
+#[tokio::test]
+async fn a_restart_after_unregister_reuses_the_user_and_catalog() {
+    let cloud = Cloud::start().await;
+    let token = cloud.server.token_for("rewarm@example.com").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("devices.json");
+
+    let first = on_file(&cloud, &token, &path);
+    let before = within(first.register()).await.unwrap();
+    within(first.unregister()).await.unwrap();
+    drop(first);
+    assert_eq!(device_count(&cloud, &token).await, 0);
+
+    let already = cloud.seen().len();
+    let second = on_file(&cloud, &token, &path);
+    let report = within(second.register()).await.unwrap();
+    let after: Vec<Seen> = cloud.seen().into_iter().skip(already).collect();
+    let uris: Vec<String> = after
+        .iter()
+        .map(|s| format!("{} {}", s.method, s.uri))
+        .collect();
+    assert!(
+        !after.iter().any(|s| s.uri.contains("/catalog")),
+        "no catalog request: {uris:#?}"
+    );
+    assert!(
+        !after.iter().any(|s| s.uri.contains("people/me")),
+        "no people/me request: {uris:#?}"
+    );
+    assert_eq!(
+        after.iter().filter(|s| is(s, "POST", "/devices")).count(),
+        1,
+        "{uris:#?}"
+    );
+    assert!(!report.reused_device);
+    assert_ne!(report.device.url, before.device.url);
+    assert_eq!(
+        report.person.as_ref().map(|p| &p.id),
+        before.person.as_ref().map(|p| &p.id)
+    );
+    assert!(second.status().connected);
+    assert_eq!(device_count(&cloud, &token).await, 1);
+    within(second.unregister()).await.unwrap();
+    assert_eq!(device_count(&cloud, &token).await, 0);
+}
+
+/// The same file with another person's token: the device WDM makes says
+/// whose it is, so it is deleted and the start is cold (people/me names
+/// the new user, whose device is filed under them).
+#[tokio::test]
+async fn a_restart_after_unregister_with_another_users_token_starts_cold() {
+    let cloud = Cloud::start().await;
+    let alice = cloud
+        .server
+        .token_for("alice-rw@example.com")
+        .await
+        .unwrap();
+    let bob = cloud.server.token_for("bob-rw@example.com").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("devices.json");
+
+    let first = on_file(&cloud, &alice, &path);
+    let a = within(first.register()).await.unwrap();
+    within(first.unregister()).await.unwrap();
+    drop(first);
+
+    let already = cloud.seen().len();
+    let second = on_file(&cloud, &bob, &path);
+    let report = within(second.register()).await.unwrap();
+    let after: Vec<Seen> = cloud.seen().into_iter().skip(already).collect();
+    assert!(after.iter().any(|s| s.uri.contains("people/me")));
+    let b = report.person.clone().expect("bob's people/me");
+    assert_ne!(Some(&b.id), a.person.as_ref().map(|p| &p.id));
+    assert_eq!(device_count(&cloud, &alice).await, 0);
+    assert_eq!(device_count(&cloud, &bob).await, 1);
+    assert!(second.status().connected);
+    within(second.unregister()).await.unwrap();
+    assert_eq!(device_count(&cloud, &bob).await, 0);
+}
+
+// ------------------------------------------------- meetingInfo site redirect
+
+/// Answers meetingInfo requests that `redirect` picks with the appapi's
+/// site redirect: `404 {"code":404100,"data":{"siteUrl":site}}`.
+fn site_redirect(
+    cloud: &Cloud,
+    site: String,
+    redirect: impl Fn(&Seen) -> bool + Send + Sync + 'static,
+) {
+    cloud.rewrite(move |seen, _| {
+        if !is(seen, "POST", "/meetingInfo") || !redirect(seen) {
+            return None;
+        }
+        Some(Answer::empty(404).with_json(&json!({
+            "code": 404100,
+            "message": "The meeting is on another site",
+            "data": {"siteUrl": site},
+        })))
+    });
+}
+
+/// The appapi's `404` + `code: 404100` names the meeting's Webex site: the
+/// SDK asks that site (a trusted host: with the token) and uses its answer.
+#[tokio::test]
+async fn a_meeting_info_site_redirect_is_followed() {
+    let cloud = Cloud::start().await;
+    let site = format!("{}{CLUSTER_B}/wbxappapi/v1/meetingInfo", cloud.base);
+    site_redirect(&cloud, site, |seen| !seen.uri.starts_with(CLUSTER_B));
+    let (_webex, meetings) = cloud.user("site@example.com").await;
+    let meeting = within(meetings.create("site@example.com")).await.unwrap();
+    let infos = cloud.requests("POST", "/meetingInfo");
+    assert_eq!(infos.len(), 2, "{infos:?}");
+    assert!(infos[1].uri.starts_with(CLUSTER_B), "{}", infos[1].uri);
+    assert!(infos[1].headers.contains_key("authorization"));
+    assert_eq!(infos[1].body["sipUrl"], infos[0].body["sipUrl"]);
+    assert!(meeting.meeting_info().is_some());
+}
+
+/// A site outside the catalog and the allowed domains is asked without the
+/// token.
+#[tokio::test]
+async fn a_meeting_info_site_redirect_to_a_foreign_site_gets_no_token() {
+    let cloud = Cloud::start().await;
+    let foreign = cloud.base.replace("127.0.0.1", "localhost");
+    site_redirect(
+        &cloud,
+        format!("{foreign}/wbxappapi/v1/meetingInfo"),
+        |seen| {
+            !seen
+                .headers
+                .get("host")
+                .and_then(|h| h.to_str().ok())
+                .is_some_and(|h| h.starts_with("localhost"))
+        },
+    );
+    let (_webex, meetings) = cloud.user("site-foreign@example.com").await;
+    within(meetings.create("site-foreign@example.com"))
+        .await
+        .unwrap();
+    let infos = cloud.requests("POST", "/meetingInfo");
+    assert_eq!(infos.len(), 2, "{infos:?}");
+    let at_site = &infos[1];
+    assert!(
+        at_site
+            .headers
+            .get("host")
+            .and_then(|h| h.to_str().ok())
+            .is_some_and(|h| h.starts_with("localhost")),
+        "{at_site:?}"
+    );
+    assert!(
+        !at_site.headers.contains_key("authorization"),
+        "{at_site:?}"
+    );
+}
+
+/// Site redirects are bounded: a site that redirects again and again is
+/// given up after two hops, and `create()` goes on (joining by address).
+#[tokio::test]
+async fn meeting_info_site_redirects_are_bounded() {
+    let cloud = Cloud::start().await;
+    let site = format!("{}{CLUSTER_B}/wbxappapi/v1/meetingInfo", cloud.base);
+    site_redirect(&cloud, site, |_| true);
+    let (_webex, meetings) = cloud.user("site-loop@example.com").await;
+    let meeting = within(meetings.create("site-loop@example.com"))
+        .await
+        .unwrap();
+    assert_eq!(cloud.requests("POST", "/meetingInfo").len(), 3);
+    assert!(meeting.meeting_info().is_none());
+}
