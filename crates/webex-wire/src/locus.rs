@@ -967,8 +967,9 @@ pub struct MeetingInfo {
     /// SIP address of the meeting space.
     #[serde(default)]
     pub sip_url: String,
-    /// Meeting number.
-    #[serde(default)]
+    /// Meeting number; empty (and left out) when the server has not drawn
+    /// one yet (`webex serve`: a space that joining would create).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub meeting_number: String,
     /// Join link.
     #[serde(default)]

@@ -153,6 +153,41 @@ pub fn personal_room_name(email: &str, suffix: Option<&str>) -> String {
     name
 }
 
+/// The emails whose personal room could be named `name` (each `.` read as
+/// the `@`, with and without a `-suffix` after the last dot), at most
+/// [`MAX_OWNER_CANDIDATES`]; whoever of them exists and has
+/// [`personal_room_name`] equal to `name` owns it. Emails with characters
+/// the name replaces by `-` (`+`, non-ASCII) are not found this way.
+///
+/// ```
+/// use webex_server::locus::address::personal_room_owner_candidates;
+/// let c = personal_room_owner_candidates("frank.example.com");
+/// assert_eq!(c, ["frank@example.com", "frank.example@com"]);
+/// assert!(personal_room_owner_candidates("a.b.c-1f2e").contains(&"a@b.c".to_owned()));
+/// ```
+pub fn personal_room_owner_candidates(name: &str) -> Vec<String> {
+    let mut bases = vec![name];
+    if let Some((base, suffix)) = name.rsplit_once('-')
+        && !suffix.contains('.')
+        && base.contains('.')
+    {
+        bases.push(base);
+    }
+    let mut out = Vec::new();
+    for base in bases {
+        for (i, _) in base.match_indices('.') {
+            let (local, domain) = (&base[..i], &base[i + 1..]);
+            if !local.is_empty() && !domain.is_empty() && out.len() < MAX_OWNER_CANDIDATES {
+                out.push(format!("{local}@{domain}"));
+            }
+        }
+    }
+    out
+}
+
+/// Most emails [`personal_room_owner_candidates`] gives for one name.
+pub const MAX_OWNER_CANDIDATES: usize = 8;
+
 /// A random meeting number of [`MEETING_NUMBER_DIGITS`] digits, not
 /// starting with 0.
 pub fn random_meeting_number() -> String {

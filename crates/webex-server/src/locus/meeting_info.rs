@@ -6,9 +6,16 @@
 //! join). Never sends `permissionToken` (it must be a JWT) or
 //! `locusClusterUrl` (it moves joins to another host).
 //!
+//! A lookup creates nothing ([`service::look_up`]; the join, through
+//! [`service::resolve`], makes the space). For a space not made yet the
+//! answer comes from the address alone: `sipUrl`, `meetingJoinUrl`,
+//! `isPmr` and `meetingName` as for a space that exists, no
+//! `meetingNumber` (drawn when the space is made; the official SDK joins
+//! by `meetingJoinUrl`) and no `locusUrl`.
+//!
 //! Outside a room owner's org the answer holds only what joining needs: no
 //! host id or name, a meeting name without the owner's name; and a person
-//! id (`userId`) names nobody of another org (404, and nothing is created).
+//! id (`userId`) names nobody of another org (404).
 //! Lookups are rate limited per token and address ([`crate::limits`]).
 
 use axum::extract::State;
@@ -18,10 +25,10 @@ use webex_wire::locus::{MeetingInfo, MeetingInfoRequest};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Json};
 use crate::state::AppState;
-use crate::store::meetings::{SpaceKey, SpaceRecord};
+use crate::store::meetings::SpaceKey;
 
 use super::address;
-use super::service::{self, LocusError};
+use super::service::{self, LocusError, Lookup};
 
 /// Meeting information for an address, number, link, person or Locus.
 #[utoipa::path(
@@ -49,34 +56,51 @@ pub(super) async fn meeting_info(
             LocusError::NotFound("No meeting for that request on this server".into()).into(),
         );
     }
-    let space = find(&state, &caller, &body).await?;
-    let Some(space) = space else {
+    let Some(found) = find(&state, &caller, &body).await? else {
         return Err(
             LocusError::NotFound("No meeting for that request on this server".into()).into(),
         );
     };
-    let locus = state.store.active_locus_of(&space.id).await?;
-    let site = super::site(&state);
-    let owner = match &space.owner_id {
-        Some(id) => state.store.person(id).await?,
-        None => None,
+    // A space that exists, or what joining would create, as its name and
+    // owner: the answer is the same but for the meeting number (drawn when
+    // the space is made) and the Locus.
+    let (name, owner_id, owner, meeting_number, locus) = match found {
+        Lookup::Space(space) => {
+            let locus = state.store.active_locus_of(&space.id).await?;
+            let owner = match &space.owner_id {
+                Some(id) => state.store.person(id).await?,
+                None => None,
+            };
+            (
+                space.name,
+                space.owner_id,
+                owner,
+                space.meeting_number,
+                locus,
+            )
+        }
+        Lookup::Unmade { name, owner } => {
+            let owner_id = owner.as_ref().map(|p| p.id.clone());
+            (name, owner_id, owner, String::new(), None)
+        }
     };
+    let site = super::site(&state);
     // Only the owner's org learns who owns a room.
     let owner = owner.filter(|p| p.org_id == caller.person.org_id);
     let host_id = owner.as_ref().map(|p| p.id.clone());
     Ok(Json(MeetingInfo {
-        sip_url: address::sip_uri(&space.name, site.sip_domain),
-        meeting_number: space.meeting_number.clone(),
-        meeting_join_url: address::join_url(site.public_url, &space.name),
+        sip_url: address::sip_uri(&name, site.sip_domain),
+        meeting_number,
+        meeting_join_url: address::join_url(site.public_url, &name),
         locus_url: locus.map(|l| site.locus_url(&l.id)),
-        meeting_name: Some(match (&owner, &space.owner_id) {
+        meeting_name: Some(match (&owner, &owner_id) {
             (Some(p), _) => format!("{}'s personal room", p.display_name),
             (None, Some(_)) => "Personal room".to_owned(),
-            (None, None) => space.name.clone(),
+            (None, None) => name.clone(),
         }),
         host_id,
         host_display_name: owner.map(|p| p.display_name),
-        is_pmr: space.owner_id.is_some(),
+        is_pmr: owner_id.is_some(),
         permission_token: None,
         locus_cluster_url: None,
     }))
@@ -113,12 +137,13 @@ async fn may_look_up_by_person_id(
 }
 
 /// The space the request names, trying its fields in the SDK's order of
-/// preference. `Ok(None)`: not ours.
+/// preference, or what joining would create; creates nothing.
+/// `Ok(None)`: not ours.
 async fn find(
     state: &AppState,
     caller: &Caller,
     body: &MeetingInfoRequest,
-) -> ApiResult<Option<SpaceRecord>> {
+) -> ApiResult<Option<Lookup>> {
     let store = &state.store;
     let given = |v: &Option<String>| {
         v.as_deref()
@@ -130,7 +155,7 @@ async fn find(
         .or_else(|| given(&body.meeting_key))
         .or_else(|| given(&body.meeting_url))
     {
-        return Ok(service::resolve(state, &a, &caller.person.id).await?);
+        return Ok(service::look_up(state, &a, &caller.person.id).await?);
     }
     if let Some(user) = given(&body.user_id) {
         let id = decode_person_id(&user);
@@ -138,7 +163,7 @@ async fn find(
             return Ok(None);
         }
         return Ok(match store.person(&id).await? {
-            Some(p) => Some(service::personal_room(state, &p).await?),
+            Some(p) => Some(service::look_up_personal_room(state, &p).await?),
             None => None,
         });
     }
@@ -146,7 +171,7 @@ async fn find(
         if !address::plausible_id(&uuid) {
             return Ok(None);
         }
-        return Ok(store.space(SpaceKey::Id(&uuid)).await?);
+        return Ok(store.space(SpaceKey::Id(&uuid)).await?.map(Lookup::Space));
     }
     if let Some(locus_id) = given(&body.locus_id).filter(|id| address::plausible_id(id)) {
         // Only participants learn a meeting's address from its Locus id.
@@ -155,7 +180,7 @@ async fn find(
                 if m.participant_of(&caller.person.id)
                     .is_some_and(|p| p.admitted) =>
             {
-                Some(m.space)
+                Some(Lookup::Space(m.space))
             }
             _ => None,
         });

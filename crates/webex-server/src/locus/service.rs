@@ -71,40 +71,119 @@ fn refused(r: &ChangeRefused) -> ApiError {
     }
 }
 
+/// What an address names, found without creating anything: the one owner
+/// of the rule of which addresses this server hosts ([`look_up`]), which
+/// [`resolve`] follows when it creates.
+#[derive(Debug, Clone)]
+pub enum Lookup {
+    /// A space that exists.
+    Space(SpaceRecord),
+    /// A space that joining would create, under `name`: the personal room
+    /// of `owner`, or an ad-hoc space made by whoever joins first.
+    Unmade {
+        /// Its name (its SIP address and join link follow from it).
+        name: String,
+        /// Whose personal room it is.
+        owner: Option<PersonRecord>,
+    },
+}
+
+/// What `address` names for `caller`, creating nothing: a space in our SIP
+/// domain (a name reserved for personal rooms only when it exists or is
+/// the name a person's room would get, see [`room_by_name`]), the personal
+/// room of a person by email, a space by number (only one that exists:
+/// numbers are drawn when a space is made). `Ok(None)`: not ours.
+pub async fn look_up(
+    state: &AppState,
+    address: &str,
+    caller: &str,
+) -> Result<Option<Lookup>, LocusError> {
+    let store = &state.store;
+    match address::classify(address, &state.config.sip_domain, &state.public_url) {
+        Address::Space(name) => {
+            if let Some(s) = store.space(SpaceKey::Name(&name)).await? {
+                return Ok(Some(Lookup::Space(s)));
+            }
+            if address::is_reserved_for_personal_rooms(&name) {
+                return room_by_name(state, &name, caller).await;
+            }
+            Ok(Some(Lookup::Unmade { name, owner: None }))
+        }
+        Address::Email(email) => match store.person_by_email(&email).await? {
+            Some(p) => Ok(Some(look_up_personal_room(state, &p).await?)),
+            None => Ok(None),
+        },
+        Address::Number(n) => Ok(store.space(SpaceKey::Number(&n)).await?.map(Lookup::Space)),
+        Address::Foreign => Ok(None),
+    }
+}
+
+/// The personal room not made yet that `name` (reserved for personal
+/// rooms) would be: that of `caller` or of the person whose email it is
+/// made from, when [`personal_room`] would give it this name. Nobody else
+/// gets a space with that name.
+async fn room_by_name(
+    state: &AppState,
+    name: &str,
+    caller: &str,
+) -> Result<Option<Lookup>, LocusError> {
+    let store = &state.store;
+    let mut people: Vec<PersonRecord> = store.person(caller).await?.into_iter().collect();
+    for email in address::personal_room_owner_candidates(name) {
+        people.extend(store.person_by_email(&email).await?);
+    }
+    for p in people {
+        let found = look_up_personal_room(state, &p).await?;
+        let named = match &found {
+            Lookup::Space(s) => &s.name,
+            Lookup::Unmade { name, .. } => name,
+        };
+        if named == name {
+            return Ok(Some(found));
+        }
+    }
+    Ok(None)
+}
+
+/// The personal room of `person`, or the name [`personal_room`] would give
+/// it now: the plain name unless another space has it, else the suffixed
+/// one. Creates nothing.
+pub async fn look_up_personal_room(
+    state: &AppState,
+    person: &PersonRecord,
+) -> Result<Lookup, LocusError> {
+    let store = &state.store;
+    if let Some(s) = store.space(SpaceKey::Owner(&person.id)).await? {
+        return Ok(Lookup::Space(s));
+    }
+    let plain = address::personal_room_name(&person.email, None);
+    let name = if store.space(SpaceKey::Name(&plain)).await?.is_some() {
+        suffixed_room_name(person)
+    } else {
+        plain
+    };
+    Ok(Lookup::Unmade {
+        name,
+        owner: Some(person.clone()),
+    })
+}
+
 /// The space `address` names, creating ad-hoc spaces in our SIP domain
-/// (made by `creator`, who hosts them) and personal rooms on first use.
-/// A name reserved for personal rooms that does not exist yet is made only
-/// when it is `creator`'s own room. `Ok(None)`: not ours.
+/// (made by `creator`, who hosts them) and personal rooms on first use:
+/// what [`look_up`] finds, made. `Ok(None)`: not ours.
 pub async fn resolve(
     state: &AppState,
     address: &str,
     creator: &str,
 ) -> Result<Option<SpaceRecord>, LocusError> {
-    let store = &state.store;
-    match address::classify(address, &state.config.sip_domain, &state.public_url) {
-        Address::Space(name) => {
-            if let Some(s) = store.space(SpaceKey::Name(&name)).await? {
-                return Ok(Some(s));
-            }
-            if address::is_reserved_for_personal_rooms(&name) {
-                return match store.person(creator).await? {
-                    Some(p) if address::personal_room_name(&p.email, None) == name => {
-                        Ok(Some(personal_room(state, &p).await?))
-                    }
-                    _ => Ok(None),
-                };
-            }
-            Ok(Some(
-                create_space(state, name, None, Some(creator.to_owned())).await?,
-            ))
+    Ok(match look_up(state, address, creator).await? {
+        None => None,
+        Some(Lookup::Space(s)) => Some(s),
+        Some(Lookup::Unmade { owner: Some(p), .. }) => Some(personal_room(state, &p).await?),
+        Some(Lookup::Unmade { name, owner: None }) => {
+            Some(create_space(state, name, None, Some(creator.to_owned())).await?)
         }
-        Address::Email(email) => match store.person_by_email(&email).await? {
-            Some(p) => Ok(Some(personal_room(state, &p).await?)),
-            None => Ok(None),
-        },
-        Address::Number(n) => Ok(store.space(SpaceKey::Number(&n)).await?),
-        Address::Foreign => Ok(None),
-    }
+    })
 }
 
 /// The personal room of `person`, created on first use.
@@ -124,17 +203,29 @@ pub async fn personal_room(
         return Ok(space);
     }
     // The plain name belongs to another space: use one only this person has.
+    match create_space(
+        state,
+        suffixed_room_name(person),
+        Some(person.id.clone()),
+        None,
+    )
+    .await
+    {
+        Ok(s) => Ok(s),
+        Err(e) => owned_room(state, person, e).await,
+    }
+}
+
+/// The personal-room name of `person` when the plain one belongs to
+/// another space: the plain name with a suffix from the person id.
+fn suffixed_room_name(person: &PersonRecord) -> String {
     let suffix: String = person
         .id
         .chars()
         .filter(char::is_ascii_alphanumeric)
         .take(8)
         .collect();
-    let name = address::personal_room_name(&person.email, Some(&suffix.to_ascii_lowercase()));
-    match create_space(state, name, Some(person.id.clone()), None).await {
-        Ok(s) => Ok(s),
-        Err(e) => owned_room(state, person, e).await,
-    }
+    address::personal_room_name(&person.email, Some(&suffix.to_ascii_lowercase()))
 }
 
 /// After creating a personal room failed with `e`: the room a concurrent

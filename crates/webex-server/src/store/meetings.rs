@@ -38,8 +38,8 @@ pub struct SpaceRecord {
     pub meeting_number: String,
     /// For a personal room: its owner's person id.
     pub owner_id: Option<String>,
-    /// For another space: the person who made it (by first joining or
-    /// looking it up), who hosts it. `None` for spaces made before owners
+    /// For another space: the person who made it (by first joining it),
+    /// who hosts it. `None` for spaces made before owners
     /// were recorded.
     pub creator_id: Option<String>,
     /// Creation time.

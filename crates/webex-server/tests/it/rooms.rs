@@ -599,24 +599,35 @@ on_every_backend!(
         let eve = member(server, "eve", "example.com").await;
         let frank = member(server, "frank", "example.com").await;
         let frank_id = person_id(server, &frank).await;
-        // frank has not used meetings yet: eve cannot take his address.
+        // frank has not used meetings yet: his address names his room to
+        // be (as his email does; looking it up creates nothing) and eve
+        // cannot take it: calling it makes frank's room, which he hosts.
         let name = frank.email.replace('@', ".");
         let address = format!("{name}@webex.localhost");
-        let (s, e) = call(&base, &eve, &address).await;
-        assert_eq!((s, error_code(&e)), (404, 2_404_001), "{e}");
-        let (s, _) = send(
+        let (s, info) = send(
             http()
                 .post(format!("{base}/wbxappapi/v1/meetingInfo"))
                 .bearer_auth(&eve.token)
                 .json(&json!({"sipUrl": address})),
         )
         .await;
-        assert_eq!(s, 404);
-        // frank calling it makes his own room, which he hosts.
+        assert_eq!((s, &info["isPmr"]), (200, &json!(true)), "{info}");
+        assert_eq!(info["hostId"], frank_id.as_str(), "{info}");
+        let (s, joined) = call(&base, &eve, &address).await;
+        assert_eq!(s, 200, "{joined}");
+        assert_eq!(joined["locus"]["info"]["sipUri"], address.as_str());
+        assert_eq!(joined["locus"]["info"]["owner"], frank_id.as_str());
+        assert_eq!(joined["locus"]["host"]["id"], frank_id.as_str());
+        assert_eq!(joined["locus"]["self"]["moderator"], false);
+        // A name reserved for personal rooms that is nobody's: not ours.
+        let (s, e) = call(&base, &eve, "nobody.example.com@webex.localhost").await;
+        assert_eq!((s, error_code(&e)), (404, 2_404_001), "{e}");
+        // frank calling it lands in his own room, which he hosts.
         let (s, joined) = call(&base, &frank, &address).await;
         assert_eq!(s, 200, "{joined}");
         assert_eq!(joined["locus"]["info"]["sipUri"], address.as_str());
         assert_eq!(joined["locus"]["host"]["id"], frank_id.as_str());
+        assert_eq!(joined["locus"]["self"]["moderator"], true);
         assert_eq!(room_of(&base, &eve, &frank).await, address);
         Ok(())
     }

@@ -1,13 +1,14 @@
-//! meetingInfo is no cross-org directory and is rate limited (issue 20,
-//! defect 5: an existing email or person id of another org answered 200
-//! with the person's name and id, and created their room; 1 000 lookups
-//! in 1.1 s).
+//! meetingInfo is no cross-org directory, creates nothing and is rate
+//! limited (issue 20, defect 5: an existing email or person id of another
+//! org answered 200 with the person's name and id, and created their room;
+//! looking up any address created a meeting space; 1 000 lookups in 1.1 s).
 
 use serde_json::{Value, json};
 use webex_server::store::meetings::SpaceKey;
 use webex_server::testing::TestServer;
 
 use super::support::http;
+use crate::support::locus::{call, user};
 
 async fn meeting_info(base: &str, token: &str, body: Value) -> (u16, Value) {
     let res = http()
@@ -91,6 +92,124 @@ async fn lookups_are_rate_limited() {
     eprintln!(
         "40 meetingInfo lookups at once: {} answered, {limited} limited (429)",
         40 - limited
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn lookups_create_nothing_and_joining_still_works() {
+    let server = TestServer::start_with(|c| c.rate_limits.meeting_info = None)
+        .await
+        .unwrap();
+    let base = server.base_url().to_owned();
+    let bob = user(&server, "bob").await;
+    let domain = bob.email.rsplit_once('@').unwrap().1.to_owned();
+    // Of bob's org, never used meetings: by email and by person id.
+    let frank = server
+        .person(&format!("frank-{}@{domain}", uuid::Uuid::new_v4().simple()))
+        .await
+        .unwrap();
+    let store = &server.server().state().store;
+    let names = |n: usize| (0..n).map(|i| format!("unused-{i}"));
+
+    const N: usize = 50;
+    let mut statuses = Vec::new();
+    for name in names(N) {
+        let (s, info) = meeting_info(
+            &base,
+            &bob.token,
+            json!({"sipUrl": format!("{name}@webex.localhost")}),
+        )
+        .await;
+        assert_eq!(info["sipUrl"], format!("{name}@webex.localhost"), "{info}");
+        assert_eq!(info["isPmr"], false, "{info}");
+        assert!(
+            info.get("meetingNumber").is_none(),
+            "no number before the space: {info}"
+        );
+        statuses.push(s);
+    }
+    let (s, by_email) = meeting_info(&base, &bob.token, json!({"sipUrl": frank.email})).await;
+    assert_eq!(s, 200, "{by_email}");
+    let (s, by_id) = meeting_info(&base, &bob.token, json!({"userId": frank.id})).await;
+    assert_eq!(s, 200, "{by_id}");
+    assert_eq!(by_id["sipUrl"], by_email["sipUrl"]);
+    assert_eq!(by_email["isPmr"], true, "{by_email}");
+    assert_eq!(
+        by_email["hostId"],
+        frank.id.as_str(),
+        "same org sees the host: {by_email}"
+    );
+    assert!(by_email.get("meetingNumber").is_none(), "{by_email}");
+    // A reserved name that is not the caller's own room, a number nobody
+    // has, a foreign address: not ours, as before.
+    for body in [
+        json!({"sipUrl": "someone.else.example@webex.localhost"}),
+        json!({"meetingKey": "1234567890"}),
+        json!({"sipUrl": "nobody@elsewhere.example"}),
+    ] {
+        let (s, info) = meeting_info(&base, &bob.token, body.clone()).await;
+        assert_eq!(s, 404, "{body} → {info}");
+    }
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+
+    // Nothing was stored.
+    for name in names(N) {
+        assert!(
+            store.space(SpaceKey::Name(&name)).await.unwrap().is_none(),
+            "looking up {name} created it"
+        );
+    }
+    assert!(
+        store
+            .space(SpaceKey::Owner(&frank.id))
+            .await
+            .unwrap()
+            .is_none(),
+        "looking frank up created his room"
+    );
+    let sip = by_email["sipUrl"].as_str().unwrap();
+    let room = sip.split('@').next().unwrap();
+    assert!(store.space(SpaceKey::Name(room)).await.unwrap().is_none());
+    eprintln!(
+        "{} meetingInfo lookups of unused addresses: 0 spaces created",
+        N + 2
+    );
+
+    // Joining creates the space, at the address meetingInfo gave, which
+    // then answers with its number and Locus.
+    let first = format!("{}@webex.localhost", names(1).next().unwrap());
+    let (s, joined) = call(&base, &bob, &first).await;
+    assert_eq!(s, 200, "{joined}");
+    assert_eq!(joined["locus"]["info"]["sipUri"], first.as_str());
+    let (s, info) = meeting_info(&base, &bob.token, json!({"sipUrl": first})).await;
+    assert_eq!(s, 200, "{info}");
+    assert_eq!(info["sipUrl"], first.as_str());
+    assert_eq!(info["locusUrl"], joined["locus"]["url"], "{info}");
+    let number = info["meetingNumber"].as_str().unwrap().to_owned();
+    assert_eq!(joined["locus"]["info"]["webExMeetingId"], number.as_str());
+    let (s, by_number) = meeting_info(&base, &bob.token, json!({"meetingKey": number})).await;
+    assert_eq!((s, &by_number["sipUrl"]), (200, &info["sipUrl"]));
+
+    // Frank's room, joined by the email bob looked up: the same sipUrl.
+    let frank_token = server.token_for(&frank.email).await.unwrap();
+    let frank_device = crate::support::mercury::register_device(&base, &frank_token).await;
+    let frank_user = crate::support::locus::User {
+        email: frank.email.clone(),
+        token: frank_token,
+        device: frank_device,
+    };
+    let (s, joined) = call(&base, &frank_user, &frank.email).await;
+    assert_eq!(s, 200, "{joined}");
+    assert_eq!(joined["locus"]["info"]["sipUri"], by_email["sipUrl"]);
+    let owned = store
+        .space(SpaceKey::Owner(&frank.id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        format!("{}@webex.localhost", owned.name),
+        by_email["sipUrl"].as_str().unwrap()
     );
     server.shutdown().await;
 }

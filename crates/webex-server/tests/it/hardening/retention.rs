@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use serde_json::json;
-use webex_server::store::meetings::SpaceKey;
+use webex_server::store::meetings::{SpaceKey, SpaceRecord};
 use webex_server::testing::TestServer;
 use webex_server::time::now_millis;
 
@@ -29,7 +29,8 @@ async fn retention(server: &TestServer) -> anyhow::Result<()> {
     )
     .await;
     assert_eq!(s, 200, "{ended}");
-    // A space only looked up, and a meeting still going on.
+    // A space nobody ever joined (lookups made such spaces before they
+    // became read-only), and a meeting still going on.
     let (s, _) = send(
         webex_server_http()
             .post(format!("{base}/wbxappapi/v1/meetingInfo"))
@@ -38,6 +39,26 @@ async fn retention(server: &TestServer) -> anyhow::Result<()> {
     )
     .await;
     assert_eq!(s, 200);
+    assert!(
+        state
+            .store
+            .space(SpaceKey::Name("looked-up"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    state
+        .store
+        .ensure_space(&SpaceRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            name: "looked-up".into(),
+            meeting_number: "1999999999".into(),
+            owner_id: None,
+            creator_id: None,
+            created_at: now_millis(),
+        })
+        .await
+        .unwrap();
     let (s, live) = call(base, &a, "live@webex.localhost").await;
     assert_eq!(s, 200, "{live}");
     // And alice's personal room.
