@@ -4,7 +4,7 @@
 //! Every type here serializes exactly as the Webex cloud does (camelCase JSON),
 //! so a client built on these types talks to Webex's cloud and to
 //! `webex serve` alike. Field names and codes come from the official JS SDK's
-//! behaviour; see `shared/webex-protocol.md` in the project.
+//! behaviour; see `docs/protocol/webex-protocol.md` in the repository.
 //!
 //! ```
 //! use webex_wire::token::AccessTokenParts;

@@ -4,7 +4,7 @@
 //! Reading is tolerant, so these types also parse documents from Webex's cloud:
 //! every field has a default, unknown fields are ignored and states that this
 //! crate does not know are kept as `Other(…)`. Writing produces exactly what the
-//! official JS SDK needs (see `shared/locus-protocol.md` §1.4): `sequence`
+//! official JS SDK needs (see `docs/protocol/locus-protocol.md` §1.4): `sequence`
 //! always carries `rangeStart`/`rangeEnd`, and a participant always carries
 //! `devices: []` and `status: {}`. The hash-tree fields (`htMeta`, `dataSets`,
 //! `visibleDataSets`), `info.webExSite`, `locusClusterUrl` and
