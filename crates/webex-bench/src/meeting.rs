@@ -381,8 +381,8 @@ impl Setup {
         Ok(())
     }
 
-    fn usage(&self) -> ProcessUsage {
-        self.server.usage().unwrap_or_default()
+    fn usage(&self) -> BenchResult<ProcessUsage> {
+        self.server.usage()
     }
 
     async fn finish(self) {
@@ -620,8 +620,8 @@ async fn large(s: &Setup, p: &MeetingParams) -> BenchResult<LargeResult> {
         .ok_or_else(|| BenchError::Setup("no clients".into()))?;
     let address = format!("bench-{}@webex.localhost", uuid::Uuid::new_v4().simple());
 
-    let before = s.usage();
-    let load_before = ProcessUsage::read(None).unwrap_or_default();
+    let before = s.usage()?;
+    let load_before = ProcessUsage::read(None)?;
     shared.recording.store(true, Ordering::Release);
     let started = Instant::now();
     let mut joins = Latencies::new();
@@ -655,8 +655,8 @@ async fn large(s: &Setup, p: &MeetingParams) -> BenchResult<LargeResult> {
     bar.finish_and_clear();
     let join_wall = started.elapsed();
     let last_answer = shared.now();
-    let after_joins = s.usage();
-    let load_after_joins = ProcessUsage::read(None).unwrap_or_default();
+    let after_joins = s.usage()?;
+    let load_after_joins = ProcessUsage::read(None)?;
     let mut join_errors = 0;
     for r in results {
         match r {
@@ -674,7 +674,7 @@ async fn large(s: &Setup, p: &MeetingParams) -> BenchResult<LargeResult> {
         .unwrap_or_default();
 
     // Churn: each worker leaves and rejoins its own share of the clients.
-    let churn_before = s.usage();
+    let churn_before = s.usage()?;
     let churn = Mutex::new(Latencies::new());
     let churn_errors = AtomicU64::new(0);
     // Worker w owns clients w, w + W, …: a client never churns twice at once.
@@ -707,7 +707,7 @@ async fn large(s: &Setup, p: &MeetingParams) -> BenchResult<LargeResult> {
     futures::future::join_all(workers).await;
     let churn_wall = churn_started.elapsed();
     let churn_last = shared.now();
-    let after_churn = s.usage();
+    let after_churn = s.usage()?;
     let truth = get_locus(http, &url, &first.account.token).await?;
     let churn_converged = convergence(&s.clients, &truth, churn_last, p.converge_timeout).await;
 
@@ -744,7 +744,7 @@ async fn small(s: &Setup, p: &MeetingParams) -> BenchResult<SmallResult> {
     let base = s.server.base_url();
     let call = format!("{base}/locus/api/v1/loci/call?alternateRedirect=true");
     let run = uuid::Uuid::new_v4().simple().to_string();
-    let before = s.usage();
+    let before = s.usage()?;
     let started = Instant::now();
     let bar = progress::bar(s.clients.len() as u64, "joining small meetings");
     // Client i joins meeting i % meetings: every meeting fills at once.
@@ -770,7 +770,7 @@ async fn small(s: &Setup, p: &MeetingParams) -> BenchResult<SmallResult> {
             .await;
     bar.finish_and_clear();
     let wall = started.elapsed();
-    let after = s.usage();
+    let after = s.usage()?;
     let mut joins = Latencies::new();
     let mut join_errors = 0;
     let mut loci = std::collections::HashSet::new();

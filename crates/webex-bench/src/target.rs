@@ -343,19 +343,30 @@ pub const TICKS_PER_SEC: u64 = 100;
 
 impl ProcessUsage {
     /// Reads `/proc/<pid>/{status,stat}` (`/proc/self` for `None`).
+    ///
+    /// A figure that cannot be read is an error, never a zero: a report
+    /// saying 0 MB or 0 % CPU would look like a measurement.
     pub fn read(pid: Option<u32>) -> BenchResult<Self> {
         let dir = pid.map_or_else(|| "/proc/self".to_owned(), |p| format!("/proc/{p}"));
         let status = std::fs::read_to_string(format!("{dir}/status"))?;
+        let stat = std::fs::read_to_string(format!("{dir}/stat"))?;
+        Self::parse(&status, &stat).ok_or_else(|| {
+            BenchError::Resources(format!(
+                "{dir}/status has no readable VmRSS or {dir}/stat no readable CPU times"
+            ))
+        })
+    }
+
+    /// Reads the figures from the texts of `status` and `stat`.
+    fn parse(status: &str, stat: &str) -> Option<Self> {
         let rss_kb = status
             .lines()
             .find_map(|l| l.strip_prefix("VmRSS:"))
             .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0);
-        let stat = std::fs::read_to_string(format!("{dir}/stat"))?;
-        Ok(Self {
+            .and_then(|v| v.parse::<u64>().ok())?;
+        Some(Self {
             rss_bytes: rss_kb * 1024,
-            cpu_ticks: cpu_ticks(&stat).unwrap_or(0),
+            cpu_ticks: cpu_ticks(stat)?,
         })
     }
 }
@@ -380,6 +391,17 @@ mod tests {
     fn stat_line_parses_cpu_time() {
         let line = "1234 (we ird) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 9 0 1 2 3";
         assert_eq!(cpu_ticks(line), Some(300));
+    }
+
+    #[test]
+    fn unreadable_figures_are_errors_not_zeros() {
+        let line = "1234 (x) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 9 0 1 2 3";
+        assert_eq!(ProcessUsage::parse("Name: x\n", line), None);
+        assert_eq!(ProcessUsage::parse("VmRSS:\t 12 kB\n", "garbage"), None);
+        assert_eq!(
+            ProcessUsage::parse("VmRSS:\t 12 kB\n", line),
+            Some(ProcessUsage { rss_bytes: 12 * 1024, cpu_ticks: 300 })
+        );
     }
 
     #[test]
