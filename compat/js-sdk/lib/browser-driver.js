@@ -124,9 +124,28 @@ class BrowserDriver {
     page.on('websocket', (ws) => {
       const url = new URL(ws.url());
       if (!isLoopbackHost(url.hostname)) this.fault('egress', `${tag} websocket ${ws.url()}`);
-      this.exchanges.push({ method: 'WEBSOCKET', url: ws.url(), status: 101 });
       ws.on('socketerror', (error) => this.fault('websocket', `${tag} ${ws.url()}: ${error}`));
     });
+    // A websocket's row carries the status of its real handshake answer, read
+    // from Chromium's own network events: a refused upgrade is a 4xx row, one
+    // that never got an answer a status-0 row, so the "every exchange 2xx/101"
+    // check can fail for websockets too.
+    const cdp = await this.context.newCDPSession(page);
+    const handshakes = new Map();
+    cdp.on('Network.webSocketCreated', ({ requestId, url }) => handshakes.set(requestId, url));
+    cdp.on('Network.webSocketHandshakeResponseReceived', ({ requestId, response }) => {
+      const url = handshakes.get(requestId);
+      if (url === undefined) return;
+      handshakes.delete(requestId);
+      this.exchanges.push({ method: 'WEBSOCKET', url, status: response.status });
+    });
+    cdp.on('Network.webSocketFrameError', ({ requestId, errorMessage }) => {
+      const url = handshakes.get(requestId);
+      if (url === undefined) return;
+      handshakes.delete(requestId);
+      this.exchanges.push({ method: 'WEBSOCKET', url, status: 0, error: errorMessage });
+    });
+    await cdp.send('Network.enable');
 
     await page.goto(`${pageOrigin}/`);
     await page.evaluate(
