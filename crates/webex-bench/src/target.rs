@@ -400,7 +400,10 @@ mod tests {
         assert_eq!(ProcessUsage::parse("VmRSS:\t 12 kB\n", "garbage"), None);
         assert_eq!(
             ProcessUsage::parse("VmRSS:\t 12 kB\n", line),
-            Some(ProcessUsage { rss_bytes: 12 * 1024, cpu_ticks: 300 })
+            Some(ProcessUsage {
+                rss_bytes: 12 * 1024,
+                cpu_ticks: 300
+            })
         );
     }
 
