@@ -9,7 +9,9 @@ use webex_wire::people::PersonType;
 /// The default database: a SQLite file under `./webex-data/`.
 pub const DEFAULT_DATABASE: &str = "sqlite://webex-data/webex.sqlite";
 
-/// Webex-compatible server, SDK tools and benchmarks.
+/// Webex meetings locally: a Webex-compatible server (identity, devices,
+/// Mercury, meetings with owners and a lobby), the Rust SDK from the command
+/// line (register, devices, meetings list/join/end), a demo and benchmarks.
 #[derive(Debug, Parser)]
 #[command(name = "webex", version, about)]
 pub struct Cli {

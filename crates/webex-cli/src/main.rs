@@ -1,5 +1,5 @@
-//! The `webex` command: run the server, mint tokens, register devices, demo,
-//! benchmarks.
+//! The `webex` command: run the Webex-compatible meetings server, mint
+//! tokens, register devices, list/join/end meetings, demo, benchmarks.
 
 mod cli;
 mod client;
@@ -57,19 +57,18 @@ fn init_tracing(cli: &cli::Cli) {
     use tracing_subscriber::EnvFilter;
     let default = log_level(&cli.command, cli.verbose);
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    // Colour codes only on a terminal: a redirected log (a file, journald,
+    // a pipe) gets plain text.
+    use std::io::IsTerminal;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     if cli.log_json {
         builder.json().init();
     } else if matches!(&cli.command, cli::Command::Serve(args) if args.dev) {
-        // `serve --dev` is read by a person: no module paths, and colour
-        // codes only on a terminal (not in a redirected log file).
-        use std::io::IsTerminal;
-        builder
-            .with_target(false)
-            .with_ansi(std::io::stderr().is_terminal())
-            .init();
+        // `serve --dev` is read by a person: no module paths.
+        builder.with_target(false).init();
     } else {
         builder.init();
     }
