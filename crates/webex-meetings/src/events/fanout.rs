@@ -202,6 +202,15 @@ impl Drop for AbortOnDrop {
 /// A handler registered with `on()` (on [`crate::Meetings`] or a
 /// [`crate::Meeting`]); dropping it unsubscribes. Call
 /// [`Subscription::detach`] to keep the handler for the SDK's lifetime.
+///
+/// ```no_run
+/// # async fn run(meetings: webex_meetings::Meetings) -> Result<(), webex_meetings::Error> {
+/// let registered = meetings.on("meetings:registered", |_| println!("registered"))?;
+/// meetings.register().await?;
+/// drop(registered); // the handler stops here
+/// meetings.on("network:disconnected", |e| eprintln!("{}", e.name()))?.detach();
+/// # Ok(()) }
+/// ```
 #[must_use = "dropping a Subscription unsubscribes its handler; call .detach() to keep it"]
 pub struct Subscription {
     task: AbortOnDrop,
