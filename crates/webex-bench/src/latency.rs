@@ -198,7 +198,7 @@ impl Env<'_> {
         if let Some(store) = store {
             b = b.device_store(store);
         }
-        b.build().map_err(sdk_error)
+        b.build().map_err(|e| sdk_error(e.into()))
     }
 
     fn result(&self, rtt: Duration, client: &'static str) -> LatencyResult {

@@ -137,7 +137,7 @@ pub fn rust_sdk<'a>(
         )
         .discovery_url(format!("{base}/u2c/api/v1"))
         .build()
-        .map_err(sdk)?;
+        .map_err(|e| sdk(e.into()))?;
         let webex = webex_meetings::Webex::init(config);
         let meetings = webex.meetings();
         meetings.register().await.map_err(sdk)?;

@@ -5,6 +5,7 @@
 //! Every error says whether trying again may help ([`Error::is_retryable`]).
 
 use std::fmt;
+use std::future::Future;
 use std::time::Duration;
 
 use crate::config::ConfigError;
@@ -274,7 +275,9 @@ pub enum RegisterError {
     /// The device could not be registered.
     #[error("register failed at the device step: {0}")]
     Device(#[source] Box<Error>),
-    /// The Mercury websocket could not be opened or authenticated.
+    /// The Mercury websocket could not be opened or authenticated; the
+    /// [`MercuryError`] says why, and whether retrying may help
+    /// ([`MercuryError::is_retryable`]).
     #[error("register failed at the mercury step: {0}")]
     Mercury(#[source] MercuryError),
     /// A step did not finish within its timeout.
@@ -321,17 +324,54 @@ impl RegisterError {
     }
 
     /// Wraps `error` as a failure of `step`, keeping auth and quota errors
-    /// at the top level.
-    pub(crate) fn wrap(step: Step, error: Error) -> Error {
+    /// (and errors that already name their step) at the top level.
+    pub(crate) fn wrap(step: CallStep, error: Error) -> Error {
         match error {
             e @ (Error::Auth(_) | Error::DeviceLimitExceeded { .. } | Error::Register(_)) => e,
             e => Error::Register(match step {
-                Step::Credentials => Self::Credentials(Box::new(e)),
-                Step::Catalog => Self::Catalog(Box::new(e)),
-                Step::PeopleMe => Self::PeopleMe(Box::new(e)),
-                Step::Device => Self::Device(Box::new(e)),
-                Step::Mercury => Self::Mercury(MercuryError::Connect(e.to_string())),
+                CallStep::Credentials => Self::Credentials(Box::new(e)),
+                CallStep::Catalog => Self::Catalog(Box::new(e)),
+                CallStep::PeopleMe => Self::PeopleMe(Box::new(e)),
+                CallStep::Device => Self::Device(Box::new(e)),
             }),
+        }
+    }
+
+    /// Runs `fut` as `step`: bounded by `limit`, errors tagged with the step.
+    pub(crate) async fn bounded<T>(
+        step: CallStep,
+        limit: Duration,
+        fut: impl Future<Output = Result<T, Error>>,
+    ) -> Result<T, Error> {
+        match tokio::time::timeout(limit, fut).await {
+            Ok(result) => result.map_err(|e| Self::wrap(step, e)),
+            Err(_) => Err(Self::Timeout {
+                step: step.into(),
+                after: limit,
+            }
+            .into()),
+        }
+    }
+}
+
+/// A `register()` step made of HTTP calls: its failure wraps the crate's
+/// [`Error`]. The Mercury step is not one: it fails with the typed
+/// [`MercuryError`] ([`RegisterError::Mercury`]), never a text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CallStep {
+    Credentials,
+    Catalog,
+    PeopleMe,
+    Device,
+}
+
+impl From<CallStep> for Step {
+    fn from(step: CallStep) -> Self {
+        match step {
+            CallStep::Credentials => Self::Credentials,
+            CallStep::Catalog => Self::Catalog,
+            CallStep::PeopleMe => Self::PeopleMe,
+            CallStep::Device => Self::Device,
         }
     }
 }

@@ -13,10 +13,9 @@ use webex_wire::device::Device;
 use webex_wire::locus::Locus;
 use webex_wire::mercury::{BUFFER_STATE, ServerFrame};
 
-use crate::client::Shared;
-use crate::locus::collection::Input;
-use crate::meetings::CurrentDevice;
-use crate::{Credentials, DeviceKey, Meeting, Webex, WebexConfig};
+use crate::core::{Core, CurrentDevice};
+use crate::locus::{Collection, Input};
+use crate::{Credentials, DeviceKey, Meeting, WebexConfig};
 
 /// The URL of the device a [`Feed`] is registered with; documents name it
 /// in `self.devices[].url`.
@@ -37,7 +36,7 @@ pub fn mercury_message(bytes: &[u8]) -> Option<ServerFrame> {
 /// answers of the Locus requests it makes (sync, resync, fetch). Requests
 /// the list schedules are not made; the next input plays their answer.
 pub struct Feed {
-    shared: Arc<Shared>,
+    list: Arc<Collection>,
     inbox: mpsc::UnboundedReceiver<Input>,
 }
 
@@ -55,8 +54,8 @@ impl Feed {
             "webSocketUrl": "wss://fuzz.invalid/mercury",
         }))
         .expect("a device record");
-        let shared = Webex::init(config).shared;
-        shared.replace_current_device(Some(CurrentDevice {
+        let core = Core::new(config);
+        core.replace_current_device(Some(CurrentDevice {
             device,
             key: DeviceKey {
                 discovery_url: String::new(),
@@ -65,8 +64,9 @@ impl Feed {
             },
             wdm: String::new(),
         }));
-        let inbox = shared.locus.attach_worker();
-        Self { shared, inbox }
+        let list = Collection::new(core);
+        let inbox = list.attach_worker();
+        Self { list, inbox }
     }
 
     /// One Mercury message: parsed as the connection parses it, dropped
@@ -79,25 +79,25 @@ impl Feed {
         if frame.is_pong() || frame.event_type() == Some(BUFFER_STATE) {
             return;
         }
-        self.shared.locus.on_frame(&frame);
+        self.list.on_frame(&frame);
         self.run_worker();
     }
 
     /// The answer of `GET {locus}/loci`, applied as `Meetings::sync` applies it.
     pub fn sync(&mut self, loci: Vec<Locus>) {
-        let epoch = self.shared.locus.epoch();
-        crate::locus::api::apply_sync(&self.shared, loci, epoch);
+        let epoch = self.list.epoch();
+        self.list.apply_sync(loci, epoch);
         self.run_worker();
     }
 
     /// The answer of `GET {locusUrl}`: a resynchronisation of the meeting
     /// with that URL, or the first fetch of a Locus seen as a delta.
     pub fn fetched(&mut self, doc: Locus) {
-        match self.shared.locus.get(&doc.url) {
-            Some(meeting) => crate::locus::worker::apply_resync(&self.shared, &meeting, doc),
+        match self.list.get(&doc.url) {
+            Some(meeting) => crate::locus::worker::apply_resync(&self.list, &meeting, doc),
             None => {
                 let url = doc.url.clone();
-                crate::locus::worker::apply_fetched(&self.shared, &url, doc);
+                crate::locus::worker::apply_fetched(&self.list, &url, doc);
             }
         }
         self.run_worker();
@@ -105,7 +105,7 @@ impl Feed {
 
     /// The meetings in the list.
     pub fn meetings(&self) -> Vec<Meeting> {
-        self.shared.locus.list()
+        self.list.list()
     }
 
     /// Applies the Locus events the list handed to its worker. Other work
@@ -113,7 +113,7 @@ impl Feed {
     fn run_worker(&mut self) {
         while let Ok(input) = self.inbox.try_recv() {
             if let Input::Frame(frame) = input {
-                self.shared.locus.handle_frame(&self.shared, &frame);
+                self.list.handle_frame(&frame);
             }
         }
     }

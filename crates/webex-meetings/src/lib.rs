@@ -52,6 +52,7 @@
 
 mod client;
 mod config;
+mod core;
 mod credentials;
 mod device;
 mod error;
@@ -64,8 +65,10 @@ mod locus;
 mod meetings;
 pub mod mercury;
 mod people;
+mod registration;
 mod services;
 
+pub use crate::core::{RegistrationReport, RegistrationState, RegistrationStatus, Warning};
 pub use client::Webex;
 pub use config::{
     ConfigError, ConfigOption, DEFAULT_DEVICE_NAME, DEFAULT_DISCOVERY_URL, DEFAULT_HYDRA_URL,
@@ -74,11 +77,25 @@ pub use config::{
 pub use credentials::{AccessToken, Credentials, OAuthTokens, TokenProvider};
 pub use device::{DeviceKey, DeviceStore, FileDeviceStore, MemoryDeviceStore, Session, SessionKey};
 pub use error::{AuthError, Error, HttpError, RegisterError, Step, StoreError};
-pub use events::{EventName, EventStream, MeetingsEvent, Subscription};
-pub use locus::{
-    AddedReason, Meeting, MeetingError, MeetingEvent, MeetingEventStream, MeetingOptions, Member,
-    MemberStatus, MembersDelta, RemovedReason,
+pub use events::{
+    AddedReason, EventName, EventStream, Events, MeetingsEvent, RemovedReason, Subscription,
 };
-pub use meetings::{Meetings, RegistrationReport, RegistrationState, RegistrationStatus, Warning};
+pub use locus::{
+    Meeting, MeetingError, MeetingEvent, MeetingEventStream, MeetingOptions, Member, MemberStatus,
+    MembersDelta,
+};
+pub use meetings::Meetings;
 pub use webex_wire;
 pub use webex_wire::device::Device;
+
+/// Compile-time check: the handles and event streams can be moved to and
+/// shared between threads (a multi-threaded runtime's tasks).
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<Webex>();
+    send_sync::<Meetings>();
+    send_sync::<Meeting>();
+    send_sync::<EventStream>();
+    send_sync::<MeetingEventStream>();
+    send_sync::<Subscription>();
+};

@@ -30,7 +30,7 @@ impl WebexConfig {
     /// }
     /// ```
     pub fn from_env() -> Result<WebexConfig, Error> {
-        WebexConfigBuilder::from_env()?.build()
+        Ok(WebexConfigBuilder::from_env()?.build()?)
     }
 }
 

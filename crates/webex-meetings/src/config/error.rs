@@ -51,13 +51,13 @@ impl fmt::Display for ConfigOption {
 /// ```
 /// use webex_meetings::{ConfigError, ConfigOption, Credentials, Error, WebexConfig};
 ///
-/// let e = WebexConfig::builder(Credentials::access_token("<token>"))
+/// let config = WebexConfig::builder(Credentials::access_token("<token>"))
 ///     .discovery_url("ftp://u2c.example/u2c/api/v1")
 ///     .build()
 ///     .unwrap_err();
-/// let Error::Config(config) = &e else { panic!("{e}") };
 /// assert_eq!(config.option(), ConfigOption::DiscoveryUrl);
-/// assert!(matches!(config, ConfigError::UnsupportedScheme { scheme, .. } if scheme == "ftp"));
+/// assert!(matches!(&config, ConfigError::UnsupportedScheme { scheme, .. } if scheme == "ftp"));
+/// let e = Error::from(config);
 /// assert!(!e.is_retryable());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

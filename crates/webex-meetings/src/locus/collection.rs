@@ -16,11 +16,11 @@ use webex_wire::mercury::ServerFrame;
 
 use super::apply;
 use super::error::MeetingError;
-use super::events::{AddedReason, RemovedReason};
 use super::meeting::{Applied, Meeting, MeetingState, Origin};
 use super::options::MeetingOptions;
-use crate::client::Shared;
-use crate::events::{EventHub, MeetingsEvent};
+use crate::core::Core;
+use crate::events::MeetingsEvent;
+use crate::events::{AddedReason, RemovedReason};
 
 /// Work for the background worker (see `worker.rs`).
 #[derive(Debug)]
@@ -43,10 +43,10 @@ pub(crate) struct Services {
     pub(crate) appapi: Option<String>,
 }
 
-/// The meetings list (one per SDK instance).
+/// The meetings list (one per SDK instance). Its meetings hold it weakly.
 pub(crate) struct Collection {
+    pub(crate) core: Arc<Core>,
     meetings: Mutex<Vec<Meeting>>,
-    hub: Arc<EventHub>,
     /// Bumped on every applied document; sync prunes only meetings not
     /// touched since it asked.
     epoch: AtomicU64,
@@ -66,15 +66,16 @@ pub(crate) enum Source {
 }
 
 impl Collection {
-    pub(crate) fn new(options: MeetingOptions, hub: Arc<EventHub>) -> Self {
-        Self {
+    pub(crate) fn new(core: Arc<Core>) -> Arc<Self> {
+        let options = core.config.meeting_options;
+        Arc::new(Self {
+            core,
             meetings: Mutex::new(Vec::new()),
-            hub,
             epoch: AtomicU64::new(0),
             create_lock: tokio::sync::Mutex::new(()),
             options,
             worker: Mutex::new(None),
-        }
+        })
     }
 
     fn list_lock(&self) -> MutexGuard<'_, Vec<Meeting>> {
@@ -82,11 +83,26 @@ impl Collection {
     }
 
     /// The `locus` and `webex-appapi-service` base URLs of the catalog.
-    pub(crate) fn services(shared: &Shared) -> Services {
+    pub(crate) fn services(&self) -> Services {
         Services {
-            locus: shared.services.url(services::LOCUS),
-            appapi: shared.services.url(services::APPAPI),
+            locus: self.core.services.url(services::LOCUS),
+            appapi: self.core.services.url(services::APPAPI),
         }
+    }
+
+    /// The registered device's URL, or [`MeetingError::NotRegistered`].
+    pub(crate) fn device_url(&self) -> Result<String, MeetingError> {
+        self.core
+            .current_device()
+            .map(|c| c.device.url)
+            .ok_or(MeetingError::NotRegistered)
+    }
+
+    /// The `locus` service URL from the catalog.
+    pub(crate) fn locus_base(&self) -> Result<String, MeetingError> {
+        self.services()
+            .locus
+            .ok_or(MeetingError::NoService { service: "locus" })
     }
 
     /// Connects the background worker; returns its inbox.
@@ -159,7 +175,7 @@ impl Collection {
             return existing;
         }
         list.push(candidate.clone());
-        self.hub.emit(MeetingsEvent::MeetingAdded {
+        self.core.events.emit(MeetingsEvent::MeetingAdded {
             meeting: candidate.clone(),
             reason: AddedReason::Created,
         });
@@ -191,13 +207,12 @@ impl Collection {
     /// making a new one when none does. Announces and removes meetings as
     /// the document says.
     pub(crate) fn handle(
-        &self,
-        shared: &Arc<Shared>,
+        self: &Arc<Self>,
         doc: Locus,
         target: Option<&Meeting>,
         source: Source,
     ) -> Result<Option<Meeting>, MeetingError> {
-        let device_url = shared.current_device().map(|c| c.device.url);
+        let device_url = self.core.current_device().map(|c| c.device.url);
         let device = device_url.as_deref();
         let mut list = self.list_lock();
         let found = match target {
@@ -205,7 +220,7 @@ impl Collection {
             None => find(&list, &doc, device),
         };
         let Some(meeting) = found else {
-            return self.adopt(shared, &mut list, doc, device, source);
+            return self.adopt(&mut list, doc, device, source);
         };
         if meeting.is_removed() {
             // An answer racing the event that removed it (e.g. `end`):
@@ -269,8 +284,7 @@ impl Collection {
 
     /// A document for a Locus with no meeting yet.
     fn adopt(
-        &self,
-        shared: &Arc<Shared>,
+        self: &Arc<Self>,
         list: &mut Vec<Meeting>,
         doc: Locus,
         device: Option<&str>,
@@ -301,7 +315,7 @@ impl Collection {
             AddedReason::Incoming
         };
         let meeting = Meeting::new(
-            Arc::downgrade(shared),
+            Arc::downgrade(self),
             Origin::Locus,
             None,
             MeetingState::default(),
@@ -312,7 +326,7 @@ impl Collection {
         }
         tracing::info!(meeting = %meeting.id(), ?source, %reason, "meeting added");
         list.push(meeting.clone());
-        self.hub.emit(MeetingsEvent::MeetingAdded {
+        self.core.events.emit(MeetingsEvent::MeetingAdded {
             meeting: meeting.clone(),
             reason,
         });
@@ -346,7 +360,7 @@ impl Collection {
         }
         meeting.mark_removed();
         tracing::info!(meeting = %meeting.id(), %reason, "meeting removed");
-        self.hub.emit(MeetingsEvent::MeetingRemoved {
+        self.core.events.emit(MeetingsEvent::MeetingRemoved {
             meeting_id: meeting.id().to_owned(),
             reason,
         });
@@ -392,7 +406,7 @@ impl Collection {
 
     /// Applies the Locus of a Mercury frame. A frame that does not parse is
     /// logged (and recorded on its meeting when the URL is known).
-    pub(crate) fn handle_frame(&self, shared: &Arc<Shared>, frame: &ServerFrame) {
+    pub(crate) fn handle_frame(self: &Arc<Self>, frame: &ServerFrame) {
         let Some(data) = &frame.data else { return };
         if let Some(locus_url) = super::hash_tree::detect(data) {
             self.resync_hash_tree(locus_url);
@@ -419,7 +433,7 @@ impl Collection {
         if doc.url.is_empty() {
             doc.url = event.locus_url;
         }
-        if let Err(e) = self.handle(shared, doc, None, Source::Mercury) {
+        if let Err(e) = self.handle(doc, None, Source::Mercury) {
             tracing::warn!(error = %e, event = %data.event_type, "locus event not applied");
         }
     }

@@ -1,80 +1,16 @@
 //! Meeting events: what a [`crate::Meeting`] reports (`meeting:stateChange`,
 //! `members:update`, `meeting:self:left`, `meeting:self:lobbyWaiting`,
-//! `meeting:self:guestAdmitted`) and why meetings enter and leave
-//! the list (`meeting:added`, `meeting:removed` on [`crate::Meetings`]).
+//! `meeting:self:guestAdmitted`). Why meetings enter and leave the list
+//! (`meeting:added`, `meeting:removed` on [`crate::Meetings`]) is with the
+//! meetings events.
 
 use std::borrow::Cow;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
-use futures::Stream;
-use tokio::sync::mpsc;
 use webex_wire::locus::LocusState;
 
 use super::roster::MembersDelta;
-use crate::events::EventName;
-
-/// Why a meeting entered the meetings list (`meeting:added`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum AddedReason {
-    /// `Meetings::create` made it.
-    Created,
-    /// The signed-in user is in it: found by `sync()`, or joined from
-    /// another of their devices.
-    Joined,
-    /// Someone else's meeting or call that includes the user, not joined.
-    Incoming,
-}
-
-impl AddedReason {
-    /// `created`, `joined` or `incoming`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Created => "created",
-            Self::Joined => "joined",
-            Self::Incoming => "incoming",
-        }
-    }
-}
-
-/// Why a meeting left the meetings list (`meeting:removed`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum RemovedReason {
-    /// The meeting ended (`fullState.state` INACTIVE or TERMINATING).
-    Ended,
-    /// The user left (or was removed) and the meeting no longer lists them.
-    Left,
-    /// `sync()` no longer returned it.
-    NoLongerSynced,
-    /// Fetching it again found it gone (the server refused or did not know it).
-    Unavailable,
-}
-
-impl RemovedReason {
-    /// `ended`, `left`, `no-longer-synced` or `unavailable`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Ended => "ended",
-            Self::Left => "left",
-            Self::NoLongerSynced => "no-longer-synced",
-            Self::Unavailable => "unavailable",
-        }
-    }
-}
-
-impl std::fmt::Display for AddedReason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::fmt::Display for RemovedReason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+use crate::error::Error;
+use crate::events::{Event, EventName, Events};
 
 /// Something that happened to one meeting.
 ///
@@ -136,6 +72,28 @@ impl MeetingEvent {
     }
 }
 
+impl Event for MeetingEvent {
+    const LOG: &'static str = "meeting event";
+
+    fn event_name(&self) -> Cow<'static, str> {
+        self.name()
+    }
+
+    fn is_named(&self, name: &str) -> bool {
+        self.matches(name)
+    }
+
+    /// A meeting's own names and `*`.
+    fn check_name(name: &str) -> Result<(), Error> {
+        if name != "*" && !Self::NAMES.contains(&name) {
+            return Err(Error::UnknownEvent {
+                name: name.to_owned(),
+            });
+        }
+        Ok(())
+    }
+}
+
 /// A stream of one meeting's [`MeetingEvent`]s, starting with its current
 /// state; it ends when the meeting leaves the meetings list.
 ///
@@ -148,27 +106,4 @@ impl MeetingEvent {
 /// }
 /// # }
 /// ```
-pub struct MeetingEventStream {
-    pub(crate) rx: mpsc::UnboundedReceiver<MeetingEvent>,
-}
-
-impl MeetingEventStream {
-    /// The next event; `None` once the meeting is removed.
-    pub async fn recv(&mut self) -> Option<MeetingEvent> {
-        self.rx.recv().await
-    }
-}
-
-impl Stream for MeetingEventStream {
-    type Item = MeetingEvent;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.rx.poll_recv(cx)
-    }
-}
-
-impl std::fmt::Debug for MeetingEventStream {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MeetingEventStream").finish_non_exhaustive()
-    }
-}
+pub type MeetingEventStream = Events<MeetingEvent>;

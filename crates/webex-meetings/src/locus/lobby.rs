@@ -80,20 +80,18 @@ impl Meeting {
         body: &mut ControlsRequest,
         operation: &'static str,
     ) -> Result<(), MeetingError> {
-        let shared = self.shared()?;
+        let list = self.list()?;
         let (doc, url) = self.current_locus()?;
         body.authorizing_locus_url = Some(url.clone());
         body.sequence = Some(doc.sequence.clone());
-        let limit = shared.locus.options.request_timeout;
+        let limit = list.options.request_timeout;
         let answer = requests::bounded(
             operation,
             limit,
-            requests::controls(&shared.http, &url, method, body),
+            requests::controls(&list.core.http, &url, method, body),
         )
         .await?;
-        shared
-            .locus
-            .handle(&shared, answer.locus, Some(self), Source::Api)?;
+        list.handle(answer.locus, Some(self), Source::Api)?;
         Ok(())
     }
 }

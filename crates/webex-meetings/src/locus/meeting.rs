@@ -4,15 +4,14 @@
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
-use tokio::sync::mpsc;
 use webex_wire::locus::{Locus, LocusState, LocusType, MeetingInfo};
 
 use super::apply::{self, Decision, Pending};
+use super::collection::Collection;
 use super::error::MeetingError;
 use super::events::{MeetingEvent, MeetingEventStream};
 use super::roster::{self, Member};
-use crate::client::Shared;
-use crate::events::Subscription;
+use crate::events::{Fanout, Subscription};
 
 /// How a meeting entered the list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,7 +47,9 @@ pub(crate) struct MeetingInner {
     pub(crate) correlation_id: String,
     pub(crate) destination: Option<String>,
     pub(crate) origin: Origin,
-    pub(crate) shared: Weak<Shared>,
+    /// The list it is in (weakly: a meeting kept by the app does not keep
+    /// the SDK alive).
+    pub(crate) list: Weak<Collection>,
     state: Mutex<MeetingState>,
 }
 
@@ -72,7 +73,8 @@ pub(crate) struct MeetingState {
     pub(crate) touched: u64,
     pub(crate) removed: bool,
     pub(crate) last_error: Option<Arc<MeetingError>>,
-    subscribers: Vec<mpsc::UnboundedSender<MeetingEvent>>,
+    /// Closed when the meeting leaves the list.
+    events: Fanout<MeetingEvent>,
 }
 
 /// What applying a document did.
@@ -92,7 +94,7 @@ pub(crate) enum Applied {
 
 impl Meeting {
     pub(crate) fn new(
-        shared: Weak<Shared>,
+        list: Weak<Collection>,
         origin: Origin,
         destination: Option<String>,
         state: MeetingState,
@@ -104,7 +106,7 @@ impl Meeting {
                 id,
                 destination,
                 origin,
-                shared,
+                list,
                 state: Mutex::new(state),
             }),
         }
@@ -228,34 +230,31 @@ impl Meeting {
     /// subscriber misses nothing. The stream ends when the meeting leaves
     /// the list.
     pub fn events(&self) -> MeetingEventStream {
-        let (tx, rx) = mpsc::unbounded_channel();
         let device = self.device_url();
-        let mut state = self.lock();
+        let state = self.lock();
+        let mut first = Vec::new();
         if let Some(doc) = &state.doc {
             if let Some(f) = &doc.full_state {
-                let _ = tx.send(MeetingEvent::StateChange {
+                first.push(MeetingEvent::StateChange {
                     previous: None,
                     current: f.state.clone(),
                 });
             }
             let members = roster::roster(doc);
             if !members.is_empty() {
-                let _ = tx.send(MeetingEvent::MembersUpdate(roster::MembersDelta {
+                first.push(MeetingEvent::MembersUpdate(roster::MembersDelta {
                     added: members,
                     ..Default::default()
                 }));
             }
             if state.ever_joined && !apply::device_joined(doc, device.as_deref()) {
-                let _ = tx.send(MeetingEvent::SelfLeft);
+                first.push(MeetingEvent::SelfLeft);
             }
             if apply::device_waiting(doc, device.as_deref()) {
-                let _ = tx.send(MeetingEvent::LobbyWaiting);
+                first.push(MeetingEvent::LobbyWaiting);
             }
         }
-        if !state.removed {
-            state.subscribers.push(tx);
-        }
-        MeetingEventStream { rx }
+        state.events.subscribe_after(first)
     }
 
     /// Runs `handler` for each event named `name` (`meeting:stateChange`,
@@ -272,26 +271,15 @@ impl Meeting {
         name: impl Into<String>,
         handler: impl Fn(MeetingEvent) + Send + Sync + 'static,
     ) -> Result<Subscription, crate::Error> {
-        let name = name.into();
-        if name != "*" && !MeetingEvent::NAMES.contains(&name.as_str()) {
-            return Err(crate::Error::UnknownEvent { name });
-        }
-        let mut stream = self.events();
-        Ok(Subscription::from_task(tokio::spawn(async move {
-            while let Some(event) = stream.recv().await {
-                if event.matches(&name) {
-                    handler(event);
-                }
-            }
-        })))
+        crate::events::on(name.into(), || self.events(), handler)
     }
 
     /// The registered device's URL, if registered.
     pub(crate) fn device_url(&self) -> Option<String> {
         self.inner
-            .shared
+            .list
             .upgrade()
-            .and_then(|s| s.current_device())
+            .and_then(|l| l.core.current_device())
             .map(|c| c.device.url)
     }
 
@@ -360,7 +348,7 @@ impl Meeting {
     pub(crate) fn mark_removed(&self) {
         let mut state = self.lock();
         state.removed = true;
-        state.subscribers.clear();
+        state.events.close();
     }
 }
 
@@ -421,8 +409,7 @@ impl MeetingState {
     }
 
     fn emit(&mut self, event: MeetingEvent) {
-        tracing::debug!(event = %event.name(), "meeting event");
-        self.subscribers.retain(|s| s.send(event.clone()).is_ok());
+        self.events.emit(event);
     }
 }
 

@@ -1,12 +1,16 @@
 //! The meetings list (Locus, `locus-protocol.md` §1–4): `sync`, `create`,
-//! `list`/`get` on [`crate::Meetings`]; `join`, `leave`, `end_for_all`,
-//! `members` on [`Meeting`]; and their events.
+//! `list`/`get` behind [`crate::Meetings`]; `join`, `leave`, `end_for_all`,
+//! `members` on [`Meeting`]; and their events. It works with the SDK's
+//! `Core` and knows nothing of the registration, which feeds it Mercury
+//! events and runs its worker while registered.
 //!
 //! - `apply`: documents and `locus.difference` deltas applied by
 //!   sequence (§4.3), pure and unit-tested.
 //! - `collection`: one meeting per Locus, lookup order of §1.4, pruning on
 //!   sync; every document is applied under the list's lock.
+//! - `list`: `sync` and `create`, the list's calls to the server.
 //! - `meeting`: the [`Meeting`] handle, its working copy and subscribers.
+//! - `join`: `join`, `leave` and `end_for_all` on [`Meeting`].
 //! - `lobby`: what a host does about the lobby: `admit`, `lock_meeting`,
 //!   `unlock_meeting`.
 //! - `requests`: the HTTP calls, each bounded and mapped to
@@ -16,13 +20,14 @@
 //! - `roster`, `events`, `destination`, `options`: members, event types,
 //!   destination parsing, timeouts.
 
-pub(crate) mod api;
-pub(crate) mod apply;
-pub(crate) mod collection;
+mod apply;
+mod collection;
 mod destination;
 mod error;
 mod events;
 mod hash_tree;
+mod join;
+mod list;
 mod lobby;
 mod meeting;
 mod options;
@@ -31,9 +36,9 @@ mod requests;
 mod roster;
 pub(crate) mod worker;
 
-pub(crate) use collection::Collection;
+pub(crate) use collection::{Collection, Input};
 pub use error::MeetingError;
-pub use events::{AddedReason, MeetingEvent, MeetingEventStream, RemovedReason};
+pub use events::{MeetingEvent, MeetingEventStream};
 pub use meeting::Meeting;
 pub use options::MeetingOptions;
 pub use roster::{Member, MemberStatus, MembersDelta};

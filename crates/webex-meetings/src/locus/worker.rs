@@ -12,16 +12,15 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use webex_wire::locus::Locus;
 
-use super::collection::{Input, Source};
+use super::collection::{Collection, Input, Source};
 use super::error::MeetingError;
-use super::events::RemovedReason;
 use super::meeting::Meeting;
-use super::{api, requests};
-use crate::client::Shared;
+use super::requests;
+use crate::events::RemovedReason;
 
 /// Runs until `cancel` or until the SDK is dropped.
 pub(crate) async fn run(
-    shared: Weak<Shared>,
+    list: Weak<Collection>,
     mut inbox: mpsc::UnboundedReceiver<Input>,
     cancel: CancellationToken,
 ) {
@@ -40,27 +39,27 @@ pub(crate) async fn run(
                 None => break,
             },
         };
-        let Some(strong) = shared.upgrade() else {
+        let Some(strong) = list.upgrade() else {
             break;
         };
         match input {
             Input::Frame(frame) => {
                 // A bug in applying one document must not stop the others.
                 let applied = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                    strong.locus.handle_frame(&strong, &frame);
+                    strong.handle_frame(&frame);
                 }));
                 if applied.is_err() {
                     tracing::error!(event = ?frame.event_type(), "applying a locus event panicked; skipped");
                 }
             }
             Input::Reconnected => {
-                jobs.spawn(sync_after_reconnect(shared.clone()));
+                jobs.spawn(sync_after_reconnect(list.clone()));
             }
             Input::Resync { meeting, after } => {
-                jobs.spawn(resync(shared.clone(), meeting, after));
+                jobs.spawn(resync(list.clone(), meeting, after));
             }
             Input::FetchNew { locus_url } => {
-                jobs.spawn(fetch_new(shared.clone(), locus_url));
+                jobs.spawn(fetch_new(list.clone(), locus_url));
             }
         }
     }
@@ -68,11 +67,11 @@ pub(crate) async fn run(
 }
 
 /// `network:reconnected`: events may have been missed; sync.
-async fn sync_after_reconnect(shared: Weak<Shared>) {
-    let Some(shared) = shared.upgrade() else {
+async fn sync_after_reconnect(list: Weak<Collection>) {
+    let Some(list) = list.upgrade() else {
         return;
     };
-    match api::sync(&shared).await {
+    match list.sync().await {
         Ok(list) => tracing::info!(meetings = list.len(), "synced meetings after a reconnect"),
         Err(e) => tracing::warn!(error = %e, "sync after a reconnect failed"),
     }
@@ -81,11 +80,11 @@ async fn sync_after_reconnect(shared: Weak<Shared>) {
 /// Waits `after`, then replaces `meeting`'s copy with `GET {locusUrl}`.
 /// Retries transient failures every `delta_wait`; a meeting the server no
 /// longer shows this user is removed.
-async fn resync(shared: Weak<Shared>, meeting: Meeting, after: Duration) {
+async fn resync(list: Weak<Collection>, meeting: Meeting, after: Duration) {
     let mut wait = after;
     loop {
         tokio::time::sleep(wait).await;
-        let Some(strong) = shared.upgrade() else {
+        let Some(strong) = list.upgrade() else {
             return;
         };
         let Some(url) = meeting.locus_url() else {
@@ -94,11 +93,11 @@ async fn resync(shared: Weak<Shared>, meeting: Meeting, after: Duration) {
         if meeting.is_removed() {
             return;
         }
-        let options = strong.locus.options;
+        let options = strong.options;
         let fetched = requests::bounded(
             "resync",
             options.request_timeout,
-            requests::get_locus(&strong.http, &url),
+            requests::get_locus(&strong.core.http, &url),
         )
         .await;
         match fetched {
@@ -111,7 +110,7 @@ async fn resync(shared: Weak<Shared>, meeting: Meeting, after: Duration) {
                 | MeetingError::NotParticipant
                 | MeetingError::MeetingEnded,
             ) => {
-                strong.locus.remove(&meeting, RemovedReason::Unavailable);
+                strong.remove(&meeting, RemovedReason::Unavailable);
                 return;
             }
             Err(e) => {
@@ -123,15 +122,15 @@ async fn resync(shared: Weak<Shared>, meeting: Meeting, after: Duration) {
 }
 
 /// Fetches a Locus first seen as a delta, and files it.
-async fn fetch_new(shared: Weak<Shared>, locus_url: String) {
-    let Some(strong) = shared.upgrade() else {
+async fn fetch_new(list: Weak<Collection>, locus_url: String) {
+    let Some(strong) = list.upgrade() else {
         return;
     };
-    let limit = strong.locus.options.request_timeout;
+    let limit = strong.options.request_timeout;
     match requests::bounded(
         "fetch",
         limit,
-        requests::get_locus(&strong.http, &locus_url),
+        requests::get_locus(&strong.core.http, &locus_url),
     )
     .await
     {
@@ -142,21 +141,18 @@ async fn fetch_new(shared: Weak<Shared>, locus_url: String) {
 
 /// Replaces `meeting`'s working copy with the answer of its resync's
 /// `GET {locusUrl}` (a full document, whatever it claims).
-pub(crate) fn apply_resync(shared: &Arc<Shared>, meeting: &Meeting, mut doc: Locus) {
+pub(crate) fn apply_resync(list: &Arc<Collection>, meeting: &Meeting, mut doc: Locus) {
     doc.base_sequence = None;
-    if let Err(e) = shared
-        .locus
-        .handle(shared, doc, Some(meeting), Source::Resync)
-    {
+    if let Err(e) = list.handle(doc, Some(meeting), Source::Resync) {
         tracing::warn!(error = %e, "resynchronised locus not applied");
         meeting.lock().resync_scheduled = false;
     }
 }
 
 /// Files the answer of `GET {locus_url}` for a Locus first seen as a delta.
-pub(crate) fn apply_fetched(shared: &Arc<Shared>, locus_url: &str, mut doc: Locus) {
+pub(crate) fn apply_fetched(list: &Arc<Collection>, locus_url: &str, mut doc: Locus) {
     doc.base_sequence = None;
-    if let Err(e) = shared.locus.handle(shared, doc, None, Source::Resync) {
+    if let Err(e) = list.handle(doc, None, Source::Resync) {
         tracing::warn!(error = %e, locus = %locus_url, "fetched locus not applied");
     }
 }

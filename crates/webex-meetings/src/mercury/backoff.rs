@@ -67,6 +67,7 @@ impl Backoff {
     }
 
     /// A reproducible backoff, for tests.
+    #[cfg(any(test, feature = "testing"))]
     pub fn with_seed(initial: Duration, max: Duration, seed: u64) -> Self {
         Self::from_rng(initial, max, StdRng::seed_from_u64(seed))
     }

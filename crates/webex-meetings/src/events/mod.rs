@@ -1,19 +1,19 @@
-//! Meetings events, with their Webex names, and subscriptions that replay
-//! the current state first so a late subscriber never misses `meetings:ready`
-//! or `meetings:registered`.
+//! Meetings events, with their Webex names, and what a new subscriber is
+//! told first so that it never misses `meetings:ready` or
+//! `meetings:registered`. The plumbing — fan-out, stream, `on()` — is
+//! `fanout`, shared with each [`Meeting`]'s events.
+
+mod fanout;
 
 use std::borrow::Cow;
-use std::pin::Pin;
-use std::sync::{Mutex, PoisonError};
-use std::task::{Context, Poll};
 
-use futures::Stream;
-use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 use webex_wire::mercury::ServerFrame;
 
+pub(crate) use fanout::{Event, Fanout, Replay, on};
+pub use fanout::{Events, Subscription};
+
 use crate::error::Error;
-use crate::locus::{AddedReason, Meeting, RemovedReason};
+use crate::locus::Meeting;
 
 /// Declares [`EventName`]: every fixed event name in one list, read by both
 /// [`MeetingsEvent::name`] and the check in `Meetings::on`. Adding an event
@@ -138,6 +138,68 @@ pub enum MeetingsEvent {
     },
 }
 
+/// Why a meeting entered the meetings list (`meeting:added`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AddedReason {
+    /// `Meetings::create` made it.
+    Created,
+    /// The signed-in user is in it: found by `sync()`, or joined from
+    /// another of their devices.
+    Joined,
+    /// Someone else's meeting or call that includes the user, not joined.
+    Incoming,
+}
+
+impl AddedReason {
+    /// `created`, `joined` or `incoming`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "created",
+            Self::Joined => "joined",
+            Self::Incoming => "incoming",
+        }
+    }
+}
+
+/// Why a meeting left the meetings list (`meeting:removed`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RemovedReason {
+    /// The meeting ended (`fullState.state` INACTIVE or TERMINATING).
+    Ended,
+    /// The user left (or was removed) and the meeting no longer lists them.
+    Left,
+    /// `sync()` no longer returned it.
+    NoLongerSynced,
+    /// Fetching it again found it gone (the server refused or did not know it).
+    Unavailable,
+}
+
+impl RemovedReason {
+    /// `ended`, `left`, `no-longer-synced` or `unavailable`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ended => "ended",
+            Self::Left => "left",
+            Self::NoLongerSynced => "no-longer-synced",
+            Self::Unavailable => "unavailable",
+        }
+    }
+}
+
+impl std::fmt::Display for AddedReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Display for RemovedReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl MeetingsEvent {
     /// The fixed name of this event; `None` for a Mercury event, whose name
     /// is `event:<eventType>`.
@@ -229,58 +291,58 @@ pub(crate) fn known_names() -> String {
     names.join(", ")
 }
 
-/// Fans events out to subscribers and remembers the state to replay.
-#[derive(Default)]
-pub(crate) struct EventHub {
-    inner: Mutex<HubState>,
-}
+/// The fan-out of [`MeetingsEvent`]s, kept by the SDK's core.
+pub(crate) type EventHub = Fanout<MeetingsEvent, MeetingsReplay>;
 
+/// What a new subscriber to the meetings events is told first: `Ready`,
+/// then `Registered` if registered, then `MeetingAdded` for each meeting in
+/// the list.
 #[derive(Default)]
-struct HubState {
+pub(crate) struct MeetingsReplay {
     ready: bool,
     registered: bool,
-    /// `meeting:added` of every meeting in the list, replayed to new
-    /// subscribers.
+    /// `meeting:added` of every meeting in the list.
     meetings: Vec<MeetingsEvent>,
-    subscribers: Vec<mpsc::UnboundedSender<MeetingsEvent>>,
 }
 
-impl EventHub {
-    /// Records `event` in the state and delivers it to every subscriber.
-    pub(crate) fn emit(&self, event: MeetingsEvent) {
-        let mut state = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        match &event {
-            MeetingsEvent::Ready => state.ready = true,
-            MeetingsEvent::Registered => state.registered = true,
-            MeetingsEvent::Unregistered => state.registered = false,
-            MeetingsEvent::MeetingAdded { .. } => state.meetings.push(event.clone()),
-            MeetingsEvent::MeetingRemoved { meeting_id, .. } => state.meetings.retain(
+impl Replay<MeetingsEvent> for MeetingsReplay {
+    fn record(&mut self, event: &MeetingsEvent) {
+        match event {
+            MeetingsEvent::Ready => self.ready = true,
+            MeetingsEvent::Registered => self.registered = true,
+            MeetingsEvent::Unregistered => self.registered = false,
+            MeetingsEvent::MeetingAdded { .. } => self.meetings.push(event.clone()),
+            MeetingsEvent::MeetingRemoved { meeting_id, .. } => self.meetings.retain(
                 |e| !matches!(e, MeetingsEvent::MeetingAdded { meeting, .. } if meeting.id() == meeting_id),
             ),
             _ => {}
         }
-        tracing::debug!(event = %event.name(), "meetings event");
-        state.subscribers.retain(|s| s.send(event.clone()).is_ok());
     }
 
-    /// A stream that starts with the current state (`Ready`, then
-    /// `Registered` if registered, then `MeetingAdded` for each meeting in
-    /// the list), then every new event.
-    pub(crate) fn subscribe(&self) -> EventStream {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let mut state = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        // Sends cannot fail: `rx` is alive.
-        if state.ready {
-            let _ = tx.send(MeetingsEvent::Ready);
-        }
-        if state.registered {
-            let _ = tx.send(MeetingsEvent::Registered);
-        }
-        for added in &state.meetings {
-            let _ = tx.send(added.clone());
-        }
-        state.subscribers.push(tx);
-        EventStream { rx }
+    fn replay(&self) -> Vec<MeetingsEvent> {
+        let ready = self.ready.then_some(MeetingsEvent::Ready);
+        let registered = self.registered.then_some(MeetingsEvent::Registered);
+        ready
+            .into_iter()
+            .chain(registered)
+            .chain(self.meetings.iter().cloned())
+            .collect()
+    }
+}
+
+impl Event for MeetingsEvent {
+    const LOG: &'static str = "meetings event";
+
+    fn event_name(&self) -> Cow<'static, str> {
+        self.name()
+    }
+
+    fn is_named(&self, name: &str) -> bool {
+        self.matches(name)
+    }
+
+    fn check_name(name: &str) -> Result<(), Error> {
+        check_name(name)
     }
 }
 
@@ -295,84 +357,7 @@ impl EventHub {
 /// }
 /// # }
 /// ```
-pub struct EventStream {
-    rx: mpsc::UnboundedReceiver<MeetingsEvent>,
-}
-
-impl EventStream {
-    /// The next event; `None` once the SDK is dropped.
-    pub async fn recv(&mut self) -> Option<MeetingsEvent> {
-        self.rx.recv().await
-    }
-}
-
-impl Stream for EventStream {
-    type Item = MeetingsEvent;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.rx.poll_recv(cx)
-    }
-}
-
-impl std::fmt::Debug for EventStream {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EventStream").finish_non_exhaustive()
-    }
-}
-
-/// A handler registered with `Meetings::on`; dropping it unsubscribes.
-/// Call [`Subscription::detach`] to keep the handler for the SDK's lifetime.
-#[must_use = "dropping a Subscription unsubscribes its handler; call .detach() to keep it"]
-pub struct Subscription {
-    task: Option<JoinHandle<()>>,
-}
-
-impl Subscription {
-    /// Runs `handler` for every event of `stream` that matches `name`.
-    pub(crate) fn spawn(
-        name: String,
-        mut stream: EventStream,
-        handler: impl Fn(MeetingsEvent) + Send + Sync + 'static,
-    ) -> Self {
-        let task = tokio::spawn(async move {
-            while let Some(event) = stream.recv().await {
-                if event.matches(&name) {
-                    handler(event);
-                }
-            }
-        });
-        Self { task: Some(task) }
-    }
-
-    /// A subscription that stops `task` when dropped.
-    pub(crate) fn from_task(task: JoinHandle<()>) -> Self {
-        Self { task: Some(task) }
-    }
-
-    /// Keeps the handler running until the SDK is dropped.
-    pub fn detach(mut self) {
-        self.task = None;
-    }
-
-    /// Stops the handler now (same as dropping).
-    pub fn unsubscribe(self) {}
-}
-
-impl Drop for Subscription {
-    fn drop(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
-    }
-}
-
-impl std::fmt::Debug for Subscription {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Subscription")
-            .field("active", &self.task.is_some())
-            .finish()
-    }
-}
+pub type EventStream = Events<MeetingsEvent>;
 
 #[cfg(test)]
 mod tests {

@@ -1,121 +1,75 @@
 //! The steps of `register()`, each bounded by its own timeout and failing
 //! with an error that names it.
 
-use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use secrecy::ExposeSecret;
 use webex_wire::device::{Device, DeviceRequest};
 use webex_wire::people::{Person, PersonType};
 
-use super::CurrentDevice;
 use super::host::Host;
-use super::status::{RegistrationState, Warning};
-use crate::client::Shared;
-use crate::credentials::org_id_of;
+use crate::core::{Core, CurrentDevice, RegistrationState, Warning};
 use crate::device::{self, DeviceKey, Refreshed, Session, SessionKey};
-use crate::error::{AuthError, Error, RegisterError, Step};
+use crate::error::{AuthError, CallStep, Error, RegisterError, Step};
 use crate::http::Http;
 use crate::mercury::{MercuryClient, MercuryEvent, MercuryHost};
 use crate::people;
-use crate::services::catalog;
-
-/// Runs `fut` as `step`: bounded by `limit`, errors tagged with the step.
-pub(crate) async fn bounded<T>(
-    step: Step,
-    limit: Duration,
-    fut: impl Future<Output = Result<T, Error>>,
-) -> Result<T, Error> {
-    match tokio::time::timeout(limit, fut).await {
-        Ok(result) => result.map_err(|e| RegisterError::wrap(step, e)),
-        Err(_) => Err(RegisterError::Timeout { step, after: limit }.into()),
-    }
-}
-
-/// Step 1: a usable access token; returns the org id it encodes.
-pub(crate) async fn credentials(shared: &Shared) -> Result<Option<String>, Error> {
-    bounded(
-        Step::Credentials,
-        shared.config.timeouts.credentials,
-        async {
-            let lease = shared.http.tokens.current().await?;
-            Ok(org_id_of(lease.token.expose_secret()))
-        },
-    )
-    .await
-}
-
-/// Step 2: the service catalog; adopts its `hydra` and returns the `wdm`
-/// base URL (a catalog without one is an error).
-pub(crate) async fn catalog(shared: &Shared, org_id: Option<&str>) -> Result<String, Error> {
-    let discovered = bounded(
-        Step::Catalog,
-        shared.config.timeouts.catalog,
-        catalog::fetch(&shared.http, &shared.config.discovery_url, org_id),
-    )
-    .await?;
-    shared.services.adopt(&discovered);
-    // `fetch` refuses a catalog without `wdm`, so this is the URL it listed.
-    shared.services.wdm().ok_or_else(|| Error::InvalidResponse {
-        url: shared.config.discovery_url.to_string(),
-        message: "the service catalog lists no `wdm` service".into(),
-    })
-}
 
 /// Step 3: `GET {hydra}/people/me` at the `hydra` known now; a missing
 /// scope or an unavailable endpoint degrades to a warning.
-pub(crate) async fn people_me(shared: &Shared) -> Result<(Option<Person>, Vec<Warning>), Error> {
-    let hydra = shared.services.hydra();
-    let limit = shared.config.timeouts.people;
+pub(crate) async fn people_me(core: &Core) -> Result<(Option<Person>, Vec<Warning>), Error> {
+    let hydra = core.services.hydra();
+    let limit = core.config.timeouts.people;
     let mut warnings = Vec::new();
-    let person = match bounded(Step::PeopleMe, limit, people::me(&shared.http, &hydra)).await {
-        Ok(p) => Some(p),
-        Err(Error::Auth(AuthError::MissingScope(reason))) => {
-            warnings.push(Warning::MissingScope {
-                call: "people/me",
-                reason,
-            });
-            None
-        }
-        Err(Error::Register(RegisterError::PeopleMe(e)))
-            if matches!(e.status(), Some(403 | 404 | 501)) =>
+    let person =
+        match RegisterError::bounded(CallStep::PeopleMe, limit, people::me(&core.http, &hydra))
+            .await
         {
-            warnings.push(Warning::PeopleMeUnavailable {
-                reason: e.to_string(),
-            });
-            None
-        }
-        Err(e) => return Err(e),
-    };
+            Ok(p) => Some(p),
+            Err(Error::Auth(AuthError::MissingScope(reason))) => {
+                warnings.push(Warning::MissingScope {
+                    call: "people/me",
+                    reason,
+                });
+                None
+            }
+            Err(Error::Register(RegisterError::PeopleMe(e)))
+                if matches!(e.status(), Some(403 | 404 | 501)) =>
+            {
+                warnings.push(Warning::PeopleMeUnavailable {
+                    reason: e.to_string(),
+                });
+                None
+            }
+            Err(e) => return Err(e),
+        };
     Ok((person, warnings))
 }
 
 /// `meetingPreferences`, optional (and skipped when disabled): any failure
 /// degrades to a warning. Runs alongside `people/me`; an app user's answer
 /// is dropped afterwards ([`site_for`]).
-async fn default_site(shared: &Shared) -> (Option<String>, Vec<Warning>) {
-    if !shared.config.meeting_preferences {
+async fn default_site(core: &Core) -> (Option<String>, Vec<Warning>) {
+    if !core.config.meeting_preferences {
         return (None, Vec::new());
     }
-    let hydra = shared.services.hydra();
-    let limit = shared.config.timeouts.people;
-    let warning =
-        match tokio::time::timeout(limit, people::default_site(&shared.http, &hydra)).await {
-            Ok(Ok(site)) => return (site, Vec::new()),
-            Ok(Err(Error::Auth(AuthError::MissingScope(reason)))) => Warning::MissingScope {
-                call: "meetingPreferences",
-                reason,
-            },
-            Ok(Err(e)) => Warning::MeetingPreferencesUnavailable {
-                reason: e.to_string(),
-            },
-            Err(_) => Warning::MeetingPreferencesUnavailable {
-                reason: format!("no answer within {limit:?}"),
-            },
-        };
+    let hydra = core.services.hydra();
+    let limit = core.config.timeouts.people;
+    let warning = match tokio::time::timeout(limit, people::default_site(&core.http, &hydra)).await
+    {
+        Ok(Ok(site)) => return (site, Vec::new()),
+        Ok(Err(Error::Auth(AuthError::MissingScope(reason)))) => Warning::MissingScope {
+            call: "meetingPreferences",
+            reason,
+        },
+        Ok(Err(e)) => Warning::MeetingPreferencesUnavailable {
+            reason: e.to_string(),
+        },
+        Err(_) => Warning::MeetingPreferencesUnavailable {
+            reason: format!("no answer within {limit:?}"),
+        },
+    };
     (None, vec![warning])
 }
 
@@ -134,10 +88,10 @@ fn site_for(
 }
 
 /// The request body this app registers with.
-pub(crate) fn device_body(shared: &Shared) -> DeviceRequest {
+pub(crate) fn device_body(core: &Core) -> DeviceRequest {
     device::request_body(
-        &shared.config.device_name,
-        shared.config.ephemeral_ttl.map(|t| t.as_secs().max(1)),
+        &core.config.device_name,
+        core.config.ephemeral_ttl.map(|t| t.as_secs().max(1)),
     )
 }
 
@@ -145,13 +99,13 @@ pub(crate) fn device_body(shared: &Shared) -> DeviceRequest {
 /// this app's own oldest devices once if the quota is full. The caller files
 /// the result ([`remember`]).
 pub(crate) async fn device(
-    shared: &Shared,
+    core: &Core,
     key: &DeviceKey,
     wdm: &str,
     warnings: &mut Vec<Warning>,
 ) -> Result<(Device, bool), Error> {
-    bounded(Step::Device, shared.config.timeouts.device, async {
-        let store = &shared.config.device_store;
+    RegisterError::bounded(CallStep::Device, core.config.timeouts.device, async {
+        let store = &core.config.device_store;
         let stored = match store.load(key).await {
             Ok(d) => d,
             Err(e) => {
@@ -162,10 +116,10 @@ pub(crate) async fn device(
             }
         };
         put_or_post(
-            &shared.http,
+            &core.http,
             wdm,
             stored.as_ref(),
-            &device_body(shared),
+            &device_body(core),
             warnings,
         )
         .await
@@ -236,7 +190,7 @@ async fn create_reclaiming(
     }
 }
 
-/// What a successful registration hands to [`super::Meetings`].
+/// What a successful registration hands to [`super::Registration`].
 pub(crate) struct Registration {
     pub(crate) key: DeviceKey,
     pub(crate) device: Device,
@@ -271,15 +225,15 @@ pub(crate) struct Registration {
 ///   `people/me` (see [`rewarm`]).
 ///
 /// Every step keeps its own timeout and named error.
-pub(crate) async fn register(shared: &Arc<Shared>) -> Result<Registration, Error> {
-    let at = |step| shared.update_status(|s| s.state = RegistrationState::Registering(step));
+pub(crate) async fn register(core: &Arc<Core>) -> Result<Registration, Error> {
+    let at = |step| core.update_status(|s| s.state = RegistrationState::Registering(step));
     let mut warnings = Vec::new();
     at(Step::Credentials);
-    let org_id = credentials(shared).await?;
-    let store = &shared.config.device_store;
+    let org_id = core.org_id().await?;
+    let store = &core.config.device_store;
     let session_key = SessionKey {
-        discovery_url: shared.config.discovery_url.to_string(),
-        device_name: shared.config.device_name.clone(),
+        discovery_url: core.config.discovery_url.to_string(),
+        device_name: core.config.device_name.clone(),
     };
     let session = store.load_session(&session_key).await.unwrap_or_else(|e| {
         warnings.push(Warning::DeviceStore {
@@ -290,27 +244,27 @@ pub(crate) async fn register(shared: &Arc<Shared>) -> Result<Registration, Error
     let mut remembered = None;
     let mut known = None;
     if let Some(session) = session {
-        shared.services.adopt_links(&session.services);
-        let key = device_key(shared, &session.user_id);
-        if let Some(device) = load(shared, &key, &mut warnings).await {
+        core.services.adopt_links(&session.services);
+        let key = device_key(core, &session.user_id);
+        if let Some(device) = load(core, &key, &mut warnings).await {
             remembered = Some((key, device));
-        } else if !session.user_id.is_empty() && shared.services.wdm().is_some() {
+        } else if !session.user_id.is_empty() && core.services.wdm().is_some() {
             known = Some(session);
         }
     }
     // Boxed: the joined steps make large futures, and debug builds poll
     // them on small task stacks.
     if let Some((key, device)) = remembered {
-        return Box::pin(warm(shared, org_id.as_deref(), key, device, warnings)).await;
+        return Box::pin(warm(core, org_id.as_deref(), key, device, warnings)).await;
     }
     if let Some(session) = known {
-        match Box::pin(rewarm(shared, session, &mut warnings)).await {
+        match Box::pin(rewarm(core, session, &mut warnings)).await {
             Ok(Some(registration)) => return Ok(registration),
             Ok(None) => {}
             Err(e) => return Err(e),
         }
     }
-    Box::pin(cold(shared, org_id.as_deref(), warnings)).await
+    Box::pin(cold(core, org_id.as_deref(), warnings)).await
 }
 
 /// Whether the device WDM created belongs to `person_id` (a plain id or a
@@ -348,35 +302,33 @@ fn same_user(person_id: &str, device_user_id: &str) -> Option<bool> {
 /// made and returns `None`, and the caller starts cold. An authentication
 /// failure is returned as is (a cold start could not do better).
 async fn rewarm(
-    shared: &Arc<Shared>,
+    core: &Arc<Core>,
     session: Session,
     warnings: &mut Vec<Warning>,
 ) -> Result<Option<Registration>, Error> {
-    let Some(wdm) = shared.services.wdm() else {
+    let Some(wdm) = core.services.wdm() else {
         return Ok(None);
     };
-    shared.update_status(|s| s.state = RegistrationState::Registering(Step::Device));
-    let body = device_body(shared);
+    core.update_status(|s| s.state = RegistrationState::Registering(Step::Device));
+    let body = device_body(core);
     let mut created_warnings = Vec::new();
     // The new device's socket is most likely on the last one's host: its
     // TCP handshake overlaps the device request.
     let preconnect = async {
         if let Some(ws) = &session.web_socket_url {
-            let limit = shared.config.timeouts.device;
-            let _ = tokio::time::timeout(
-                limit,
-                crate::mercury::preconnect(ws, &shared.config.mercury),
-            )
-            .await;
+            let limit = core.config.timeouts.device;
+            let _ =
+                tokio::time::timeout(limit, crate::mercury::preconnect(ws, &core.config.mercury))
+                    .await;
         }
     };
     let (created, site, ()) = tokio::join!(
-        Box::pin(bounded(
-            Step::Device,
-            shared.config.timeouts.device,
-            create_reclaiming(&shared.http, &wdm, &body, None, &mut created_warnings),
+        Box::pin(RegisterError::bounded(
+            CallStep::Device,
+            core.config.timeouts.device,
+            create_reclaiming(&core.http, &wdm, &body, None, &mut created_warnings),
         )),
-        Box::pin(default_site(shared)),
+        Box::pin(default_site(core)),
         Box::pin(preconnect)
     );
     let device = match created {
@@ -391,7 +343,7 @@ async fn rewarm(
         Some(true) => session.person.clone(),
         Some(false) => None,
         // No `userId` in the answer: ask who the token is.
-        None => match people_me(shared).await {
+        None => match people_me(core).await {
             Ok((Some(p), _)) if p.id == session.user_id => Some(p),
             _ => None,
         },
@@ -405,11 +357,11 @@ async fn rewarm(
     };
     if !same {
         tracing::info!("the token is another user's now; starting cold");
-        let limit = shared.config.timeouts.device;
-        if let Err(e) = bounded(
-            Step::Device,
+        let limit = core.config.timeouts.device;
+        if let Err(e) = RegisterError::bounded(
+            CallStep::Device,
             limit,
-            device::delete(&shared.http, &device.url),
+            device::delete(&core.http, &device.url),
         )
         .await
         {
@@ -419,13 +371,13 @@ async fn rewarm(
     }
     warnings.extend(created_warnings);
     let default_site = site_for(person.as_ref(), site, warnings);
-    let key = device_key(shared, &session.user_id);
-    install(shared, &key, &device, &wdm);
-    shared.update_status(|s| s.state = RegistrationState::Registering(Step::Mercury));
+    let key = device_key(core, &session.user_id);
+    install(core, &key, &device, &wdm);
+    core.update_status(|s| s.state = RegistrationState::Registering(Step::Mercury));
     let (tx, rx) = mpsc::unbounded_channel();
     let (mercury, stored) = tokio::join!(
-        mercury(shared, &device.web_socket_url, tx),
-        remember(shared, &key, &device, &session.user_id, person.as_ref())
+        mercury(core, &device.web_socket_url, tx),
+        remember(core, &key, &device, &session.user_id, person.as_ref())
     );
     let warnings = std::mem::take(warnings);
     finish(
@@ -443,8 +395,8 @@ async fn rewarm(
 }
 
 /// The device filed under `key`, if any (a store failure is a warning).
-async fn load(shared: &Shared, key: &DeviceKey, warnings: &mut Vec<Warning>) -> Option<Device> {
-    match shared.config.device_store.load(key).await {
+async fn load(core: &Core, key: &DeviceKey, warnings: &mut Vec<Warning>) -> Option<Device> {
+    match core.config.device_store.load(key).await {
         Ok(d) => d,
         Err(e) => {
             warnings.push(Warning::DeviceStore {
@@ -455,45 +407,45 @@ async fn load(shared: &Shared, key: &DeviceKey, warnings: &mut Vec<Warning>) -> 
     }
 }
 
-fn device_key(shared: &Shared, user_id: &str) -> DeviceKey {
+fn device_key(core: &Core, user_id: &str) -> DeviceKey {
     DeviceKey {
-        discovery_url: shared.config.discovery_url.to_string(),
+        discovery_url: core.config.discovery_url.to_string(),
         user_id: user_id.to_owned(),
-        device_name: shared.config.device_name.clone(),
+        device_name: core.config.device_name.clone(),
     }
 }
 
 async fn cold(
-    shared: &Arc<Shared>,
+    core: &Arc<Core>,
     org_id: Option<&str>,
     mut warnings: Vec<Warning>,
 ) -> Result<Registration, Error> {
-    shared.update_status(|s| s.state = RegistrationState::Registering(Step::Catalog));
-    let hydra_before = shared.services.hydra();
+    core.update_status(|s| s.state = RegistrationState::Registering(Step::Catalog));
+    let hydra_before = core.services.hydra();
     let (wdm, me, site) = tokio::join!(
-        Box::pin(catalog(shared, org_id)),
-        Box::pin(people_me(shared)),
-        Box::pin(default_site(shared))
+        Box::pin(core.wdm(org_id)),
+        Box::pin(people_me(core)),
+        Box::pin(default_site(core))
     );
     let wdm = wdm?;
     // `people/me` went to the hydra known before the catalog; if the
     // catalog names another one, that one answers.
     let (person, me_warnings) = match me {
-        _ if shared.services.hydra() != hydra_before => people_me(shared).await?,
+        _ if core.services.hydra() != hydra_before => people_me(core).await?,
         other => other?,
     };
     warnings.extend(me_warnings);
     let default_site = site_for(person.as_ref(), site, &mut warnings);
     let user_id = person.as_ref().map(|p| p.id.clone()).unwrap_or_default();
-    let key = device_key(shared, &user_id);
-    shared.update_status(|s| s.state = RegistrationState::Registering(Step::Device));
-    let (device, reused) = device(shared, &key, &wdm, &mut warnings).await?;
-    install(shared, &key, &device, &wdm);
-    shared.update_status(|s| s.state = RegistrationState::Registering(Step::Mercury));
+    let key = device_key(core, &user_id);
+    core.update_status(|s| s.state = RegistrationState::Registering(Step::Device));
+    let (device, reused) = device(core, &key, &wdm, &mut warnings).await?;
+    install(core, &key, &device, &wdm);
+    core.update_status(|s| s.state = RegistrationState::Registering(Step::Mercury));
     let (tx, rx) = mpsc::unbounded_channel();
     let (mercury, stored) = tokio::join!(
-        mercury(shared, &device.web_socket_url, tx),
-        remember(shared, &key, &device, &user_id, person.as_ref())
+        mercury(core, &device.web_socket_url, tx),
+        remember(core, &key, &device, &user_id, person.as_ref())
     );
     warnings.extend(stored);
     Ok(Registration {
@@ -509,17 +461,17 @@ async fn cold(
 }
 
 async fn warm(
-    shared: &Arc<Shared>,
+    core: &Arc<Core>,
     org_id: Option<&str>,
     remembered_key: DeviceKey,
     stored: Device,
     mut warnings: Vec<Warning>,
 ) -> Result<Registration, Error> {
-    shared.update_status(|s| s.state = RegistrationState::Registering(Step::Device));
-    let body = device_body(shared);
-    let device_limit = shared.config.timeouts.device;
-    let refresh = bounded(Step::Device, device_limit, async {
-        match device::refresh(&shared.http, &stored, &body).await {
+    core.update_status(|s| s.state = RegistrationState::Registering(Step::Device));
+    let body = device_body(core);
+    let device_limit = core.config.timeouts.device;
+    let refresh = RegisterError::bounded(CallStep::Device, device_limit, async {
+        match device::refresh(&core.http, &stored, &body).await {
             Ok(Refreshed::Alive(d)) => Ok(Some(*d)),
             Ok(Refreshed::Gone) => Ok(None),
             Err(Error::Http(e)) if e.status == 403 => Ok(None),
@@ -530,18 +482,18 @@ async fn warm(
     // installed yet, so a socket refused as unknown (404 / 4404) fails
     // instead of re-registering behind the device step's back.
     let (tx, rx) = mpsc::unbounded_channel();
-    let early = mercury(shared, &stored.web_socket_url, tx);
-    let hydra_before = shared.services.hydra();
+    let early = mercury(core, &stored.web_socket_url, tx);
+    let hydra_before = core.services.hydra();
     let (refreshed, early, wdm, me, site) = tokio::join!(
         Box::pin(refresh),
         Box::pin(early),
-        Box::pin(catalog(shared, org_id)),
-        Box::pin(people_me(shared)),
-        Box::pin(default_site(shared))
+        Box::pin(core.wdm(org_id)),
+        Box::pin(people_me(core)),
+        Box::pin(default_site(core))
     );
     // A remembered `hydra` that moved: the fresh catalog's answers.
     let (person, me_warnings) = match me {
-        _ if shared.services.hydra() != hydra_before => people_me(shared).await?,
+        _ if core.services.hydra() != hydra_before => people_me(core).await?,
         other => other?,
     };
     warnings.extend(me_warnings);
@@ -550,7 +502,7 @@ async fn warm(
         .as_ref()
         .map(|p| p.id.clone())
         .unwrap_or_else(|| remembered_key.user_id.clone());
-    let key = device_key(shared, &user_id);
+    let key = device_key(core, &user_id);
     let refreshed = refreshed?;
     let wdm = match (wdm, &refreshed) {
         (Ok(wdm), _) => wdm,
@@ -560,7 +512,7 @@ async fn warm(
             warnings.push(Warning::CatalogRefreshFailed {
                 reason: e.to_string(),
             });
-            shared.services.wdm().unwrap_or_default()
+            core.services.wdm().unwrap_or_default()
         }
     };
     let (device, reused) = match refreshed {
@@ -568,22 +520,22 @@ async fn warm(
         None => {
             // Register a new one where the fresh catalog says WDM is.
             tracing::info!("remembered device is gone; registering a new one");
-            let created = bounded(
-                Step::Device,
+            let created = RegisterError::bounded(
+                CallStep::Device,
                 device_limit,
-                create_reclaiming(&shared.http, &wdm, &body, None, &mut warnings),
+                create_reclaiming(&core.http, &wdm, &body, None, &mut warnings),
             )
             .await?;
             (created, false)
         }
     };
-    install(shared, &key, &device, &wdm);
-    shared.update_status(|s| s.state = RegistrationState::Registering(Step::Mercury));
+    install(core, &key, &device, &wdm);
+    core.update_status(|s| s.state = RegistrationState::Registering(Step::Mercury));
     let stored_elsewhere = key != remembered_key;
     let (mercury, stored) = match early {
         Ok(client) if device.web_socket_url == stored.web_socket_url => (
             Ok(client),
-            remember(shared, &key, &device, &user_id, person.as_ref()).await,
+            remember(core, &key, &device, &user_id, person.as_ref()).await,
         ),
         early => {
             if let Err(e) = &early {
@@ -592,8 +544,8 @@ async fn warm(
             drop(early);
             let (tx, rx) = mpsc::unbounded_channel();
             let (m, s) = tokio::join!(
-                mercury(shared, &device.web_socket_url, tx),
-                remember(shared, &key, &device, &user_id, person.as_ref())
+                mercury(core, &device.web_socket_url, tx),
+                remember(core, &key, &device, &user_id, person.as_ref())
             );
             return finish(
                 key,
@@ -606,7 +558,7 @@ async fn warm(
                 m,
                 rx,
             )
-            .map(|r| forget_elsewhere(shared, stored_elsewhere, remembered_key, r));
+            .map(|r| forget_elsewhere(core, stored_elsewhere, remembered_key, r));
         }
     };
     finish(
@@ -620,19 +572,19 @@ async fn warm(
         mercury,
         rx,
     )
-    .map(|r| forget_elsewhere(shared, stored_elsewhere, remembered_key, r))
+    .map(|r| forget_elsewhere(core, stored_elsewhere, remembered_key, r))
 }
 
 /// The remembered device was filed under another user (the token is
 /// someone else's now): that entry is stale; drop it in the background.
 fn forget_elsewhere(
-    shared: &Arc<Shared>,
+    core: &Arc<Core>,
     elsewhere: bool,
     key: DeviceKey,
     r: Registration,
 ) -> Registration {
     if elsewhere {
-        let store = Arc::clone(&shared.config.device_store);
+        let store = Arc::clone(&core.config.device_store);
         tokio::spawn(async move {
             if let Err(e) = store.remove(&key).await {
                 tracing::warn!(error = %e, "could not forget a stale device entry");
@@ -669,8 +621,8 @@ fn finish(
 
 /// Makes `device` the registered one (requests carry `cisco-device-url`;
 /// Mercury may re-register it from now on).
-fn install(shared: &Shared, key: &DeviceKey, device: &Device, wdm: &str) {
-    shared.replace_current_device(Some(CurrentDevice {
+fn install(core: &Core, key: &DeviceKey, device: &Device, wdm: &str) {
+    core.replace_current_device(Some(CurrentDevice {
         device: device.clone(),
         key: key.clone(),
         wdm: wdm.to_owned(),
@@ -680,18 +632,18 @@ fn install(shared: &Shared, key: &DeviceKey, device: &Device, wdm: &str) {
 /// Files the device and the warm-start record (user, service URLs); a
 /// failure is a warning: the registration works, the next start is cold.
 async fn remember(
-    shared: &Shared,
+    core: &Core,
     key: &DeviceKey,
     device: &Device,
     user_id: &str,
     person: Option<&Person>,
 ) -> Vec<Warning> {
-    let store = &shared.config.device_store;
+    let store = &core.config.device_store;
     let session_key = SessionKey {
         discovery_url: key.discovery_url.clone(),
         device_name: key.device_name.clone(),
     };
-    let session = Session::new(user_id, shared.services.links())
+    let session = Session::new(user_id, core.services.links())
         .with_person(person.cloned())
         .with_web_socket_url(Some(device.web_socket_url.clone()));
     let mut warnings = Vec::new();
@@ -711,16 +663,15 @@ async fn remember(
 /// The Mercury step: connects to `web_socket_url` within the step's
 /// timeout; events go to `events`.
 pub(crate) async fn mercury(
-    shared: &Arc<Shared>,
+    core: &Arc<Core>,
     web_socket_url: &str,
     events: mpsc::UnboundedSender<MercuryEvent>,
 ) -> Result<MercuryClient, Error> {
     let host: Arc<dyn MercuryHost> = Arc::new(Host {
-        shared: Arc::downgrade(shared),
+        core: Arc::downgrade(core),
     });
-    let limit = shared.config.timeouts.mercury;
-    let connect =
-        MercuryClient::connect(web_socket_url, host, shared.config.mercury.clone(), events);
+    let limit = core.config.timeouts.mercury;
+    let connect = MercuryClient::connect(web_socket_url, host, core.config.mercury.clone(), events);
     match tokio::time::timeout(limit, connect).await {
         Ok(Ok(mercury)) => Ok(mercury),
         Ok(Err(e)) => Err(RegisterError::Mercury(e).into()),

@@ -6,18 +6,18 @@ use async_trait::async_trait;
 use secrecy::SecretString;
 
 use super::steps;
-use crate::client::Shared;
+use crate::core::Core;
 use crate::error::Error;
 use crate::mercury::{HostError, MercuryHost};
 
 /// Gives Mercury access to tokens and WDM without keeping the SDK alive.
 pub(crate) struct Host {
-    pub(crate) shared: Weak<Shared>,
+    pub(crate) core: Weak<Core>,
 }
 
 impl Host {
-    fn shared(&self) -> Result<Arc<Shared>, HostError> {
-        self.shared.upgrade().ok_or_else(|| HostError {
+    fn core(&self) -> Result<Arc<Core>, HostError> {
+        self.core.upgrade().ok_or_else(|| HostError {
             message: "the Webex instance was dropped; the connection is no longer needed".into(),
             retryable: false,
         })
@@ -35,19 +35,13 @@ fn host_error(e: impl Into<Error>) -> HostError {
 #[async_trait]
 impl MercuryHost for Host {
     async fn access_token(&self) -> Result<SecretString, HostError> {
-        let shared = self.shared()?;
-        Ok(shared
-            .http
-            .tokens
-            .current()
-            .await
-            .map_err(host_error)?
-            .token)
+        let core = self.core()?;
+        Ok(core.http.tokens.current().await.map_err(host_error)?.token)
     }
 
     async fn refresh_access_token(&self) -> Result<SecretString, HostError> {
-        let shared = self.shared()?;
-        let tokens = &shared.http.tokens;
+        let core = self.core()?;
+        let tokens = &core.http.tokens;
         Ok(tokens
             .refresh(tokens.generation())
             .await
@@ -56,8 +50,8 @@ impl MercuryHost for Host {
     }
 
     async fn reregister_device(&self) -> Result<String, HostError> {
-        let shared = self.shared()?;
-        let Some(current) = shared.current_device() else {
+        let core = self.core()?;
+        let Some(current) = core.current_device() else {
             return Err(HostError {
                 message: "no device is registered to re-register; call register() first".into(),
                 retryable: false,
@@ -65,16 +59,16 @@ impl MercuryHost for Host {
         };
         let mut warnings = Vec::new();
         let (device, _) = steps::put_or_post(
-            &shared.http,
+            &core.http,
             &current.wdm,
             Some(&current.device),
-            &steps::device_body(&shared),
+            &steps::device_body(&core),
             &mut warnings,
         )
         .await
         .map_err(host_error)?;
         let url = device.web_socket_url.clone();
-        shared.adopt_device(&current.key, device).await;
+        core.adopt_device(&current.key, device).await;
         Ok(url)
     }
 }

@@ -16,16 +16,16 @@ use std::sync::Arc;
 
 use tokio::sync::MutexGuard;
 
-use super::{Active, CurrentDevice, Lifecycle};
-use crate::client::Shared;
+use super::{Active, Lifecycle};
+use crate::core::{Core, CurrentDevice};
 use crate::device as wdm;
 use crate::events::MeetingsEvent;
 
 /// Keeps `installed` (filed in the store, so the next `register()` reuses
 /// it) or, when the store cannot file it, deletes it. Returns whether it
 /// was kept.
-pub(crate) async fn keep_or_delete(shared: &Shared, installed: &CurrentDevice) -> bool {
-    let store = &shared.config.device_store;
+pub(crate) async fn keep_or_delete(core: &Core, installed: &CurrentDevice) -> bool {
+    let store = &core.config.device_store;
     let recorded = matches!(
         store.load(&installed.key).await,
         Ok(Some(d)) if d.url == installed.device.url
@@ -39,8 +39,8 @@ pub(crate) async fn keep_or_delete(shared: &Shared, installed: &CurrentDevice) -
             tracing::warn!(error = %e, device = %installed.device.url, "cannot record the device of a failed registration: deleting it");
         }
     }
-    let limit = shared.config.timeouts.unregister;
-    match tokio::time::timeout(limit, wdm::delete(&shared.http, &installed.device.url)).await {
+    let limit = core.config.timeouts.unregister;
+    match tokio::time::timeout(limit, wdm::delete(&core.http, &installed.device.url)).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => {
             tracing::warn!(error = %e, device = %installed.device.url, "could not delete the device of a failed registration")
@@ -68,15 +68,15 @@ fn spawn(fut: impl std::future::Future<Output = ()> + Send + 'static) {
 /// remembered as the orphan and kept or deleted in the background.
 pub(crate) struct RegisterGuard<'a> {
     pub(crate) lifecycle: MutexGuard<'a, Lifecycle>,
-    shared: &'a Arc<Shared>,
+    core: &'a Arc<Core>,
     settled: bool,
 }
 
 impl<'a> RegisterGuard<'a> {
-    pub(crate) fn new(lifecycle: MutexGuard<'a, Lifecycle>, shared: &'a Arc<Shared>) -> Self {
+    pub(crate) fn new(lifecycle: MutexGuard<'a, Lifecycle>, core: &'a Arc<Core>) -> Self {
         Self {
             lifecycle,
-            shared,
+            core,
             settled: false,
         }
     }
@@ -93,15 +93,15 @@ impl Drop for RegisterGuard<'_> {
             return;
         }
         tracing::info!("register() dropped before it finished: cleaning up");
-        let installed = self.shared.replace_current_device(None);
-        self.shared.update_status(|s| {
+        let installed = self.core.replace_current_device(None);
+        self.core.update_status(|s| {
             s.mark_unregistered(Some("register() was cancelled".to_owned()));
         });
         if let Some(installed) = installed {
             self.lifecycle.orphan = Some((installed.key.clone(), installed.device.clone()));
-            let shared = Arc::clone(self.shared);
+            let core = Arc::clone(self.core);
             spawn(async move {
-                keep_or_delete(&shared, &installed).await;
+                keep_or_delete(&core, &installed).await;
             });
         }
     }
@@ -114,7 +114,7 @@ impl Drop for RegisterGuard<'_> {
 /// `unregister()` deletes it.
 pub(crate) struct UnregisterGuard<'a> {
     pub(crate) lifecycle: MutexGuard<'a, Lifecycle>,
-    shared: &'a Arc<Shared>,
+    core: &'a Arc<Core>,
     /// The registration being torn down, until its device is settled.
     pub(crate) active: Option<Active>,
     settled: bool,
@@ -123,12 +123,12 @@ pub(crate) struct UnregisterGuard<'a> {
 impl<'a> UnregisterGuard<'a> {
     pub(crate) fn new(
         lifecycle: MutexGuard<'a, Lifecycle>,
-        shared: &'a Arc<Shared>,
+        core: &'a Arc<Core>,
         active: Active,
     ) -> Self {
         Self {
             lifecycle,
-            shared,
+            core,
             active: Some(active),
             settled: false,
         }
@@ -157,15 +157,15 @@ impl Drop for UnregisterGuard<'_> {
             task.abort();
         }
         let device = self
-            .shared
+            .core
             .replace_current_device(None)
             .map(|c| c.device)
             .unwrap_or(active.report.device);
         self.lifecycle.orphan = Some((active.key, device));
-        self.shared.update_status(|s| {
+        self.core.update_status(|s| {
             s.mark_unregistered(Some("unregister() was cancelled".to_owned()));
         });
-        self.shared.hub.emit(MeetingsEvent::Unregistered);
+        self.core.events.emit(MeetingsEvent::Unregistered);
         // `active.mercury` is dropped here, which closes the socket.
     }
 }

@@ -11,9 +11,10 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::client::Shared;
+use crate::core::Core;
 use crate::device::{self, Refreshed};
 use crate::events::MeetingsEvent;
+use crate::locus::{Collection, Input};
 use crate::mercury::MercuryEvent;
 
 use super::steps;
@@ -31,9 +32,10 @@ pub(crate) async fn join(tasks: Vec<JoinHandle<()>>, limit: Duration) {
     }
 }
 
-/// Turns Mercury events into meetings events.
+/// Turns Mercury events into meetings events, handing Locus events to the
+/// meetings list.
 pub(crate) async fn pump(
-    shared: Weak<Shared>,
+    list: Weak<Collection>,
     mut rx: mpsc::UnboundedReceiver<MercuryEvent>,
     cancel: CancellationToken,
 ) {
@@ -45,25 +47,26 @@ pub(crate) async fn pump(
             _ = cancel.cancelled() => return,
             e = rx.recv() => match e { Some(e) => e, None => return },
         };
-        let Some(shared) = shared.upgrade() else {
+        let Some(list) = list.upgrade() else {
             return;
         };
+        let core = &list.core;
         match event {
             MercuryEvent::Message(frame) => {
-                shared.locus.on_frame(&frame);
-                shared.hub.emit(MeetingsEvent::Mercury(frame));
+                list.on_frame(&frame);
+                core.events.emit(MeetingsEvent::Mercury(frame));
             }
             MercuryEvent::Disconnected {
                 code,
                 reason,
                 will_reconnect,
             } => {
-                shared.update_status(|s| {
+                core.update_status(|s| {
                     s.connected = false;
                     s.last_error = Some(format!("socket closed ({code:?}): {reason}"));
                 });
                 reconnect_promised = will_reconnect;
-                shared.hub.emit(MeetingsEvent::NetworkDisconnected {
+                core.events.emit(MeetingsEvent::NetworkDisconnected {
                     code,
                     reason,
                     will_reconnect,
@@ -71,29 +74,27 @@ pub(crate) async fn pump(
             }
             MercuryEvent::Reconnected => {
                 reconnect_promised = false;
-                shared.update_status(|s| s.connected = true);
-                shared.hub.emit(MeetingsEvent::NetworkReconnected);
-                shared
-                    .locus
-                    .schedule(crate::locus::collection::Input::Reconnected);
+                core.update_status(|s| s.connected = true);
+                core.events.emit(MeetingsEvent::NetworkReconnected);
+                list.schedule(Input::Reconnected);
             }
             MercuryEvent::Replaced => {
-                shared.update_status(|s| {
+                core.update_status(|s| {
                     s.connected = false;
                     s.replaced = true;
                 });
-                shared.hub.emit(MeetingsEvent::Replaced);
+                core.events.emit(MeetingsEvent::Replaced);
             }
             MercuryEvent::Stopped(e) => {
                 tracing::warn!(error = %e, "mercury stopped");
-                shared.update_status(|s| {
+                core.update_status(|s| {
                     s.connected = false;
                     s.last_error = Some(e.to_string());
                 });
                 // The official SDK's `offline.permanent`: e.g. a fixed
                 // access token refused after a 4401 cannot be refreshed.
                 if std::mem::take(&mut reconnect_promised) {
-                    shared.hub.emit(MeetingsEvent::NetworkDisconnected {
+                    core.events.emit(MeetingsEvent::NetworkDisconnected {
                         code: None,
                         reason: e.to_string(),
                         will_reconnect: false,
@@ -116,7 +117,7 @@ pub(crate) fn device_refresh_interval(ttl: Duration) -> Duration {
 }
 
 /// PUTs the device every half TTL while registered.
-pub(crate) async fn refresh_device(shared: Weak<Shared>, ttl: Duration, cancel: CancellationToken) {
+pub(crate) async fn refresh_device(core: Weak<Core>, ttl: Duration, cancel: CancellationToken) {
     let interval = device_refresh_interval(ttl);
     let mut wait = interval;
     loop {
@@ -124,21 +125,21 @@ pub(crate) async fn refresh_device(shared: Weak<Shared>, ttl: Duration, cancel: 
             _ = cancel.cancelled() => return,
             _ = tokio::time::sleep(wait) => {}
         }
-        let Some(shared) = shared.upgrade() else {
+        let Some(core) = core.upgrade() else {
             return;
         };
-        let Some(current) = shared.current_device() else {
+        let Some(current) = core.current_device() else {
             return;
         };
-        let body = steps::device_body(&shared);
+        let body = steps::device_body(&core);
         let outcome = tokio::select! {
             _ = cancel.cancelled() => return,
-            r = device::refresh(&shared.http, &current.device, &body) => r,
+            r = device::refresh(&core.http, &current.device, &body) => r,
         };
         wait = match outcome {
             Ok(Refreshed::Alive(d)) => {
                 tracing::debug!(device = %d.url, "ephemeral device refreshed");
-                shared.adopt_device(&current.key, *d).await;
+                core.adopt_device(&current.key, *d).await;
                 interval
             }
             Ok(Refreshed::Gone) => {
@@ -148,7 +149,7 @@ pub(crate) async fn refresh_device(shared: Weak<Shared>, ttl: Duration, cancel: 
             }
             Err(e) => {
                 tracing::warn!(error = %e, "device refresh failed; retrying soon");
-                shared.update_status(|s| s.last_error = Some(e.to_string()));
+                core.update_status(|s| s.last_error = Some(e.to_string()));
                 (interval / 4).max(Duration::from_secs(1))
             }
         };
@@ -156,14 +157,14 @@ pub(crate) async fn refresh_device(shared: Weak<Shared>, ttl: Duration, cancel: 
 }
 
 /// Refreshes the access token at a random 60–90 % of its remaining lifetime.
-pub(crate) async fn refresh_token(shared: Weak<Shared>, cancel: CancellationToken) {
+pub(crate) async fn refresh_token(core: Weak<Core>, cancel: CancellationToken) {
     let mut failures = 0u32;
     loop {
         let wait = {
-            let Some(shared) = shared.upgrade() else {
+            let Some(core) = core.upgrade() else {
                 return;
             };
-            let tokens = &shared.http.tokens;
+            let tokens = &core.http.tokens;
             let Some(expires_at) = tokens.expires_at() else {
                 return;
             };
@@ -179,8 +180,7 @@ pub(crate) async fn refresh_token(shared: Weak<Shared>, cancel: CancellationToke
                 // identity service is not hammered nor the token quota burnt.
                 let floor = Duration::from_secs(1);
                 if remaining > floor * 2 {
-                    shared
-                        .config
+                    core.config
                         .retry
                         .backoff(failures - 1)
                         .min(remaining / 2)
@@ -196,10 +196,10 @@ pub(crate) async fn refresh_token(shared: Weak<Shared>, cancel: CancellationToke
             _ = cancel.cancelled() => return,
             _ = tokio::time::sleep(wait) => {}
         }
-        let Some(shared) = shared.upgrade() else {
+        let Some(core) = core.upgrade() else {
             return;
         };
-        let tokens = &shared.http.tokens;
+        let tokens = &core.http.tokens;
         let result = tokio::select! {
             _ = cancel.cancelled() => return,
             r = tokens.refresh(tokens.generation()) => r,
@@ -212,7 +212,7 @@ pub(crate) async fn refresh_token(shared: Weak<Shared>, cancel: CancellationToke
             }
             Err(e) => {
                 tracing::error!(error = %e, "token refresh failed for good");
-                shared.update_status(|s| s.last_error = Some(e.to_string()));
+                core.update_status(|s| s.last_error = Some(e.to_string()));
                 return;
             }
         }
