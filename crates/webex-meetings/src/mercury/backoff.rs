@@ -178,7 +178,12 @@ mod tests {
     #[test]
     fn max_below_initial_is_raised() {
         let mut b = Backoff::with_seed(4 * S, S, 1);
-        assert!(b.next_delay() <= 4 * S);
+        assert_eq!(b.max, 4 * S);
+        // Were the maximum left at 1 s, no delay could exceed it; raised to
+        // 4 s, one of 50 uniform draws does all but certainly (fixed seed).
+        let delays: Vec<Duration> = (0..50).map(|_| b.next_delay()).collect();
+        assert!(delays.iter().all(|d| *d <= 4 * S), "{delays:?}");
+        assert!(delays.iter().any(|d| *d > S), "{delays:?}");
     }
 
     #[test]
