@@ -90,7 +90,7 @@ pub enum Lookup {
 
 /// What `address` names for `caller`, creating nothing: a space in our SIP
 /// domain (a name reserved for personal rooms only when it exists or is
-/// the name a person's room would get, see [`room_by_name`]), the personal
+/// the name a person's room would get, see `room_by_name`), the personal
 /// room of a person by email, a space by number (only one that exists:
 /// numbers are drawn when a space is made). `Ok(None)`: not ours.
 pub async fn look_up(
