@@ -38,6 +38,7 @@ pub mod client_logs;
 pub mod compat;
 pub mod config;
 pub mod connections;
+pub mod delivery;
 pub mod devices;
 pub mod error;
 #[cfg(feature = "fuzzing")]
