@@ -437,7 +437,7 @@ async fn publish_gone(state: &AppState, device_id: &str) {
     if let Err(e) = state.bus.publish(msg).await {
         tracing::warn!(error = %e, %device_id, "could not announce a removed device; its sockets stay open until they reconnect");
     }
-    let url = state.service_url(&format!("/wdm/api/v1/devices/{device_id}"));
+    let url = crate::device_url::device_url(&state.public_url, device_id);
     if let Err(e) = crate::locus::service::devices_gone(state, &[url]).await {
         tracing::warn!(error = %e, %device_id, "a removed device could not leave its meetings");
     }
@@ -481,11 +481,8 @@ fn client_extra(mut extra: Map<String, Value>, limit: usize) -> ApiResult<Map<St
 
 /// The wire form of a stored device.
 fn to_device(state: &AppState, record: &DeviceRecord) -> Device {
-    let mut url = state.service_url(WDM_BASE);
-    url.push_str("/devices/");
-    url.push_str(&record.id);
     Device {
-        url,
+        url: crate::device_url::device_url(&state.public_url, &record.id),
         web_socket_url: crate::mercury::websocket_url(state, &record.id),
         user_id: record.person_id.clone(),
         org_id: record.org_id.clone(),

@@ -39,6 +39,7 @@ pub mod compat;
 pub mod config;
 pub mod connections;
 pub mod delivery;
+pub mod device_url;
 pub mod devices;
 pub mod error;
 #[cfg(feature = "fuzzing")]
