@@ -63,13 +63,20 @@ const SERVER_OWNED: [&str; 16] = [
     "registered",
 ];
 
-/// Routes of this module.
+/// Routes of this module; registrations and refreshes are rate limited.
 pub fn router() -> Router<AppState> {
+    use crate::limits::{Class, layer};
+    use axum::routing::{post, put};
     Router::new()
-        .route("/wdm/api/v1/devices", get(list).post(register))
+        .route(
+            "/wdm/api/v1/devices",
+            get(list).merge(post(register).route_layer(layer(Class::Registration))),
+        )
         .route(
             "/wdm/api/v1/devices/{id}",
-            get(fetch).put(refresh).delete(remove),
+            get(fetch)
+                .delete(remove)
+                .merge(put(refresh).route_layer(layer(Class::Registration))),
         )
 }
 
