@@ -31,6 +31,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/api/v1/events", post(publish_event))
         .route("/admin/api/v1/connections", get(list_connections))
         .route("/admin/api/v1/tokens/revoke", post(revoke_token))
+        .route_layer(crate::limits::layer(crate::limits::Class::Admin))
 }
 
 /// Proof that the request carries the admin token.

@@ -63,13 +63,20 @@ const SERVER_OWNED: [&str; 16] = [
     "registered",
 ];
 
-/// Routes of this module.
+/// Routes of this module; registrations and refreshes are rate limited.
 pub fn router() -> Router<AppState> {
+    use crate::limits::{Class, layer};
+    use axum::routing::{post, put};
     Router::new()
-        .route("/wdm/api/v1/devices", get(list).post(register))
+        .route(
+            "/wdm/api/v1/devices",
+            get(list).merge(post(register).route_layer(layer(Class::Registration))),
+        )
         .route(
             "/wdm/api/v1/devices/{id}",
-            get(fetch).put(refresh).delete(remove),
+            get(fetch)
+                .delete(remove)
+                .merge(put(refresh).route_layer(layer(Class::Registration))),
         )
 }
 
@@ -437,7 +444,7 @@ async fn publish_gone(state: &AppState, device_id: &str) {
     if let Err(e) = state.bus.publish(msg).await {
         tracing::warn!(error = %e, %device_id, "could not announce a removed device; its sockets stay open until they reconnect");
     }
-    let url = state.service_url(&format!("/wdm/api/v1/devices/{device_id}"));
+    let url = crate::device_url::device_url(&state.public_url, device_id);
     if let Err(e) = crate::locus::service::devices_gone(state, &[url]).await {
         tracing::warn!(error = %e, %device_id, "a removed device could not leave its meetings");
     }
@@ -481,11 +488,8 @@ fn client_extra(mut extra: Map<String, Value>, limit: usize) -> ApiResult<Map<St
 
 /// The wire form of a stored device.
 fn to_device(state: &AppState, record: &DeviceRecord) -> Device {
-    let mut url = state.service_url(WDM_BASE);
-    url.push_str("/devices/");
-    url.push_str(&record.id);
     Device {
-        url,
+        url: crate::device_url::device_url(&state.public_url, &record.id),
         web_socket_url: crate::mercury::websocket_url(state, &record.id),
         user_id: record.person_id.clone(),
         org_id: record.org_id.clone(),

@@ -42,9 +42,11 @@ pub fn router(state: AppState) -> Router {
         .route_layer(middleware::from_fn(remember_route))
         .fallback(|| async { ApiError::from_status(axum::http::StatusCode::NOT_FOUND) })
         .layer(DefaultBodyLimit::max(body_limit));
-    // Inside `track`, so a 429 gets the JSON body and the tracking id.
+    // For the limit each router attaches to its limited routes
+    // (`limits::layer`), which runs inside `track`, so a 429 gets the JSON
+    // body and the tracking id.
     let app = match limiters {
-        Some(l) => app.layer(middleware::from_fn_with_state(l, crate::limits::enforce)),
+        Some(l) => app.layer(axum::Extension(l)),
         None => app,
     };
     // Inside `track` too (JSON bodies for 408/413), outside the limiters

@@ -38,6 +38,8 @@ pub mod client_logs;
 pub mod compat;
 pub mod config;
 pub mod connections;
+pub mod delivery;
+pub mod device_url;
 pub mod devices;
 pub mod error;
 #[cfg(feature = "fuzzing")]

@@ -23,6 +23,11 @@
 //! Rejections answer 429 with an integer `Retry-After` and the JSON error
 //! body (the [`crate::http`] middleware renders it).
 //!
+//! Nothing here looks at request paths: each service's router attaches
+//! [`layer`] with the route's [`Class`] to the routes it limits
+//! (`route_layer`), so a route's limit is declared beside the route. The
+//! server's [`Limiters`] reach those layers through the request extensions.
+//!
 //! ```
 //! use std::time::Duration;
 //! use webex_server::limits::{Gcra, RateLimit};
@@ -48,10 +53,11 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{Method, header};
-use axum::middleware::Next;
+use axum::http::header;
+use axum::middleware::{FromFnLayer, Next};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
+use futures::future::BoxFuture;
 
 use crate::error::ApiError;
 
@@ -316,7 +322,8 @@ impl SuppliedClock {
     }
 }
 
-/// The limiters of one server, shared by the [`enforce`] middleware.
+/// The limiters of one server, shared by every route's [`layer`] through
+/// the request extensions.
 #[derive(Debug)]
 pub struct Limiters {
     origin: Instant,
@@ -427,56 +434,60 @@ fn too_many(class: &'static str, wait: Duration) -> Response {
     ApiError::rate_limited(secs.max(1)).into_response()
 }
 
-/// What a request counts against.
+/// What a route's requests count against. Each service's router gives
+/// every limited route its class with [`layer`]; a route without one is
+/// not limited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Class {
+#[non_exhaustive]
+pub enum Class {
+    /// Device registrations and refreshes, per bearer token
+    /// ([`RateLimits::registrations`]).
     Registration,
+    /// Meeting joins, per bearer token ([`RateLimits::meeting_joins`]).
     MeetingJoin,
+    /// meetingInfo lookups, per bearer token ([`RateLimits::meeting_info`]).
     MeetingInfo,
+    /// OAuth token requests, per client id from HTTP Basic or the form body
+    /// ([`RateLimits::token_endpoints`]).
     OAuthToken,
+    /// Guest JWT logins, per issuer ([`RateLimits::token_endpoints`]).
     GuestLogin,
+    /// The admin API: wrong admin tokens per peer address
+    /// ([`RateLimits::admin_failures`]).
     Admin,
 }
 
-fn classify(method: &Method, path: &str) -> Option<Class> {
-    const DEVICES: &str = "/wdm/api/v1/devices";
-    let path = path.trim_end_matches('/');
-    match *method {
-        Method::POST if path == DEVICES => Some(Class::Registration),
-        Method::PUT
-            if path
-                .strip_prefix(DEVICES)
-                .and_then(|rest| rest.strip_prefix('/'))
-                .is_some_and(|id| !id.is_empty() && !id.contains('/')) =>
-        {
-            Some(Class::Registration)
-        }
-        Method::POST if path == "/v1/access_token" || path == "/idb/oauth2/v1/access_token" => {
-            Some(Class::OAuthToken)
-        }
-        Method::POST if path == "/v1/jwt/login" => Some(Class::GuestLogin),
-        Method::POST if is_meeting_join(path) => Some(Class::MeetingJoin),
-        Method::POST if path == "/wbxappapi/v1/meetingInfo" => Some(Class::MeetingInfo),
-        _ if path.starts_with("/admin/") => Some(Class::Admin),
-        _ => None,
-    }
+/// What a [`layer`] runs on each request.
+pub type Enforce = fn(State<Class>, Request, Next) -> BoxFuture<'static, Response>;
+
+/// The route layer counting every request of the routes it wraps against
+/// `class`'s limits (and the per-peer limit). The server's
+/// [`Limiters`] travel in the request's extensions
+/// ([`crate::http::router`] puts them there); without them (every limit
+/// off) requests pass untouched.
+///
+/// Attach it with `route_layer`, to the method router of one route or to a
+/// router whose every route it limits:
+///
+/// ```
+/// use axum::Router;
+/// use axum::routing::{get, post};
+/// use webex_server::limits::{self, Class};
+///
+/// let app: Router = Router::new().route(
+///     "/wdm/api/v1/devices",
+///     get(|| async { "not limited" })
+///         .merge(post(|| async { "limited" }).route_layer(limits::layer(Class::Registration))),
+/// );
+/// ```
+pub fn layer(class: Class) -> FromFnLayer<Enforce, Class, (State<Class>, Request)> {
+    let run: Enforce = |State(class), req, next| Box::pin(enforce(class, req, next));
+    axum::middleware::from_fn_with_state(class, run)
 }
 
-/// `/locus/api/v1/loci/call` or `/locus/api/v1/loci/{id}/participant`.
-fn is_meeting_join(path: &str) -> bool {
-    match path.strip_prefix("/locus/api/v1/loci/") {
-        Some("call") => true,
-        Some(rest) => rest
-            .strip_suffix("/participant")
-            .is_some_and(|id| !id.is_empty() && !id.contains('/')),
-        None => false,
-    }
-}
-
-/// Middleware: counts registrations and token requests against their
-/// limits; everything else passes untouched.
-pub async fn enforce(State(limiters): State<Arc<Limiters>>, req: Request, next: Next) -> Response {
-    let Some(class) = classify(req.method(), req.uri().path()) else {
+/// Counts `req` against `class`'s limits, unless the server has none.
+async fn enforce(class: Class, req: Request, next: Next) -> Response {
+    let Some(limiters) = req.extensions().get::<Arc<Limiters>>().cloned() else {
         return next.run(req).await;
     };
     // An IPv6 /64 is one peer, as for the connection caps.
@@ -664,43 +675,51 @@ mod tests {
         assert!("nan".parse::<RateLimit>().is_err());
     }
 
-    #[test]
-    fn classifies_only_limited_routes() {
-        let c = |m: Method, p: &str| classify(&m, p);
-        assert_eq!(
-            c(Method::POST, "/wdm/api/v1/devices"),
-            Some(Class::Registration)
-        );
-        assert_eq!(
-            c(Method::PUT, "/wdm/api/v1/devices/abc"),
-            Some(Class::Registration)
-        );
-        assert_eq!(c(Method::GET, "/wdm/api/v1/devices"), None);
-        assert_eq!(c(Method::DELETE, "/wdm/api/v1/devices/abc"), None);
-        assert_eq!(c(Method::POST, "/v1/access_token"), Some(Class::OAuthToken));
-        assert_eq!(
-            c(Method::POST, "/idb/oauth2/v1/access_token"),
-            Some(Class::OAuthToken)
-        );
-        assert_eq!(c(Method::POST, "/v1/jwt/login"), Some(Class::GuestLogin));
-        assert_eq!(c(Method::GET, "/v1/people/me"), None);
-        let join = Some(Class::MeetingJoin);
-        assert_eq!(c(Method::POST, "/locus/api/v1/loci/call"), join);
-        assert_eq!(c(Method::POST, "/locus/api/v1/loci/l1/participant"), join);
-        assert_eq!(c(Method::GET, "/locus/api/v1/loci/l1"), None);
-        assert_eq!(
-            c(Method::POST, "/wbxappapi/v1/meetingInfo"),
-            Some(Class::MeetingInfo)
-        );
-        assert_eq!(c(Method::POST, "/locus/api/v1/loci/l1/end"), None);
-        assert_eq!(
-            c(Method::PUT, "/locus/api/v1/loci/l1/participant/p/leave"),
-            None
-        );
-        assert_eq!(
-            c(Method::GET, "/admin/api/v1/connections"),
-            Some(Class::Admin)
-        );
+    /// The layer limits the method router it wraps and nothing beside it;
+    /// a server without limiters limits nothing.
+    #[tokio::test]
+    async fn the_layer_limits_only_what_it_wraps() {
+        use axum::Router;
+        use axum::routing::{get, post};
+        use tower::ServiceExt;
+
+        let app = |limiters: Option<Arc<Limiters>>| {
+            let app = Router::new().route(
+                "/d",
+                get(|| async { "read" })
+                    .merge(post(|| async { "write" }).route_layer(layer(Class::Registration))),
+            );
+            match limiters {
+                Some(l) => app.layer(axum::Extension(l)),
+                None => app,
+            }
+        };
+        let status = |app: Router, method: &'static str| async move {
+            let req = Request::builder()
+                .method(method)
+                .uri("/d")
+                .header(header::AUTHORIZATION, "Bearer t")
+                .body(Body::empty())
+                .expect("request");
+            app.oneshot(req)
+                .await
+                .expect("infallible")
+                .status()
+                .as_u16()
+        };
+        let limits = RateLimits {
+            registrations: Some(RateLimit::new(0.001, 1)),
+            max_keys: 1024,
+            ..RateLimits::off()
+        };
+        let limited = app(Limiters::new(&limits, 1024, None));
+        assert_eq!(status(limited.clone(), "POST").await, 200);
+        assert_eq!(status(limited.clone(), "POST").await, 429);
+        assert_eq!(status(limited.clone(), "GET").await, 200);
+        let unlimited = app(None);
+        for _ in 0..3 {
+            assert_eq!(status(unlimited.clone(), "POST").await, 200);
+        }
     }
 
     #[test]

@@ -235,11 +235,21 @@ async fn openapi_json() -> Response {
 mod tests {
     use super::*;
 
+    /// Every caller gets a handle on the one recorder that is installed:
+    /// what is recorded anywhere shows in each handle's rendering. Were
+    /// the recorder installed on every call, the second install would fail
+    /// (a process has one global recorder) and leave that caller without a
+    /// handle; were a handle made without installing, it would render
+    /// nothing recorded through `metrics`.
     #[test]
     fn recorder_is_installed_once() {
-        let a = prometheus_handle();
-        let b = prometheus_handle();
-        assert_eq!(a.is_some(), b.is_some());
+        let first = prometheus_handle().expect("the recorder is installed");
+        let second = prometheus_handle().expect("a second server gets the same recorder");
+        metrics::counter!("webex_test_recorder_once_total").increment(3);
+        for handle in [&first, &second] {
+            let text = handle.render();
+            assert!(text.contains("webex_test_recorder_once_total 3"), "{text}");
+        }
     }
 
     #[test]

@@ -77,7 +77,7 @@ impl Server {
 
         let mut tasks = vec![
             crate::devices::spawn_sweeper(state.clone(), cancel.clone()),
-            crate::mercury::spawn_bus_listener(state.clone(), cancel.clone()),
+            crate::delivery::spawn_bus_listener(state.clone(), cancel.clone()),
             crate::locus::service::spawn_idle_sweeper(state.clone(), cancel.clone()),
             crate::locus::republish::spawn_republisher(state.clone(), cancel.clone()),
         ];

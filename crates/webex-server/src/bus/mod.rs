@@ -13,10 +13,11 @@
 //!
 //! A node's subscription can break (Redis restarted, a partition) and come
 //! back; what others published meanwhile is lost for it. The bus reports
-//! each such *gap* through [`Bus::gaps`], and the Mercury listener then tells
-//! this node's clients to resynchronise (`mercury::resync`). A publish that
-//! failed is the publisher's to repair ([`BusError::Unavailable`]; for Locus
-//! events, `locus::republish`). The in-process bus never has gaps.
+//! each such *gap* through [`Bus::gaps`], and the node's bus listener
+//! ([`crate::delivery`]) then tells this node's clients to resynchronise
+//! (`mercury::resync`). A publish that failed is the publisher's to repair
+//! ([`BusError::Unavailable`]; for Locus events, `locus::republish`). The
+//! in-process bus never has gaps.
 
 use std::collections::HashSet;
 use std::sync::Arc;

@@ -28,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/api/v1/clientLogs", get(list))
         .route("/admin/api/v1/clientLogs/{id}", get(one).delete(remove))
         .route("/admin/api/v1/clientLogs/{id}/content", get(content))
+        .route_layer(crate::limits::layer(crate::limits::Class::Admin))
 }
 
 pub(super) fn openapi() -> utoipa::openapi::OpenApi {

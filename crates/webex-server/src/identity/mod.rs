@@ -15,6 +15,7 @@
 use axum::Router;
 use axum::routing::{get, post};
 
+use crate::limits::{self, Class};
 use crate::openapi::Shared;
 use crate::state::AppState;
 
@@ -46,14 +47,20 @@ pub fn router() -> Router<AppState> {
             "/idb/oauth2/v1/authorize",
             get(authorize::show_idb).post(authorize::submit_idb),
         )
-        .route("/v1/access_token", post(token_endpoint::access_token_v1))
+        .route(
+            "/v1/access_token",
+            post(token_endpoint::access_token_v1).route_layer(limits::layer(Class::OAuthToken)),
+        )
         .route(
             "/idb/oauth2/v1/access_token",
-            post(token_endpoint::access_token_idb),
+            post(token_endpoint::access_token_idb).route_layer(limits::layer(Class::OAuthToken)),
         )
         .route("/v1/revoke", post(revoke::revoke_v1))
         .route("/idb/oauth2/v1/revoke", post(revoke::revoke_idb))
-        .route("/v1/jwt/login", post(guest::login))
+        .route(
+            "/v1/jwt/login",
+            post(guest::login).route_layer(limits::layer(Class::GuestLogin)),
+        )
 }
 
 /// The OpenAPI description of this module's routes.

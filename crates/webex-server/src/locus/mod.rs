@@ -27,6 +27,7 @@
 use axum::Router;
 use axum::routing::{get, post, put};
 
+use crate::limits::{self, Class};
 use crate::openapi::Shared;
 use crate::state::AppState;
 
@@ -57,9 +58,15 @@ pub const APPAPI_BASE: &str = "/wbxappapi/v1";
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/locus/api/v1/loci", get(routes::list))
-        .route("/locus/api/v1/loci/call", post(routes::call))
+        .route(
+            "/locus/api/v1/loci/call",
+            post(routes::call).route_layer(limits::layer(Class::MeetingJoin)),
+        )
         .route("/locus/api/v1/loci/{id}", get(routes::get_locus))
-        .route("/locus/api/v1/loci/{id}/participant", post(routes::join))
+        .route(
+            "/locus/api/v1/loci/{id}/participant",
+            post(routes::join).route_layer(limits::layer(Class::MeetingJoin)),
+        )
         .route(
             "/locus/api/v1/loci/{id}/participant/{participant_id}/leave",
             put(routes::leave),
@@ -79,10 +86,14 @@ pub fn router() -> Router<AppState> {
         )
         .route(
             "/wbxappapi/v1/meetingInfo",
-            post(meeting_info::meeting_info),
+            post(meeting_info::meeting_info).route_layer(limits::layer(Class::MeetingInfo)),
         )
-        .route("/admin/api/v1/meetings", get(admin::list))
-        .route("/admin/api/v1/meetings/{id}/end", post(admin::end))
+        .merge(
+            Router::new()
+                .route("/admin/api/v1/meetings", get(admin::list))
+                .route("/admin/api/v1/meetings/{id}/end", post(admin::end))
+                .route_layer(limits::layer(Class::Admin)),
+        )
 }
 
 /// The OpenAPI description of this module's routes.

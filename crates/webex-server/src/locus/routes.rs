@@ -53,12 +53,13 @@ pub(super) async fn check_id(state: &AppState, id: &str) -> ApiResult<()> {
 
 /// Checks that `url` is a live device of the caller registered here.
 async fn callers_device(state: &AppState, caller: &Caller, url: &str) -> ApiResult<()> {
-    let prefix = state.service_url("/wdm/api/v1/devices/");
     let foreign = || {
         ApiError::forbidden("`device.url` is not a device of the caller registered on this server")
             .with_error_code(error_codes::FOREIGN_DEVICE)
     };
-    let Some(id) = url.strip_prefix(&prefix).filter(|id| plausible_id(id)) else {
+    let Some(id) =
+        crate::device_url::device_id(&state.public_url, url).filter(|id| plausible_id(id))
+    else {
         return Err(foreign());
     };
     match state.store.device(id).await? {

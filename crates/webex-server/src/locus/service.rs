@@ -469,7 +469,7 @@ async fn change(
 
 /// Makes devices that are no longer registered leave their meetings.
 async fn sweep_orphans(state: &AppState) -> Result<(), LocusError> {
-    let prefix = state.service_url("/wdm/api/v1/devices/");
+    let prefix = crate::device_url::devices_prefix(&state.public_url);
     let orphans = state
         .store
         .orphaned_devices(&prefix, ORPHANS_PER_SWEEP)

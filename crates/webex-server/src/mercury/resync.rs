@@ -31,12 +31,9 @@ pub enum Cause {
 }
 
 /// Closes this node's sockets over the resync window, in the background.
-/// After a gap also forgets cached credentials (revocations may have been
-/// missed, as for a listener that fell behind).
+/// (After a gap the bus listener, [`crate::delivery`], also forgets cached
+/// credentials.)
 pub fn start(state: &AppState, cause: Cause) {
-    if cause == Cause::Gap {
-        state.auth_cache.clear();
-    }
     let hub = state.hub.clone();
     let window = state.config.resync_window;
     let sockets = hub.socket_count();

@@ -6,14 +6,11 @@
 //! statement runs: on a read connection, as one write, or as several
 //! statements in one transaction.
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 
 use super::StoreResult;
-use super::snapshot_cache::SnapshotCache;
 use super::sql::{Conn, Decoder, RowLock, Stmt};
 
 /// Work on one connection, inside the transaction the backend opened.
@@ -41,8 +38,6 @@ pub(crate) trait Backend: Send + Sync + 'static {
 
     /// Cheap round trip, for `/readyz`.
     async fn ping(&self) -> StoreResult<()>;
-    /// The meetings this store changed last, as committed.
-    fn snapshots(&self) -> &Arc<SnapshotCache>;
     /// Waits for in-flight calls and closes every connection.
     async fn close(&self);
     /// Runs `job`, which only reads, on a read connection.

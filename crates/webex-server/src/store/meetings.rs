@@ -9,10 +9,17 @@
 //! sequence is assigned by the database: two nodes changing one meeting at
 //! once never hand out the same number.
 //!
+//! The store keeps the last committed snapshot of recently changed meetings
+//! in memory (`snapshot_cache`, this module's own: each backend value holds
+//! one through `MeetingBackend`), so that a change of a large meeting does
+//! not reload every participant.
+//!
 //! The SQL is written once for both backends (`$N` placeholders work in
 //! sqlx's SQLite driver too); the only dialect difference is PostgreSQL's
 //! explicit row lock, which SQLite does not need (its single writer already
 //! holds the database lock).
+
+mod snapshot_cache;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -23,9 +30,9 @@ use webex_wire::locus::{LocusState, ParticipantState};
 use webex_wire::people::PersonType;
 
 use super::backend::Backend;
-use super::snapshot_cache::SnapshotCache;
 use super::sql::{Columns, Conn, RowLock, Stmt};
 use super::{Millis, StoreError, StoreResult};
+pub(crate) use snapshot_cache::SnapshotCache;
 
 /// A meeting space: an address people join.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -583,8 +590,17 @@ fn diff(before: &MeetingSnapshot, after: &MeetingSnapshot) -> Vec<usize> {
         .collect()
 }
 
+/// A backend value holding this store's [`SnapshotCache`]. The cache is
+/// the meetings store's own (the generic [`Backend`] knows nothing of it);
+/// each backend only keeps one per store value, so that every store
+/// opened has its own.
+pub(crate) trait MeetingBackend: Backend {
+    /// The meetings this store changed last, as committed.
+    fn snapshots(&self) -> &Arc<SnapshotCache>;
+}
+
 #[async_trait]
-impl<B: Backend> MeetingStore for B {
+impl<B: MeetingBackend> MeetingStore for B {
     async fn ensure_space(&self, space: &SpaceRecord) -> StoreResult<SpaceRecord> {
         if let Some(found) = self
             .read_optional(space_by(SpaceKey::Name(&space.name)), space_row)

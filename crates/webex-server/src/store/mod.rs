@@ -12,7 +12,9 @@
 //!   orgs, tokens), `oauth.rs` ([`OAuthStore`]: clients, authorization
 //!   codes), `guests.rs` ([`GuestIssuerStore`]), `devices.rs`
 //!   ([`DeviceStore`]), `meetings.rs` ([`MeetingStore`]: meeting spaces,
-//!   Loci, participants). Each trait is implemented once, for every backend.
+//!   Loci, participants; its cache of recent snapshots is
+//!   `meetings/snapshot_cache.rs`). Each trait is implemented once, for
+//!   every backend.
 //! - [`Store`] is all of them plus `backend`/`ping`/`close`; the server holds
 //!   an `Arc<dyn Store>`, on which every domain method can be called without
 //!   importing its trait. Code generic over a store, or holding a concrete
@@ -71,7 +73,6 @@ mod people;
 pub mod postgres;
 mod retention;
 mod rules;
-mod snapshot_cache;
 mod sql;
 pub mod sqlite;
 #[cfg(test)]
@@ -195,7 +196,7 @@ pub trait Store:
 }
 
 #[async_trait]
-impl<B: backend::Backend> Store for B {
+impl<B: backend::Backend + meetings::MeetingBackend> Store for B {
     fn backend(&self) -> &'static str {
         B::NAME
     }

@@ -885,80 +885,27 @@ async fn jwt_login(ctx: Ctx) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::test]
-async fn people_me_returns_the_caller() -> anyhow::Result<()> {
-    crate::support::on_every_backend(|_| {}, async |server| people_me(ctx(server)).await).await
+/// A test named `$name` running the case `$case(Ctx)` on every backend.
+macro_rules! identity_case {
+    ($name:ident, $case:ident) => {
+        on_every_backend!($name, async |server| $case(ctx(server)).await);
+    };
 }
 
-#[tokio::test]
-async fn people_me_refuses_bad_tokens_with_distinct_codes() -> anyhow::Result<()> {
-    crate::support::on_every_backend(
-        |_| {},
-        async |server| people_me_unauthorized(ctx(server)).await,
-    )
-    .await
-}
-
-#[tokio::test]
-async fn oauth_authorization_code_flow() -> anyhow::Result<()> {
-    crate::support::on_every_backend(
-        |_| {},
-        async |server| authorization_code_flow(ctx(server)).await,
-    )
-    .await
-}
-
-#[tokio::test]
-async fn oauth_authorize_refusals() -> anyhow::Result<()> {
-    crate::support::on_every_backend(|_| {}, async |server| authorize_refusals(ctx(server)).await)
-        .await
-}
-
-#[tokio::test]
-async fn oauth_token_endpoint_refusals() -> anyhow::Result<()> {
-    crate::support::on_every_backend(
-        |_| {},
-        async |server| token_endpoint_refusals(ctx(server)).await,
-    )
-    .await
-}
-
-#[tokio::test]
-async fn oauth_code_reuse_revokes_its_tokens() -> anyhow::Result<()> {
-    crate::support::on_every_backend(|_| {}, async |server| code_reuse_revokes(ctx(server)).await)
-        .await
-}
-
-#[tokio::test]
-async fn oauth_pkce() -> anyhow::Result<()> {
-    crate::support::on_every_backend(|_| {}, async |server| pkce(ctx(server)).await).await
-}
-
-#[tokio::test]
-async fn oauth_refresh_rotation_and_reuse() -> anyhow::Result<()> {
-    crate::support::on_every_backend(|_| {}, async |server| refresh_rotation(ctx(server)).await)
-        .await
-}
-
-#[tokio::test]
-async fn oauth_refresh_reuse_closes_the_family_sockets() -> anyhow::Result<()> {
-    crate::support::on_every_backend(
-        |_| {},
-        async |server| refresh_reuse_closes_sockets(ctx(server)).await,
-    )
-    .await
-}
-
-#[tokio::test]
-async fn oauth_revocation() -> anyhow::Result<()> {
-    crate::support::on_every_backend(
-        |_| {},
-        async |server| revocation_endpoint(ctx(server)).await,
-    )
-    .await
-}
-
-#[tokio::test]
-async fn guest_jwt_login() -> anyhow::Result<()> {
-    crate::support::on_every_backend(|_| {}, async |server| jwt_login(ctx(server)).await).await
-}
+identity_case!(people_me_returns_the_caller, people_me);
+identity_case!(
+    people_me_refuses_bad_tokens_with_distinct_codes,
+    people_me_unauthorized
+);
+identity_case!(oauth_authorization_code_flow, authorization_code_flow);
+identity_case!(oauth_authorize_refusals, authorize_refusals);
+identity_case!(oauth_token_endpoint_refusals, token_endpoint_refusals);
+identity_case!(oauth_code_reuse_revokes_its_tokens, code_reuse_revokes);
+identity_case!(oauth_pkce, pkce);
+identity_case!(oauth_refresh_rotation_and_reuse, refresh_rotation);
+identity_case!(
+    oauth_refresh_reuse_closes_the_family_sockets,
+    refresh_reuse_closes_sockets
+);
+identity_case!(oauth_revocation, revocation_endpoint);
+identity_case!(guest_jwt_login, jwt_login);

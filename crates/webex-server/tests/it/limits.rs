@@ -282,3 +282,158 @@ async fn a_device_keeps_at_most_eight_sockets() {
     drop(newest);
     server.shutdown().await;
 }
+
+/// Each limited route counts against its limit, and routes beside them do
+/// not: the routers attach the limits (`limits::layer`), so a limited route
+/// that lost its layer, or a neighbour that gained one, fails here.
+#[tokio::test]
+async fn each_limited_route_is_limited_and_its_neighbours_are_not() {
+    /// How a request names who it counts against.
+    enum By {
+        Token(usize),
+        Client(&'static str),
+        Jwt,
+    }
+    let one = Some(RateLimit::new(0.001, 1));
+    let server = TestServer::start_with(|c| {
+        c.rate_limits = RateLimits {
+            registrations: one,
+            token_endpoints: one,
+            meeting_joins: one,
+            meeting_info: one,
+            per_peer: None,
+            ..RateLimits::default()
+        };
+    })
+    .await
+    .unwrap();
+    let base = server.base_url().to_owned();
+    let http = reqwest::Client::new();
+    let mut tokens = Vec::new();
+    for i in 0..6 {
+        let email = format!("route{i}@example.com");
+        tokens.push(server.token_for(&email).await.unwrap());
+    }
+    use base64::Engine;
+    let b64 = |v: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+    let jwt = format!(
+        "{}.{}.{}",
+        b64(r#"{"alg":"HS256","typ":"JWT"}"#),
+        b64(r#"{"iss":"route-issuer","sub":"g","name":"G","exp":4000000000}"#),
+        b64("sig")
+    );
+    let request = |method: reqwest::Method, path: &str, by: &By| {
+        let req = http.request(method, format!("{base}{path}"));
+        match by {
+            By::Token(i) => req.bearer_auth(&tokens[*i]).json(&device_body("r")),
+            By::Client(id) => req.form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", id),
+                ("client_secret", "wrong"),
+            ]),
+            By::Jwt => req.bearer_auth(&jwt),
+        }
+    };
+    use reqwest::Method as M;
+    let limited = [
+        (M::POST, "/wdm/api/v1/devices", By::Token(0)),
+        (M::PUT, "/wdm/api/v1/devices/none", By::Token(1)),
+        (M::POST, "/locus/api/v1/loci/call", By::Token(2)),
+        (M::POST, "/locus/api/v1/loci/none/participant", By::Token(3)),
+        (M::POST, "/wbxappapi/v1/meetingInfo", By::Token(4)),
+        (M::POST, "/v1/access_token", By::Client("Croute1")),
+        (
+            M::POST,
+            "/idb/oauth2/v1/access_token",
+            By::Client("Croute2"),
+        ),
+        (M::POST, "/v1/jwt/login", By::Jwt),
+    ];
+    for (method, path, by) in &limited {
+        let first = request(method.clone(), path, by).send().await.unwrap();
+        assert_ne!(
+            first.status(),
+            429,
+            "{method} {path}: the first was limited"
+        );
+        let second = request(method.clone(), path, by).send().await.unwrap();
+        assert_eq!(second.status(), 429, "{method} {path}: not limited");
+        assert_429(second).await;
+    }
+    // A token spent on each limited route, on their neighbours.
+    for _ in 0..3 {
+        for (method, path) in [
+            (M::GET, "/wdm/api/v1/devices"),
+            (M::GET, "/wdm/api/v1/devices/none"),
+            (M::DELETE, "/wdm/api/v1/devices/none"),
+            (M::GET, "/locus/api/v1/loci"),
+            (M::POST, "/locus/api/v1/loci/none/end"),
+        ] {
+            let res = request(method.clone(), path, &By::Token(0))
+                .send()
+                .await
+                .unwrap();
+            assert_ne!(res.status(), 429, "{method} {path} was limited");
+        }
+    }
+    server.shutdown().await;
+}
+
+/// A locked-out address gets 429 from every admin route the OpenAPI
+/// document lists: each admin router carries the admin limit.
+#[tokio::test]
+async fn every_admin_route_refuses_a_locked_out_address() {
+    let server = TestServer::start_with(|c| {
+        c.rate_limits.admin_failures = Some(RateLimit::new(0.001, 1));
+    })
+    .await
+    .unwrap();
+    let base = server.base_url().to_owned();
+    let http = reqwest::Client::new();
+    let guess = || {
+        http.get(format!("{base}/admin/api/v1/connections"))
+            .bearer_auth("guess")
+            .send()
+    };
+    let mut locked = false;
+    for _ in 0..5 {
+        if guess().await.unwrap().status() == 429 {
+            locked = true;
+            break;
+        }
+    }
+    assert!(locked, "wrong admin tokens never locked the address out");
+    let doc = serde_json::to_value(webex_server::ops::server_openapi()).unwrap();
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        if !path.starts_with("/admin/") {
+            continue;
+        }
+        let concrete: String = path
+            .split('/')
+            .map(|s| if s.starts_with('{') { "x" } else { s })
+            .collect::<Vec<_>>()
+            .join("/");
+        for method in item.as_object().unwrap().keys() {
+            let method = match method.as_str() {
+                "get" => reqwest::Method::GET,
+                "post" => reqwest::Method::POST,
+                "put" => reqwest::Method::PUT,
+                "patch" => reqwest::Method::PATCH,
+                "delete" => reqwest::Method::DELETE,
+                _ => continue,
+            };
+            let mut req = http
+                .request(method.clone(), format!("{base}{concrete}"))
+                .bearer_auth("guess");
+            if method == reqwest::Method::POST {
+                req = req.json(&json!({}));
+            }
+            let res = req.send().await.unwrap();
+            assert_eq!(res.status(), 429, "{method} {path}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 8, "only {checked} admin operations documented");
+    server.shutdown().await;
+}

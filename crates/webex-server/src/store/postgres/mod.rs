@@ -26,7 +26,7 @@ use sqlx::{PgConnection, PgPool, Postgres};
 use self::writer::Writers;
 use super::StoreResult;
 use super::backend::{Backend, Job, Rerun};
-use super::snapshot_cache::SnapshotCache;
+use super::meetings::{MeetingBackend, SnapshotCache};
 use super::sql::{RowLock, impl_conn};
 
 /// Connections the pool (reads, the domains' transactions) may open.
@@ -41,7 +41,7 @@ const WRITERS: usize = 4;
 pub struct PgStore {
     pool: PgPool,
     writers: Writers,
-    /// Meetings this store changed last (see `snapshot_cache`).
+    /// The meetings store's cache (see `meetings::snapshot_cache`).
     snapshots: Arc<SnapshotCache>,
 }
 
@@ -87,6 +87,12 @@ impl PgStore {
 // Row locks are PostgreSQL's: `FOR UPDATE` and `FOR NO KEY UPDATE` as asked.
 impl_conn!(PgConnection, Postgres, RowLock::postgres_clause);
 
+impl MeetingBackend for PgStore {
+    fn snapshots(&self) -> &Arc<SnapshotCache> {
+        &self.snapshots
+    }
+}
+
 #[async_trait]
 impl Backend for PgStore {
     const NAME: &'static str = "postgres";
@@ -96,10 +102,6 @@ impl Backend for PgStore {
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
-    }
-
-    fn snapshots(&self) -> &Arc<SnapshotCache> {
-        &self.snapshots
     }
 
     async fn close(&self) {

@@ -23,7 +23,7 @@ use sqlx::{ConnectOptions, Sqlite, SqliteConnection, SqlitePool};
 
 use self::writer::{Isolation, Writer};
 use super::backend::{Backend, Job, Rerun};
-use super::snapshot_cache::SnapshotCache;
+use super::meetings::{MeetingBackend, SnapshotCache};
 use super::sql::impl_conn;
 use super::{StoreError, StoreResult};
 
@@ -36,7 +36,7 @@ pub struct SqliteStore {
     writer: Writer,
     /// Read-only connections.
     read: SqlitePool,
-    /// Meetings this store changed last (see `snapshot_cache`).
+    /// The meetings store's cache (see `meetings::snapshot_cache`).
     snapshots: Arc<SnapshotCache>,
 }
 
@@ -118,6 +118,12 @@ impl SqliteStore {
 // the whole database's write lock (and SQLite has no `FOR UPDATE`).
 impl_conn!(SqliteConnection, Sqlite, |_| "");
 
+impl MeetingBackend for SqliteStore {
+    fn snapshots(&self) -> &Arc<SnapshotCache> {
+        &self.snapshots
+    }
+}
+
 #[async_trait]
 impl Backend for SqliteStore {
     const NAME: &'static str = "sqlite";
@@ -128,10 +134,6 @@ impl Backend for SqliteStore {
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.read).await?;
         Ok(())
-    }
-
-    fn snapshots(&self) -> &Arc<SnapshotCache> {
-        &self.snapshots
     }
 
     async fn close(&self) {

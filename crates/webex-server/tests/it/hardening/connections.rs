@@ -148,11 +148,34 @@ async fn each_peer_holds_at_most_its_cap() {
         assert!(!closed_within(s, Duration::from_millis(100)).await);
     }
     drop(held.pop());
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let mut again = raw(addr).await;
-    send(&mut again, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await;
-    assert_eq!(read_response(&mut again).await.0, 200);
+    // The server frees the place once it sees the close: until then a new
+    // connection is refused, after that it is served.
+    let deadline = Instant::now() + GUARD;
+    let mut attempts = 0;
+    while !healthz_served(addr).await {
+        attempts += 1;
+        assert!(
+            Instant::now() < deadline,
+            "the place of a closed connection was not given back ({attempts} attempts)"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     server.shutdown().await;
+}
+
+/// Whether a new connection to `addr` is kept and answers `GET /healthz`
+/// with 200 (`false`: the server closed it first).
+async fn healthz_served(addr: std::net::SocketAddr) -> bool {
+    let mut s = raw(addr).await;
+    let request = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    if tokio::io::AsyncWriteExt::write_all(&mut s, request.as_bytes())
+        .await
+        .is_err()
+    {
+        return false;
+    }
+    let (answer, _) = read_until_closed(&mut s).await;
+    answer.starts_with("HTTP/1.1 200")
 }
 
 #[tokio::test]

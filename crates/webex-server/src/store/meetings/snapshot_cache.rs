@@ -25,7 +25,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use super::meetings::MeetingSnapshot;
+use super::MeetingSnapshot;
 
 /// Recently committed meeting snapshots, by Locus id.
 #[derive(Debug)]
