@@ -220,16 +220,23 @@ fn same_url(state: &AppState, path: &str, query: &str, marker: &str) -> String {
     format!("{}{path}?{query}{sep}{marker}=1", state.public_url)
 }
 
-/// The query without the markers, other pairs kept byte for byte.
+/// The query of a request that followed a quirk, without the markers,
+/// other pairs kept byte for byte. The official SDK's browser build
+/// re-sends a followed URL with its query parameters (`qs`) appended again
+/// after a second `?`: that `?` separates pairs here, and a pair repeated
+/// exactly is kept once, so the handler sees the query the client meant.
 fn without_markers(query: &str) -> String {
-    query
-        .split('&')
-        .filter(|pair| {
-            let name = pair.split('=').next().unwrap_or("");
-            name != LOCATED_MARKER && name != REDIRECTED_MARKER && !pair.is_empty()
-        })
-        .collect::<Vec<_>>()
-        .join("&")
+    let mut kept: Vec<&str> = Vec::new();
+    for pair in query.split(['&', '?']) {
+        let name = pair.split('=').next().unwrap_or("");
+        if pair.is_empty() || name == LOCATED_MARKER || name == REDIRECTED_MARKER {
+            continue;
+        }
+        if !kept.contains(&pair) {
+            kept.push(pair);
+        }
+    }
+    kept.join("&")
 }
 
 fn strip_markers(req: &mut Request, query: &str) {
@@ -278,5 +285,10 @@ mod tests {
         ));
         assert_eq!(without_markers(q), "alternateRedirect=true&x=a%20b");
         assert_eq!(without_markers("cloudQuirkRedirected=1"), "");
+        // What the official SDK's browser build sends after a hop.
+        assert_eq!(
+            without_markers("orgId=o&format=hostmap&cloudQuirkLocated=1?orgId=o&format=hostmap"),
+            "orgId=o&format=hostmap"
+        );
     }
 }
