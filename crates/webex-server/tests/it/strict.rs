@@ -427,3 +427,39 @@ async fn a_join_asking_alternate_redirect_is_redirected_once_per_quirk() {
     assert_eq!(s, 200, "{joined}");
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_hop_reads_the_body_so_the_connection_serves_the_next_request() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = quirky().await;
+    let addr = server.server().local_addr();
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    // Two requests on one kept-alive connection, the first with a body
+    // that arrives after its head (as a client streams it): the hop must
+    // wait for it rather than answer and leave it unread.
+    let body = "{\"deviceType\":\"WEB\"}";
+    let head = format!(
+        "POST /wdm/api/v1/devices HTTP/1.1\r\nHost: x\r\ncisco-no-http-redirect: true\r\n\
+         content-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let rest = format!(
+        "{body}GET /u2c/api/v1/limited/catalog?orgId=o HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    );
+    // Without the drain the server may have closed the connection already.
+    let _ = tcp.write_all(rest.as_bytes()).await;
+    let mut answers = String::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        tcp.read_to_string(&mut answers),
+    )
+    .await
+    .expect("the connection hung")
+    .unwrap();
+    assert_eq!(answers.matches("HTTP/1.1 200").count(), 2, "{answers}");
+    assert!(answers.contains("cisco-location"), "{answers}");
+    assert!(answers.contains("serviceLinks"), "{answers}");
+    server.shutdown().await;
+}
