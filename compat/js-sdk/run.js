@@ -9,6 +9,7 @@
  *   node run.js --runtime node        one runtime (node | chromium)
  *   node run.js --bench 15            the scenario, then 15 timed runs per runtime → RESULTS.md
  *   node run.js --verbose             also list every request the SDK made and what the server counted
+ *   node run.js --cloud-quirks all    the server answers with the cloud's redirects (webex serve --cloud-quirks)
  */
 
 const fs = require('node:fs');
@@ -19,6 +20,7 @@ const { NodeDriver } = require('./lib/node-driver');
 const { BrowserDriver } = require('./lib/browser-driver');
 const { bench, renderResults } = require('./lib/bench');
 const { REPO_ROOT } = require('./lib/server');
+const { quirksLabel } = require('./lib/quirks');
 
 const RUNTIMES = { node: NodeDriver, chromium: BrowserDriver };
 const TMP = path.join(__dirname, '.tmp');
@@ -30,9 +32,10 @@ function parseArgs(argv) {
     if (a === '--runtime') args.runtimes.push(argv[++i]);
     else if (a === '--bench') args.bench = Number(argv[++i]);
     else if (a === '--results') args.results = path.resolve(argv[++i]);
+    else if (a === '--cloud-quirks') process.env.WEBEX_CLOUD_QUIRKS = argv[++i];
     else if (a === '--verbose') args.verbose = true;
     else if (a === '-h' || a === '--help') {
-      console.log('usage: run.js [--runtime node|chromium]... [--bench N] [--results FILE] [--verbose]');
+      console.log('usage: run.js [--runtime node|chromium]... [--bench N] [--results FILE] [--cloud-quirks LIST] [--verbose]');
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -109,7 +112,7 @@ async function main() {
   const benchResults = [];
 
   for (const runtime of args.runtimes) {
-    log(`\n# ${runtime}`);
+    log(`\n# ${runtime} (cloud quirks: ${quirksLabel()})`);
     let driver;
     try {
       driver = await RUNTIMES[runtime].start();

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The official Webex JS SDK (npm webex@3.12.0, unmodified) against `webex serve`,
 # in Node 20 and in Debian's headless Chromium. Arguments go to run.js
-# (e.g. --runtime node, --bench 15).
+# (e.g. --runtime node, --bench 15). The scenarios run twice: against the
+# default answers, then with every cloud quirk on (--cloud-quirks all).
 #
 # Needs: node >= 20 and npm; /usr/bin/chromium (installed here with apt-get
 # when missing and running as root); the `webex` binary at $WEBEX_BIN or
@@ -35,4 +36,16 @@ if [ -z "${WEBEX_BIN:-}" ]; then
 fi
 
 node --test test/
-exec node run.js "$@"
+status=0
+node run.js "$@" || status=$?
+# Then once more against the cloud's redirects (`webex serve --cloud-quirks
+# all`), unless the caller chose the quirks or is benchmarking.
+case " $* " in
+  *" --bench "*|*" --cloud-quirks "*) exit "$status" ;;
+esac
+if [ -z "${WEBEX_CLOUD_QUIRKS:-}" ]; then
+  echo
+  echo "### again with every cloud quirk (webex serve --cloud-quirks all)"
+  node run.js --cloud-quirks all "$@" || status=$?
+fi
+exit "$status"

@@ -82,7 +82,10 @@ async function runLobbyScenario(scenario, server) {
     }, 10_000),
   );
 
-  await step('lia: admit(vic) → vic: meeting:self:guestAdmitted, JOINED', async () => {
+  // Admission also opens vic's data-channel socket; leaving while it is
+  // still connecting makes the SDK reject an unhandled promise ("Mercury
+  // Connection Aborted for llm-default-session"), so the step waits for it.
+  await step('lia: admit(vic) → vic: meeting:self:guestAdmitted, JOINED, data channel connected', async () => {
     await h.call('admit', hostMeeting.id, [inLobby.id]);
     await eventually(async () => {
       const events = await v.call('selfEvents', waiting.id);
@@ -91,6 +94,7 @@ async function runLobbyScenario(scenario, server) {
       assert.equal(status.state, 'JOINED', show(status));
       assert.equal(status.isUserUnadmitted, false, show(status));
       assert.equal(status.isJoined, true, show(status));
+      assert.equal(status.llmConnected, true, `vic's data channel: ${show(status)}`);
     }, 10_000);
   });
 

@@ -244,10 +244,15 @@
         return this.status(meetingId);
       },
 
-      /** The meeting's summary, `isJoined()` and `isUserUnadmitted` (the lobby). */
+      /**
+       * The meeting's summary, `isJoined()`, `isUserUnadmitted` (the lobby) and
+       * whether the SDK's data-channel socket (LLM) is connected.
+       */
       status(meetingId) {
         const meeting = meetingById(meetingId);
-        return { ...summary(meeting), isJoined: meeting.isJoined(), isUserUnadmitted: Boolean(meeting.isUserUnadmitted) };
+        const llm = webex.internal && webex.internal.llm;
+        const llmConnected = Boolean(llm && typeof llm.isConnected === 'function' && llm.isConnected());
+        return { ...summary(meeting), isJoined: meeting.isJoined(), isUserUnadmitted: Boolean(meeting.isUserUnadmitted), llmConnected };
       },
 
       /** `meeting.admit(memberIds)` (the host lets people in from the lobby). */

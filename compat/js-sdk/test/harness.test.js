@@ -103,3 +103,29 @@ test('the meeting run accepts only 2xx and the WebSocket upgrade', () => {
   for (const s of [101, 200, 204]) assert.ok(meetingStatusOk(s, row(s)), String(s));
   for (const s of [401, 404, 500]) assert.ok(!meetingStatusOk(s, row(s)), String(s));
 });
+
+test('with a quirk on, only that quirk\'s own answers are forgiven', () => {
+  const q = require('../lib/quirks');
+  const saved = process.env.WEBEX_CLOUD_QUIRKS;
+  try {
+    const join = { method: 'POST', url: 'http://h/locus/api/v1/loci/call?alternateRedirect=true', status: 404 };
+    const followed = { ...join, url: `${join.url}&cloudQuirkRedirected=1` };
+    const redirectRow = { method: 'POST', route: 'quirk:locus-redirect', status: 404, count: 1 };
+    delete process.env.WEBEX_CLOUD_QUIRKS;
+    assert.ok(!q.isQuirkExchange(join));
+    assert.ok(!q.isQuirkRoute(redirectRow));
+    process.env.WEBEX_CLOUD_QUIRKS = 'cisco-location';
+    assert.ok(!q.isQuirkExchange(join));
+    assert.ok(q.isQuirkRoute({ method: 'GET', route: 'quirk:cisco-location', status: 200, count: 1 }));
+    process.env.WEBEX_CLOUD_QUIRKS = 'all';
+    assert.deepEqual(q.quirks(), { locusRedirect: true, ciscoLocation: true });
+    assert.ok(q.isQuirkExchange(join));
+    assert.ok(!q.isQuirkExchange(followed), 'a 404 after the hop is a real failure');
+    assert.ok(!q.isQuirkExchange({ ...join, status: 500 }));
+    assert.ok(q.isQuirkRoute(redirectRow));
+    assert.ok(!q.isQuirkRoute({ ...redirectRow, route: '/locus/api/v1/loci/call' }));
+  } finally {
+    if (saved === undefined) delete process.env.WEBEX_CLOUD_QUIRKS;
+    else process.env.WEBEX_CLOUD_QUIRKS = saved;
+  }
+});

@@ -437,12 +437,45 @@ fn apply(view: &View, shared: &Shared, f: impl FnOnce(&mut Roster)) {
     }
 }
 
-fn join_body(c: &Client, address: Option<&str>) -> JoinRequest {
-    let body = JoinRequest::new(&c.device_url, format!("bench-{}", uuid::Uuid::new_v4()));
+fn join_body(c: &Client, address: Option<&str>, permission: Option<String>) -> JoinRequest {
+    let body = JoinRequest::new(&c.device_url, format!("bench-{}", uuid::Uuid::new_v4()))
+        .with_permission_token(permission);
     match address {
         Some(a) => body.with_invitee(a),
         None => body,
     }
+}
+
+/// meetingInfo's `permissionToken` for `address` (a join by address
+/// needs it, as the official SDK's `create()` then `join()` has it), asked
+/// of the server whose Locus `call_url` is.
+async fn permission_token(
+    http: &reqwest::Client,
+    c: &Client,
+    call_url: &str,
+    address: &str,
+) -> BenchResult<Option<String>> {
+    let base = call_url
+        .split_once("/locus/api/v1")
+        .map_or(call_url, |(base, _)| base);
+    let res = http
+        .post(format!("{base}/wbxappapi/v1/meetingInfo"))
+        .bearer_auth(c.account.token.expose_secret())
+        .json(&webex_wire::locus::MeetingInfoRequest {
+            sip_url: Some(address.to_owned()),
+            ..Default::default()
+        })
+        .send()
+        .await?;
+    let status = res.status().as_u16();
+    if status != 200 {
+        return Err(BenchError::Status {
+            what: "POST {webex-appapi-service}/meetingInfo",
+            status,
+        });
+    }
+    let info: webex_wire::locus::MeetingInfo = res.json().await?;
+    Ok(info.permission_token)
 }
 
 /// One join (`address`: by `POST /loci/call`, else `POST {url}/participant`):
@@ -474,11 +507,17 @@ async fn join_here(
     url: &str,
     address: Option<&str>,
 ) -> BenchResult<(Duration, Locus)> {
+    // Not timed: the official SDK asks meetingInfo in `create()`, before
+    // the join it measures.
+    let permission = match address {
+        Some(a) => permission_token(http, c, url, a).await?,
+        None => None,
+    };
     let started = Instant::now();
     let res = http
         .post(url)
         .bearer_auth(c.account.token.expose_secret())
-        .json(&join_body(c, address))
+        .json(&join_body(c, address, permission))
         .send()
         .await?;
     let status = res.status().as_u16();

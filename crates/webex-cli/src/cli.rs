@@ -167,6 +167,53 @@ pub struct ServeArgs {
     /// raise this or set 0 there.
     #[arg(long, env = "WEBEX_MAX_CONNECTIONS_PER_PEER", default_value_t = 512)]
     pub max_connections_per_peer: usize,
+    #[command(flatten)]
+    pub quirks: QuirkArgs,
+    /// Key signing meetingInfo's `permissionToken`s (which joins by address
+    /// require). Nodes behind one URL must share it; default: random per
+    /// process.
+    #[arg(long, env = "WEBEX_PERMISSION_TOKEN_SECRET", hide_env_values = true)]
+    pub permission_token_secret: Option<String>,
+}
+
+/// `--cloud-quirks`, shared by `serve` and `demo`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct QuirkArgs {
+    /// Answer like the cloud where that costs clients a round trip, for
+    /// testing clients (comma-separated, repeatable): `locus-redirect` (a
+    /// join asking `alternateRedirect=true` first gets `404 {errorCode:
+    /// 2000002, location}` naming the same URL), `cisco-location` (a
+    /// request with `cisco-no-http-redirect: true` first gets a
+    /// `cisco-location` header naming the same URL), `all`. Each redirects
+    /// once per request; nothing is stored.
+    #[arg(long, env = "WEBEX_CLOUD_QUIRKS", value_enum, value_delimiter = ',')]
+    pub cloud_quirks: Vec<CloudQuirkArg>,
+}
+
+impl QuirkArgs {
+    /// The server's setting for these flags.
+    pub fn to_config(&self) -> webex_server::quirks::CloudQuirks {
+        use webex_server::quirks::{CloudQuirk, CloudQuirks};
+        self.cloud_quirks
+            .iter()
+            .flat_map(|q| match q {
+                CloudQuirkArg::LocusRedirect => vec![CloudQuirk::LocusRedirect],
+                CloudQuirkArg::CiscoLocation => vec![CloudQuirk::CiscoLocation],
+                CloudQuirkArg::All => vec![CloudQuirk::LocusRedirect, CloudQuirk::CiscoLocation],
+            })
+            .collect::<CloudQuirks>()
+    }
+}
+
+/// One value of `--cloud-quirks`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CloudQuirkArg {
+    /// Joins asking `alternateRedirect=true` get one Locus `2000002` redirect.
+    LocusRedirect,
+    /// Requests with `cisco-no-http-redirect: true` get one `cisco-location`.
+    CiscoLocation,
+    /// Every quirk.
+    All,
 }
 
 /// `webex token …`.
@@ -342,4 +389,6 @@ pub struct DemoArgs {
     /// Database for the in-process server (default: a temporary SQLite file).
     #[arg(long)]
     pub database: Option<String>,
+    #[command(flatten)]
+    pub quirks: QuirkArgs,
 }

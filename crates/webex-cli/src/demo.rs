@@ -33,11 +33,15 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let t0 = Instant::now();
     let step = |what: &str| println!("{:>8.1} ms  {what}", t0.elapsed().as_secs_f64() * 1000.0);
 
-    let server = Server::start(ServerConfig::new(
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-        database.clone(),
-    ))
-    .await?;
+    let mut config = ServerConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)), database.clone());
+    config.cloud_quirks = args.quirks.to_config();
+    let server = Server::start(config).await?;
+    if server.state().config.cloud_quirks.any() {
+        step(&format!(
+            "cloud quirks on: {}",
+            server.state().config.cloud_quirks.names().join(", ")
+        ));
+    }
     step(&format!(
         "server listening on {} ({})",
         server.base_url(),

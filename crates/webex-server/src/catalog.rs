@@ -19,7 +19,7 @@ use utoipa::IntoParams;
 use webex_wire::catalog::{Catalog, services};
 
 use crate::auth::Caller;
-use crate::error::{Json, Query};
+use crate::error::{ApiError, ApiResult, Json, Query};
 use crate::openapi::Shared;
 use crate::state::AppState;
 
@@ -88,8 +88,9 @@ pub fn hostmap(public_url: &str) -> Catalog {
     }
 }
 
-/// Query parameters clients send with a catalog request. All are accepted
-/// and none changes the answer: this server hosts every service itself.
+/// Query parameters clients send with a catalog request. None changes the
+/// answer (this server hosts every service itself), but the limited
+/// catalog needs one of the selectors.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
@@ -111,7 +112,26 @@ struct CatalogQuery {
     timestamp: Option<String>,
 }
 
-/// Pre-login catalog.
+impl CatalogQuery {
+    /// Whether the query names whose catalog it asks for: the cloud's
+    /// limited catalog is chosen by org, user or mode, and every client
+    /// sends one of them (the official SDK `orgId`, else `emailhash`,
+    /// `userId` or `mode=DEFAULT_BY_PROXIMITY`).
+    fn has_selector(&self) -> bool {
+        [
+            &self.org_id,
+            &self.email,
+            &self.emailhash,
+            &self.user_id,
+            &self.mode,
+        ]
+        .iter()
+        .any(|v| v.as_deref().is_some_and(|v| !v.trim().is_empty()))
+    }
+}
+
+/// Pre-login catalog. The query must say whose: `orgId`, `email`,
+/// `emailhash`, `userId` or `mode`.
 #[utoipa::path(
     get,
     path = "/u2c/api/v1/limited/catalog",
@@ -119,14 +139,20 @@ struct CatalogQuery {
     params(CatalogQuery),
     responses(
         (status = 200, description = "Service catalog", body = Catalog),
-        (status = 400, response = crate::openapi::BadQuery),
+        (status = 400, description = "No selector (`orgId`, `email`, `emailhash`, `userId` or `mode`), or a malformed query", body = webex_wire::error::ErrorBody),
     )
 )]
 async fn limited_catalog(
     State(state): State<AppState>,
-    Query(_query): Query<CatalogQuery>,
-) -> Json<Catalog> {
-    Json(hostmap(&state.public_url))
+    Query(query): Query<CatalogQuery>,
+) -> ApiResult<Json<Catalog>> {
+    if !query.has_selector() {
+        return Err(ApiError::bad_request(
+            "The limited catalog needs a selector: `orgId`, `email`, `emailhash`, `userId` \
+             or `mode` (e.g. `?orgId=<org>&format=hostmap`)",
+        ));
+    }
+    Ok(Json(hostmap(&state.public_url)))
 }
 
 /// Sign-in catalog (no authentication).

@@ -8,10 +8,24 @@ use secrecy::SecretString;
 use crate::client_logs::ClientLogLimits;
 use crate::connections::ConnectionLimits;
 use crate::limits::RateLimits;
+pub use crate::quirks::CloudQuirks;
 use crate::tls::TlsConfig;
 
 /// Default [`ServerConfig::sip_domain`] (two labels, see there).
 pub const DEFAULT_SIP_DOMAIN: &str = "webex.localhost";
+
+/// Default [`ServerConfig::permission_token_ttl`], in seconds: short, like
+/// the cloud's, so clients must ask meetingInfo again (the official SDK
+/// does when the token expires within 30 s of a join).
+pub const DEFAULT_PERMISSION_TOKEN_TTL_SECS: u64 = 15 * 60;
+
+/// 32 random bytes, hex: a signing key for this process alone.
+fn random_secret() -> SecretString {
+    use rand::RngCore;
+    let mut key = [0u8; 32];
+    rand::rng().fill_bytes(&mut key);
+    SecretString::from(key.iter().map(|b| format!("{b:02x}")).collect::<String>())
+}
 
 /// Everything a server needs to start.
 #[derive(Debug, Clone)]
@@ -82,6 +96,17 @@ pub struct ServerConfig {
     /// (1011) so clients resynchronise, spread over this window so they do
     /// not all reconnect at once.
     pub resync_window: Duration,
+    /// Answers the cloud sends that cost a round trip, served on request
+    /// so clients can be tested against them ([`crate::quirks`]); none by
+    /// default.
+    pub cloud_quirks: CloudQuirks,
+    /// Key that signs the `permissionToken`s meetingInfo hands out and
+    /// joins by address require ([`crate::locus::permission`]). Nodes
+    /// behind one URL must share it (like the database and Redis): a token
+    /// from one node must verify on the next. Default: random per process.
+    pub permission_secret: SecretString,
+    /// Lifetime of a `permissionToken`.
+    pub permission_token_ttl: Duration,
 }
 
 impl ServerConfig {
@@ -114,6 +139,9 @@ impl ServerConfig {
             connections: ConnectionLimits::default(),
             tls: None,
             resync_window: Duration::from_secs(2),
+            cloud_quirks: CloudQuirks::default(),
+            permission_secret: random_secret(),
+            permission_token_ttl: Duration::from_secs(DEFAULT_PERMISSION_TOKEN_TTL_SECS),
         }
     }
 

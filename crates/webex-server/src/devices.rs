@@ -147,6 +147,7 @@ async fn register(
     Query(_query): Query<RegisterQuery>,
     Json(body): Json<DeviceRequest>,
 ) -> ApiResult<Response> {
+    check_device_type(&body.device_type)?;
     validate_strings([
         ("name", &body.name),
         ("deviceType", &body.device_type),
@@ -461,6 +462,38 @@ fn validate_strings<'a>(
     Ok(())
 }
 
+/// Longest accepted `deviceType`.
+pub const MAX_DEVICE_TYPE_CHARS: usize = 32;
+
+/// 400 unless `deviceType` is given and has the shape of WDM's device
+/// types (`WEB`, `DESKTOP`, `UC`, `TP_ENDPOINT`, …: upper-case letters,
+/// digits and `_`). WDM files every device under its type, and every
+/// client the protocol notes describe sends one (the official SDK `WEB`);
+/// the other fields of the official body (`name`, `model`, …) are left
+/// optional, as smaller clients register without them. The set of types
+/// is not closed here: no source lists the cloud's whole set, and refusing
+/// a type the cloud knows would refuse a real client.
+fn check_device_type(device_type: &str) -> ApiResult<()> {
+    let t = device_type.trim();
+    if t.is_empty() {
+        return Err(ApiError::bad_request(
+            "`deviceType` is required (e.g. `WEB`, which the official SDK sends)",
+        ));
+    }
+    let shaped = t.len() <= MAX_DEVICE_TYPE_CHARS
+        && t.starts_with(|c: char| c.is_ascii_uppercase())
+        && t.chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+    if shaped {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(format!(
+            "`deviceType` must be a WDM device type such as `WEB`: upper-case letters, \
+             digits and `_`, at most {MAX_DEVICE_TYPE_CHARS} characters"
+        )))
+    }
+}
+
 fn validate_ttl(ttl: u64) -> ApiResult<()> {
     if (MIN_TTL_SECS..=MAX_TTL_SECS).contains(&ttl) {
         Ok(())
@@ -500,7 +533,7 @@ fn to_device(state: &AppState, record: &DeviceRecord) -> Device {
         system_name: record.system_name.clone(),
         system_version: record.system_version.clone(),
         ttl: record.ttl,
-        features: features(record.created_at),
+        features: features(),
         creation_time: rfc3339(record.created_at),
         modification_time: rfc3339(record.modified_at),
         extra: record.extra.clone(),
@@ -508,15 +541,18 @@ fn to_device(state: &AppState, record: &DeviceRecord) -> Device {
 }
 
 /// The feature toggles every device gets. No developer toggles: the JS SDK
-/// changes its Mercury and failover behaviour on some of them.
-fn features(since: Millis) -> Features {
+/// changes its Mercury and failover behaviour on some of them. No
+/// `lastModified`: nobody ever changed these toggles, and WDM leaves the
+/// field out on such toggles too (every feature field is optional to the
+/// official SDK), so clients meet that shape here.
+fn features() -> Features {
     let toggle = |key: &str, val: &str, value: Value| Feature {
         key: key.to_owned(),
         val: val.to_owned(),
         value,
         kind: Some("USER".to_owned()),
         mutable: Some(false),
-        last_modified: Some(rfc3339(since)),
+        last_modified: None,
     };
     Features {
         developer: Vec::new(),
@@ -695,7 +731,7 @@ mod tests {
 
     #[test]
     fn no_developer_toggles() {
-        let f = features(0);
+        let f = features();
         assert!(f.developer.is_empty());
         assert!(!f.entitlement.is_empty() && !f.user.is_empty());
     }

@@ -29,6 +29,8 @@ pub struct ApiError {
     /// Longer text for `errors[0].description`, when it should say more
     /// than `message` (which some clients compare verbatim).
     pub detail: Option<String>,
+    /// `location` of the body: where a redirected request goes instead.
+    pub location: Option<String>,
 }
 
 impl ApiError {
@@ -41,6 +43,7 @@ impl ApiError {
             retry_after: None,
             error_code: None,
             detail: None,
+            location: None,
         }
     }
     /// 400 with [`codes::BAD_REQUEST`].
@@ -84,6 +87,12 @@ impl ApiError {
         self
     }
 
+    /// Sets the body's `location` (a redirect's target).
+    pub fn with_location(mut self, location: impl Into<String>) -> Self {
+        self.location = Some(location.into());
+        self
+    }
+
     /// Sets the longer description of `errors[0]`.
     pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
         self.detail = Some(detail.into());
@@ -94,6 +103,7 @@ impl ApiError {
     pub fn body(&self, tracking_id: &str) -> ErrorBody {
         let mut body = ErrorBody::new(self.code, self.message.clone(), tracking_id);
         body.error_code = self.error_code;
+        body.location.clone_from(&self.location);
         if let (Some(detail), Some(first)) = (&self.detail, body.errors.first_mut()) {
             first.description.clone_from(detail);
         }

@@ -66,6 +66,12 @@ pub fn router(state: AppState) -> Router {
         guard,
         crate::connections::guard_body,
     ));
+    // Outside the guard and the limiters: a quirk's hop reads no body and
+    // costs no quota.
+    let app = app.layer(middleware::from_fn_with_state(
+        state.clone(),
+        crate::quirks::apply,
+    ));
     // Outside the guard: credentials are checked before it reads a body.
     let body_auth = crate::body_auth::BodyAuth {
         state: state.clone(),
@@ -140,7 +146,7 @@ async fn track(State(_state): State<AppState>, mut req: Request, next: Next) -> 
 /// The route template that handled a request, copied into the response so the
 /// outer `track` middleware (which runs before routing) can label metrics.
 #[derive(Clone)]
-struct MatchedRoute(String);
+pub(crate) struct MatchedRoute(pub(crate) String);
 
 async fn remember_route(
     path: Option<axum::extract::MatchedPath>,
@@ -196,6 +202,8 @@ fn cors(state: &AppState) -> CorsLayer {
             HeaderName::from_static(tracking::HEADER),
             header::RETRY_AFTER,
             header::ETAG,
+            HeaderName::from_static(crate::quirks::CISCO_LOCATION),
+            HeaderName::from_static(crate::locus::ROUTE_TOKEN_HEADER),
         ])
         .max_age(std::time::Duration::from_secs(3600))
 }

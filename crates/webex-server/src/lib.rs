@@ -52,6 +52,7 @@ pub mod locus;
 pub mod mercury;
 pub mod openapi;
 pub mod ops;
+pub mod quirks;
 pub mod quote;
 pub mod retention;
 pub mod server;

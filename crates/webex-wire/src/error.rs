@@ -30,6 +30,11 @@ pub struct ErrorBody {
     /// Numeric Webex error code, where Webex defines one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_code: Option<u32>,
+    /// Where to send the request instead: Locus's cluster redirect
+    /// (`errorCode` 2000002, answered to joins that ask with
+    /// `alternateRedirect=true`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
 }
 
 impl ErrorBody {
@@ -44,6 +49,7 @@ impl ErrorBody {
             tracking_id: tracking_id.into(),
             code: code.to_owned(),
             error_code: None,
+            location: None,
         }
     }
 }

@@ -959,7 +959,9 @@ pub struct MeetingInfoRequest {
 ///
 /// `permissionToken` (a JWT; its `exp` says when to fetch meetingInfo again
 /// before a join) goes into the join body; `locusClusterUrl` names the
-/// Locus host joins by address go to. `webex serve` sends neither.
+/// Locus host joins by address go to. `webex serve` sends a
+/// `permissionToken` (which its joins by address require), never
+/// `locusClusterUrl`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]

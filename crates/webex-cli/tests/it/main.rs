@@ -8,5 +8,6 @@ mod cli;
 mod crash_restart;
 mod dev;
 mod meetings;
+mod quirks;
 mod sdk_sigkill;
 mod two_nodes;

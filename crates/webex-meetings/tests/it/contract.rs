@@ -79,9 +79,34 @@ struct Proxy {
     seen: Arc<Mutex<Vec<Seen>>>,
     rewrites: Arc<Mutex<Vec<Rewrite>>>,
     delays: Arc<Mutex<Vec<Delay>>>,
+    /// `permissionToken`s a rewrite put into a meetingInfo answer → the
+    /// server's own: the proxy plays the cloud that issued them, so a
+    /// request carrying one reaches the server with the real one (which
+    /// the server requires for joins by address).
+    tokens: Arc<Mutex<std::collections::HashMap<String, String>>>,
 }
 
 impl Proxy {
+    /// `body` with a rewritten `permissionToken` swapped for the server's
+    /// own; `None` when there is nothing to swap.
+    fn real_token(&self, body: &Value) -> Option<Value> {
+        let given = body.get("permissionToken")?.as_str()?;
+        let real = self.tokens.lock().unwrap().get(given)?.clone();
+        let mut body = body.clone();
+        body["permissionToken"] = Value::String(real);
+        Some(body)
+    }
+
+    /// Remembers which server token a rewrite replaced.
+    fn remember_token(&self, original: &Answer, rewritten: &Answer) {
+        let token = |a: &Answer| a.json().get("permissionToken")?.as_str().map(str::to_owned);
+        if let (Some(real), Some(given)) = (token(original), token(rewritten))
+            && real != given
+        {
+            self.tokens.lock().unwrap().insert(given, real);
+        }
+    }
+
     async fn hold(&self, seen: &Seen, before: bool) {
         let wait = self
             .delays
@@ -124,6 +149,7 @@ impl Cloud {
             seen: Arc::default(),
             rewrites: Arc::default(),
             delays: Arc::default(),
+            tokens: Arc::default(),
         };
         let router = axum::Router::new()
             .fallback(forward)
@@ -219,6 +245,9 @@ async fn forward(State(p): State<Proxy>, req: Request) -> Response {
     p.hold(&seen, true).await;
     // `/cluster-b/…` stands for another Locus cluster: the same server.
     let target = uri.strip_prefix(CLUSTER_B).unwrap_or(&uri);
+    let bytes = p.real_token(&seen.body).map_or(bytes, |body| {
+        Bytes::from(serde_json::to_vec(&body).unwrap_or_default())
+    });
     let mut out = p
         .client
         .request(parts.method.clone(), format!("{}{target}", p.server));
@@ -257,10 +286,13 @@ async fn forward(State(p): State<Proxy>, req: Request) -> Response {
     };
     p.hold(&seen, false).await;
     let rewrites: Vec<Rewrite> = p.rewrites.lock().unwrap().clone();
-    let answer = rewrites
-        .iter()
-        .find_map(|r| r(&seen, &answer))
-        .unwrap_or(answer);
+    let answer = match rewrites.iter().find_map(|r| r(&seen, &answer)) {
+        Some(rewritten) => {
+            p.remember_token(&answer, &rewritten);
+            rewritten
+        }
+        None => answer,
+    };
     let mut response = (
         axum::http::StatusCode::from_u16(answer.status).unwrap(),
         answer.body,
@@ -556,11 +588,22 @@ async fn requests_carry_an_honest_user_agent_in_the_cloud_format() {
 #[tokio::test]
 async fn the_route_token_is_echoed_to_its_locus() {
     let cloud = Cloud::start().await;
+    // The cloud's token, on the join's answer and every later one (the
+    // server's own is replaced).
     cloud.rewrite(|seen, answer| {
-        if !is(seen, "POST", "/participant") || answer.status >= 300 {
+        let routed = answer
+            .headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("x-cisco-part-route-token"));
+        if !(is(seen, "POST", "/participant") || routed) || answer.status >= 300 {
             return None;
         }
-        let mut headers = answer.headers.clone();
+        let mut headers: Vec<(String, String)> = answer
+            .headers
+            .iter()
+            .filter(|(n, _)| !n.eq_ignore_ascii_case("x-cisco-part-route-token"))
+            .cloned()
+            .collect();
         headers.push(("X-Cisco-Part-Route-Token".into(), "route-1".into()));
         Some(Answer {
             status: answer.status,

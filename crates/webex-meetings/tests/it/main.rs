@@ -8,6 +8,7 @@ mod lobby_e2e;
 mod meetings_e2e;
 mod meetings_scripted;
 mod mercury_client;
+mod quirks_e2e;
 mod resilience;
 mod steps_and_http;
 mod support;

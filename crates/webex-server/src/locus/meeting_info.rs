@@ -3,7 +3,9 @@
 //!
 //! Answers 404 for anything this server does not host, and never 403 or 423
 //! (the SDK reads those as "password" and "captcha" and then refuses to
-//! join). Never sends `permissionToken` (it must be a JWT) or
+//! join). Every answer carries a `permissionToken` for the caller and that
+//! space (a short-lived JWT, [`super::permission`]), which a join by
+//! address then requires, as the cloud's does. Never sends
 //! `locusClusterUrl` (it moves joins to another host).
 //!
 //! A lookup creates nothing ([`service::look_up`]; the join, through
@@ -85,6 +87,12 @@ pub(super) async fn meeting_info(
         }
     };
     let site = super::site(&state);
+    let permission_token = super::permission::issue(
+        &state,
+        &caller.person.id,
+        &name,
+        super::permission::now_secs(),
+    )?;
     // Only the owner's org learns who owns a room.
     let owner = owner.filter(|p| p.org_id == caller.person.org_id);
     let host_id = owner.as_ref().map(|p| p.id.clone());
@@ -101,7 +109,7 @@ pub(super) async fn meeting_info(
         host_id,
         host_display_name: owner.map(|p| p.display_name),
         is_pmr: owner_id.is_some(),
-        permission_token: None,
+        permission_token: Some(permission_token),
         locus_cluster_url: None,
     }))
 }

@@ -14,6 +14,8 @@
 //!   official SDK accepts.
 //! - [`events`]: one bus message per change, rendered per person on each
 //!   node (`self`), full documents for small meetings, deltas for large.
+//! - [`permission`]: the `permissionToken` meetingInfo hands out and joins
+//!   by address require.
 //! - [`republish`]: changes whose event the bus lost (Redis unreachable),
 //!   published again as full documents once it is back.
 //! - `datachannel`: the data-channel registration and socket an admitted
@@ -37,6 +39,7 @@ mod datachannel;
 pub mod document;
 pub mod events;
 mod meeting_info;
+pub mod permission;
 pub mod republish;
 mod routes;
 pub mod rules;
@@ -53,6 +56,37 @@ pub const LOCI_PATH: &str = "/locus/api/v1/loci";
 pub const DATACHANNEL_BASE: &str = "/datachannel/api/v1/locus";
 /// Base path of the `webex-appapi-service` service.
 pub const APPAPI_BASE: &str = "/wbxappapi/v1";
+
+/// The header Locus answers carry (and clients echo on later requests to
+/// that Locus) to route them to the participant's Locus instance.
+pub const ROUTE_TOKEN_HEADER: &str = "x-cisco-part-route-token";
+
+/// The route token of the Locus `locus_id`: opaque, the same for every
+/// answer about that Locus and on every node (one instance serves it all
+/// here), so an echoed token is always current and nothing is stored.
+///
+/// ```
+/// let t = webex_server::locus::route_token("6b1c0b6e-0000-4000-8000-000000000001");
+/// assert_eq!(t.len(), 32);
+/// assert_eq!(t, webex_server::locus::route_token("6b1c0b6e-0000-4000-8000-000000000001"));
+/// ```
+pub fn route_token(locus_id: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("locus-route:{locus_id}").as_bytes());
+    digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
+/// `answer` with the route token of `locus_id` in its headers.
+pub(crate) fn with_route_token(
+    locus_id: &str,
+    answer: impl axum::response::IntoResponse,
+) -> axum::response::Response {
+    let mut res = answer.into_response();
+    if let Ok(v) = axum::http::HeaderValue::from_str(&route_token(locus_id)) {
+        res.headers_mut().insert(ROUTE_TOKEN_HEADER, v);
+    }
+    res
+}
 
 /// Routes of this module.
 pub fn router() -> Router<AppState> {

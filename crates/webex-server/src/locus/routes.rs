@@ -101,10 +101,27 @@ fn check_shown_fields(body: &JoinRequest) -> ApiResult<()> {
     Ok(())
 }
 
-async fn joiner(state: &AppState, caller: &Caller, body: &JoinRequest) -> ApiResult<Joiner> {
-    if body.device.url.is_empty() {
-        return Err(ApiError::bad_request("`device.url` is required"));
+/// 400 naming the first field the official SDK always sends that `body`
+/// lacks: `device.url`, `device.deviceType`, `correlationId` (the cloud
+/// ties the join to the device and the client's meeting by them).
+fn check_required_fields(body: &JoinRequest) -> ApiResult<()> {
+    let blank = |v: Option<&str>| v.is_none_or(|v| v.trim().is_empty());
+    let required = [
+        ("device.url", Some(body.device.url.as_str())),
+        ("device.deviceType", Some(body.device.device_type.as_str())),
+        ("correlationId", body.correlation_id.as_deref()),
+    ];
+    match required.iter().find(|(_, v)| blank(*v)) {
+        Some((field, _)) => Err(ApiError::bad_request(format!(
+            "`{field}` is required: a join names the joining device (`device.url`, \
+             `device.deviceType`, e.g. `WEB`) and the client's meeting (`correlationId`)"
+        ))),
+        None => Ok(()),
     }
+}
+
+async fn joiner(state: &AppState, caller: &Caller, body: &JoinRequest) -> ApiResult<Joiner> {
+    check_required_fields(body)?;
     check_shown_fields(body)?;
     callers_device(state, caller, &body.device.url).await?;
     Ok(Joiner {
@@ -115,10 +132,7 @@ async fn joiner(state: &AppState, caller: &Caller, body: &JoinRequest) -> ApiRes
         guest: caller.person.kind == PersonType::Appuser,
         must_wait: false,
         device_url: body.device.url.clone(),
-        device_type: match clean(&body.device.device_type, 32) {
-            t if t.is_empty() => "WEB".into(),
-            t => t,
-        },
+        device_type: clean(&body.device.device_type, 32),
         correlation_id: body.correlation_id.as_deref().map(|c| clean(c, 128)),
     })
 }
@@ -140,10 +154,10 @@ fn joined(state: &AppState, caller: &Caller, m: &MeetingSnapshot) -> JoinRespons
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Joined; the Locus with `self`", body = JoinResponse),
-        (status = 400, description = "Malformed body or no `invitee.address`", body = ErrorBody),
+        (status = 400, description = "Malformed body, or no `invitee.address`, `permissionToken`, `device.url`, `device.deviceType` or `correlationId`", body = ErrorBody),
         (status = 415, response = crate::openapi::NotJson),
         (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, description = "`device.url` is not one of the caller's devices", body = ErrorBody),
+        (status = 403, description = "`device.url` is not one of the caller's devices, or the `permissionToken` is not meetingInfo's for this caller and meeting (or expired)", body = ErrorBody),
         (status = 404, description = "No meeting at that address", body = ErrorBody),
         (status = 409, description = "The meeting ended while joining", body = ErrorBody),
         (status = 429, response = crate::openapi::RateLimited),
@@ -156,18 +170,37 @@ pub(super) async fn call(
     t: Option<Extension<TrackingId>>,
     Query(_q): Query<JoinQuery>,
     Json(body): Json<JoinRequest>,
-) -> ApiResult<Json<JoinResponse>> {
+) -> ApiResult<axum::response::Response> {
     let Some(address) = body.invitee.as_ref().map(|i| i.address.as_str()) else {
         return Err(ApiError::bad_request("`invitee.address` is required"));
     };
     let j = joiner(&state, &caller, &body).await?;
+    let not_found =
+        || LocusError::NotFound(format!("No meeting at address `{}`", truncate(address)));
+    // The token names the space meetingInfo found; checked before anything
+    // is made, so a refused join creates nothing.
+    let found = service::look_up(&state, address, &caller.person.id)
+        .await?
+        .ok_or_else(not_found)?;
+    let name = match &found {
+        service::Lookup::Space(s) => s.name.as_str(),
+        service::Lookup::Unmade { name, .. } => name.as_str(),
+    };
+    let Some(token) = body.permission_token.as_deref().filter(|t| !t.is_empty()) else {
+        return Err(ApiError::bad_request(
+            "`permissionToken` is required to join by address: ask meetingInfo \
+             (`POST {webex-appapi-service}/meetingInfo`) and send the token it answers",
+        ));
+    };
+    super::permission::check(&state, token, &caller.person.id, name)?;
     let space = service::resolve(&state, address, &caller.person.id)
         .await?
-        .ok_or_else(|| {
-            LocusError::NotFound(format!("No meeting at address `{}`", truncate(address)))
-        })?;
+        .ok_or_else(not_found)?;
     let outcome = service::join_space(&state, &space, j, tracking(&t)).await?;
-    Ok(Json(joined(&state, &caller, &outcome.snapshot)))
+    Ok(super::with_route_token(
+        &outcome.snapshot.locus.id,
+        Json(joined(&state, &caller, &outcome.snapshot)),
+    ))
 }
 
 /// Joins a known Locus.
@@ -196,13 +229,16 @@ pub(super) async fn join(
     Path(id): Path<String>,
     Query(_q): Query<JoinQuery>,
     body: Bytes,
-) -> ApiResult<Json<JoinResponse>> {
+) -> ApiResult<axum::response::Response> {
     check_id(&state, &id).await?;
     let body: JoinRequest = optional_json(&body)?
         .ok_or_else(|| ApiError::bad_request("A JSON body with `device.url` is required"))?;
     let j = joiner(&state, &caller, &body).await?;
     let outcome = service::join(&state, &id, j, tracking(&t)).await?;
-    Ok(Json(joined(&state, &caller, &outcome.snapshot)))
+    Ok(super::with_route_token(
+        &id,
+        Json(joined(&state, &caller, &outcome.snapshot)),
+    ))
 }
 
 /// Leaves a Locus or its lobby (the caller's own participant); the JOINED
@@ -235,7 +271,7 @@ pub(super) async fn leave(
     t: Option<Extension<TrackingId>>,
     Path((id, participant_id)): Path<(String, String)>,
     body: Bytes,
-) -> ApiResult<Json<LocusResponse>> {
+) -> ApiResult<axum::response::Response> {
     check_id(&state, &id).await?;
     let body: LeaveRequest = optional_json(&body)?.unwrap_or_default();
     // Who leaves is the participant id; `reason: FORCED` only says what
@@ -247,13 +283,16 @@ pub(super) async fn leave(
         device_url: body.device.map(|d| d.url).filter(|u| !u.is_empty()),
     };
     let outcome = service::leave(&state, &id, request, tracking(&t)).await?;
-    Ok(Json(LocusResponse {
-        locus: document::full(
-            &outcome.snapshot,
-            &super::site(&state),
-            Some(&caller.person.id),
-        ),
-    }))
+    Ok(super::with_route_token(
+        &id,
+        Json(LocusResponse {
+            locus: document::full(
+                &outcome.snapshot,
+                &super::site(&state),
+                Some(&caller.person.id),
+            ),
+        }),
+    ))
 }
 
 /// Ends the meeting for everyone (the JOINED host only).
@@ -265,7 +304,7 @@ pub(super) async fn leave(
     request_body(content = Option<Object>, description = "Ignored (the official SDK sends its `sequence`)"),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "Ended; the INACTIVE Locus", body = LocusResponse),
+        (status = 202, description = "Ended, without a body, as the cloud answers: the INACTIVE Locus reaches every participant as an event (and `GET {locusUrl}`)"),
         (status = 400, description = "Body is not JSON", body = ErrorBody),
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 403, description = "Not a participant, or not the JOINED host", body = ErrorBody),
@@ -280,17 +319,14 @@ pub(super) async fn end(
     t: Option<Extension<TrackingId>>,
     Path(id): Path<String>,
     body: Bytes,
-) -> ApiResult<Json<LocusResponse>> {
+) -> ApiResult<axum::response::Response> {
     check_id(&state, &id).await?;
     optional_json::<serde::de::IgnoredAny>(&body)?;
-    let outcome = service::end(&state, &id, Some(caller.person.id.clone()), tracking(&t)).await?;
-    Ok(Json(LocusResponse {
-        locus: document::full(
-            &outcome.snapshot,
-            &super::site(&state),
-            Some(&caller.person.id),
-        ),
-    }))
+    service::end(&state, &id, Some(caller.person.id.clone()), tracking(&t)).await?;
+    Ok(super::with_route_token(
+        &id,
+        axum::http::StatusCode::ACCEPTED,
+    ))
 }
 
 /// The full Locus document (admitted participants only; also after it
@@ -314,7 +350,7 @@ pub(super) async fn get_locus(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<webex_wire::locus::Locus>> {
+) -> ApiResult<axum::response::Response> {
     let m = match plausible_id(&id) {
         true => state.store.meeting(&id).await?,
         false => None,
@@ -327,11 +363,14 @@ pub(super) async fn get_locus(
         }
         Some(_) => {}
     }
-    Ok(Json(document::full(
-        &m,
-        &super::site(&state),
-        Some(&caller.person.id),
-    )))
+    Ok(super::with_route_token(
+        &id,
+        Json(document::full(
+            &m,
+            &super::site(&state),
+            Some(&caller.person.id),
+        )),
+    ))
 }
 
 /// The caller's active meetings (those they are joined to or wait in the
@@ -396,7 +435,7 @@ pub(super) async fn controls(
     t: Option<Extension<TrackingId>>,
     Path(id): Path<String>,
     body: Bytes,
-) -> ApiResult<Json<LocusResponse>> {
+) -> ApiResult<axum::response::Response> {
     check_id(&state, &id).await?;
     let body: ControlsRequest = optional_json(&body)?.unwrap_or_default();
     let me = caller.person.id.clone();
@@ -417,13 +456,16 @@ pub(super) async fn controls(
             ));
         }
     };
-    Ok(Json(LocusResponse {
-        locus: document::full(
-            &outcome.snapshot,
-            &super::site(&state),
-            Some(&caller.person.id),
-        ),
-    }))
+    Ok(super::with_route_token(
+        &id,
+        Json(LocusResponse {
+            locus: document::full(
+                &outcome.snapshot,
+                &super::site(&state),
+                Some(&caller.person.id),
+            ),
+        }),
+    ))
 }
 
 /// `PATCH {locusUrl}/controls`: the same as [`controls`] (the official SDK
@@ -451,7 +493,7 @@ pub(super) async fn controls_patch(
     t: Option<Extension<TrackingId>>,
     id: Path<String>,
     body: Bytes,
-) -> ApiResult<Json<LocusResponse>> {
+) -> ApiResult<axum::response::Response> {
     controls(state, caller, t, id, body).await
 }
 

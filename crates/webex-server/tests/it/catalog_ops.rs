@@ -44,7 +44,6 @@ async fn catalogs(server: &TestServer) -> anyhow::Result<()> {
         "/u2c/api/v1/limited/catalog?orgId=abc&format=hostmap",
         "/u2c/api/v1/limited/catalog?emailhash=00ff&format=hostmap",
         "/u2c/api/v1/limited/catalog?mode=DEFAULT_BY_PROXIMITY&userId=u&timestamp=1",
-        "/u2c/api/v1/limited/catalog",
         "/u2c/api/v1/signin/catalog?email=cat%40example.com&format=hostmap",
     ];
     for path in queries {

@@ -367,12 +367,26 @@ async fn validation(server: &TestServer) -> anyhow::Result<()> {
     let api = Api::new(server)?;
     let token = server.token_for("val@example.com").await?;
     let cases = [
-        (json!({"name": "x".repeat(257)}), "`name`"),
-        (json!({"name": "ok", "model": "m".repeat(300)}), "`model`"),
-        (json!({"name": "ok", "ttl": 29}), "`ttl`"),
-        (json!({"name": "ok", "ttl": 2_592_001}), "`ttl`"),
-        (json!({"name": "ok", "ttl": -5}), "ttl"),
-        (json!({"name": 5}), "name"),
+        (
+            json!({"deviceType": "WEB", "name": "x".repeat(257)}),
+            "`name`",
+        ),
+        (
+            json!({"deviceType": "WEB", "name": "ok", "model": "m".repeat(300)}),
+            "`model`",
+        ),
+        (
+            json!({"deviceType": "WEB", "name": "ok", "ttl": 29}),
+            "`ttl`",
+        ),
+        (
+            json!({"deviceType": "WEB", "name": "ok", "ttl": 2_592_001}),
+            "`ttl`",
+        ),
+        (json!({"deviceType": "WEB", "name": "ok", "ttl": -5}), "ttl"),
+        (json!({"deviceType": "WEB", "name": 5}), "name"),
+        (json!({"name": "ok"}), "`deviceType`"),
+        (json!({"name": "ok", "deviceType": "web"}), "`deviceType`"),
     ];
     for (body, needle) in cases {
         let res = api
@@ -384,7 +398,7 @@ async fn validation(server: &TestServer) -> anyhow::Result<()> {
     }
     // Boundaries are accepted.
     for ttl in [30, 2_592_000] {
-        let body = json!({"name": "é".repeat(256), "ttl": ttl});
+        let body = json!({"deviceType": "WEB", "name": "é".repeat(256), "ttl": ttl});
         api.call(Method::POST, DEVICES, Some(&token), Some(&body))
             .await?
             .expect_ok()?;
@@ -417,12 +431,12 @@ on_every_backend!(invalid_bodies_get_400_naming_the_field, validation);
 async fn oversized(server: &TestServer) -> anyhow::Result<()> {
     let api = Api::new(server)?;
     let token = server.token_for("big@example.com").await?;
-    let body = json!({"name": "big", "padding": "x".repeat(8 * 1024)});
+    let body = json!({"deviceType": "WEB", "name": "big", "padding": "x".repeat(8 * 1024)});
     api.call(Method::POST, DEVICES, Some(&token), Some(&body))
         .await?
         .expect_error(StatusCode::PAYLOAD_TOO_LARGE, codes::PAYLOAD_TOO_LARGE)?;
     // Just under the limit is fine.
-    let body = json!({"name": "small", "padding": "x".repeat(512)});
+    let body = json!({"deviceType": "WEB", "name": "small", "padding": "x".repeat(512)});
     let device = api
         .call(Method::POST, DEVICES, Some(&token), Some(&body))
         .await?;

@@ -21,4 +21,5 @@ mod mercury;
 mod mercury_fuzz;
 mod rooms;
 mod soak;
+mod strict;
 mod tls;

@@ -223,7 +223,7 @@ on_every_backend!(
         let (s, _) = join(&url, &a).await;
         assert_eq!(s, 200);
         let (s, ended) = end(&url, &a).await;
-        assert_eq!(s, 200, "{ended}");
+        assert_eq!(s, 202, "{ended}");
 
         // A space made by joining is its creator's, whoever comes first next.
         let space = format!("team-{}@webex.localhost", uuid::Uuid::new_v4().simple());
@@ -231,7 +231,7 @@ on_every_backend!(
         let b_id = person_id(server, &b).await;
         assert_eq!(made["locus"]["host"]["id"], b_id.as_str());
         let (s, _) = end(&url_of(&made), &b).await;
-        assert_eq!(s, 200);
+        assert_eq!(s, 202);
         let (_, again) = call(&base, &a, &space).await;
         assert_eq!(again["locus"]["host"]["id"], b_id.as_str());
         assert_eq!(again["locus"]["self"]["moderator"], false);

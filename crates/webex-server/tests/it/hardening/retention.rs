@@ -28,7 +28,7 @@ async fn retention(server: &TestServer) -> anyhow::Result<()> {
             .json(&json!({})),
     )
     .await;
-    assert_eq!(s, 200, "{ended}");
+    assert_eq!(s, 202, "{ended}");
     // A space nobody ever joined (lookups made such spaces before they
     // became read-only), and a meeting still going on.
     let (s, _) = send(

@@ -51,14 +51,35 @@ pub async fn send(req: reqwest::RequestBuilder) -> (u16, Value) {
     (status, body)
 }
 
+/// meetingInfo's `permissionToken` for `address`, as `u` (`None` when
+/// meetingInfo does not answer 200).
+pub async fn permission_token(base: &str, u: &User, address: &str) -> Option<String> {
+    let (s, info) = send(
+        http()
+            .post(format!("{base}/wbxappapi/v1/meetingInfo"))
+            .bearer_auth(&u.token)
+            .json(&json!({"sipUrl": address, "supportHostKey": true})),
+    )
+    .await;
+    (s == 200)
+        .then(|| info["permissionToken"].as_str().map(str::to_owned))
+        .flatten()
+}
+
+/// Joins by address as the official SDK does: meetingInfo, then
+/// `POST {locus}/loci/call` with its `permissionToken`.
 pub async fn call(base: &str, u: &User, address: &str) -> (u16, Value) {
+    let mut body = join_body(u, Some(address));
+    if let Some(token) = permission_token(base, u, address).await {
+        body["permissionToken"] = json!(token);
+    }
     send(
         http()
             .post(format!(
                 "{base}/locus/api/v1/loci/call?alternateRedirect=true"
             ))
             .bearer_auth(&u.token)
-            .json(&join_body(u, Some(address))),
+            .json(&body),
     )
     .await
 }
