@@ -170,8 +170,8 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub quirks: QuirkArgs,
     /// Key signing meetingInfo's `permissionToken`s (which joins by address
-    /// require). Nodes behind one URL must share it; default: random per
-    /// process.
+    /// require). Default: the deployment's own key, made by the first node
+    /// on the database and shared by every node on it.
     #[arg(long, env = "WEBEX_PERMISSION_TOKEN_SECRET", hide_env_values = true)]
     pub permission_token_secret: Option<String>,
 }

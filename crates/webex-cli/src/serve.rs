@@ -74,15 +74,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if config.cloud_quirks.any() {
         tracing::info!(quirks = ?config.cloud_quirks.names(), "cloud quirks on: some answers cost clients a round trip");
     }
-    match args.permission_token_secret {
-        Some(secret) if !secret.is_empty() => {
-            config.permission_secret = SecretString::from(secret);
-        }
-        _ if config.redis_url.is_some() => tracing::warn!(
-            "several nodes (--redis) without --permission-token-secret: a permissionToken \
-             from one node is refused by the others; give every node the same secret"
-        ),
-        _ => {}
+    if let Some(secret) = args.permission_token_secret.filter(|s| !s.is_empty()) {
+        config.permission_secret = Some(SecretString::from(secret));
     }
     if let Some(node) = args.node_id {
         config.node_id = node;

@@ -19,14 +19,6 @@ pub const DEFAULT_SIP_DOMAIN: &str = "webex.localhost";
 /// does when the token expires within 30 s of a join).
 pub const DEFAULT_PERMISSION_TOKEN_TTL_SECS: u64 = 15 * 60;
 
-/// 32 random bytes, hex: a signing key for this process alone.
-fn random_secret() -> SecretString {
-    use rand::RngCore;
-    let mut key = [0u8; 32];
-    rand::rng().fill_bytes(&mut key);
-    SecretString::from(key.iter().map(|b| format!("{b:02x}")).collect::<String>())
-}
-
 /// Everything a server needs to start.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -101,10 +93,12 @@ pub struct ServerConfig {
     /// default.
     pub cloud_quirks: CloudQuirks,
     /// Key that signs the `permissionToken`s meetingInfo hands out and
-    /// joins by address require ([`crate::locus::permission`]). Nodes
-    /// behind one URL must share it (like the database and Redis): a token
-    /// from one node must verify on the next. Default: random per process.
-    pub permission_secret: SecretString,
+    /// joins by address require ([`crate::locus::permission`]). `None`
+    /// (the default): the deployment's own key, made by the first node
+    /// that starts on the database and read from it by every other
+    /// ([`crate::store::SecretsStore`]), so nodes behind one URL accept
+    /// each other's tokens without configuration.
+    pub permission_secret: Option<SecretString>,
     /// Lifetime of a `permissionToken`.
     pub permission_token_ttl: Duration,
 }
@@ -140,7 +134,7 @@ impl ServerConfig {
             tls: None,
             resync_window: Duration::from_secs(2),
             cloud_quirks: CloudQuirks::default(),
-            permission_secret: random_secret(),
+            permission_secret: None,
             permission_token_ttl: Duration::from_secs(DEFAULT_PERMISSION_TOKEN_TTL_SECS),
         }
     }

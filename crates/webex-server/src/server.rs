@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
+use secrecy::SecretString;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -64,6 +65,16 @@ impl Server {
             auth_cache.clone(),
         ));
         let hub = crate::mercury::Hub::new(&config);
+        let permission_key = match &config.permission_secret {
+            Some(key) => key.clone(),
+            None => {
+                let candidate = SecretString::from(crate::auth::random_secret());
+                store
+                    .shared_secret(crate::locus::permission::SECRET_NAME, candidate)
+                    .await
+                    .context("reading the deployment's permission-token key")?
+            }
+        };
         let state = AppState::new(Inner {
             config,
             public_url,
@@ -72,6 +83,7 @@ impl Server {
             auth_cache,
             hub,
             locus_backlog: crate::locus::republish::Backlog::default(),
+            permission_key,
             metrics: crate::ops::prometheus_handle(),
         });
 

@@ -30,6 +30,9 @@ pub struct Inner {
     pub hub: Hub,
     /// Loci whose last event this node could not publish.
     pub locus_backlog: crate::locus::republish::Backlog,
+    /// The key that signs `permissionToken`s: the configured one, else the
+    /// deployment's shared key from the store.
+    pub permission_key: secrecy::SecretString,
     /// Prometheus exporter handle, rendered at `/metrics`.
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }

@@ -1,5 +1,6 @@
 //! meetingInfo's `permissionToken`: a short-lived JWT (HS256, signed with
-//! [`ServerConfig::permission_secret`](crate::ServerConfig)) saying that
+//! the configured [`ServerConfig::permission_secret`](crate::ServerConfig)
+//! or else the deployment's key in the store, [`SECRET_NAME`]) saying that
 //! this person may join the meeting space of this name. meetingInfo hands
 //! one out with every answer; a join by address (`POST {locus}/loci/call`)
 //! requires it in its body, as the cloud does (the official SDK always
@@ -42,6 +43,10 @@ pub struct Claims {
     pub exp: u64,
 }
 
+/// The name of the deployment's permission-token key in
+/// [`SecretsStore`](crate::store::SecretsStore).
+pub const SECRET_NAME: &str = "permission_token";
+
 /// A token for `person` and the space `space`, valid for the configured
 /// lifetime from `now` (Unix seconds).
 pub fn issue(state: &AppState, person: &str, space: &str, now: u64) -> Result<String, ApiError> {
@@ -52,7 +57,7 @@ pub fn issue(state: &AppState, person: &str, space: &str, now: u64) -> Result<St
         iat: now,
         exp: now.saturating_add(state.config.permission_token_ttl.as_secs().max(1)),
     };
-    let key = EncodingKey::from_secret(state.config.permission_secret.expose_secret().as_bytes());
+    let key = EncodingKey::from_secret(state.permission_key.expose_secret().as_bytes());
     jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key).map_err(ApiError::internal)
 }
 
@@ -64,7 +69,7 @@ pub fn check(state: &AppState, token: &str, person: &str, space: &str) -> Result
     v.set_issuer(&[ISSUER]);
     v.validate_aud = false;
     v.leeway = LEEWAY_SECS;
-    let key = DecodingKey::from_secret(state.config.permission_secret.expose_secret().as_bytes());
+    let key = DecodingKey::from_secret(state.permission_key.expose_secret().as_bytes());
     let refused = |why: &str| {
         ApiError::forbidden(format!(
             "`permissionToken` {why}: ask meetingInfo for this meeting again and join with its token"

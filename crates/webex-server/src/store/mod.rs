@@ -73,6 +73,7 @@ mod people;
 pub mod postgres;
 mod retention;
 mod rules;
+mod secrets;
 mod sql;
 pub mod sqlite;
 #[cfg(test)]
@@ -92,6 +93,7 @@ pub use people::{
 };
 pub use postgres::PgStore;
 pub use retention::{Purged, RetentionStore};
+pub use secrets::SecretsStore;
 pub use sqlite::SqliteStore;
 
 /// The store traits, for code that calls store methods on a concrete or
@@ -100,7 +102,7 @@ pub use sqlite::SqliteStore;
 pub mod prelude {
     pub use super::{
         ClientLogStore, DeviceStore, GuestIssuerStore, MeetingStore, OAuthStore, PeopleStore,
-        RetentionStore, Store,
+        RetentionStore, SecretsStore, Store,
     };
 }
 
@@ -181,6 +183,7 @@ pub trait Store:
     + MeetingStore
     + ClientLogStore
     + RetentionStore
+    + SecretsStore
     + Send
     + Sync
     + 'static

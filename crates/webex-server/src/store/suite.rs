@@ -184,12 +184,42 @@ suite! {
         meeting_rooms_round_trip,
         concurrent_meeting_changes_get_distinct_sequences,
         client_logs_stay_under_the_total_cap_under_concurrency,
+        a_shared_secret_is_made_once_under_concurrency,
     ],
     harness: [
         data_survives_reopen,
         damaged_rows_are_corrupt,
         meeting_changes_by_another_node_are_seen,
     ],
+}
+
+/// Nodes starting at once on one database each offer their own candidate
+/// key; every one of them gets the same stored key, and so does a later ask.
+async fn a_shared_secret_is_made_once_under_concurrency(store: &dyn Store) {
+    use secrecy::{ExposeSecret, SecretString};
+    let asks = (0..8).map(|i| {
+        store.shared_secret(
+            "permission_token",
+            SecretString::from(format!("candidate-{i}")),
+        )
+    });
+    let got: Vec<String> = futures::future::join_all(asks)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().expose_secret().to_owned())
+        .collect();
+    assert!(got[0].starts_with("candidate-"), "{got:?}");
+    assert!(got.iter().all(|k| *k == got[0]), "{got:?}");
+    let later = store
+        .shared_secret("permission_token", SecretString::from("late"))
+        .await
+        .unwrap();
+    assert_eq!(later.expose_secret(), got[0]);
+    let other = store
+        .shared_secret("another", SecretString::from("b"))
+        .await
+        .unwrap();
+    assert_eq!(other.expose_secret(), "b");
 }
 
 // ---------------------------------------------------------------- fixtures

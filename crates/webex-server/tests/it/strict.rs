@@ -463,3 +463,38 @@ async fn a_hop_reads_the_body_so_the_connection_serves_the_next_request() {
     assert!(answers.contains("serviceLinks"), "{answers}");
     server.shutdown().await;
 }
+
+/// Nodes behind one URL share the deployment's permission-token key, made
+/// once in the database: a token meetingInfo gave on one node lets the join
+/// through on the other, with no key configured (before: a random key per
+/// process, so the second node refused it with 403).
+#[tokio::test]
+async fn a_permission_token_from_one_node_is_accepted_by_another() {
+    let a = TestServer::start().await.unwrap();
+    let shared_db = a.server().state().config.database_url.clone();
+    let public = a.base_url().to_owned();
+    let b = TestServer::start_with(|c| {
+        c.database_url = shared_db;
+        c.public_url = Some(public);
+    })
+    .await
+    .unwrap();
+    let b_direct = format!("http://{}", b.server().local_addr());
+    let u = user(&a, "two-nodes").await;
+    let room = "two-nodes@webex.localhost";
+    let token = permission_token(a.base_url(), &u, room).await.unwrap();
+    let mut body = join_body(&u, Some(room));
+    body["permissionToken"] = json!(token);
+    let (s, doc) = send(
+        http()
+            .post(format!(
+                "{b_direct}/locus/api/v1/loci/call?alternateRedirect=true"
+            ))
+            .bearer_auth(&u.token)
+            .json(&body),
+    )
+    .await;
+    assert_eq!(s, 200, "{doc}");
+    b.shutdown().await;
+    a.shutdown().await;
+}
