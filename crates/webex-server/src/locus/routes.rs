@@ -137,6 +137,21 @@ async fn joiner(state: &AppState, caller: &Caller, body: &JoinRequest) -> ApiRes
     })
 }
 
+/// `{"locus": …}`, the full document as `caller` sees it, with the route
+/// token: the answer of a leave and of the host's controls.
+fn locus_answer(
+    state: &AppState,
+    caller: &Caller,
+    m: &MeetingSnapshot,
+) -> axum::response::Response {
+    super::with_route_token(
+        &m.locus.id,
+        Json(LocusResponse {
+            locus: document::full(m, &super::site(state), Some(&caller.person.id)),
+        }),
+    )
+}
+
 fn joined(state: &AppState, caller: &Caller, m: &MeetingSnapshot) -> JoinResponse {
     JoinResponse {
         locus: document::full(m, &super::site(state), Some(&caller.person.id)),
@@ -283,16 +298,7 @@ pub(super) async fn leave(
         device_url: body.device.map(|d| d.url).filter(|u| !u.is_empty()),
     };
     let outcome = service::leave(&state, &id, request, tracking(&t)).await?;
-    Ok(super::with_route_token(
-        &id,
-        Json(LocusResponse {
-            locus: document::full(
-                &outcome.snapshot,
-                &super::site(&state),
-                Some(&caller.person.id),
-            ),
-        }),
-    ))
+    Ok(locus_answer(&state, &caller, &outcome.snapshot))
 }
 
 /// Ends the meeting for everyone (the JOINED host only).
@@ -456,16 +462,7 @@ pub(super) async fn controls(
             ));
         }
     };
-    Ok(super::with_route_token(
-        &id,
-        Json(LocusResponse {
-            locus: document::full(
-                &outcome.snapshot,
-                &super::site(&state),
-                Some(&caller.person.id),
-            ),
-        }),
-    ))
+    Ok(locus_answer(&state, &caller, &outcome.snapshot))
 }
 
 /// `PATCH {locusUrl}/controls`: the same as [`controls`] (the official SDK
