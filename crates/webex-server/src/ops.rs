@@ -127,16 +127,146 @@ fn describe_metrics() {
         "webex_device_limit_rejections_total",
         "Registrations refused because the person has too many devices"
     );
+    metrics::describe_counter!(
+        "webex_admin_auth_failures_total",
+        "Operator API requests with a missing or wrong admin token"
+    );
+    metrics::describe_counter!(
+        "webex_admin_events_published_total",
+        "Events published through the operator API"
+    );
+    metrics::describe_counter!(
+        "webex_auth_cache_hits_total",
+        "Bearer tokens answered from the authentication cache (no store read)"
+    );
+    metrics::describe_counter!(
+        "webex_bus_gaps_total",
+        "Times this node's bus subscription lost messages (Redis outage or lag); each starts a resync"
+    );
+    metrics::describe_counter!(
+        "webex_bus_lagged_messages_total",
+        "Bus messages this node's listener fell behind on and dropped"
+    );
+    metrics::describe_counter!(
+        "webex_bus_redis_disconnects_total",
+        "Redis subscription connections lost"
+    );
+    metrics::describe_counter!(
+        "webex_bus_unheard_publishes_total",
+        "Bus messages published while no node was subscribed (lost)"
+    );
+    metrics::describe_counter!(
+        "webex_client_logs_evicted_total",
+        "Uploaded client logs evicted to stay under the size caps"
+    );
+    metrics::describe_counter!(
+        "webex_client_logs_uploaded_bytes_total",
+        "Bytes of client logs uploaded"
+    );
+    metrics::describe_counter!(
+        "webex_client_logs_uploaded_total",
+        "Client logs uploaded (clientLogs)"
+    );
+    metrics::describe_counter!(
+        "webex_connections_refused_total",
+        "Connections refused at accept, by reason (total or per-peer cap)"
+    );
+    metrics::describe_counter!(
+        "webex_connections_timed_out_total",
+        "Connections closed by a deadline, by reason (header, idle)"
+    );
+    metrics::describe_counter!(
+        "webex_locus_events_total",
+        "Locus events published, by event type"
+    );
+    metrics::describe_counter!(
+        "webex_locus_events_lost_total",
+        "Locus events that could not be published (kept for republishing)"
+    );
+    metrics::describe_counter!(
+        "webex_locus_events_republished_total",
+        "Locus documents republished after the bus came back"
+    );
+    metrics::describe_counter!(
+        "webex_meetings_purged_total",
+        "Ended meetings deleted after the retention"
+    );
+    metrics::describe_counter!(
+        "webex_spaces_purged_total",
+        "Unused ad-hoc meeting spaces deleted after the retention"
+    );
+    metrics::describe_counter!(
+        "webex_mercury_auth_failures_total",
+        "Mercury sockets closed because their authorization frame was missing or refused"
+    );
+    metrics::describe_counter!(
+        "webex_mercury_expired_closes_total",
+        "Mercury sockets closed because their ephemeral device expired"
+    );
+    metrics::describe_counter!(
+        "webex_mercury_frames_in_total",
+        "Frames received on Mercury sockets"
+    );
+    metrics::describe_counter!(
+        "webex_mercury_frames_out_total",
+        "Frames sent on Mercury sockets"
+    );
+    metrics::describe_counter!(
+        "webex_mercury_resyncs_total",
+        "Mercury sockets asked to reconnect (1011) after the bus lost events"
+    );
+    metrics::describe_counter!(
+        "webex_mercury_server_closes_total",
+        "Mercury sockets closed by the server, by close code"
+    );
+    metrics::describe_counter!(
+        "webex_mercury_silent_closes_total",
+        "Mercury sockets closed (1000 idle) after staying silent past two pings"
+    );
+    metrics::describe_counter!(
+        "webex_mercury_slow_consumer_disconnects_total",
+        "Mercury sockets closed (1008) because their outbound queue was full"
+    );
+    metrics::describe_counter!(
+        "webex_oauth_consent_refused_total",
+        "OAuth consents refused (the consenting token may not grant what was asked)"
+    );
+    metrics::describe_counter!(
+        "webex_oauth_grant_ended_total",
+        "OAuth grants ended, by reason"
+    );
+    metrics::describe_counter!(
+        "webex_rate_limited_total",
+        "Requests answered 429, by limit class"
+    );
+    metrics::describe_counter!(
+        "webex_request_body_refused_total",
+        "Request bodies refused, by reason (too large, too slow)"
+    );
+    metrics::describe_gauge!(
+        "webex_mercury_connections",
+        "Open Mercury sockets on this node"
+    );
     metrics::describe_histogram!(
         "webex_sqlite_batch_jobs",
         metrics::Unit::Count,
         "Writes committed together by one SQLite group commit"
     );
     metrics::describe_histogram!(
+        "webex_postgres_batch_jobs",
+        metrics::Unit::Count,
+        "Writes committed together by one PostgreSQL writer batch"
+    );
+    metrics::describe_histogram!(
         "webex_http_request_seconds",
         metrics::Unit::Seconds,
         "HTTP request latency by method, route and status"
     );
+    metrics::describe_gauge!(
+        "webex_build_info",
+        "Always 1; the labels say which build is running"
+    );
+    metrics::gauge!("webex_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
 }
 
 /// Body of `/healthz` and `/readyz`.
@@ -241,6 +371,23 @@ mod tests {
     /// (a process has one global recorder) and leave that caller without a
     /// handle; were a handle made without installing, it would render
     /// nothing recorded through `metrics`.
+    /// Families carry their help text, and the build is named.
+    #[test]
+    fn metrics_have_help_and_build_info() {
+        let handle = prometheus_handle().expect("the recorder is installed");
+        metrics::counter!("webex_devices_registered_total").increment(0);
+        let text = handle.render();
+        assert!(
+            text.contains("# HELP webex_devices_registered_total Devices registered"),
+            "{text}"
+        );
+        let build = format!(
+            "webex_build_info{{version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        );
+        assert!(text.contains(&build), "{text}");
+    }
+
     #[test]
     fn recorder_is_installed_once() {
         let first = prometheus_handle().expect("the recorder is installed");
