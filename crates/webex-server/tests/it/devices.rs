@@ -198,7 +198,7 @@ async fn curl_flow(server: &TestServer) -> anyhow::Result<()> {
         );
     }
 
-    // 3. people/me, when the identity routes are there.
+    // 3. people/me.
     let hydra = str_of(&catalog["serviceLinks"], "hydra")?;
     let me = api
         .call(
@@ -208,11 +208,7 @@ async fn curl_flow(server: &TestServer) -> anyhow::Result<()> {
             None,
         )
         .await?;
-    if me.status == StatusCode::NOT_FOUND {
-        eprintln!("people/me not served on this branch; step skipped");
-    } else {
-        ensure!(me.expect_ok()?["id"].is_string(), "{}", me.body);
-    }
+    ensure!(me.expect_ok()?["id"].is_string(), "{}", me.body);
 
     // 4. Register.
     let res = api
