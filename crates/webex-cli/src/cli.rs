@@ -174,6 +174,60 @@ pub struct ServeArgs {
     /// on the database and shared by every node on it.
     #[arg(long, env = "WEBEX_PERMISSION_TOKEN_SECRET", hide_env_values = true)]
     pub permission_token_secret: Option<String>,
+    #[command(flatten)]
+    pub media: MediaArgs,
+}
+
+/// Meeting media (`webex serve`): the media engine's UDP socket and caps.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Media")]
+pub struct MediaArgs {
+    /// Meeting media (audio and video between participants, for the
+    /// official SDK's `addMedia()`): `on` or `off`.
+    #[arg(long = "media", env = "WEBEX_MEDIA", default_value = "on", value_parser = ["on", "off"])]
+    pub mode: String,
+    /// The media engine's UDP socket (every session shares it). Default:
+    /// the IP of `--listen`, a free port.
+    #[arg(long, env = "WEBEX_MEDIA_LISTEN")]
+    pub media_listen: Option<std::net::SocketAddr>,
+    /// The IP clients reach the media socket at, written into the
+    /// answers' candidates. Required when the socket listens on 0.0.0.0
+    /// or behind NAT (media is off otherwise).
+    #[arg(long, env = "WEBEX_MEDIA_PUBLIC_ADDRESS")]
+    pub media_public_address: Option<std::net::IpAddr>,
+    /// Most media sessions on this node.
+    #[arg(long, env = "WEBEX_MEDIA_MAX_SESSIONS", default_value_t = 1000)]
+    pub media_max_sessions: usize,
+    /// The TURN server handed to clients by TURN discovery (`turn:host:port`).
+    /// Default: none (clients reach the media socket directly).
+    #[arg(long, env = "WEBEX_TURN_URL", requires_all = ["turn_username", "turn_password"])]
+    pub turn_url: Option<String>,
+    /// The TURN user name.
+    #[arg(long, env = "WEBEX_TURN_USERNAME")]
+    pub turn_username: Option<String>,
+    /// The TURN password.
+    #[arg(long, env = "WEBEX_TURN_PASSWORD", hide_env_values = true)]
+    pub turn_password: Option<String>,
+}
+
+impl MediaArgs {
+    /// The server's media settings.
+    pub fn to_settings(&self) -> webex_server::config::MediaSettings {
+        let mut m = webex_server::config::MediaSettings::default();
+        m.enabled = self.mode == "on";
+        m.listen = self.media_listen;
+        m.public_address = self.media_public_address;
+        m.max_sessions = self.media_max_sessions;
+        m.turn = match (&self.turn_url, &self.turn_username, &self.turn_password) {
+            (Some(url), Some(username), Some(password)) => Some(webex_wire::roap::TurnServer {
+                url: url.clone(),
+                username: username.clone(),
+                password: password.clone(),
+            }),
+            _ => None,
+        };
+        m
+    }
 }
 
 /// `--cloud-quirks`, shared by `serve` and `demo`.

@@ -80,6 +80,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(node) = args.node_id {
         config.node_id = node;
     }
+    config.media = args.media.to_settings();
     let server = Server::start(config).await?;
     println!("listening on {}", server.base_url());
     if args.dev {

@@ -101,6 +101,41 @@ pub struct ServerConfig {
     pub permission_secret: Option<SecretString>,
     /// Lifetime of a `permissionToken`.
     pub permission_token_ttl: Duration,
+    /// Meeting media (`--media-*`).
+    pub media: MediaSettings,
+}
+
+/// Meeting media: the engine's socket, its caps, the TURN server handed out.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct MediaSettings {
+    /// `false`: no engine; offers get a ROAP error saying media is off.
+    pub enabled: bool,
+    /// The engine's UDP socket; `None`: the HTTP listener's IP, a free
+    /// port.
+    pub listen: Option<SocketAddr>,
+    /// The IP clients reach the socket at (behind NAT); `None`: the bound
+    /// IP, which must then not be a wildcard (media is off otherwise).
+    pub public_address: Option<std::net::IpAddr>,
+    /// Most media sessions on this node.
+    pub max_sessions: usize,
+    /// Most media sessions in one meeting (2: forwarding without mixing).
+    pub max_per_meeting: usize,
+    /// The TURN server TURN discovery answers (none by default).
+    pub turn: Option<webex_wire::roap::TurnServer>,
+}
+
+impl Default for MediaSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: None,
+            public_address: None,
+            max_sessions: 1000,
+            max_per_meeting: 2,
+            turn: None,
+        }
+    }
 }
 
 impl ServerConfig {
@@ -136,6 +171,7 @@ impl ServerConfig {
             cloud_quirks: CloudQuirks::default(),
             permission_secret: None,
             permission_token_ttl: Duration::from_secs(DEFAULT_PERMISSION_TOKEN_TTL_SECS),
+            media: MediaSettings::default(),
         }
     }
 

@@ -67,6 +67,7 @@ pub fn spawn_bus_listener(state: AppState, cancel: CancellationToken) -> JoinHan
                     // its own before publishing).
                     state.auth_cache.on_bus_message(&msg);
                     dispatch(&state.hub, &msg);
+                    media(&state, &msg);
                 }
                 Err(RecvError::Lagged(n)) => {
                     // Lost messages may include revocations.
@@ -88,6 +89,26 @@ pub fn spawn_bus_listener(state: AppState, cancel: CancellationToken) -> JoinHan
         }
         state.bus.close().await;
     })
+}
+
+/// The media side of a bus message: relayed offers and answers, and the
+/// sessions of a meeting whose roster changed (in a task: it reads the
+/// store).
+fn media(state: &AppState, msg: &BusMessage) {
+    match msg {
+        BusMessage::MediaOffer { .. } | BusMessage::MediaAnswer { .. } => {
+            crate::media::relay::on_bus_message(state, msg);
+        }
+        BusMessage::Locus { data, .. } => {
+            if let Some(id) = crate::media::reconcile::locus_id_of(data)
+                && state.media.carries(id)
+            {
+                let (state, id) = (state.clone(), id.to_owned());
+                tokio::spawn(async move { crate::media::reconcile::meeting(&state, &id).await });
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Applies one bus message to the local hub.
@@ -140,6 +161,8 @@ pub fn dispatch(hub: &Hub, msg: &BusMessage) {
         }
         // Needs the resync window and runs over time: the listener starts
         // it (`resync::start`).
-        BusMessage::Resync { .. } => {}
+        BusMessage::Resync { .. }
+        | BusMessage::MediaOffer { .. }
+        | BusMessage::MediaAnswer { .. } => {}
     }
 }

@@ -36,6 +36,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::compat::router())
         .merge(crate::client_logs::router(&state.config))
         .merge(crate::locus::router())
+        .merge(crate::media::router())
         .merge(crate::mercury::router())
         .merge(crate::admin::router())
         .merge(crate::ops::router())

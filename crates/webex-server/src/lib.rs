@@ -49,6 +49,7 @@ pub mod http;
 pub mod identity;
 pub mod limits;
 pub mod locus;
+pub mod media;
 pub mod mercury;
 pub mod openapi;
 pub mod ops;

@@ -67,6 +67,7 @@ pub fn server_openapi() -> utoipa::openapi::OpenApi {
         crate::admin::openapi(),
         crate::mercury::openapi(),
         crate::locus::openapi(),
+        crate::media::openapi(),
         openapi(),
     ] {
         doc.merge(part);

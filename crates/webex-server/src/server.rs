@@ -75,6 +75,7 @@ impl Server {
                     .context("reading the deployment's permission-token key")?
             }
         };
+        let media = crate::media::start(&config.media, addr);
         let state = AppState::new(Inner {
             config,
             public_url,
@@ -84,6 +85,7 @@ impl Server {
             hub,
             locus_backlog: crate::locus::republish::Backlog::default(),
             permission_key,
+            media,
             metrics: crate::ops::prometheus_handle(),
         });
 
@@ -162,6 +164,7 @@ impl RunningServer {
     /// in-flight requests and background tasks.
     pub async fn shutdown(self) {
         self.state.hub.shutdown();
+        self.state.media.shutdown().await;
         self.cancel.cancel();
         let _ = self.serve.await;
         for t in self.tasks {

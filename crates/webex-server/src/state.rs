@@ -33,6 +33,8 @@ pub struct Inner {
     /// The key that signs `permissionToken`s: the configured one, else the
     /// deployment's shared key from the store.
     pub permission_key: secrecy::SecretString,
+    /// This node's media engine (or why media is off) and relayed offers.
+    pub media: crate::media::MediaService,
     /// Prometheus exporter handle, rendered at `/metrics`.
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }

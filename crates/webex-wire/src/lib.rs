@@ -22,5 +22,6 @@ pub mod locus;
 pub mod mercury;
 pub mod oauth;
 pub mod people;
+pub mod roap;
 pub mod token;
 pub mod tracking;

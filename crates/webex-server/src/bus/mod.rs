@@ -98,6 +98,27 @@ pub enum BusMessage {
         /// The node that lost the events.
         origin: String,
     },
+    /// A `/media` offer for a meeting whose media another node carries
+    /// (`crate::media::relay`): only node `to` answers it.
+    MediaOffer {
+        /// The anchor node.
+        to: String,
+        /// The asking node.
+        from: String,
+        /// Matches the [`BusMessage::MediaAnswer`].
+        request_id: String,
+        /// The offer.
+        offer: crate::media::RelayedOffer,
+    },
+    /// The anchor's answer to a [`BusMessage::MediaOffer`].
+    MediaAnswer {
+        /// The asking node.
+        to: String,
+        /// The offer's `request_id`.
+        request_id: String,
+        /// The SDP answer, or why not.
+        result: Result<crate::media::Answered, crate::media::MediaFailure>,
+    },
 }
 
 /// One recipient of a [`BusMessage::Locus`] event.

@@ -192,6 +192,19 @@ fn host(m: &MeetingSnapshot) -> Option<Host> {
     })
 }
 
+/// `participant.status`: `SENDRECV` or (muted) `RECVONLY` per kind once
+/// the JOINED participant sent media, else `{}`.
+fn status(p: &ParticipantRecord) -> ParticipantStatus {
+    let Some(flags) = p.media.filter(|_| p.state == ParticipantState::Joined) else {
+        return ParticipantStatus::default();
+    };
+    let of = |muted: bool| Some(if muted { "RECVONLY" } else { "SENDRECV" }.to_owned());
+    ParticipantStatus {
+        audio_status: of(flags.audio_muted),
+        video_status: of(flags.video_muted),
+    }
+}
+
 /// One participant as the SDK reads it: `devices` and `status` always
 /// present; a device waiting in the lobby has the `WAIT` intent; a removed
 /// participant who has not come back has `removed` and reason `FORCED`.
@@ -228,7 +241,7 @@ pub fn participant(p: &ParticipantRecord, locus_url: &str, host_id: Option<&str>
                 }
             })
             .collect(),
-        status: ParticipantStatus::default(),
+        status: status(p),
         controls: ParticipantControls {
             role: Some(RoleControl {
                 roles: vec![Role {
@@ -293,6 +306,7 @@ pub(crate) mod tests {
                         correlation_id: Some(format!("c{i}")),
                         state: ParticipantState::Joined,
                     }],
+                    media: None,
                 })
                 .collect(),
         }

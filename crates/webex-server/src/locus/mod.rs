@@ -18,6 +18,8 @@
 //!   by address require.
 //! - [`republish`]: changes whose event the bus lost (Redis unreachable),
 //!   published again as full documents once it is back.
+//! - [`media`]: ROAP over `{selfUrl}/media` (TURN discovery, offer →
+//!   answer, mute flags into the roster), answered by `crate::media`.
 //! - `datachannel`: the data-channel registration and socket an admitted
 //!   official client opens (nothing is relayed on it).
 //! - `routes` (`{locus}/loci…`), `meeting_info`
@@ -38,6 +40,7 @@ mod admin;
 mod datachannel;
 pub mod document;
 pub mod events;
+pub mod media;
 mod meeting_info;
 pub mod permission;
 pub mod republish;
@@ -105,6 +108,10 @@ pub fn router() -> Router<AppState> {
             "/locus/api/v1/loci/{id}/participant/{participant_id}/leave",
             put(routes::leave),
         )
+        .route(
+            "/locus/api/v1/loci/{id}/participant/{participant_id}/media",
+            put(media::media),
+        )
         .route("/locus/api/v1/loci/{id}/end", post(routes::end))
         .route(
             "/locus/api/v1/loci/{id}/controls",
@@ -149,6 +156,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         routes::get_locus,
         routes::join,
         routes::leave,
+        media::media,
         routes::end,
         routes::controls,
         routes::controls_patch,

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use webex_wire::error::ErrorBody;
 use webex_wire::locus::{
-    ControlsRequest, JoinRequest, JoinResponse, LeaveRequest, LociList, LocusResponse,
+    ControlsRequest, JoinRequest, JoinResponse, LeaveRequest, LociList, LocusResponse, MediaConnection,
     ParticipantState, error_codes,
 };
 use webex_wire::people::PersonType;
@@ -52,7 +52,7 @@ pub(super) async fn check_id(state: &AppState, id: &str) -> ApiResult<()> {
 }
 
 /// Checks that `url` is a live device of the caller registered here.
-async fn callers_device(state: &AppState, caller: &Caller, url: &str) -> ApiResult<()> {
+pub(super) async fn callers_device(state: &AppState, caller: &Caller, url: &str) -> ApiResult<()> {
     let foreign = || {
         ApiError::forbidden("`device.url` is not a device of the caller registered on this server")
             .with_error_code(error_codes::FOREIGN_DEVICE)
@@ -152,10 +152,19 @@ fn locus_answer(
     )
 }
 
-fn joined(state: &AppState, caller: &Caller, m: &MeetingSnapshot) -> JoinResponse {
+/// The join answer: the document, and the participant's `mediaId` for
+/// the device that joined (the SDK echoes it in `/media`).
+fn joined(state: &AppState, caller: &Caller, m: &MeetingSnapshot, device_url: &str) -> JoinResponse {
+    let media_connections = m
+        .participant_of(&caller.person.id)
+        .map(|p| MediaConnection {
+            media_id: Some(super::media::media_id(&p.id, device_url)),
+        })
+        .into_iter()
+        .collect();
     JoinResponse {
         locus: document::full(m, &super::site(state), Some(&caller.person.id)),
-        media_connections: Vec::new(),
+        media_connections,
     }
 }
 
@@ -211,10 +220,11 @@ pub(super) async fn call(
     let space = service::resolve(&state, address, &caller.person.id)
         .await?
         .ok_or_else(not_found)?;
+    let device_url = j.device_url.clone();
     let outcome = service::join_space(&state, &space, j, tracking(&t)).await?;
     Ok(super::with_route_token(
         &outcome.snapshot.locus.id,
-        Json(joined(&state, &caller, &outcome.snapshot)),
+        Json(joined(&state, &caller, &outcome.snapshot, &device_url)),
     ))
 }
 
@@ -249,10 +259,11 @@ pub(super) async fn join(
     let body: JoinRequest = optional_json(&body)?
         .ok_or_else(|| ApiError::bad_request("A JSON body with `device.url` is required"))?;
     let j = joiner(&state, &caller, &body).await?;
+    let device_url = j.device_url.clone();
     let outcome = service::join(&state, &id, j, tracking(&t)).await?;
     Ok(super::with_route_token(
         &id,
-        Json(joined(&state, &caller, &outcome.snapshot)),
+        Json(joined(&state, &caller, &outcome.snapshot, &device_url)),
     ))
 }
 

@@ -27,7 +27,8 @@ use webex_wire::locus::{LocusState, ParticipantState};
 
 use crate::store::Millis;
 use crate::store::meetings::{
-    Applied, ChangeRefused, MeetingSnapshot, Mutation, ParticipantDeviceRecord, ParticipantRecord,
+    Applied, ChangeRefused, MediaFlags, MeetingSnapshot, Mutation, ParticipantDeviceRecord,
+    ParticipantRecord,
 };
 
 /// Who joins, from which device.
@@ -152,6 +153,7 @@ pub fn join(j: Joiner, new_participant_id: String, now: Millis) -> Mutation {
                 joined_at: now,
                 left_at: None,
                 devices: vec![device],
+                media: None,
             }),
         }
         if !waits {
@@ -234,6 +236,7 @@ pub fn leave(r: LeaveRequest, now: Millis) -> Mutation {
         if p.devices.iter().all(|d| !present(&d.state)) {
             p.state = ParticipantState::Left;
             p.left_at = Some(now);
+            p.media = None;
         }
         m.locus.last_active = now;
         if m.joined_count() == 0 && m.locus.idle_since.is_none() {
@@ -363,6 +366,7 @@ pub fn devices_gone(device_urls: Vec<String>, now: Millis) -> Mutation {
             if present(&p.state) && p.devices.iter().all(|d| !present(&d.state)) {
                 p.state = ParticipantState::Left;
                 p.left_at = Some(now);
+                p.media = None;
             }
         }
         if !changed {
@@ -372,6 +376,66 @@ pub fn devices_gone(device_urls: Vec<String>, now: Millis) -> Mutation {
         if m.joined_count() == 0 && m.locus.idle_since.is_none() {
             m.locus.idle_since = Some(now);
         }
+        Ok(Applied::Changed)
+    })
+}
+
+/// Who sends a `/media` request, from which device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaSender {
+    /// The caller's person id.
+    pub person_id: String,
+    /// The participant id of the request's path.
+    pub participant_id: String,
+    /// The request's `device.url`.
+    pub device_url: String,
+}
+
+/// Checks that `s` may send media for its participant in `m`: the
+/// caller's own participant, admitted and JOINED, from one of its JOINED
+/// devices, in an active meeting.
+pub fn check_media_sender(m: &MeetingSnapshot, s: &MediaSender) -> Result<(), ChangeRefused> {
+    if m.locus.state != LocusState::Active {
+        return Err(ChangeRefused::Ended);
+    }
+    let Some(p) = m.participants.iter().find(|p| p.id == s.participant_id) else {
+        return Err(ChangeRefused::Invalid(
+            "no participant with that id in this meeting".into(),
+        ));
+    };
+    if p.person_id != s.person_id {
+        return Err(ChangeRefused::Invalid(
+            "the participant id is not the caller's own".into(),
+        ));
+    }
+    if !p.admitted || p.state != ParticipantState::Joined {
+        return Err(ChangeRefused::NotJoined);
+    }
+    if !p
+        .devices
+        .iter()
+        .any(|d| d.url == s.device_url && d.state == ParticipantState::Joined)
+    {
+        return Err(ChangeRefused::Invalid(
+            "`device.url` is not a JOINED device of this participant".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Records the mute flags of `s`'s `/media` request (checked as
+/// [`check_media_sender`]); unchanged when they are the same.
+pub fn media(s: MediaSender, flags: MediaFlags, now: Millis) -> Mutation {
+    Box::new(move |m: &mut MeetingSnapshot| {
+        check_media_sender(m, &s)?;
+        let Some(p) = m.participants.iter_mut().find(|p| p.id == s.participant_id) else {
+            return Err(ChangeRefused::NotParticipant);
+        };
+        if p.media == Some(flags) {
+            return Ok(Applied::Unchanged);
+        }
+        p.media = Some(flags);
+        m.locus.last_active = now;
         Ok(Applied::Changed)
     })
 }
@@ -386,6 +450,7 @@ fn finish(m: &mut MeetingSnapshot, now: Millis) {
             p.state = ParticipantState::Left;
             p.left_at = Some(now);
         }
+        p.media = None;
         for d in &mut p.devices {
             d.state = ParticipantState::Left;
         }

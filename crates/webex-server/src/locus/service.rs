@@ -455,7 +455,7 @@ pub async fn end(
     Ok(outcome)
 }
 
-async fn change(
+pub(crate) async fn change(
     state: &AppState,
     locus_id: &str,
     mutation: crate::store::meetings::Mutation,

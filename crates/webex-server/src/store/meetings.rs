@@ -150,6 +150,17 @@ pub struct ParticipantRecord {
     pub left_at: Option<Millis>,
     /// Devices, in the order they first joined.
     pub devices: Vec<ParticipantDeviceRecord>,
+    /// The mute flags of their last `/media` request; `None` before any.
+    pub media: Option<MediaFlags>,
+}
+
+/// A participant's mute flags, as their client last sent them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MediaFlags {
+    /// Microphone muted.
+    pub audio_muted: bool,
+    /// Camera muted.
+    pub video_muted: bool,
 }
 
 /// A Locus with its space and participants, as one transaction saw it.
@@ -223,7 +234,7 @@ pub enum Applied {
 /// The decision of one change, run inside the transaction on the locked
 /// snapshot. It may change the Locus's `state`, `host_id`, `locked`,
 /// `last_active`, `ended_at`, `idle_since`, add participants, and change
-/// participants' `state`, `left_at`, `admitted`, `removed` and devices;
+/// participants' `state`, `left_at`, `admitted`, `removed`, `media` and devices;
 /// other fields are not written.
 pub type Mutation =
     Box<dyn FnOnce(&mut MeetingSnapshot) -> Result<Applied, ChangeRefused> + Send + 'static>;
@@ -290,6 +301,15 @@ pub trait MeetingStore: Send + Sync + 'static {
         locus_id: &str,
         mutation: Mutation,
     ) -> StoreResult<Option<Result<ChangeOutcome, ChangeRefused>>>;
+    /// The node carrying the media of Locus `locus_id`: `node` when none
+    /// was recorded yet or the recorded one is `replacing` (a node found
+    /// gone), else the recorded one. `None`: no such Locus.
+    async fn claim_media_node(
+        &self,
+        locus_id: &str,
+        node: &str,
+        replacing: Option<&str>,
+    ) -> StoreResult<Option<String>>;
 }
 
 /// Columns of `meeting_spaces`.
@@ -340,6 +360,13 @@ fn participant_row(r: &dyn Columns) -> StoreResult<ParticipantRecord> {
         joined_at: r.int("joined_at")?,
         left_at: r.opt_int("left_at")?,
         devices: Vec::new(),
+        media: match (r.opt_int("audio_muted")?, r.opt_int("video_muted")?) {
+            (Some(a), Some(v)) => Some(MediaFlags {
+                audio_muted: a != 0,
+                video_muted: v != 0,
+            }),
+            _ => None,
+        },
     })
 }
 
@@ -412,7 +439,7 @@ async fn load<C: Conn>(
         .fetch_all(
             Stmt::new(
                 "SELECT p.id, p.person_id, p.state, p.joined_at, p.left_at, p.admitted, \
-                 p.removed, u.display_name, u.email, u.org_id, u.kind \
+                 p.removed, p.audio_muted, p.video_muted, u.display_name, u.email, u.org_id, u.kind \
                  FROM locus_participants p JOIN people u ON u.id = p.person_id \
                  WHERE p.locus_id = $1 ORDER BY p.joined_at, p.id",
             )
@@ -499,9 +526,10 @@ async fn apply<C: Conn>(
         c.execute(
             Stmt::new(
                 "INSERT INTO locus_participants (id, locus_id, person_id, state, joined_at, \
-                 left_at, admitted, removed) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 left_at, admitted, removed, audio_muted, video_muted) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
                  ON CONFLICT (id) DO UPDATE SET state = $4, left_at = $6, admitted = $7, \
-                 removed = $8",
+                 removed = $8, audio_muted = $9, video_muted = $10",
             )
             .bind(&p.id)
             .bind(&locus_id)
@@ -511,6 +539,8 @@ async fn apply<C: Conn>(
             .bind(p.left_at)
             .bind(i64::from(p.admitted))
             .bind(i64::from(p.removed))
+            .bind(p.media.map(|f| i64::from(f.audio_muted)))
+            .bind(p.media.map(|f| i64::from(f.video_muted)))
             .constraint_errors("participant", "person"),
         )
         .await?;
@@ -790,6 +820,43 @@ impl<B: MeetingBackend> MeetingStore for B {
         self.read_all(stmt, id_row).await
     }
 
+    async fn claim_media_node(
+        &self,
+        locus_id: &str,
+        node: &str,
+        replacing: Option<&str>,
+    ) -> StoreResult<Option<String>> {
+        let (id, node, replacing) = (
+            locus_id.to_owned(),
+            node.to_owned(),
+            replacing.map(str::to_owned),
+        );
+        self.transaction(move |c| {
+            async move {
+                // One conditional update: two nodes claiming at once agree
+                // on whichever committed first.
+                c.execute(
+                    Stmt::new(
+                        "UPDATE loci SET media_node = $2 WHERE id = $1 \
+                         AND (media_node IS NULL OR media_node = $3)",
+                    )
+                    .bind(&id)
+                    .bind(&node)
+                    .bind(replacing.as_deref().unwrap_or("")),
+                )
+                .await?;
+                c.fetch_optional(
+                    Stmt::new("SELECT media_node FROM loci WHERE id = $1").bind(&id),
+                    |r| r.opt_text("media_node"),
+                )
+                .await
+                .map(Option::flatten)
+            }
+            .boxed()
+        })
+        .await
+    }
+
     async fn change_meeting(
         &self,
         locus_id: &str,
@@ -882,6 +949,7 @@ mod tests {
             joined_at: 0,
             left_at: None,
             devices: Vec::new(),
+            media: None,
         });
         assert_eq!(diff(&before, &after), vec![0]);
         assert!(diff(&after, &after).is_empty());
