@@ -294,12 +294,15 @@ impl Engine {
         self.demux.set_ufrag(session.ufrag.clone(), id);
         self.sessions.insert(id, session);
         self.by_key.insert(key.clone(), id);
-        self.meetings.entry(key.meeting.clone()).or_default().push(id);
+        self.meetings
+            .entry(key.meeting.clone())
+            .or_default()
+            .push(id);
         metrics::set_sessions(self.sessions.len());
         self.next_wake = now;
         tracing::debug!(?key, "media session created");
         Ok(Answer {
-            sdp: answer.to_sdp_string(),
+            sdp: crate::answer::candidates_on_every_mline(&answer.to_sdp_string()),
             new_session: true,
         })
     }
@@ -316,7 +319,7 @@ impl Engine {
         };
         match session.accept_offer(offer, roles, now) {
             Ok(Ok(answer)) => {
-                let sdp = answer.to_sdp_string();
+                let sdp = crate::answer::candidates_on_every_mline(&answer.to_sdp_string());
                 if let Some(ufrag) = sdp
                     .lines()
                     .find_map(|l| l.trim_end().strip_prefix("a=ice-ufrag:"))
@@ -460,7 +463,10 @@ impl Engine {
 
     /// Closes session `id` after str0m panicked in it.
     pub(crate) fn panicked(&mut self, id: SessionId) {
-        tracing::error!(session = id, "the WebRTC stack panicked; media session closed");
+        tracing::error!(
+            session = id,
+            "the WebRTC stack panicked; media session closed"
+        );
         metrics::session_panic();
         self.remove(id);
     }

@@ -19,6 +19,7 @@
 //! # Ok(()) }
 //! ```
 
+mod answer;
 mod config;
 mod demux;
 mod engine;

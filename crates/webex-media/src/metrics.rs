@@ -27,7 +27,10 @@ pub(crate) const SESSION_PANICS: &str = "webex_media_session_panics_total";
 /// webex_media::describe_metrics();
 /// ```
 pub fn describe_metrics() {
-    describe_gauge!(SESSIONS, "Media sessions (one per participant with media) on this node.");
+    describe_gauge!(
+        SESSIONS,
+        "Media sessions (one per participant with media) on this node."
+    );
     describe_counter!(
         FRAMES_FORWARDED,
         "Media frames forwarded from one participant to another, by kind (audio, video)."

@@ -62,6 +62,8 @@ pub(crate) fn rtc_config(ice_lite: bool, creds: IceCreds) -> str0m::RtcConfig {
 pub(crate) struct Panicked;
 
 /// What a session's `Rtc` raised that concerns other sessions.
+// Mostly `Media`: boxing it would allocate once per frame for nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub(crate) enum Raised {
     /// A frame from this participant.

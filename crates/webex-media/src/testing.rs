@@ -79,7 +79,8 @@ impl TestPeer {
         let mut rtc = rtc_config(false, IceCreds::new())
             .clear_extension_map()
             .build(Instant::now());
-        let host = Candidate::host(local, "udp").map_err(|e| std::io::Error::other(e.to_string()))?;
+        let host =
+            Candidate::host(local, "udp").map_err(|e| std::io::Error::other(e.to_string()))?;
         rtc.add_local_candidate(host);
         Ok(Self {
             rtc,
@@ -325,7 +326,14 @@ fn run(mut peer: TestPeer, shared: &Shared) {
         if connected && now >= next_audio {
             if shared.send_audio.load(Ordering::Relaxed) {
                 let time = MediaTime::new(audio_n * 960, Frequency::FORTY_EIGHT_KHZ);
-                if write(&mut peer.rtc, mids.audio, Codec::Opus, now, time, vec![0x5a; 60]) {
+                if write(
+                    &mut peer.rtc,
+                    mids.audio,
+                    Codec::Opus,
+                    now,
+                    time,
+                    vec![0x5a; 60],
+                ) {
                     shared.sent_audio.fetch_add(1, Ordering::Relaxed);
                 }
             }
@@ -334,7 +342,7 @@ fn run(mut peer: TestPeer, shared: &Shared) {
         }
         if connected && now >= next_video {
             if shared.send_video.load(Ordering::Relaxed) {
-                let key = force_keyframe || video_n % KEYFRAME_EVERY == 0;
+                let key = force_keyframe || video_n.is_multiple_of(KEYFRAME_EVERY);
                 let time = MediaTime::new(video_n * 3000, Frequency::NINETY_KHZ);
                 let frame = h264_access_unit(key);
                 if write(&mut peer.rtc, mids.video, Codec::H264, now, time, frame) {
@@ -376,14 +384,25 @@ fn run(mut peer: TestPeer, shared: &Shared) {
                 peer.rtc.disconnect();
             }
         }
-        if peer.rtc.handle_input(Input::Timeout(Instant::now())).is_err() {
+        if peer
+            .rtc
+            .handle_input(Input::Timeout(Instant::now()))
+            .is_err()
+        {
             peer.rtc.disconnect();
         }
     }
 }
 
 /// Writes one frame on `mid` with the payload type of `codec`.
-fn write(rtc: &mut Rtc, mid: Mid, codec: Codec, now: Instant, time: MediaTime, data: Vec<u8>) -> bool {
+fn write(
+    rtc: &mut Rtc,
+    mid: Mid,
+    codec: Codec,
+    now: Instant,
+    time: MediaTime,
+    data: Vec<u8>,
+) -> bool {
     let Some(writer) = rtc.writer(mid) else {
         return false;
     };
@@ -401,7 +420,12 @@ fn write(rtc: &mut Rtc, mid: Mid, codec: Codec, now: Instant, time: MediaTime, d
 }
 
 /// Polls until a timeout; `None` once the connection is gone.
-fn poll(peer: &mut TestPeer, shared: &Shared, mids: Mids, force_keyframe: &mut bool) -> Option<Instant> {
+fn poll(
+    peer: &mut TestPeer,
+    shared: &Shared,
+    mids: Mids,
+    force_keyframe: &mut bool,
+) -> Option<Instant> {
     loop {
         if !peer.rtc.is_alive() {
             return None;
