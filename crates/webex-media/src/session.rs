@@ -183,11 +183,15 @@ impl Session {
         self.guard(|rtc| rtc.accepts(input))
     }
 
-    /// Feeds a datagram or a timeout; an error ends the session.
+    /// Feeds a datagram or a timeout. A DTLS or ICE error ends the
+    /// session; others (one bad packet) are logged, and str0m itself says
+    /// through `is_alive` whether it can go on.
     pub(crate) fn handle_input(&mut self, input: Input) -> Result<(), Panicked> {
         let result = self.guard(|rtc| rtc.handle_input(input))?;
-        if let Err(e) = result {
-            self.fail(&e);
+        match result {
+            Ok(()) => {}
+            Err(e @ (RtcError::Dtls(_) | RtcError::Ice(_))) => self.fail(&e),
+            Err(e) => tracing::debug!(key = ?self.key, error = %e, "media input refused"),
         }
         Ok(())
     }

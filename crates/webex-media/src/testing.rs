@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 
 use str0m::change::{SdpAnswer, SdpPendingOffer};
 use str0m::format::Codec;
-use str0m::media::{Direction, Frequency, MediaKind, MediaTime, Mid};
+use str0m::media::{Direction, Frequency, KeyframeRequestKind, MediaKind, MediaTime, Mid};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, IceCreds, Input, Output, Rtc};
 
@@ -178,6 +178,7 @@ struct Shared {
     sent_audio: AtomicU64,
     sent_video: AtomicU64,
     keyframe_requests: AtomicU64,
+    request_keyframe: AtomicBool,
 }
 
 impl Default for Shared {
@@ -194,6 +195,7 @@ impl Default for Shared {
             sent_audio: AtomicU64::new(0),
             sent_video: AtomicU64::new(0),
             keyframe_requests: AtomicU64::new(0),
+            request_keyframe: AtomicBool::new(false),
         }
     }
 }
@@ -262,6 +264,12 @@ impl RunningPeer {
         self.shared.send_video.store(video, Ordering::Relaxed);
     }
 
+    /// Sends one PLI on the main video m-line (what a browser does when
+    /// it lost a picture); the engine relays it to the other participant.
+    pub fn request_keyframe(&self) {
+        self.shared.request_keyframe.store(true, Ordering::Relaxed);
+    }
+
     /// Closes the connection and stops the peer's thread (blocks until it
     /// has, at most some tens of milliseconds).
     pub fn close(mut self) {
@@ -323,6 +331,12 @@ fn run(mut peer: TestPeer, shared: &Shared) {
         }
         let now = Instant::now();
         let connected = shared.connected.load(Ordering::Relaxed);
+        if connected
+            && shared.request_keyframe.swap(false, Ordering::Relaxed)
+            && let Some(mut writer) = peer.rtc.writer(mids.video)
+        {
+            let _ = writer.request_keyframe(None, KeyframeRequestKind::Pli);
+        }
         if connected && now >= next_audio {
             if shared.send_audio.load(Ordering::Relaxed) {
                 let time = MediaTime::new(audio_n * 960, Frequency::FORTY_EIGHT_KHZ);

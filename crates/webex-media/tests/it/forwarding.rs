@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use webex_media::SessionKey;
 
+use crate::recorder::counters;
 use crate::support::{PATIENCE, engine, join, pair, settled};
 
 #[tokio::test]
@@ -101,6 +102,9 @@ async fn closing_stops_the_media_and_removes_sessions() {
 
 #[tokio::test]
 async fn datagrams_from_unknown_addresses_are_dropped() {
+    let metrics = counters();
+    let dropped = r#"webex_media_dropped_datagrams_total{reason="unknown_source"}"#;
+    let dropped_before = metrics.get(dropped);
     let engine = engine(10, 2);
     let (_ka, a, _kb, b) = pair(&engine, "m").await;
     let stranger = UdpSocket::bind("127.0.0.1:0").expect("socket");
@@ -144,4 +148,26 @@ async fn datagrams_from_unknown_addresses_are_dropped() {
         sessions.iter().all(|s| s.state == "connected"),
         "{sessions:?}"
     );
+    // Other tests may drop datagrams too (closed sessions): at least ours.
+    assert!(
+        metrics.get(dropped) >= dropped_before + 501,
+        "{}",
+        metrics.get(dropped)
+    );
+    assert!(metrics.get(r#"webex_media_frames_forwarded_total{kind="audio"}"#) > 0);
+    assert!(metrics.get(r#"webex_media_bytes_forwarded_total{kind="video"}"#) > 0);
+}
+
+#[tokio::test]
+async fn a_pli_is_relayed_to_the_sender_of_the_video() {
+    let metrics = counters();
+    let engine = engine(10, 2);
+    let (_ka, a, _kb, b) = pair(&engine, "m").await;
+    let requests_before = metrics.get("webex_media_keyframe_requests_total{}");
+    let before = a.stats().keyframe_requests;
+    b.request_keyframe();
+    a.wait_until(|s| s.keyframe_requests > before, PATIENCE)
+        .await
+        .unwrap_or_else(|s| panic!("no keyframe request reached a: {s:?}"));
+    assert!(metrics.get("webex_media_keyframe_requests_total{}") > requests_before);
 }

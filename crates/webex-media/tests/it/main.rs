@@ -6,4 +6,5 @@ mod answer;
 mod fixtures;
 mod forwarding;
 mod limits;
+mod recorder;
 mod support;
