@@ -8,6 +8,14 @@
 //! One engine thread owns the UDP socket and every session; the async
 //! methods are commands to it. Nothing here knows about HTTP, Locus or ROAP.
 //!
+//! Media goes from one participant's m-line to the other participants'
+//! m-line of the same role (audio, main video, slides), unless the sender
+//! muted that kind; their keyframe requests go back to the sender. Every
+//! call into one session's WebRTC stack is isolated: a panic closes that
+//! session only. Counters and a gauge are recorded with the `metrics`
+//! macros ([`describe_metrics`] registers their help texts). With the
+//! `testing` feature, `testing::TestPeer` is a client for tests.
+//!
 //! ```no_run
 //! # async fn demo(offer_sdp: String) -> Result<(), webex_media::MediaError> {
 //! use webex_media::{MediaConfig, MediaEngine, SessionKey};
