@@ -8,6 +8,14 @@
 //! One engine thread owns the UDP socket and every session; the async
 //! methods are commands to it. Nothing here knows about HTTP, Locus or ROAP.
 //!
+//! Media goes from one participant's m-line to the other participants'
+//! m-line of the same role (audio, main video, slides), unless the sender
+//! muted that kind; their keyframe requests go back to the sender. Every
+//! call into one session's WebRTC stack is isolated: a panic closes that
+//! session only. Counters and a gauge are recorded with the `metrics`
+//! macros ([`describe_metrics`] registers their help texts). With the
+//! `testing` feature, `testing::TestPeer` is a client for tests.
+//!
 //! ```no_run
 //! # async fn demo(offer_sdp: String) -> Result<(), webex_media::MediaError> {
 //! use webex_media::{MediaConfig, MediaEngine, SessionKey};
@@ -19,13 +27,28 @@
 //! # Ok(()) }
 //! ```
 
+mod answer;
 mod config;
+mod demux;
+mod engine;
 mod error;
+mod forward;
+mod metrics;
+mod offer;
+mod session;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use config::MediaConfig;
 pub use error::MediaError;
+pub use metrics::describe_metrics;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+
+use engine::Command;
 
 /// One participant's media in one meeting.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -89,31 +112,70 @@ pub struct SessionInfo {
 /// [`MediaEngine::shutdown`] is called or the last clone is dropped.
 #[derive(Clone)]
 pub struct MediaEngine {
-    _private: (),
+    inner: Arc<Inner>,
+}
+
+/// What the clones share; dropping the last closes the command channel,
+/// which ends the engine thread.
+struct Inner {
+    commands: mpsc::UnboundedSender<Command>,
+    local: SocketAddr,
+    candidate: SocketAddr,
 }
 
 impl std::fmt::Debug for MediaEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MediaEngine").finish_non_exhaustive()
+        f.debug_struct("MediaEngine")
+            .field("local_addr", &self.inner.local)
+            .field("candidate_addr", &self.inner.candidate)
+            .finish_non_exhaustive()
     }
 }
 
 impl MediaEngine {
     /// Binds the UDP socket (`config.listen`) and starts the engine thread.
     pub fn start(config: MediaConfig) -> Result<Self, MediaError> {
-        let _ = config;
-        Err(MediaError::Stopped)
+        let socket = std::net::UdpSocket::bind(config.listen).map_err(MediaError::Bind)?;
+        socket.set_nonblocking(true).map_err(MediaError::Bind)?;
+        let local = socket.local_addr().map_err(MediaError::Bind)?;
+        let candidate = match config.public_address {
+            Some(ip) => SocketAddr::new(ip, local.port()),
+            None => local,
+        };
+        let (commands, rx) = mpsc::unbounded_channel();
+        std::thread::Builder::new()
+            .name("webex-media".into())
+            .spawn(move || engine::run(socket, config, candidate, rx))
+            .map_err(|e| {
+                tracing::error!(error = %e, "could not start the media engine thread");
+                MediaError::Stopped
+            })?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                commands,
+                local,
+                candidate,
+            }),
+        })
     }
 
     /// The bound UDP address.
     pub fn local_addr(&self) -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], 0))
+        self.inner.local
     }
 
     /// The address that goes into answers' candidates:
     /// `config.public_address` with the bound port, else the bound address.
     pub fn candidate_addr(&self) -> SocketAddr {
-        self.local_addr()
+        self.inner.candidate
+    }
+
+    /// Sends a command made with a reply channel; `None` when the engine
+    /// thread is gone.
+    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Option<T> {
+        let (tx, rx) = oneshot::channel();
+        self.inner.commands.send(make(tx)).ok()?;
+        rx.await.ok()
     }
 
     /// Answers `offer_sdp` for `key`: a new session when there is none (or
@@ -131,39 +193,65 @@ impl MediaEngine {
         offer_sdp: String,
         fresh: bool,
     ) -> Result<Answer, MediaError> {
-        let _ = (key, offer_sdp, fresh);
-        Err(MediaError::Stopped)
+        self.ask(|reply| Command::Offer {
+            key,
+            sdp: offer_sdp,
+            fresh,
+            reply,
+        })
+        .await
+        .unwrap_or(Err(MediaError::Stopped))
     }
 
     /// Records the participant's mute flags; a muted kind is not forwarded.
     /// `false` when there is no such session.
     pub async fn mute(&self, key: &SessionKey, audio_muted: bool, video_muted: bool) -> bool {
-        let _ = (key, audio_muted, video_muted);
-        false
+        self.ask(|reply| Command::Mute {
+            key: key.clone(),
+            audio: audio_muted,
+            video: video_muted,
+            reply,
+        })
+        .await
+        .unwrap_or(false)
     }
 
     /// Closes `key`'s session, if any. `true` when there was one.
     pub async fn close_participant(&self, key: &SessionKey) -> bool {
-        let _ = key;
-        false
+        self.ask(|reply| Command::CloseParticipant {
+            key: key.clone(),
+            reply,
+        })
+        .await
+        .unwrap_or(false)
     }
 
     /// Closes every session of `meeting`; how many there were.
     pub async fn close_meeting(&self, meeting: &str) -> usize {
-        let _ = meeting;
-        0
+        self.ask(|reply| Command::CloseMeeting {
+            meeting: meeting.to_string(),
+            reply,
+        })
+        .await
+        .unwrap_or(0)
     }
 
     /// The meetings that have sessions here.
     pub async fn meetings(&self) -> Vec<String> {
-        Vec::new()
+        self.ask(|reply| Command::Meetings { reply })
+            .await
+            .unwrap_or_default()
     }
 
     /// Every session, sorted by key.
     pub async fn sessions(&self) -> Vec<SessionInfo> {
-        Vec::new()
+        self.ask(|reply| Command::Sessions { reply })
+            .await
+            .unwrap_or_default()
     }
 
     /// Closes every session and stops the engine thread.
-    pub async fn shutdown(&self) {}
+    pub async fn shutdown(&self) {
+        let _ = self.ask(|reply| Command::Shutdown { reply }).await;
+    }
 }

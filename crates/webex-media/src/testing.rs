@@ -1,0 +1,479 @@
+//! Test scaffolding (feature `testing`): [`TestPeer`], a str0m full-ICE
+//! client on its own UDP socket that offers what the official SDK offers
+//! (audio, video, slides recvonly; Opus and H.264 packetization-mode 1;
+//! no header extensions), then sends an Opus frame every 20 ms and an
+//! H.264 access unit every 33 ms and counts the frames it receives.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::time::Duration;
+//! use webex_media::testing::TestPeer;
+//! use webex_media::{MediaConfig, MediaEngine, SessionKey};
+//!
+//! let engine = MediaEngine::start(MediaConfig::default())?;
+//! let mut peer = TestPeer::new()?;
+//! let answer = engine
+//!     .offer(SessionKey::new("m", "a"), peer.offer_sdp(), false)
+//!     .await?;
+//! peer.accept_answer(&answer.sdp)?;
+//! let running = peer.start();
+//! running
+//!     .wait_until(|s| s.connected, Duration::from_secs(10))
+//!     .await
+//!     .map_err(|s| format!("not connected: {s:?}"))?;
+//! running.close();
+//! # Ok(()) }
+//! ```
+
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use str0m::change::{SdpAnswer, SdpPendingOffer};
+use str0m::format::Codec;
+use str0m::media::{Direction, Frequency, KeyframeRequestKind, MediaKind, MediaTime, Mid};
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Event, IceCreds, Input, Output, Rtc};
+
+use crate::session::rtc_config;
+
+/// Why a [`TestPeer`] step failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TestPeerError {
+    /// The UDP socket could not be bound or set up.
+    #[error("test peer socket: {0}")]
+    Io(#[from] std::io::Error),
+    /// The answer could not be parsed or applied (the reason says why).
+    #[error("test peer could not take the answer: {0}")]
+    Answer(String),
+}
+
+/// A client that has not connected yet: make its offer with
+/// [`TestPeer::offer_sdp`], give it the answer with
+/// [`TestPeer::accept_answer`], then [`TestPeer::start`] it.
+#[derive(Debug)]
+pub struct TestPeer {
+    rtc: Rtc,
+    socket: UdpSocket,
+    local: SocketAddr,
+    pending: Option<SdpPendingOffer>,
+    mids: Option<Mids>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Mids {
+    audio: Mid,
+    video: Mid,
+    slides: Mid,
+}
+
+impl TestPeer {
+    /// A client on a fresh UDP socket on `127.0.0.1:0` (full ICE,
+    /// controlling, with its one host candidate).
+    pub fn new() -> Result<Self, TestPeerError> {
+        let socket = UdpSocket::bind("127.0.0.1:0")?;
+        let local = socket.local_addr()?;
+        let mut rtc = rtc_config(false, IceCreds::new())
+            .clear_extension_map()
+            .build(Instant::now());
+        let host =
+            Candidate::host(local, "udp").map_err(|e| std::io::Error::other(e.to_string()))?;
+        rtc.add_local_candidate(host);
+        Ok(Self {
+            rtc,
+            socket,
+            local,
+            pending: None,
+            mids: None,
+        })
+    }
+
+    /// The peer's UDP address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// The offer: audio and video sendrecv, then a recvonly video m-line
+    /// for slides (str0m picks the mids). Call once.
+    pub fn offer_sdp(&mut self) -> String {
+        let mut api = self.rtc.sdp_api();
+        let audio = api.add_media(MediaKind::Audio, Direction::SendRecv, None, None, None);
+        let video = api.add_media(MediaKind::Video, Direction::SendRecv, None, None, None);
+        let slides = api.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None);
+        let Some((offer, pending)) = api.apply() else {
+            return String::new();
+        };
+        self.pending = Some(pending);
+        self.mids = Some(Mids {
+            audio,
+            video,
+            slides,
+        });
+        offer.to_sdp_string()
+    }
+
+    /// Applies the engine's answer to the offer of [`TestPeer::offer_sdp`].
+    pub fn accept_answer(&mut self, answer_sdp: &str) -> Result<(), TestPeerError> {
+        let answer = SdpAnswer::from_sdp_string(answer_sdp)
+            .map_err(|e| TestPeerError::Answer(e.to_string()))?;
+        let pending = self
+            .pending
+            .take()
+            .ok_or_else(|| TestPeerError::Answer("no offer was made".into()))?;
+        self.rtc
+            .sdp_api()
+            .accept_answer(pending, answer)
+            .map_err(|e| TestPeerError::Answer(e.to_string()))
+    }
+
+    /// Runs the peer on its own thread: it connects, sends its frames and
+    /// counts what it receives.
+    pub fn start(self) -> RunningPeer {
+        let shared = Arc::new(Shared::default());
+        let thread_shared = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("webex-media-test-peer".into())
+            .spawn(move || run(self, &thread_shared))
+            .map_err(|e| tracing::error!(error = %e, "test peer thread"))
+            .ok();
+        RunningPeer { shared, thread }
+    }
+}
+
+/// What a running peer did so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PeerStats {
+    /// ICE and DTLS are done.
+    pub connected: bool,
+    /// The connection ended (closed by either side, or failed).
+    pub closed: bool,
+    /// Audio frames received.
+    pub received_audio: u64,
+    /// Video frames received on the main video m-line.
+    pub received_video: u64,
+    /// Video frames received on the slides m-line.
+    pub received_slides: u64,
+    /// Audio frames sent.
+    pub sent_audio: u64,
+    /// Video frames sent.
+    pub sent_video: u64,
+    /// Keyframe requests (PLI/FIR) received.
+    pub keyframe_requests: u64,
+}
+
+#[derive(Debug)]
+struct Shared {
+    stop: AtomicBool,
+    send_audio: AtomicBool,
+    send_video: AtomicBool,
+    connected: AtomicBool,
+    closed: AtomicBool,
+    received_audio: AtomicU64,
+    received_video: AtomicU64,
+    received_slides: AtomicU64,
+    sent_audio: AtomicU64,
+    sent_video: AtomicU64,
+    keyframe_requests: AtomicU64,
+    request_keyframe: AtomicBool,
+}
+
+impl Default for Shared {
+    fn default() -> Self {
+        Self {
+            stop: AtomicBool::new(false),
+            send_audio: AtomicBool::new(true),
+            send_video: AtomicBool::new(true),
+            connected: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            received_audio: AtomicU64::new(0),
+            received_video: AtomicU64::new(0),
+            received_slides: AtomicU64::new(0),
+            sent_audio: AtomicU64::new(0),
+            sent_video: AtomicU64::new(0),
+            keyframe_requests: AtomicU64::new(0),
+            request_keyframe: AtomicBool::new(false),
+        }
+    }
+}
+
+/// A started [`TestPeer`]. Dropping it stops it, like [`RunningPeer::close`].
+#[derive(Debug)]
+pub struct RunningPeer {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl RunningPeer {
+    /// What the peer did so far.
+    pub fn stats(&self) -> PeerStats {
+        let s = &self.shared;
+        PeerStats {
+            connected: s.connected.load(Ordering::Relaxed),
+            closed: s.closed.load(Ordering::Relaxed),
+            received_audio: s.received_audio.load(Ordering::Relaxed),
+            received_video: s.received_video.load(Ordering::Relaxed),
+            received_slides: s.received_slides.load(Ordering::Relaxed),
+            sent_audio: s.sent_audio.load(Ordering::Relaxed),
+            sent_video: s.sent_video.load(Ordering::Relaxed),
+            keyframe_requests: s.keyframe_requests.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Whether ICE and DTLS are done.
+    pub fn connected(&self) -> bool {
+        self.stats().connected
+    }
+
+    /// Audio frames received so far.
+    pub fn received_audio(&self) -> u64 {
+        self.stats().received_audio
+    }
+
+    /// Main-video frames received so far.
+    pub fn received_video(&self) -> u64 {
+        self.stats().received_video
+    }
+
+    /// Waits (polling every 20 ms) until `done` holds for the stats:
+    /// `Ok` with them, or `Err` with the last ones after `timeout`.
+    pub async fn wait_until(
+        &self,
+        done: impl Fn(&PeerStats) -> bool,
+        timeout: Duration,
+    ) -> Result<PeerStats, PeerStats> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let stats = self.stats();
+            if done(&stats) {
+                return Ok(stats);
+            }
+            if Instant::now() >= deadline {
+                return Err(stats);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Whether the peer sends audio and video frames (both on at start).
+    pub fn set_sending(&self, audio: bool, video: bool) {
+        self.shared.send_audio.store(audio, Ordering::Relaxed);
+        self.shared.send_video.store(video, Ordering::Relaxed);
+    }
+
+    /// Sends one PLI on the main video m-line (what a browser does when
+    /// it lost a picture); the engine relays it to the other participant.
+    pub fn request_keyframe(&self) {
+        self.shared.request_keyframe.store(true, Ordering::Relaxed);
+    }
+
+    /// Closes the connection and stops the peer's thread (blocks until it
+    /// has, at most some tens of milliseconds).
+    pub fn close(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        self.shared.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for RunningPeer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+const AUDIO_EVERY: Duration = Duration::from_millis(20);
+const VIDEO_EVERY: Duration = Duration::from_millis(33);
+const KEYFRAME_EVERY: u64 = 30;
+
+/// A synthetic H.264 access unit in Annex B: SPS, PPS and an IDR slice,
+/// or one non-IDR slice. The slice bytes are filler with correct NAL
+/// headers (no decoder looks at them in tests).
+pub fn h264_access_unit(keyframe: bool) -> Vec<u8> {
+    let mut au = Vec::new();
+    if keyframe {
+        au.extend_from_slice(&[0, 0, 0, 1, 0x67, 0x42, 0xe0, 0x1f, 0x8c, 0x8d, 0x40, 0x50]);
+        au.extend_from_slice(&[0, 0, 0, 1, 0x68, 0xce, 0x3c, 0x80]);
+        au.extend_from_slice(&[0, 0, 0, 1, 0x65, 0x88, 0x84]);
+        au.extend(std::iter::repeat_n(0xab, 2500));
+    } else {
+        au.extend_from_slice(&[0, 0, 0, 1, 0x41, 0x9a, 0x02]);
+        au.extend(std::iter::repeat_n(0xab, 400));
+    }
+    au
+}
+
+fn run(mut peer: TestPeer, shared: &Shared) {
+    let mut buf = vec![0u8; 2048];
+    let start = Instant::now();
+    let mut next_audio = start;
+    let mut next_video = start;
+    let mut audio_n: u64 = 0;
+    let mut video_n: u64 = 0;
+    let mut force_keyframe = false;
+    let Some(mids) = peer.mids else {
+        return;
+    };
+    loop {
+        if shared.stop.load(Ordering::Relaxed) {
+            let _ = peer.rtc.close();
+            let _ = poll(&mut peer, shared, mids, &mut force_keyframe);
+            shared.closed.store(true, Ordering::Relaxed);
+            return;
+        }
+        let now = Instant::now();
+        let connected = shared.connected.load(Ordering::Relaxed);
+        if connected
+            && shared.request_keyframe.swap(false, Ordering::Relaxed)
+            && let Some(mut writer) = peer.rtc.writer(mids.video)
+        {
+            let _ = writer.request_keyframe(None, KeyframeRequestKind::Pli);
+        }
+        if connected && now >= next_audio {
+            if shared.send_audio.load(Ordering::Relaxed) {
+                let time = MediaTime::new(audio_n * 960, Frequency::FORTY_EIGHT_KHZ);
+                if write(
+                    &mut peer.rtc,
+                    mids.audio,
+                    Codec::Opus,
+                    now,
+                    time,
+                    vec![0x5a; 60],
+                ) {
+                    shared.sent_audio.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            audio_n += 1;
+            next_audio = (next_audio + AUDIO_EVERY).max(now);
+        }
+        if connected && now >= next_video {
+            if shared.send_video.load(Ordering::Relaxed) {
+                let key = force_keyframe || video_n.is_multiple_of(KEYFRAME_EVERY);
+                let time = MediaTime::new(video_n * 3000, Frequency::NINETY_KHZ);
+                let frame = h264_access_unit(key);
+                if write(&mut peer.rtc, mids.video, Codec::H264, now, time, frame) {
+                    shared.sent_video.fetch_add(1, Ordering::Relaxed);
+                    force_keyframe &= !key;
+                }
+            }
+            video_n += 1;
+            next_video = (next_video + VIDEO_EVERY).max(now);
+        }
+        let Some(timeout) = poll(&mut peer, shared, mids, &mut force_keyframe) else {
+            shared.closed.store(true, Ordering::Relaxed);
+            return;
+        };
+        let mut wake = timeout.min(now + Duration::from_millis(50));
+        if shared.connected.load(Ordering::Relaxed) {
+            wake = wake.min(next_audio).min(next_video);
+        }
+        let wait = wake
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(1));
+        if peer.socket.set_read_timeout(Some(wait)).is_err() {
+            return;
+        }
+        if let Ok((n, source)) = peer.socket.recv_from(&mut buf)
+            && let Some(data) = buf.get(..n)
+            && let Ok(contents) = data.try_into()
+        {
+            let input = Input::Receive(
+                Instant::now(),
+                Receive {
+                    proto: Protocol::Udp,
+                    source,
+                    destination: peer.local,
+                    contents,
+                },
+            );
+            if peer.rtc.handle_input(input).is_err() {
+                peer.rtc.disconnect();
+            }
+        }
+        if peer
+            .rtc
+            .handle_input(Input::Timeout(Instant::now()))
+            .is_err()
+        {
+            peer.rtc.disconnect();
+        }
+    }
+}
+
+/// Writes one frame on `mid` with the payload type of `codec`.
+fn write(
+    rtc: &mut Rtc,
+    mid: Mid,
+    codec: Codec,
+    now: Instant,
+    time: MediaTime,
+    data: Vec<u8>,
+) -> bool {
+    let Some(writer) = rtc.writer(mid) else {
+        return false;
+    };
+    let Some(pt) = writer
+        .payload_params()
+        .find(|p| {
+            p.spec().codec == codec
+                && (codec != Codec::H264 || p.spec().format.packetization_mode == Some(1))
+        })
+        .map(|p| p.pt())
+    else {
+        return false;
+    };
+    writer.write(pt, now, time, data).is_ok()
+}
+
+/// Polls until a timeout; `None` once the connection is gone.
+fn poll(
+    peer: &mut TestPeer,
+    shared: &Shared,
+    mids: Mids,
+    force_keyframe: &mut bool,
+) -> Option<Instant> {
+    loop {
+        if !peer.rtc.is_alive() {
+            return None;
+        }
+        match peer.rtc.poll_output() {
+            Err(_) => {
+                peer.rtc.disconnect();
+                return None;
+            }
+            Ok(Output::Timeout(t)) => return Some(t),
+            Ok(Output::Transmit(t)) => {
+                let _ = peer.socket.send_to(&t.contents, t.destination);
+            }
+            Ok(Output::Event(e)) => match e {
+                Event::Connected => shared.connected.store(true, Ordering::Relaxed),
+                Event::Closed => shared.closed.store(true, Ordering::Relaxed),
+                Event::MediaData(d) => {
+                    let counter = if d.mid == mids.audio {
+                        &shared.received_audio
+                    } else if d.mid == mids.video {
+                        &shared.received_video
+                    } else if d.mid == mids.slides {
+                        &shared.received_slides
+                    } else {
+                        continue;
+                    };
+                    counter.fetch_add(1, Ordering::Relaxed);
+                }
+                Event::KeyframeRequest(_) => {
+                    shared.keyframe_requests.fetch_add(1, Ordering::Relaxed);
+                    *force_keyframe = true;
+                }
+                _ => {}
+            },
+        }
+    }
+}
