@@ -108,6 +108,7 @@ fn install_recorder() -> Option<PrometheusHandle> {
 }
 
 fn describe_metrics() {
+    webex_media::describe_metrics();
     metrics::describe_counter!(
         "webex_devices_registered_total",
         "Devices registered (POST /wdm/api/v1/devices)"
