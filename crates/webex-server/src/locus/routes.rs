@@ -9,8 +9,8 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use webex_wire::error::ErrorBody;
 use webex_wire::locus::{
-    ControlsRequest, JoinRequest, JoinResponse, LeaveRequest, LociList, LocusResponse, MediaConnection,
-    ParticipantState, error_codes,
+    ControlsRequest, JoinRequest, JoinResponse, LeaveRequest, LociList, LocusResponse,
+    MediaConnection, ParticipantState, error_codes,
 };
 use webex_wire::people::PersonType;
 
@@ -154,7 +154,12 @@ fn locus_answer(
 
 /// The join answer: the document, and the participant's `mediaId` for
 /// the device that joined (the SDK echoes it in `/media`).
-fn joined(state: &AppState, caller: &Caller, m: &MeetingSnapshot, device_url: &str) -> JoinResponse {
+fn joined(
+    state: &AppState,
+    caller: &Caller,
+    m: &MeetingSnapshot,
+    device_url: &str,
+) -> JoinResponse {
     let media_connections = m
         .participant_of(&caller.person.id)
         .map(|p| MediaConnection {

@@ -128,7 +128,10 @@ pub struct MediaService {
 impl std::fmt::Debug for MediaService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MediaService")
-            .field("engine", &self.engine.as_ref().map(MediaEngine::candidate_addr))
+            .field(
+                "engine",
+                &self.engine.as_ref().map(MediaEngine::candidate_addr),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -158,8 +161,15 @@ impl MediaService {
     }
 
     /// Answers `offer` with this node's engine.
-    pub async fn answer_locally(&self, offer: RelayedOffer, node: &str) -> Result<Answered, MediaFailure> {
-        let engine = self.engine.as_ref().map_err(|why| MediaFailure::Off(why.clone()))?;
+    pub async fn answer_locally(
+        &self,
+        offer: RelayedOffer,
+        node: &str,
+    ) -> Result<Answered, MediaFailure> {
+        let engine = self
+            .engine
+            .as_ref()
+            .map_err(|why| MediaFailure::Off(why.clone()))?;
         let key = SessionKey::new(&offer.meeting, &offer.participant);
         let answer = engine.offer(key.clone(), offer.sdp, offer.fresh).await?;
         engine
@@ -281,4 +291,3 @@ impl OfferError {
         }
     }
 }
-

@@ -36,8 +36,7 @@ pub async fn meeting(state: &AppState, meeting: &str) {
                 p.id == key.participant
                     && p.state == ParticipantState::Joined
                     && p.admitted
-                    && p
-                        .devices
+                    && p.devices
                         .iter()
                         .any(|d| d.url == device_url && d.state == ParticipantState::Joined)
             })
@@ -45,7 +44,9 @@ pub async fn meeting(state: &AppState, meeting: &str) {
         match present {
             Some(p) => {
                 if let Some(flags) = p.media {
-                    engine.mute(&key, flags.audio_muted, flags.video_muted).await;
+                    engine
+                        .mute(&key, flags.audio_muted, flags.video_muted)
+                        .await;
                 }
             }
             None => {

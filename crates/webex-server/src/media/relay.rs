@@ -71,8 +71,12 @@ pub fn on_bus_message(state: &AppState, msg: &BusMessage) {
             request_id,
             offer,
         } if *to == state.config.node_id => {
-            let (state, from, request_id, offer) =
-                (state.clone(), from.clone(), request_id.clone(), offer.clone());
+            let (state, from, request_id, offer) = (
+                state.clone(),
+                from.clone(),
+                request_id.clone(),
+                offer.clone(),
+            );
             tokio::spawn(async move {
                 let result = state
                     .media

@@ -17,6 +17,7 @@ mod hardening;
 mod identity;
 mod limits;
 mod locus;
+mod media;
 mod mercury;
 mod mercury_fuzz;
 mod rooms;

@@ -1,0 +1,447 @@
+//! Meeting media end to end: two people join, each offers over
+//! `PUT {selfUrl}/media` as the official SDK does (TURN discovery, then
+//! an OFFER with `seq` 1) from an in-process str0m client, and each
+//! receives the other's audio and video through the server's engine; mute
+//! flags reach the roster; leaving closes the session; who may send media
+//! and what a full meeting answers. On one node (SQLite) and on two nodes
+//! sharing PostgreSQL and Redis, where the second node's offers are carried
+//! to the meeting's anchor.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use webex_media::testing::{PeerStats, RunningPeer, TestPeer};
+use webex_server::testing::{ADMIN_TOKEN, TestServer};
+
+use crate::support::cluster::Cluster;
+use crate::support::locus::*;
+use crate::support::mercury::http;
+
+/// How long media may take to flow on a loaded 2-core machine.
+const MEDIA_WAIT: Duration = Duration::from_secs(20);
+
+/// `PUT {self_url}/media` with `local_sdp` as the SDK wraps it.
+async fn put_media(self_url: &str, u: &User, local_sdp: Value) -> (u16, Value) {
+    let body = json!({
+        "device": {"url": u.device.url, "deviceType": "WEB", "countryCode": "US", "regionCode": "US-EAST"},
+        "correlationId": format!("corr-{}", u.device.id),
+        "clientMediaPreferences": {"ipver": 4, "joinCookie": {}, "preferTranscoding": true},
+        "localMedias": [{"localSdp": local_sdp.to_string()}],
+    });
+    send(
+        http()
+            .put(format!("{self_url}/media"))
+            .bearer_auth(&u.token)
+            .json(&body),
+    )
+    .await
+}
+
+/// The ROAP message of a `/media` answer.
+fn roap_of(answer: &Value) -> Value {
+    let text = answer["mediaConnections"][0]["remoteSdp"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no remoteSdp in {answer}"));
+    serde_json::from_str::<Value>(text).unwrap()["roapMessage"].clone()
+}
+
+fn offer(seq: u64, sdp: &str) -> Value {
+    json!({"audioMuted": false, "videoMuted": false, "roapMessage": {
+        "messageType": "OFFER", "version": "2", "seq": seq, "sdps": [sdp],
+        "tieBreaker": 4294967294u64, "headers": ["includeAnswerInHttpResponse", "noOkInTransaction"]}})
+}
+
+/// One person in the meeting: their `self.url` and what their answers say.
+struct Party {
+    user: User,
+    self_url: String,
+}
+
+impl Party {
+    fn from_join(user: User, joined: &Value) -> Self {
+        let self_url = joined["locus"]["self"]["url"].as_str().unwrap().to_owned();
+        Self { user, self_url }
+    }
+
+    /// TURN discovery then an offer from a fresh str0m peer; the peer
+    /// running with the server's answer.
+    async fn start_media(&self) -> (RunningPeer, Value) {
+        let (s, turn) = put_media(
+            &self.self_url,
+            &self.user,
+            json!({"audioMuted": false, "videoMuted": false, "roapMessage": {
+                "messageType": "TURN_DISCOVERY_REQUEST", "version": "2", "seq": 0,
+                "headers": ["includeAnswerInHttpResponse", "noOkInTransaction"]}}),
+        )
+        .await;
+        assert_eq!(s, 200, "{turn}");
+        let roap = roap_of(&turn);
+        assert_eq!(roap["messageType"], "TURN_DISCOVERY_RESPONSE", "{roap}");
+        for h in [
+            "x-cisco-turn-url=",
+            "x-cisco-turn-username=",
+            "x-cisco-turn-password=",
+        ] {
+            assert!(
+                roap["headers"].as_array().unwrap().iter().any(|v| v == h),
+                "{roap}"
+            );
+        }
+        assert!(
+            turn["locus"]["participants"].is_array(),
+            "full Locus: {turn}"
+        );
+
+        let mut peer = TestPeer::new().unwrap();
+        let sdp = peer.offer_sdp();
+        let (s, answer) = put_media(&self.self_url, &self.user, offer(1, &sdp)).await;
+        assert_eq!(s, 200, "{answer}");
+        let roap = roap_of(&answer);
+        assert_eq!(roap["messageType"], "ANSWER", "{roap}");
+        assert_eq!(roap["seq"], 1);
+        assert!(
+            roap["headers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|h| h == "noOkInTransaction")
+        );
+        let answer_sdp = roap["sdps"][0].as_str().unwrap();
+        assert!(answer_sdp.contains("a=ice-lite"), "{answer_sdp}");
+        assert!(
+            answer["mediaConnections"][0]["mediaId"].is_string(),
+            "{answer}"
+        );
+        peer.accept_answer(answer_sdp).unwrap();
+        (peer.start(), answer)
+    }
+}
+
+/// Waits until both peers received at least `audio` audio and `video`
+/// video frames more than `base`.
+async fn both_receive(
+    a: &RunningPeer,
+    b: &RunningPeer,
+    audio: u64,
+    video: u64,
+) -> (PeerStats, PeerStats) {
+    let (sa, sb) = (a.stats(), b.stats());
+    let want = |base: PeerStats| {
+        move |s: &PeerStats| {
+            s.received_audio >= base.received_audio + audio
+                && s.received_video >= base.received_video + video
+        }
+    };
+    let ra = a.wait_until(want(sa), MEDIA_WAIT).await;
+    let rb = b.wait_until(want(sb), MEDIA_WAIT).await;
+    (
+        ra.unwrap_or_else(|s| panic!("alice's peer did not receive enough: {s:?}")),
+        rb.unwrap_or_else(|s| panic!("bob's peer did not receive enough: {s:?}")),
+    )
+}
+
+async fn media_sessions(base: &str) -> Vec<Value> {
+    let (s, body) = send(
+        http()
+            .get(format!("{base}/admin/api/v1/media/sessions"))
+            .bearer_auth(ADMIN_TOKEN),
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    body["sessions"].as_array().unwrap().clone()
+}
+
+/// Polls `base`'s media sessions until `done` holds.
+async fn sessions_until(base: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    let deadline = tokio::time::Instant::now() + MEDIA_WAIT;
+    loop {
+        let s = media_sessions(base).await;
+        if done(&s) {
+            return s;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "media sessions never settled: {s:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Alice starts her room on `node_a`, bob joins it on `node_b`.
+async fn meeting_of_two(node_a: &TestServer, node_b: &TestServer) -> (Party, Party, String) {
+    let alice = user(node_a, "alice").await;
+    let bob = user(node_b, "bob").await;
+    let (s, joined) = call(node_a.base_url(), &alice, &alice.email).await;
+    assert_eq!(s, 200, "{joined}");
+    let media_id = joined["mediaConnections"][0]["mediaId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(media_id.len(), 36, "{joined}");
+    let locus_url = joined["locus"]["url"].as_str().unwrap().to_owned();
+    // Bob reaches the same Locus through his own node.
+    let url_b = locus_url.replace(node_a.base_url(), node_b.base_url());
+    let (s, joined_b) = join(&url_b, &bob).await;
+    assert_eq!(s, 200, "{joined_b}");
+    (
+        Party::from_join(alice, &joined),
+        Party::from_join(bob, &joined_b),
+        locus_url,
+    )
+}
+
+/// Two people see and hear each other; mute and leave as the roster says.
+async fn two_people_meet(node_a: &TestServer, node_b: &TestServer) {
+    let (alice, bob, _locus_url) = meeting_of_two(node_a, node_b).await;
+    let (peer_a, _) = alice.start_media().await;
+    let (peer_b, answer_b) = bob.start_media().await;
+    let (sa, sb) = both_receive(&peer_a, &peer_b, 25, 10).await;
+    assert!(sa.connected && sb.connected);
+    // Every answer carries the full Locus; nothing of alice's media but
+    // her mute state shows to bob.
+    let alice_in_b = participant(&answer_b["locus"], &alice.user.email);
+    assert_eq!(
+        alice_in_b["status"],
+        json!({"audioStatus": "SENDRECV", "videoStatus": "SENDRECV"})
+    );
+    assert!(
+        !answer_b.to_string().contains("a=fingerprint"),
+        "no SDP of others in the Locus"
+    );
+
+    // Alice mutes her microphone: a mute-only request.
+    let (s, muted) = put_media(
+        &alice.self_url,
+        &alice.user,
+        json!({"audioMuted": true, "videoMuted": false}),
+    )
+    .await;
+    assert_eq!(s, 200, "{muted}");
+    assert!(
+        muted["mediaConnections"][0].get("remoteSdp").is_none(),
+        "{muted}"
+    );
+    assert_eq!(muted["locus"]["self"]["status"]["audioStatus"], "RECVONLY");
+    let (s, seen_by_bob) = get(
+        &bob.self_url
+            .split("/participant/")
+            .next()
+            .unwrap()
+            .to_owned(),
+        &bob.user,
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        participant(&seen_by_bob, &alice.user.email)["status"]["audioStatus"],
+        "RECVONLY"
+    );
+    // Her audio stops reaching bob (the engine follows the roster), her
+    // video still does.
+    let deadline = tokio::time::Instant::now() + MEDIA_WAIT;
+    loop {
+        let before = peer_b.stats();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let after = peer_b.stats();
+        if after.received_audio == before.received_audio
+            && after.received_video > before.received_video
+        {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "muted audio still forwarded: {after:?}"
+        );
+    }
+
+    // Alice leaves: her session closes, wherever it lives.
+    let alice_pid = alice.self_url.rsplit('/').next().unwrap().to_owned();
+    let locus_a = alice
+        .self_url
+        .split("/participant/")
+        .next()
+        .unwrap()
+        .to_owned();
+    let (s, left) = leave(&locus_a, &alice.user, &alice_pid).await;
+    assert_eq!(s, 200, "{left}");
+    for node in [node_a, node_b] {
+        sessions_until(node.base_url(), |s| {
+            s.iter().all(|x| x["participantId"] != alice_pid.as_str())
+        })
+        .await;
+    }
+    peer_a.close();
+    peer_b.close();
+}
+
+#[tokio::test]
+async fn two_people_see_and_hear_each_other() {
+    let server = TestServer::start().await.unwrap();
+    two_people_meet(&server, &server).await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn two_people_on_two_nodes_see_and_hear_each_other() {
+    let Some(cluster) = Cluster::start().await else {
+        return;
+    };
+    two_people_meet(&cluster.a, &cluster.b).await;
+    // The meeting's media lives on one node: alice's (who offered first).
+    let on_a = media_sessions(cluster.a.base_url()).await;
+    let on_b = media_sessions(cluster.b.base_url()).await;
+    assert!(
+        on_b.is_empty(),
+        "no session on the node that relayed: {on_b:?}"
+    );
+    assert_eq!(on_a.len(), 1, "bob's session stays on the anchor: {on_a:?}");
+    cluster.shutdown().await;
+}
+
+#[tokio::test]
+async fn only_the_participants_own_joined_device_sends_media_and_a_third_is_refused() {
+    let server = TestServer::start().await.unwrap();
+    let (alice, bob, locus_url) = meeting_of_two(&server, &server).await;
+    let mut peer = TestPeer::new().unwrap();
+    let sdp = peer.offer_sdp();
+
+    // Bob may not send for alice's participant.
+    let body = json!({
+        "device": {"url": bob.user.device.url, "deviceType": "WEB"},
+        "correlationId": "c",
+        "localMedias": [{"localSdp": offer(1, &sdp).to_string()}],
+    });
+    let (s, e) = send(
+        http()
+            .put(format!("{}/media", alice.self_url))
+            .bearer_auth(&bob.user.token)
+            .json(&body),
+    )
+    .await;
+    assert_eq!(s, 403, "{e}");
+    assert!(
+        e["message"].is_string() && e["trackingId"].is_string(),
+        "{e}"
+    );
+    // Nor with alice's token from bob's device.
+    let (s, e) = send(
+        http()
+            .put(format!("{}/media", alice.self_url))
+            .bearer_auth(&alice.user.token)
+            .json(&body),
+    )
+    .await;
+    assert_eq!(s, 403, "{e}");
+
+    // Malformed bodies are 400s naming the problem.
+    for (bad, says) in [
+        (
+            json!({"device": {"url": alice.user.device.url}, "localMedias": []}),
+            "localMedias",
+        ),
+        (
+            json!({"device": {"url": alice.user.device.url}, "localMedias": [{"localSdp": "{not json"}]}),
+            "localSdp",
+        ),
+        (
+            json!({"device": {"url": alice.user.device.url}, "localMedias": [{"localSdp": json!({"roapMessage": {"messageType": "OFFER", "version": "2", "seq": 1, "sdps": []}}).to_string()}]}),
+            "SDP",
+        ),
+        (
+            json!({"device": {"url": alice.user.device.url}, "localMedias": [{"localSdp": json!({"roapMessage": {"messageType": "OFFER", "version": "3", "seq": 1, "sdps": ["v=0"]}}).to_string()}]}),
+            "version",
+        ),
+    ] {
+        let (s, e) = send(
+            http()
+                .put(format!("{}/media", alice.self_url))
+                .bearer_auth(&alice.user.token)
+                .json(&bad),
+        )
+        .await;
+        assert_eq!(s, 400, "{bad} → {e}");
+        assert!(e["message"].as_str().unwrap().contains(says), "{e}");
+    }
+
+    // An SDP the engine cannot take: a ROAP error, not a broken answer.
+    let (s, answer) = put_media(&alice.self_url, &alice.user, offer(1, "v=0\r\nnonsense")).await;
+    assert_eq!(s, 200, "{answer}");
+    let roap = roap_of(&answer);
+    assert_eq!(
+        (roap["messageType"].as_str(), roap["errorType"].as_str()),
+        (Some("ERROR"), Some("NOMATCH")),
+        "{roap}"
+    );
+
+    // Two people with media, then a third is refused, clearly.
+    let (_pa, _) = alice.start_media().await;
+    let (_pb, _) = bob.start_media().await;
+    let carol = user(&server, "carol").await;
+    let (s, joined) = join(&locus_url, &carol).await;
+    assert_eq!(s, 200, "{joined}");
+    let carol = Party::from_join(carol, &joined);
+    let mut third = TestPeer::new().unwrap();
+    let sdp = third.offer_sdp();
+    let (s, answer) = put_media(&carol.self_url, &carol.user, offer(1, &sdp)).await;
+    assert_eq!(s, 200, "{answer}");
+    let roap = roap_of(&answer);
+    assert_eq!(
+        (roap["messageType"].as_str(), roap["errorType"].as_str()),
+        (Some("ERROR"), Some("REFUSED")),
+        "{roap}"
+    );
+    assert!(
+        roap["errorCause"]
+            .as_str()
+            .unwrap()
+            .contains("2 participants"),
+        "{roap}"
+    );
+    assert_eq!(media_sessions(server.base_url()).await.len(), 2);
+
+    // Ending the meeting closes every session.
+    let (s, _) = send(
+        http()
+            .post(format!("{locus_url}/end"))
+            .bearer_auth(&alice.user.token)
+            .json(&json!({})),
+    )
+    .await;
+    assert_eq!(s, 202);
+    sessions_until(server.base_url(), <[Value]>::is_empty).await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_lobby_member_may_not_send_media() {
+    let server = TestServer::start().await.unwrap();
+    let host = user(&server, "lia").await;
+    let (s, joined) = call(server.base_url(), &host, &host.email).await;
+    assert_eq!(s, 200, "{joined}");
+    let locus_url = joined["locus"]["url"].as_str().unwrap().to_owned();
+    // Lock the room: everyone else waits in the lobby.
+    let (s, _) = send(
+        http()
+            .patch(format!("{locus_url}/controls"))
+            .bearer_auth(&host.token)
+            .json(&json!({"lock": {"locked": true}})),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let visitor = user(&server, "vic").await;
+    let (s, waiting) = join(&locus_url, &visitor).await;
+    assert_eq!(s, 200, "{waiting}");
+    let visitor = Party::from_join(visitor, &waiting);
+    let mut peer = TestPeer::new().unwrap();
+    let (s, e) = put_media(
+        &visitor.self_url,
+        &visitor.user,
+        offer(1, &peer.offer_sdp()),
+    )
+    .await;
+    assert_eq!(s, 403, "{e}");
+    assert_eq!(e["errorCode"], 2_403_014, "{e}");
+    assert!(media_sessions(server.base_url()).await.is_empty());
+    server.shutdown().await;
+}
