@@ -22,6 +22,12 @@ const MIN_AUDIO_PACKETS = 50;
 const MIN_VIDEO_FRAMES = 20;
 /** How long media may take to flow once addMedia() resolved. */
 const FLOW_TIMEOUT_MS = 40_000;
+/** The window over which the steady rates are measured. */
+const RATE_WINDOW_MS = 3_000;
+/** Opus sends a packet per 20 ms: one sender gives ≈50/s, two interleaved ≈100/s. */
+const AUDIO_RATE = { min: 25, max: 75 };
+/** Chromium's fake camera runs at 20 fps; a frozen or starved stream decodes far fewer. */
+const MIN_VIDEO_FPS = 5;
 /** addMedia() may spend 20 s on ICE, then retry once: the SDK's own bound. */
 const ADD_MEDIA_TIMEOUT_MS = 60_000;
 
@@ -123,6 +129,27 @@ async function runMediaScenario(scenario, server) {
     );
   }
 
+  const rates = await step(`both: media keeps flowing over ${RATE_WINDOW_MS / 1000} s (audio ${AUDIO_RATE.min}–${AUDIO_RATE.max} packets/s, video ≥ ${MIN_VIDEO_FPS} fps)`, async () => {
+    await new Promise((r) => setTimeout(r, RATE_WINDOW_MS));
+    const [sa, sb] = await Promise.all([a.call('mediaStats', meetingA.id), b.call('mediaStats', meetingB.id)]);
+    const out = {};
+    for (const [who, s0, s1] of [['A', flowing.a, sa], ['B', flowing.b, sb]]) {
+      const secs = RATE_WINDOW_MS / 1000;
+      const audio = (s1.audio.packetsReceived - s0.audio.packetsReceived) / secs;
+      const video = (s1.video.framesDecoded - s0.video.framesDecoded) / secs;
+      out[who] = { audio, video, s: s1 };
+      log(
+        `${who}: after ${secs} s more: audio ${s1.audio.packetsReceived} packets (${audio.toFixed(1)}/s, ${s1.audio.packetsLost} lost), ` +
+          `video ${s1.video.framesDecoded} frames decoded (${video.toFixed(1)} fps)`,
+      );
+    }
+    for (const [who, r] of Object.entries(out)) {
+      assert.ok(r.audio >= AUDIO_RATE.min && r.audio <= AUDIO_RATE.max, `${who}: audio at ${r.audio.toFixed(1)} packets/s: ${show(r.s)}`);
+      assert.ok(r.video >= MIN_VIDEO_FPS, `${who}: video at ${r.video.toFixed(1)} fps: ${show(r.s)}`);
+    }
+    return out;
+  });
+
   await step('the server shows two connected media sessions', async () => {
     const body = await mediaSessions(server);
     assert.equal(body.sessions.length, 2, `sessions: ${show(body.sessions)}`);
@@ -130,6 +157,9 @@ async function runMediaScenario(scenario, server) {
   });
 
   await step("A: microphone.setUserMuted(true) → B's roster shows A's audio muted", async () => {
+    const lastBefore = (await b.call('memberUpdates', meetingB.id)).pop();
+    const unmuted = lastBefore && memberOf(lastBefore.full, mia);
+    assert.ok(unmuted && unmuted.isAudioMuted === false, `A is not shown unmuted in B's roster before the mute: ${show(unmuted)}`);
     const muted = await a.call('muteMicrophone', meetingA.id, true);
     assert.equal(muted.userMuted, true, `the microphone is not muted: ${show(muted)}`);
     await eventually(async () => {
@@ -141,6 +171,11 @@ async function runMediaScenario(scenario, server) {
       assert.equal(m.isAudioMuted, true, `A in B's roster: ${show(m)}`);
       assert.equal(m.isVideoMuted, false, `A in B's roster: ${show(m)}`);
     }, 10_000);
+    const body = await mediaSessions(server);
+    const session = body.sessions.find((s) => s.participantId === meetingA.selfId);
+    assert.ok(session, `no media session of A (${meetingA.selfId}): ${show(body.sessions)}`);
+    assert.equal(session.audioMuted, true, `A's media session: ${show(session)}`);
+    assert.equal(session.videoMuted, false, `A's media session: ${show(session)}`);
   });
 
   await step('both: leave() → the server holds no media session', async () => {
@@ -156,7 +191,7 @@ async function runMediaScenario(scenario, server) {
 
   const seen = await scenario.driver.drain();
   const after = await step('GET /metrics (after the media meeting)', () => server.routeCounts());
-  return { seen, routes: diffRouteCounts(before, after), figures: { added, flowing } };
+  return { seen, routes: diffRouteCounts(before, after), figures: { added, flowing, rates } };
 }
 
 module.exports = { runMediaScenario };
