@@ -65,6 +65,14 @@ class BrowserDriver {
         '--disable-sync',
         // Belt and braces for "no traffic leaves 127.0.0.1": nothing else resolves.
         '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1',
+        // Media (lib/media-scenario.js): a fake camera and microphone, no
+        // permission prompt, ICE candidates on loopback (the only network
+        // here; without it the SDK fails IceGatheringError), and remote
+        // audio that plays without a user gesture.
+        '--use-fake-device-for-media-stream',
+        '--use-fake-ui-for-media-stream',
+        '--allow-loopback-in-peer-connection',
+        '--autoplay-policy=no-user-gesture-required',
       ],
     });
     return new BrowserDriver(context, userDataDir);

@@ -14,6 +14,7 @@ const { withTimeout, eventually, deviceIdOf } = require('./scenario-util');
 const { runMeetingScenario, meetingStatusOk } = require('./meeting-scenario');
 const { runMixedScenario } = require('./mixed-scenario');
 const { runLobbyScenario } = require('./lobby-scenario');
+const { runMediaScenario } = require('./media-scenario');
 const { quirks, isQuirkExchange, isQuirkRoute, isQuirkFault } = require('./quirks');
 
 const STEP_TIMEOUT_MS = 30_000;
@@ -161,6 +162,13 @@ class Scenario {
       const mixed = await runMixedScenario(this, server);
       this.log(`  -- ${this.driver.name}: another org's person waits in the lobby and is admitted --`);
       const lobby = await runLobbyScenario(this, server);
+      let media = null;
+      if (this.driver.name === 'chromium') {
+        this.log(`  -- ${this.driver.name}: two users with audio and video (addMedia, ROAP, ICE-lite SFU) --`);
+        media = await runMediaScenario(this, server);
+      } else {
+        this.log(`  skip ${this.driver.name}: the media scenario (addMedia needs WebRTC, which ${this.driver.name} lacks; it runs in Chromium)`);
+      }
       const middle = await server.routeCounts();
 
       // An invalid token: register() must reject, not hang.
@@ -221,6 +229,17 @@ class Scenario {
       await this.check('no unhandled rejection, page error, SDK error log or egress (lobby run)', () =>
         assertNoFaults(lobby.seen.faults),
       );
+      if (media) {
+        await this.check('every request of the media meeting got a 2xx (server /metrics)', () =>
+          assertStatuses(media.routes, meetingStatusOk),
+        );
+        await this.check('every response the SDK received in the media meeting was 2xx', () =>
+          assertExchanges(media.seen.exchanges, (s) => s === 101 || (s >= 200 && s < 300)),
+        );
+        await this.check('no unhandled rejection, page error, SDK error log or egress (media meeting)', () =>
+          assertNoFaults(media.seen.faults),
+        );
+      }
       if (quirks().locusRedirect || quirks().ciscoLocation) {
         await this.check('the cloud quirks answered (server /metrics: quirk:* routes in the meeting run)', () => {
           const routes = new Set(meeting.routes.map((r) => r.route));
@@ -229,13 +248,14 @@ class Scenario {
         });
       }
       this.throwFailedChecks();
-      this.consoleLines = valid.console.concat(invalid.console, meeting.seen.console, mixed.seen.console, lobby.seen.console);
+      this.consoleLines = valid.console.concat(invalid.console, meeting.seen.console, mixed.seen.console, lobby.seen.console, media ? media.seen.console : []);
       this.exchanges = {
         valid: valid.exchanges,
         invalid: invalid.exchanges,
         meeting: meeting.seen.exchanges,
         mixed: mixed.seen.exchanges,
         lobby: lobby.seen.exchanges,
+        ...(media ? { media: media.seen.exchanges } : {}),
       };
       this.serverRoutes = {
         valid: diffRouteCounts(before, middle0),
@@ -243,6 +263,7 @@ class Scenario {
         meeting: meeting.routes,
         mixed: mixed.routes,
         lobby: lobby.routes,
+        ...(media ? { media: media.routes } : {}),
       };
       return server;
     } catch (error) {

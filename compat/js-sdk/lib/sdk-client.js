@@ -67,9 +67,45 @@
       status: m.status || null,
       isSelf: Boolean(m.isSelf),
       isHost: Boolean(m.isHost),
+      isAudioMuted: m.isAudioMuted === undefined ? null : m.isAudioMuted,
+      isVideoMuted: m.isVideoMuted === undefined ? null : m.isVideoMuted,
       personId: (m.participant && m.participant.person && m.participant.person.id) || null,
       email: (m.participant && m.participant.person && m.participant.person.email) || null,
     };
+  }
+
+  /**
+   * Browser only: inbound-rtp figures of every peer connection the page
+   * created and did not close (page/index.html keeps them in
+   * `window.compatPeerConnections`), summed by kind.
+   */
+  async function peerStats() {
+    const pcs = ((typeof window !== 'undefined' && window.compatPeerConnections) || []).filter((pc) => pc.connectionState !== 'closed');
+    const out = {
+      peerConnections: pcs.length,
+      connectionStates: pcs.map((pc) => pc.connectionState),
+      audio: { packetsReceived: 0, packetsLost: 0 },
+      video: { packetsReceived: 0, framesDecoded: 0, frameWidth: 0, frameHeight: 0 },
+      outbound: { audioPackets: 0, videoPackets: 0 },
+    };
+    for (const pc of pcs) {
+      const report = await pc.getStats();
+      report.forEach((r) => {
+        if (r.type === 'inbound-rtp' && r.kind === 'audio') {
+          out.audio.packetsReceived += r.packetsReceived || 0;
+          out.audio.packetsLost += r.packetsLost || 0;
+        } else if (r.type === 'inbound-rtp' && r.kind === 'video') {
+          out.video.packetsReceived += r.packetsReceived || 0;
+          out.video.framesDecoded += r.framesDecoded || 0;
+          out.video.frameWidth = Math.max(out.video.frameWidth, r.frameWidth || 0);
+          out.video.frameHeight = Math.max(out.video.frameHeight, r.frameHeight || 0);
+        } else if (r.type === 'outbound-rtp') {
+          if (r.kind === 'audio') out.outbound.audioPackets += r.packetsSent || 0;
+          else if (r.kind === 'video') out.outbound.videoPackets += r.packetsSent || 0;
+        }
+      });
+    }
+    return out;
   }
 
   /**
@@ -84,6 +120,8 @@
     let meetingEvents = null;
     const memberUpdates = new Map();
     const selfEvents = new Map();
+    // Per meeting: local streams, addMedia() timing, remote sinks (browser only).
+    const media = new Map();
 
     function meetingById(meetingId) {
       const meeting = webex.meetings.getAllMeetings()[meetingId];
@@ -299,6 +337,79 @@
       members(meetingId) {
         const members = meetingById(meetingId).members.membersCollection.getAll();
         return Object.values(members).map(member);
+      },
+
+      /**
+       * Browser only: local microphone and camera streams from the SDK's
+       * media helpers, remote `media:ready` streams attached to autoplaying
+       * <audio>/<video> sinks, then `meeting.addMedia({localStreams})`, timed
+       * until it resolves. Watches the page's peer connections (see
+       * page/index.html) for the first decoded video frame from then on.
+       */
+      async addMedia(meetingId) {
+        const meeting = meetingById(meetingId);
+        const helpers = webex.meetings.mediaHelpers;
+        if (!helpers || typeof document === 'undefined') throw new Error('addMedia needs a browser (no media helpers or no document)');
+        const microphone = await helpers.createMicrophoneStream();
+        const camera = await helpers.createCameraStream();
+        const state = { microphone, camera, started: now(), firstFrameMs: null, ready: [] };
+        media.set(meeting.id, state);
+        meeting.on('media:ready', (payload) => {
+          const type = payload && payload.type;
+          state.ready.push(type || null);
+          if (!payload || !payload.stream || (type !== 'remoteAudio' && type !== 'remoteVideo')) return;
+          const el = document.createElement(type === 'remoteAudio' ? 'audio' : 'video');
+          el.autoplay = true;
+          el.muted = type === 'remoteVideo';
+          el.srcObject = payload.stream;
+          el.dataset.compat = type;
+          document.body.appendChild(el);
+        });
+        const poller = setInterval(async () => {
+          const stats = await peerStats().catch(() => null);
+          if (stats && stats.video.framesDecoded > 0 && state.firstFrameMs === null) {
+            state.firstFrameMs = now() - state.started;
+            clearInterval(poller);
+          }
+        }, 50);
+        state.poller = poller;
+        try {
+          await meeting.addMedia({ localStreams: { microphone, camera } });
+        } catch (error) {
+          clearInterval(poller);
+          throw error;
+        }
+        return { addMediaMs: now() - state.started };
+      },
+
+      /**
+       * Browser only: the inbound-rtp figures of the page's open peer
+       * connections (audio packetsReceived, video framesDecoded, summed),
+       * the time from addMedia() to the first decoded frame, and the
+       * `media:ready` types seen.
+       */
+      async mediaStats(meetingId) {
+        const stats = await peerStats();
+        const state = media.get(meetingId) || {};
+        return { ...stats, firstFrameMs: state.firstFrameMs === undefined ? null : state.firstFrameMs, ready: (state.ready || []).slice() };
+      },
+
+      /** Browser only: `setUserMuted(muted)` on the local microphone given to addMedia(). */
+      muteMicrophone(meetingId, muted) {
+        const state = media.get(meetingId);
+        if (!state) throw new Error(`no local streams for meeting ${meetingId}`);
+        state.microphone.setUserMuted(muted);
+        return { userMuted: state.microphone.userMuted };
+      },
+
+      /** Browser only: stops the local streams' tracks after leave(). */
+      stopLocalStreams(meetingId) {
+        const state = media.get(meetingId);
+        if (!state) return false;
+        clearInterval(state.poller);
+        state.microphone.stop();
+        state.camera.stop();
+        return true;
       },
 
       /** The SDK's own log buffer. */
