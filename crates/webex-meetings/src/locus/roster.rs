@@ -1,7 +1,7 @@
 //! [`Member`]: one participant of a meeting as the roster shows it, and the
 //! difference between two rosters.
 
-use webex_wire::locus::{Locus, Participant, ParticipantState, ParticipantType};
+use webex_wire::locus::{Locus, MuteControl, Participant, ParticipantState, ParticipantType};
 
 /// Where a member is relative to the meeting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -57,6 +57,13 @@ pub struct Member {
     pub is_moderator: bool,
     /// Whether this is a room device rather than a person.
     pub is_device: bool,
+    /// Whether the member's audio is muted: they muted their microphone
+    /// (`status.audioStatus` `RECVONLY` or `INACTIVE`) or were muted
+    /// (`controls.audio.muted`), as the official SDK reads it.
+    pub is_audio_muted: bool,
+    /// Whether the member's video is muted (`status.videoStatus`
+    /// `RECVONLY` or `INACTIVE`, or `controls.video.muted`).
+    pub is_video_muted: bool,
 }
 
 impl Member {
@@ -77,8 +84,16 @@ impl Member {
             is_guest: p.guest,
             is_moderator: p.moderator,
             is_device: p.kind == ParticipantType::ResourceRoom,
+            is_audio_muted: muted(p.status.audio_status.as_deref(), p.controls.audio.as_ref()),
+            is_video_muted: muted(p.status.video_status.as_deref(), p.controls.video.as_ref()),
         }
     }
+}
+
+/// A media status that does not send (`RECVONLY`, `INACTIVE`), or a mute
+/// control set by someone else.
+fn muted(status: Option<&str>, control: Option<&MuteControl>) -> bool {
+    matches!(status, Some("RECVONLY" | "INACTIVE")) || control.is_some_and(|c| c.muted)
 }
 
 /// The roster of `doc`, in document order.
@@ -173,6 +188,19 @@ mod tests {
         assert_eq!(r[0].email.as_deref(), Some("u1@example.com"));
         assert!(!r[1].is_host && r[1].is_self);
         assert_eq!(r[1].status, MemberStatus::NotInMeeting);
+    }
+
+    #[test]
+    fn mute_comes_from_the_media_status_or_a_mute_control() {
+        let mut p = participant("p1", "u1", ParticipantState::Joined);
+        let member = |p: &Participant| Member::from_participant(p, None, None);
+        assert!(!member(&p).is_audio_muted && !member(&p).is_video_muted);
+        p.status.audio_status = Some("RECVONLY".into());
+        p.status.video_status = Some("SENDRECV".into());
+        assert!(member(&p).is_audio_muted && !member(&p).is_video_muted);
+        p.status.audio_status = Some("SENDRECV".into());
+        p.controls.video = Some(webex_wire::locus::MuteControl { muted: true });
+        assert!(!member(&p).is_audio_muted && member(&p).is_video_muted);
     }
 
     #[test]
