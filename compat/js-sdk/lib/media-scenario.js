@@ -37,6 +37,19 @@ function show(value) {
 
 const ms = (v) => (v === null || v === undefined ? 'n/a' : `${Math.round(v)} ms`);
 
+/** The server process's CPU time (user + system) in seconds, from /proc; null elsewhere. */
+function serverCpuSeconds(server) {
+  try {
+    const stat = require('node:fs').readFileSync(`/proc/${server.child.pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces): utime is the 14th field, stime the 15th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return ticks / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return null;
+  }
+}
+
 /** The server's media sessions (operator API). */
 async function mediaSessions(server) {
   const { status, body } = await server.admin('GET', '/admin/api/v1/media/sessions');
@@ -130,8 +143,14 @@ async function runMediaScenario(scenario, server) {
   }
 
   const rates = await step(`both: media keeps flowing over ${RATE_WINDOW_MS / 1000} s (audio ${AUDIO_RATE.min}–${AUDIO_RATE.max} packets/s, video ≥ ${MIN_VIDEO_FPS} fps)`, async () => {
+    const cpu0 = serverCpuSeconds(server);
     await new Promise((r) => setTimeout(r, RATE_WINDOW_MS));
+    const cpu1 = serverCpuSeconds(server);
     const [sa, sb] = await Promise.all([a.call('mediaStats', meetingA.id), b.call('mediaStats', meetingB.id)]);
+    if (cpu0 !== null && cpu1 !== null) {
+      const share = (100 * (cpu1 - cpu0)) / (RATE_WINDOW_MS / 1000);
+      log(`server CPU over the window: ${share.toFixed(1)} % of a core for 2 media sessions (${(share / 2).toFixed(1)} % per session; debug logging on)`);
+    }
     const out = {};
     for (const [who, s0, s1] of [['A', flowing.a, sa], ['B', flowing.b, sb]]) {
       const secs = RATE_WINDOW_MS / 1000;

@@ -247,15 +247,7 @@ impl Engine {
         fresh: bool,
         now: Instant,
     ) -> Result<Answer, MediaError> {
-        let parsed =
-            SdpOffer::from_sdp_string(sdp).map_err(|e| MediaError::InvalidOffer(e.to_string()))?;
-        let facts = offer::inspect(sdp);
-        if !facts.opus && !facts.h264 {
-            return Err(MediaError::InvalidOffer(
-                "no audio m-line with Opus and no video m-line with H.264 packetization-mode=1"
-                    .into(),
-            ));
-        }
+        let (parsed, facts) = offer::read(sdp)?;
 
         let existing = self.by_key.get(&key).copied();
         if let (Some(id), false) = (existing, fresh) {

@@ -50,6 +50,18 @@ use tokio::sync::{mpsc, oneshot};
 
 use engine::Command;
 
+/// Checks an SDP offer as [`MediaEngine::offer`] does before making
+/// anything: it parses, and it offers Opus audio or H.264
+/// (packetization-mode 1) video. Pure; for callers that want to refuse
+/// early, and for fuzzing.
+///
+/// ```
+/// assert!(webex_media::check_offer("v=0\r\nnonsense").is_err());
+/// ```
+pub fn check_offer(sdp: &str) -> Result<(), MediaError> {
+    offer::read(sdp).map(|_| ())
+}
+
 /// One participant's media in one meeting.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SessionKey {

@@ -34,6 +34,23 @@ pub(crate) struct OfferFacts {
     pub h264: bool,
 }
 
+/// Parses `offer` with str0m (a panic in its parser is an invalid offer,
+/// not a dead engine) and reads its facts; refuses an offer with neither
+/// Opus audio nor H.264 packetization-mode 1 video.
+pub(crate) fn read(sdp: &str) -> Result<(str0m::change::SdpOffer, OfferFacts), crate::MediaError> {
+    use crate::MediaError;
+    let parsed = std::panic::catch_unwind(|| str0m::change::SdpOffer::from_sdp_string(sdp))
+        .map_err(|_| MediaError::InvalidOffer("the SDP parser failed on this offer".into()))?
+        .map_err(|e| MediaError::InvalidOffer(e.to_string()))?;
+    let facts = inspect(sdp);
+    if !facts.opus && !facts.h264 {
+        return Err(MediaError::InvalidOffer(
+            "no audio m-line with Opus and no video m-line with H.264 packetization-mode=1".into(),
+        ));
+    }
+    Ok((parsed, facts))
+}
+
 /// Reads the m-lines of `sdp` (already parsed by str0m, so only what it
 /// ignores is looked at here).
 pub(crate) fn inspect(sdp: &str) -> OfferFacts {

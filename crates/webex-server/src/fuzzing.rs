@@ -65,3 +65,36 @@ pub fn guest_jwt(value: &str, secret: &[u8]) -> Result<(GuestClaims, String, Str
     let email = guest::guest_email(&claims.sub, &iss);
     Ok((claims, email, name))
 }
+
+/// What the server makes of a `PUT {selfUrl}/media` body before it looks
+/// anything up: the ROAP message type (`None`: a mute-only request) and
+/// the mute flags, with the engine's verdict on an offer's SDP
+/// (`Some(Err(message))`: the ROAP error it would answer); or the 400
+/// message.
+pub fn media_request(body: &[u8]) -> Result<MediaRequestSummary, String> {
+    let parsed = crate::locus::media::parse(body).map_err(|e| e.message)?;
+    let roap = parsed.local.roap_message.as_ref();
+    let offer = roap
+        .filter(|r| r.message_type == webex_wire::roap::MessageType::Offer)
+        .and_then(|r| r.sdps.first())
+        .map(|sdp| webex_media::check_offer(sdp).map_err(|e| e.to_string()));
+    Ok(MediaRequestSummary {
+        message_type: roap.map(|r| r.message_type.clone()),
+        audio_muted: parsed.local.audio_muted,
+        video_muted: parsed.local.video_muted,
+        offer,
+    })
+}
+
+/// See [`media_request`].
+#[derive(Debug)]
+pub struct MediaRequestSummary {
+    /// The ROAP message's type.
+    pub message_type: Option<webex_wire::roap::MessageType>,
+    /// `audioMuted`.
+    pub audio_muted: bool,
+    /// `videoMuted`.
+    pub video_muted: bool,
+    /// For an offer: whether the engine takes its SDP.
+    pub offer: Option<Result<(), String>>,
+}

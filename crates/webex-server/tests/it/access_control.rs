@@ -56,7 +56,11 @@ fn row(method: &str, path: &str) -> Option<Kind> {
         // Another person's Locus id is as unknown as a random one.
         ("GET", "/locus/api/v1/loci/{id}")
         | ("POST", "/locus/api/v1/loci/{id}/participant" | "/locus/api/v1/loci/{id}/end")
-        | ("PUT", "/locus/api/v1/loci/{id}/participant/{participant_id}/leave")
+        | (
+            "PUT",
+            "/locus/api/v1/loci/{id}/participant/{participant_id}/leave"
+            | "/locus/api/v1/loci/{id}/participant/{participant_id}/media",
+        )
         | ("PUT" | "PATCH", "/locus/api/v1/loci/{id}/controls")
         | ("POST", "/datachannel/api/v1/locus/{id}/registrations") => bearer(P::Device),
         ("POST", "/locus/api/v1/loci/call" | "/wbxappapi/v1/meetingInfo") => bearer(P::Body),
@@ -76,9 +80,8 @@ fn row(method: &str, path: &str) -> Option<Kind> {
         ("POST", "/metrics/api/v1/clientmetrics") => bearer(P::None),
         ("GET", "/admin/api/v1/connections")
         | ("POST", "/admin/api/v1/events" | "/admin/api/v1/tokens/revoke") => Some(Admin),
-        ("GET", "/admin/api/v1/meetings") | ("POST", "/admin/api/v1/meetings/{id}/end") => {
-            Some(Admin)
-        }
+        ("GET", "/admin/api/v1/meetings" | "/admin/api/v1/media/sessions")
+        | ("POST", "/admin/api/v1/meetings/{id}/end") => Some(Admin),
         (
             "GET",
             "/healthz" | "/readyz" | "/metrics" | "/openapi.json" | "/region" | "/v1/region",
