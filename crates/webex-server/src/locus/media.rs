@@ -246,7 +246,7 @@ async fn roap_reply(
             tracing::info!(
                 locus = locus_id,
                 error = ?roap.error_type,
-                cause = roap.error_cause.as_deref().map(|c| super::routes::truncate(c)),
+                cause = roap.error_cause.as_deref().map(super::routes::truncate),
                 "media: the client reported a ROAP error"
             );
             None

@@ -224,11 +224,7 @@ async fn two_people_meet(node_a: &TestServer, node_b: &TestServer) {
     );
     assert_eq!(muted["locus"]["self"]["status"]["audioStatus"], "RECVONLY");
     let (s, seen_by_bob) = get(
-        &bob.self_url
-            .split("/participant/")
-            .next()
-            .unwrap()
-            .to_owned(),
+        bob.self_url.split("/participant/").next().unwrap(),
         &bob.user,
     )
     .await;
