@@ -149,7 +149,7 @@ async function runMediaScenario(scenario, server) {
     const [sa, sb] = await Promise.all([a.call('mediaStats', meetingA.id), b.call('mediaStats', meetingB.id)]);
     if (cpu0 !== null && cpu1 !== null) {
       const share = (100 * (cpu1 - cpu0)) / (RATE_WINDOW_MS / 1000);
-      log(`server CPU over the window: ${share.toFixed(1)} % of a core for 2 media sessions (${(share / 2).toFixed(1)} % per session; debug logging on)`);
+      log(`server CPU over the window: ${share.toFixed(1)} % of a core for 2 media sessions (${(share / 2).toFixed(1)} % per session; server RUST_LOG=${server.env.RUST_LOG})`);
     }
     const out = {};
     for (const [who, s0, s1] of [['A', flowing.a, sa], ['B', flowing.b, sb]]) {
