@@ -6,8 +6,9 @@
 //! - `TURN_DISCOVERY_REQUEST` → `TURN_DISCOVERY_RESPONSE` with the
 //!   configured TURN server (or empty values: none);
 //! - `OFFER` → `ANSWER` with the offer's `seq` and `noOkInTransaction`, or
-//!   an `ERROR` the SDK understands (`REFUSED` for a full meeting, `NOMATCH`
-//!   for an offer without Opus or H.264, `RETRY` when the anchor is busy);
+//!   an `ERROR` the SDK understands (`REFUSED` for a full meeting or media
+//!   off, `NOMATCH` for an offer without Opus or H.264, `FAILED` for a full
+//!   node, `RETRY` when the anchor did not answer or its engine stopped);
 //!   `seq` 1 is a new peer connection (the SDK started over);
 //! - `OK`, `ERROR` from the client: taken, nothing to answer;
 //! - none: a mute-only request.
@@ -268,9 +269,10 @@ fn error_type(f: &MediaFailure) -> ErrorType {
     match f {
         MediaFailure::InvalidOffer(_) => ErrorType::Nomatch,
         MediaFailure::MeetingFull(_) | MediaFailure::Off(_) => ErrorType::Refused,
-        MediaFailure::NodeFull(_) | MediaFailure::Unreachable(_) | MediaFailure::Stopped => {
-            ErrorType::Failed
-        }
+        MediaFailure::NodeFull(_) => ErrorType::Failed,
+        // The anchor moved or the engine is restarting: the SDK offers the
+        // same seq again (at most twice), which may reach a live anchor.
+        MediaFailure::Unreachable(_) | MediaFailure::Stopped => ErrorType::Retry,
     }
 }
 

@@ -441,3 +441,27 @@ async fn a_lobby_member_may_not_send_media() {
     assert!(media_sessions(server.base_url()).await.is_empty());
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_deleted_device_loses_its_media_session() {
+    let server = TestServer::start().await.unwrap();
+    let (alice, bob, _) = meeting_of_two(&server, &server).await;
+    let (peer_a, _) = alice.start_media().await;
+    let (peer_b, _) = bob.start_media().await;
+    both_receive(&peer_a, &peer_b, 10, 3).await;
+    assert_eq!(media_sessions(server.base_url()).await.len(), 2);
+    let bob_pid = bob.self_url.rsplit('/').next().unwrap().to_owned();
+    let res = http()
+        .delete(&bob.user.device.url)
+        .bearer_auth(&bob.user.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    // The device left the meeting; its session follows.
+    let left = sessions_until(server.base_url(), |s| s.len() == 1).await;
+    assert_ne!(left[0]["participantId"], bob_pid.as_str(), "{left:?}");
+    peer_a.close();
+    peer_b.close();
+    server.shutdown().await;
+}
