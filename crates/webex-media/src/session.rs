@@ -33,7 +33,7 @@ const H264_PM1: &[(u8, u8, u32)] = &[
 /// Keyframe requests to one sender's m-line: at most one per this long.
 const KEYFRAME_THROTTLE: Duration = Duration::from_millis(500);
 
-/// The pure-Rust crypto provider, made once.
+/// str0m's RustCrypto provider (SRTP, DTLS), made once.
 fn crypto() -> Arc<CryptoProvider> {
     static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
     PROVIDER
