@@ -276,6 +276,10 @@ impl Bus for InvalidatingBus {
         self.inner.connections().await
     }
 
+    async fn ping(&self) -> Result<(), BusError> {
+        self.inner.ping().await
+    }
+
     async fn close(&self) {
         self.inner.close().await;
     }

@@ -289,30 +289,36 @@ async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
-/// Readiness: the database answers.
+/// Readiness: the database answers, and so does the event bus (Redis,
+/// with `--redis`): a node cut off from either cannot serve meetings.
 #[utoipa::path(
     get,
     path = "/readyz",
     tag = "ops",
     responses(
         (status = 200, description = "Ready", body = Health),
-        (status = 503, description = "The database does not answer", body = ErrorBody),
+        (status = 503, description = "The database or the event bus (Redis) does not answer; the message says which", body = ErrorBody),
     )
 )]
 async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Health>> {
-    match state.store.ping().await {
-        Ok(()) => Ok(Json(Health { status: "ok" })),
-        Err(e) => {
-            tracing::warn!(error = %e, backend = state.store.backend(), "readiness check failed");
-            let mut err = ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                codes::UNAVAILABLE,
-                "The database is unavailable",
-            );
-            err.retry_after = Some(1);
-            Err(err)
-        }
+    let unavailable = |what: &str| {
+        let mut err = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            codes::UNAVAILABLE,
+            format!("The {what} is unavailable"),
+        );
+        err.retry_after = Some(1);
+        err
+    };
+    if let Err(e) = state.store.ping().await {
+        tracing::warn!(error = %e, backend = state.store.backend(), "readiness check failed: database");
+        return Err(unavailable("database"));
     }
+    if let Err(e) = state.bus.ping().await {
+        tracing::warn!(error = %e, "readiness check failed: event bus");
+        return Err(unavailable("event bus (Redis)"));
+    }
+    Ok(Json(Health { status: "ok" }))
 }
 
 /// Prometheus metrics in the text exposition format.

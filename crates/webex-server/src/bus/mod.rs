@@ -239,6 +239,12 @@ pub trait Bus: Send + Sync + 'static {
     /// has no registry.
     async fn connections(&self) -> Result<Option<Vec<ConnectionInfo>>, BusError>;
 
+    /// Whether the bus can carry messages now (Redis answers a `PING`
+    /// within the bus's bound); the in-process bus always can.
+    async fn ping(&self) -> Result<(), BusError> {
+        Ok(())
+    }
+
     /// Stops background tasks and removes this node from the registry.
     async fn close(&self);
 }

@@ -402,6 +402,18 @@ impl Bus for RedisBus {
         .await
     }
 
+    async fn ping(&self) -> Result<(), BusError> {
+        let mut conn = self.conn.clone();
+        bounded(async {
+            redis::cmd("PING")
+                .query_async::<String>(&mut conn)
+                .await
+                .map(drop)
+                .map_err(unavailable)
+        })
+        .await
+    }
+
     async fn connections(&self) -> Result<Option<Vec<ConnectionInfo>>, BusError> {
         let mut conn = self.conn.clone();
         let mut all = Vec::new();

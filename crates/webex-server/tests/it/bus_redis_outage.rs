@@ -111,6 +111,22 @@ async fn publishing_fails_fast_while_redis_is_down_and_resumes_after() {
     assert_eq!(me.status(), 200);
     let healthz = http().get(format!("{base}/healthz")).send().await.unwrap();
     assert_eq!(healthz.status(), 200);
+    // …but is not ready: a load balancer should send meetings elsewhere.
+    let readyz = tokio::time::timeout(CALL_GUARD, http().get(format!("{base}/readyz")).send())
+        .await
+        .expect("/readyz hung while Redis was down")
+        .unwrap();
+    let body = json_error(
+        readyz,
+        reqwest::StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+    )
+    .await
+    .unwrap();
+    assert!(
+        body["message"].as_str().unwrap().contains("Redis"),
+        "{body}"
+    );
 
     // Redis comes back (empty: no persistence) on the same port. The node
     // resubscribes and, since events may have been lost meanwhile, tells the
@@ -123,6 +139,8 @@ async fn publishing_fails_fast_while_redis_is_down_and_resumes_after() {
     );
     let mut ws = connect(&device, &token, false).await;
     let id = publish_until_accepted(&base, &device.id, 100).await;
+    let readyz = http().get(format!("{base}/readyz")).send().await.unwrap();
+    assert_eq!(readyz.status(), 200, "ready again once Redis is back");
     let event = next_json(&mut ws).await;
     assert_eq!(event["id"], id.as_str(), "{event}");
     assert_eq!(event["data"]["n"], 100);
