@@ -72,7 +72,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     config.cloud_quirks = args.quirks.to_config();
     if config.cloud_quirks.any() {
-        tracing::info!(quirks = ?config.cloud_quirks.names(), "cloud quirks on: some answers cost clients a round trip");
+        tracing::info!(quirks = %config.cloud_quirks.names().join(","), "cloud quirks on: some answers cost clients a round trip");
     }
     if let Some(secret) = args.permission_token_secret.filter(|s| !s.is_empty()) {
         config.permission_secret = Some(SecretString::from(secret));

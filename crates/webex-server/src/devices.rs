@@ -191,7 +191,7 @@ async fn register(
         Err(e) => return Err(e.into()),
     }
     metrics::counter!("webex_devices_registered_total").increment(1);
-    tracing::info!(device_id = %record.id, person_id = %record.person_id, ttl = ?record.ttl, "device registered");
+    tracing::info!(device_id = %record.id, person_id = %record.person_id, ttl_secs = record.ttl.unwrap_or(0), "device registered");
     Ok(device_response(&state, &record))
 }
 

@@ -60,7 +60,7 @@ async fn revoke(
             now_millis(),
         )
         .await?;
-        tracing::info!(client = %client.id, revoked, hint = ?req.token_type_hint, "token revocation requested");
+        tracing::info!(client = %client.id, revoked, hint = req.token_type_hint.as_deref().unwrap_or("none"), "token revocation requested");
     }
     // RFC 7009 §2.2: unknown (or already revoked) tokens are a success too.
     let mut res = StatusCode::OK.into_response();

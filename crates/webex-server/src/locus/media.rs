@@ -246,7 +246,11 @@ async fn roap_reply(
         MessageType::Error => {
             tracing::info!(
                 locus = locus_id,
-                error = ?roap.error_type,
+                error = roap
+                    .error_type
+                    .and_then(|t| serde_json::to_value(t).ok())
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
                 cause = roap.error_cause.as_deref().map(super::routes::truncate),
                 "media: the client reported a ROAP error"
             );

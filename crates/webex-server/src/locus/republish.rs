@@ -195,7 +195,11 @@ async fn flush(state: &AppState) -> bool {
     }
     if total > 0 {
         metrics::counter!("webex_locus_events_republished_total").increment(total as u64);
-        tracing::info!(loci = total, elapsed = ?started.elapsed(), "locus: republished the changes the bus had lost");
+        tracing::info!(
+            loci = total,
+            elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            "locus: republished the changes the bus had lost"
+        );
     }
     backlog.is_empty()
 }

@@ -47,6 +47,10 @@ pub fn start(state: &AppState, cause: Cause) {
     tokio::spawn(async move {
         let started = tokio::time::Instant::now();
         let closed = hub.close_all_spread(CloseReason::RESYNC, window).await;
-        tracing::info!(closed, elapsed = ?started.elapsed(), "mercury: resync closes sent");
+        tracing::info!(
+            closed,
+            elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            "mercury: resync closes sent"
+        );
     });
 }

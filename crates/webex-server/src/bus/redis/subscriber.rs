@@ -120,7 +120,7 @@ async fn listen(
                     r = forward_while(ping, &mut stream, tx) => r,
                 };
                 if !answered {
-                    tracing::error!(timeout = ?PING_TIMEOUT, "event bus: Redis stopped answering on the subscription; reconnecting");
+                    tracing::error!(timeout_ms = u64::try_from(PING_TIMEOUT.as_millis()).unwrap_or(u64::MAX), "event bus: Redis stopped answering on the subscription; reconnecting");
                     return true;
                 }
             }
@@ -173,7 +173,7 @@ async fn resubscribe(
         match attempt {
             Ok(p) => return Some(p),
             Err(e) => {
-                tracing::error!(error = %e, retry_in = ?backoff, "event bus: Redis is unreachable; cross-node events are not delivered until it is back");
+                tracing::error!(error = %e, retry_in_ms = u64::try_from(backoff.as_millis()).unwrap_or(u64::MAX), "event bus: Redis is unreachable; cross-node events are not delivered until it is back");
                 tokio::select! {
                     _ = cancel.cancelled() => return None,
                     _ = tokio::time::sleep(backoff) => {}
