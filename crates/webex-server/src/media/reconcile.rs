@@ -27,7 +27,18 @@ pub async fn meeting(state: &AppState, meeting: &str) {
         .filter(|(k, _)| k.meeting == meeting)
         .map(|(k, d)| (k.clone(), d.clone()))
         .collect();
+    // Sessions the engine closed by itself (never connected, ICE lost)
+    // are forgotten here too.
+    let alive: std::collections::HashSet<SessionKey> =
+        engine.sessions().await.into_iter().map(|s| s.key).collect();
+    state
+        .media
+        .lock_devices()
+        .retain(|k, _| k.meeting != meeting || alive.contains(k));
     for (key, device_url) in sessions {
+        if !alive.contains(&key) {
+            continue;
+        }
         let present = snapshot.as_ref().and_then(|m| {
             if m.locus.state != LocusState::Active {
                 return None;
