@@ -497,7 +497,7 @@ mod tests {
         let mut s = Speaker::default();
         let loud = 1.0e7;
         let quiet = 1.0e4;
-        let mut feed = |s: &mut Speaker, a: f64, b: f64, windows: u32| {
+        let feed = |s: &mut Speaker, a: f64, b: f64, windows: u32| {
             let mut changed = 0;
             for _ in 0..windows * WINDOW_TICKS {
                 changed += u32::from(s.observe([(1, a), (2, b)].into_iter()));
