@@ -180,6 +180,12 @@ impl Engine {
                 () = tokio::time::sleep_until(mix_at.into()), if mixing => self.mix_ticks(Instant::now()),
             }
             self.route(Instant::now());
+            // A socket that is always readable must not starve the mix
+            // (the select is biased towards it).
+            if !self.mixers.is_empty() && Instant::now() >= self.next_mix {
+                self.mix_ticks(Instant::now());
+                self.route(Instant::now());
+            }
         }
         self.close_all();
     }
