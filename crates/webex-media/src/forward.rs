@@ -109,12 +109,19 @@ impl Engine {
 
     /// Whose main video `to` receives: the only other participant, else
     /// the active speaker, or the previous one when `to` is the speaker,
-    /// else the first other to join.
+    /// else the first other to join (participants with muted video are
+    /// passed over while another can be chosen).
     pub(crate) fn video_source_for(&self, to: SessionId) -> Option<SessionId> {
         let session = self.sessions.get(&to)?;
         let members = self.meetings.get(&session.key.meeting)?;
-        let is_other = |id: &SessionId| *id != to && members.contains(id);
-        let first_other = members.iter().copied().find(|id| *id != to);
+        // A participant that muted its video sends none: skip it if we can.
+        let sends = |id: &SessionId| !self.sessions.get(id).is_some_and(|s| s.video_muted);
+        let is_other = |id: &SessionId| *id != to && members.contains(id) && sends(id);
+        let first_other = members
+            .iter()
+            .copied()
+            .find(is_other)
+            .or_else(|| members.iter().copied().find(|id| *id != to));
         let Some(speaker) = self.mixers.get(&session.key.meeting).map(|m| &m.speaker) else {
             return first_other;
         };

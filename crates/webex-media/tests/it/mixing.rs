@@ -228,3 +228,24 @@ async fn back_to_two_the_pair_forwards_again() {
     drop((a, b, c));
     engine.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_speaker_with_muted_video_is_passed_over() {
+    let engine = engine(10, 3);
+    let a = toned(&engine, "a", 440.0, 1).await;
+    let b = toned(&engine, "b", 660.0, 2).await;
+    let c = toned(&engine, "c", 880.0, 3).await;
+    b.set_loudness(0.01);
+    c.set_loudness(0.01);
+    a.set_loudness(0.5);
+    speaker_is(&engine, "a").await;
+    assert!(engine.mute(&SessionKey::new("m", "a"), false, true).await);
+    watches(&engine, "b", |w| w == Some("c")).await;
+    watches(&engine, "c", |w| w == Some("b")).await;
+    gets_video("b", &b, 3, 20).await;
+    // Still the speaker, and still heard.
+    assert_eq!(engine.active_speaker("m").await.as_deref(), Some("a"));
+    hears("b", &b, &[440.0], Some(660.0)).await;
+    drop((a, b, c));
+    engine.shutdown().await;
+}
