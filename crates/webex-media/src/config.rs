@@ -14,8 +14,10 @@ pub struct MediaConfig {
     pub public_address: Option<IpAddr>,
     /// Most sessions on this node.
     pub max_sessions: usize,
-    /// Most sessions in one meeting (2 until mixing lands: a third
-    /// participant's media is refused, never interleaved).
+    /// Most sessions in one meeting (25 by default). Two forward each
+    /// other's frames; from three on, the engine decodes and mixes the
+    /// audio (one Opus decoder per sender and one encoder per receiver on
+    /// the engine thread) and switches video to the active speaker.
     pub max_per_meeting: usize,
 }
 
@@ -25,7 +27,7 @@ impl Default for MediaConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             public_address: None,
             max_sessions: 1000,
-            max_per_meeting: 2,
+            max_per_meeting: 25,
         }
     }
 }
@@ -36,7 +38,7 @@ impl MediaConfig {
     /// ```
     /// let c = webex_media::MediaConfig::listening("127.0.0.1:5004".parse().unwrap());
     /// assert_eq!(c.listen.port(), 5004);
-    /// assert_eq!(c.max_per_meeting, 2);
+    /// assert_eq!(c.max_per_meeting, 25);
     /// ```
     pub fn listening(listen: SocketAddr) -> Self {
         Self {

@@ -8,12 +8,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use str0m::change::SdpOffer;
+use str0m::media::{Frequency, MediaTime};
 use str0m::{IceConnectionState, Input};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::demux::{self, Demux};
+use crate::mix::{self, Mixer};
 use crate::offer;
+use crate::offer::Role;
 use crate::session::{Failure, Panicked, Raised, Session, SessionId};
 use crate::{Answer, MediaConfig, MediaError, SessionInfo, SessionKey, metrics};
 
@@ -53,6 +56,10 @@ pub(crate) enum Command {
     },
     Sessions {
         reply: oneshot::Sender<Vec<SessionInfo>>,
+    },
+    ActiveSpeaker {
+        meeting: String,
+        reply: oneshot::Sender<Option<String>>,
     },
     Shutdown {
         reply: oneshot::Sender<()>,
@@ -105,6 +112,10 @@ pub(crate) struct Engine {
     next_housekeeping: Instant,
     /// Events of sessions waiting to be routed.
     pub(crate) raised: Vec<(SessionId, Raised)>,
+    /// The audio mix of every meeting of more than two.
+    pub(crate) mixers: BTreeMap<String, Mixer>,
+    /// When the mixers make their next frame.
+    next_mix: Instant,
 }
 
 impl Engine {
@@ -123,6 +134,8 @@ impl Engine {
             next_wake: now + HOUSEKEEPING,
             next_housekeeping: now + HOUSEKEEPING,
             raised: Vec::new(),
+            mixers: BTreeMap::new(),
+            next_mix: now,
         }
     }
 
@@ -131,6 +144,8 @@ impl Engine {
         let mut buf = vec![0u8; 2048];
         loop {
             let wake = self.next_wake;
+            let mixing = !self.mixers.is_empty();
+            let mix_at = self.next_mix;
             tokio::select! {
                 biased;
                 command = commands.recv() => match command {
@@ -162,8 +177,15 @@ impl Engine {
                     }
                 },
                 () = tokio::time::sleep_until(wake.into()) => self.timeouts(Instant::now()),
+                () = tokio::time::sleep_until(mix_at.into()), if mixing => self.mix_ticks(Instant::now()),
             }
             self.route(Instant::now());
+            // A socket that is always readable must not starve the mix
+            // (the select is biased towards it).
+            if !self.mixers.is_empty() && Instant::now() >= self.next_mix {
+                self.mix_ticks(Instant::now());
+                self.route(Instant::now());
+            }
         }
         self.close_all();
     }
@@ -219,6 +241,10 @@ impl Engine {
                         created_at_ms: s.created_at_ms,
                         audio_muted: s.audio_muted,
                         video_muted: s.video_muted,
+                        watching: s
+                            .video_from
+                            .and_then(|id| self.sessions.get(&id))
+                            .map(|w| w.key.participant.clone()),
                         frames_in: s.frames_in,
                         frames_out: s.frames_out,
                         bytes_in: s.bytes_in,
@@ -226,6 +252,15 @@ impl Engine {
                     })
                     .collect();
                 let _ = reply.send(list);
+            }
+            Command::ActiveSpeaker { meeting, reply } => {
+                let speaker = self
+                    .mixers
+                    .get(&meeting)
+                    .and_then(|m| m.speaker.current)
+                    .and_then(|id| self.sessions.get(&id))
+                    .map(|s| s.key.participant.clone());
+                let _ = reply.send(speaker);
             }
             Command::Shutdown { reply } => {
                 self.close_all();
@@ -290,6 +325,7 @@ impl Engine {
             .entry(key.meeting.clone())
             .or_default()
             .push(id);
+        self.update_mixer(&key.meeting, now);
         metrics::set_sessions(self.sessions.len());
         self.next_wake = now;
         tracing::debug!(?key, "media session created");
@@ -494,8 +530,86 @@ impl Engine {
                 self.meetings.remove(&session.key.meeting);
             }
         }
+        if let Some(mixer) = self.mixers.get_mut(&session.key.meeting) {
+            mixer.forget(id);
+        }
+        self.update_mixer(&session.key.meeting, Instant::now());
         self.raised.retain(|(from, _)| *from != id);
         metrics::set_sessions(self.sessions.len());
+    }
+
+    /// Mixes the meetings of more than two, and only those: two
+    /// participants get each other's frames as they are (cheaper, and
+    /// without a decode/encode round).
+    fn update_mixer(&mut self, meeting: &str, now: Instant) {
+        let size = self.meetings.get(meeting).map_or(0, Vec::len);
+        if size > 2 {
+            if !self.mixers.contains_key(meeting) {
+                tracing::debug!(meeting, "mixing audio");
+                if self.mixers.is_empty() {
+                    self.next_mix = now + mix::TICK;
+                }
+                self.mixers.insert(meeting.to_string(), Mixer::default());
+            }
+        } else if self.mixers.remove(meeting).is_some() {
+            tracing::debug!(meeting, "forwarding audio");
+        }
+    }
+
+    /// The mix ticks due (a late thread catches up a few, then resyncs).
+    fn mix_ticks(&mut self, now: Instant) {
+        let mut n = 0;
+        while self.next_mix <= now && n < 5 {
+            self.mix_tick(now);
+            self.next_mix += mix::TICK;
+            n += 1;
+        }
+        if self.next_mix <= now {
+            self.next_mix = now + mix::TICK;
+        }
+    }
+
+    /// One frame of every mixed meeting, written to its receivers.
+    fn mix_tick(&mut self, now: Instant) {
+        let meetings: Vec<String> = self.mixers.keys().cloned().collect();
+        for meeting in meetings {
+            let started = Instant::now();
+            let receivers: Vec<SessionId> = self
+                .meetings
+                .get(&meeting)
+                .map(|ids| {
+                    ids.iter()
+                        .copied()
+                        .filter(|id| self.sessions.get(id).is_some_and(|s| s.connected))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let Some(mixer) = self.mixers.get_mut(&meeting) else {
+                continue;
+            };
+            let (frames, switched) = mixer.tick(&receivers);
+            if switched {
+                metrics::speaker_switch();
+            }
+            for frame in frames {
+                let Some(session) = self.sessions.get_mut(&frame.to) else {
+                    continue;
+                };
+                let Some(mid) = session.mid_for(Role::Audio) else {
+                    continue;
+                };
+                let t = session
+                    .audio_line
+                    .map(mix::MIXER_SOURCE, frame.time, 48_000, now);
+                let time = MediaTime::new(t, Frequency::FORTY_EIGHT_KHZ);
+                match session.write_opus(mid, now, time, frame.packet) {
+                    Ok(true) => self.poll(frame.to, now),
+                    Ok(false) => {}
+                    Err(_) => self.panicked(frame.to),
+                }
+            }
+            metrics::mixed(started.elapsed());
+        }
     }
 
     fn close_all(&mut self) {

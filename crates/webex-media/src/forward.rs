@@ -1,13 +1,19 @@
 //! Routing within a meeting: a participant's frames go to the others on
 //! their m-line of the same role; their keyframe requests go back to the
-//! sender of what they receive on that m-line.
+//! sender of what they receive on that m-line. With more than two, audio
+//! goes to the meeting's mixer instead (`crate::mix`), and each receiver
+//! takes main video from one source only (the active speaker, see
+//! [`Engine::video_source_for`]), switched on a keyframe.
 
 use std::time::Instant;
 
-use str0m::media::{KeyframeRequest, KeyframeRequestKind, MediaData, MediaKind};
+use str0m::media::{
+    Frequency, KeyframeRequest, KeyframeRequestKind, MediaData, MediaKind, MediaTime,
+};
 
 use crate::engine::Engine;
 use crate::metrics;
+use crate::offer::Role;
 use crate::session::{Raised, SessionId};
 
 /// Routing steps per call, so that a feedback loop cannot hold the thread.
@@ -58,14 +64,39 @@ impl Engine {
         if sender.muted(role) {
             return;
         }
+        if role == Role::Audio
+            && let Some(mixer) = self.mixers.get_mut(&sender.key.meeting)
+        {
+            // More than two: the mixer hears it, nobody gets it as is.
+            let ts = data.time.rebase(Frequency::FORTY_EIGHT_KHZ).numer();
+            mixer.push(from, ts, data.data.clone());
+            return;
+        }
         for to in self.peers_of(from) {
+            if role == Role::Video && !self.takes_video(to, from, data, now) {
+                continue;
+            }
             let Some(receiver) = self.sessions.get_mut(&to) else {
                 continue;
             };
             let Some(mid) = receiver.mid_for(role) else {
                 continue;
             };
-            match receiver.write(mid, data) {
+            let rate = data.time.frequency();
+            let time = match role {
+                Role::Audio => {
+                    receiver
+                        .audio_line
+                        .map(from, data.time.numer(), rate.get().into(), now)
+                }
+                Role::Video => {
+                    receiver
+                        .video_line
+                        .map(from, data.time.numer(), rate.get().into(), now)
+                }
+                Role::Slides => data.time.numer(),
+            };
+            match receiver.write(mid, data, MediaTime::new(time, rate)) {
                 Ok(true) => {
                     metrics::forwarded(role.kind_label(), data.data.len());
                     self.poll(to, now);
@@ -76,11 +107,69 @@ impl Engine {
         }
     }
 
+    /// Whose main video `to` receives: the only other participant, else
+    /// the active speaker, or the previous one when `to` is the speaker,
+    /// else the first other to join (participants with muted video are
+    /// passed over while another can be chosen).
+    pub(crate) fn video_source_for(&self, to: SessionId) -> Option<SessionId> {
+        let session = self.sessions.get(&to)?;
+        let members = self.meetings.get(&session.key.meeting)?;
+        // A participant that muted its video sends none: skip it if we can.
+        let sends = |id: &SessionId| !self.sessions.get(id).is_some_and(|s| s.video_muted);
+        let is_other = |id: &SessionId| *id != to && members.contains(id) && sends(id);
+        let first_other = members
+            .iter()
+            .copied()
+            .find(is_other)
+            .or_else(|| members.iter().copied().find(|id| *id != to));
+        let Some(speaker) = self.mixers.get(&session.key.meeting).map(|m| &m.speaker) else {
+            return first_other;
+        };
+        speaker
+            .current
+            .filter(is_other)
+            .or(speaker.previous.filter(is_other))
+            .or(first_other)
+    }
+
+    /// Whether `to` takes this main-video frame of `from`: only from its
+    /// video source, and after a switch only from the new source's
+    /// keyframe on (requested from it).
+    fn takes_video(
+        &mut self,
+        to: SessionId,
+        from: SessionId,
+        data: &MediaData,
+        now: Instant,
+    ) -> bool {
+        if self.video_source_for(to) != Some(from) {
+            return false;
+        }
+        let Some(receiver) = self.sessions.get_mut(&to) else {
+            return false;
+        };
+        if receiver.video_from != Some(from) {
+            receiver.video_from = Some(from);
+            receiver.video_waiting = true;
+        }
+        if receiver.video_waiting && !data.is_keyframe() {
+            self.request_keyframe(from, data.mid, KeyframeRequestKind::Pli, now);
+            return false;
+        }
+        receiver.video_waiting = false;
+        true
+    }
+
     fn relay_keyframe_request(&mut self, from: SessionId, req: KeyframeRequest, now: Instant) {
         let Some(role) = self.sessions.get(&from).and_then(|s| s.role_of(req.mid)) else {
             return;
         };
-        for to in self.peers_of(from) {
+        let targets = match (role, self.sessions.get(&from).and_then(|s| s.video_from)) {
+            // Switched video: only the sender this participant receives.
+            (Role::Video, Some(source)) => vec![source],
+            _ => self.peers_of(from),
+        };
+        for to in targets {
             let Some(mid) = self.sessions.get(&to).and_then(|s| s.mid_for(role)) else {
                 continue;
             };

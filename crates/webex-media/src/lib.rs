@@ -10,7 +10,13 @@
 //!
 //! Media goes from one participant's m-line to the other participants'
 //! m-line of the same role (audio, main video, slides), unless the sender
-//! muted that kind; their keyframe requests go back to the sender. Every
+//! muted that kind; their keyframe requests go back to the sender. A
+//! transcoded client has one audio and one video slot, so with more than
+//! two participants each receives a mix of everyone else's audio
+//! (decoded, mixed and re-encoded on the engine thread every 20 ms) and
+//! the active speaker's video ([`MediaEngine::active_speaker`]; the
+//! speaker sees the previous one), switched on a keyframe with continuous
+//! timestamps. Every
 //! call into one session's WebRTC stack is isolated: a panic closes that
 //! session only. Counters and a gauge are recorded with the `metrics`
 //! macros ([`describe_metrics`] registers their help texts). With the
@@ -34,6 +40,7 @@ mod engine;
 mod error;
 mod forward;
 mod metrics;
+mod mix;
 mod offer;
 mod session;
 #[cfg(feature = "testing")]
@@ -110,6 +117,10 @@ pub struct SessionInfo {
     pub audio_muted: bool,
     /// Whether the participant said its video is muted.
     pub video_muted: bool,
+    /// The participant whose main video this one receives now (the
+    /// other one of two; with more, the active speaker, or the previous
+    /// speaker for the speaker), once some was sent.
+    pub watching: Option<String>,
     /// Media frames received from this participant.
     pub frames_in: u64,
     /// Media frames forwarded to this participant.
@@ -260,6 +271,19 @@ impl MediaEngine {
         self.ask(|reply| Command::Sessions { reply })
             .await
             .unwrap_or_default()
+    }
+
+    /// The active speaker of `meeting` (participant id): with more than
+    /// two participants, the loudest sender by decoded audio level, once
+    /// it led for about a second. `None` in meetings of two (audio is
+    /// forwarded, not decoded) and before anyone spoke.
+    pub async fn active_speaker(&self, meeting: &str) -> Option<String> {
+        self.ask(|reply| Command::ActiveSpeaker {
+            meeting: meeting.to_string(),
+            reply,
+        })
+        .await
+        .flatten()
     }
 
     /// Closes every session and stops the engine thread.

@@ -1,7 +1,9 @@
 //! The engine's Prometheus families (recorded with the `metrics` macros;
 //! the server installs the recorder).
 
-use metrics::{counter, describe_counter, describe_gauge, gauge};
+use std::time::Duration;
+
+use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
 
 /// Sessions on this node (gauge).
 pub(crate) const SESSIONS: &str = "webex_media_sessions";
@@ -17,6 +19,10 @@ pub(crate) const DTLS_FAILURES: &str = "webex_media_dtls_failures_total";
 pub(crate) const KEYFRAME_REQUESTS: &str = "webex_media_keyframe_requests_total";
 /// Datagrams dropped, by `reason`.
 pub(crate) const DROPPED_DATAGRAMS: &str = "webex_media_dropped_datagrams_total";
+/// Time spent making one 20 ms audio frame of one mixed meeting.
+pub(crate) const MIX_SECONDS: &str = "webex_media_mix_seconds";
+/// Active-speaker changes in mixed meetings.
+pub(crate) const SPEAKER_SWITCHES: &str = "webex_media_speaker_switches_total";
 /// Sessions closed because str0m panicked in them.
 pub(crate) const SESSION_PANICS: &str = "webex_media_session_panics_total";
 
@@ -55,6 +61,15 @@ pub fn describe_metrics() {
         DROPPED_DATAGRAMS,
         "UDP datagrams the media engine dropped, by reason (unknown_source, unparseable, send_failed)."
     );
+    describe_histogram!(
+        MIX_SECONDS,
+        metrics::Unit::Seconds,
+        "Engine-thread time to make one 20 ms frame of one meeting of more than two: decode every sender, mix everyone-but-the-receiver and encode it for each receiver (and write it). Above 0.02 the meeting cannot keep up."
+    );
+    describe_counter!(
+        SPEAKER_SWITCHES,
+        "Active-speaker changes in meetings of more than two (each switches the receivers' main video)."
+    );
     describe_counter!(
         SESSION_PANICS,
         "Media sessions closed because the WebRTC stack panicked in them."
@@ -88,4 +103,12 @@ pub(crate) fn dropped(reason: &'static str) {
 
 pub(crate) fn session_panic() {
     counter!(SESSION_PANICS).increment(1);
+}
+
+pub(crate) fn mixed(took: Duration) {
+    histogram!(MIX_SECONDS).record(took.as_secs_f64());
+}
+
+pub(crate) fn speaker_switch() {
+    counter!(SPEAKER_SWITCHES).increment(1);
 }

@@ -11,11 +11,12 @@ use std::time::{Duration, Instant};
 use str0m::change::{SdpAnswer, SdpOffer};
 use str0m::crypto::CryptoProvider;
 use str0m::format::Codec;
-use str0m::media::{KeyframeRequest, KeyframeRequestKind, MediaData, Mid};
+use str0m::media::{KeyframeRequest, KeyframeRequestKind, MediaData, MediaTime, Mid};
 use str0m::net::Receive;
 use str0m::{Candidate, Event, IceConnectionState, IceCreds, Input, Output, Rtc, RtcError};
 
 use crate::SessionKey;
+use crate::mix::Timeline;
 use crate::offer::Role;
 
 /// A session's number in the engine (never reused).
@@ -109,6 +110,14 @@ pub(crate) struct Session {
     pub next_timeout: Instant,
     pub failure: Option<Failure>,
     last_keyframe_request: HashMap<Mid, Instant>,
+    /// Outgoing audio time, continuous across senders and the mixer.
+    pub audio_line: Timeline,
+    /// Outgoing main-video time, continuous across switched senders.
+    pub video_line: Timeline,
+    /// Whose main video this participant receives.
+    pub video_from: Option<SessionId>,
+    /// Frames of `video_from` are dropped until its keyframe.
+    pub video_waiting: bool,
 }
 
 impl Session {
@@ -146,6 +155,10 @@ impl Session {
             next_timeout: now,
             failure: None,
             last_keyframe_request: HashMap::new(),
+            audio_line: Timeline::default(),
+            video_line: Timeline::default(),
+            video_from: None,
+            video_waiting: false,
         })
     }
 
@@ -280,8 +293,14 @@ impl Session {
         }
     }
 
-    /// Writes another participant's frame on `mid`; `true` when written.
-    pub(crate) fn write(&mut self, mid: Mid, data: &MediaData) -> Result<bool, Panicked> {
+    /// Writes another participant's frame on `mid` at `time` (this
+    /// receiver's timeline); `true` when written.
+    pub(crate) fn write(
+        &mut self,
+        mid: Mid,
+        data: &MediaData,
+        time: MediaTime,
+    ) -> Result<bool, Panicked> {
         if !self.connected {
             return Ok(false);
         }
@@ -301,7 +320,7 @@ impl Session {
                     })
                     .map(|p| p.pt())
             })?;
-            Some(writer.write(pt, data.network_time, data.time, data.data.clone()))
+            Some(writer.write(pt, data.network_time, time, data.data.clone()))
         })?;
         match result {
             Some(Ok(())) => {
@@ -311,6 +330,41 @@ impl Session {
             }
             Some(Err(e)) => {
                 tracing::debug!(key = ?self.key, error = %e, "forwarding a frame failed");
+                Ok(false)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Writes an Opus packet the engine made (the mix) on `mid`; `true`
+    /// when written.
+    pub(crate) fn write_opus(
+        &mut self,
+        mid: Mid,
+        now: Instant,
+        time: MediaTime,
+        packet: Vec<u8>,
+    ) -> Result<bool, Panicked> {
+        if !self.connected {
+            return Ok(false);
+        }
+        let len = packet.len();
+        let result = self.guard(|rtc| {
+            let writer = rtc.writer(mid)?;
+            let pt = writer
+                .payload_params()
+                .find(|p| p.spec().codec == Codec::Opus)
+                .map(|p| p.pt())?;
+            Some(writer.write(pt, now, time, packet))
+        })?;
+        match result {
+            Some(Ok(())) => {
+                self.frames_out += 1;
+                self.bytes_out += len as u64;
+                Ok(true)
+            }
+            Some(Err(e)) => {
+                tracing::debug!(key = ?self.key, error = %e, "writing the mix failed");
                 Ok(false)
             }
             None => Ok(false),

@@ -4,6 +4,13 @@
 //! no header extensions), then sends an Opus frame every 20 ms and an
 //! H.264 access unit every 33 ms and counts the frames it receives.
 //!
+//! For meetings of more than two: [`TestPeer::with_tone`] sends a real
+//! Opus-coded sine (its loudness changed with [`RunningPeer::set_loudness`]),
+//! [`TestPeer::listening`] decodes what it hears so that
+//! [`RunningPeer::tone_levels`] tells who is heard (Goertzel filters), and
+//! [`TestPeer::with_video_tag`] marks its video frames so that
+//! [`RunningPeer::video_frames_tagged`] tells whose video it receives.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::time::Duration;
@@ -25,9 +32,11 @@
 //! # Ok(()) }
 //! ```
 
+use std::collections::VecDeque;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -61,6 +70,40 @@ pub struct TestPeer {
     local: SocketAddr,
     pending: Option<SdpPendingOffer>,
     mids: Option<Mids>,
+    tone: Option<f32>,
+    listen: bool,
+    video_tag: u8,
+}
+
+/// Sample rate of the tone and of what a listening peer decodes.
+const RATE: f32 = 48_000.0;
+/// Samples per 20 ms Opus frame.
+const FRAME: usize = 960;
+/// What a listening peer keeps of the decoded audio: the last 0.5 s.
+const HEARD_SAMPLES: usize = 24_000;
+/// The filler byte of untagged video frames.
+const NO_TAG: u8 = 0xab;
+
+/// The peer's own audio: an Opus encoder and the tone's phase.
+struct ToneSender {
+    encoder: opus::Encoder,
+    hz: f32,
+    phase: f32,
+}
+
+impl ToneSender {
+    /// The next 20 ms of the tone at `loudness` (0..1 of full scale), coded.
+    fn next(&mut self, loudness: f32) -> Option<Vec<u8>> {
+        let step = std::f32::consts::TAU * self.hz / RATE;
+        let pcm: Vec<i16> = (0..FRAME)
+            .map(|_| {
+                let s = self.phase.sin() * loudness * f32::from(i16::MAX);
+                self.phase = (self.phase + step) % std::f32::consts::TAU;
+                s as i16
+            })
+            .collect();
+        self.encoder.encode_vec(&pcm, 1500).ok()
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -88,7 +131,30 @@ impl TestPeer {
             local,
             pending: None,
             mids: None,
+            tone: None,
+            listen: false,
+            video_tag: NO_TAG,
         })
+    }
+
+    /// Sends a sine of `hz` as real Opus (48 kHz mono, 20 ms frames) at
+    /// loudness 0.25 instead of filler bytes.
+    pub fn with_tone(mut self, hz: f32) -> Self {
+        self.tone = Some(hz);
+        self
+    }
+
+    /// Decodes the audio it receives, for [`RunningPeer::tone_levels`].
+    pub fn listening(mut self) -> Self {
+        self.listen = true;
+        self
+    }
+
+    /// Fills its video frames with `tag` (not `0xab`, the untagged
+    /// filler), for [`RunningPeer::video_frames_tagged`] at the receivers.
+    pub fn with_video_tag(mut self, tag: u8) -> Self {
+        self.video_tag = tag;
+        self
     }
 
     /// The peer's UDP address.
@@ -133,6 +199,7 @@ impl TestPeer {
     /// counts what it receives.
     pub fn start(self) -> RunningPeer {
         let shared = Arc::new(Shared::default());
+        shared.listen.store(self.listen, Ordering::Relaxed);
         let thread_shared = shared.clone();
         let thread = std::thread::Builder::new()
             .name("webex-media-test-peer".into())
@@ -179,6 +246,13 @@ struct Shared {
     sent_video: AtomicU64,
     keyframe_requests: AtomicU64,
     request_keyframe: AtomicBool,
+    /// Tone loudness, `f32` bits.
+    loudness: AtomicU32,
+    listen: AtomicBool,
+    /// The last [`HEARD_SAMPLES`] decoded samples.
+    heard: Mutex<VecDeque<i16>>,
+    /// Video frames received, by tag (last byte).
+    tags: Mutex<[u64; 256]>,
 }
 
 impl Default for Shared {
@@ -196,6 +270,10 @@ impl Default for Shared {
             sent_video: AtomicU64::new(0),
             keyframe_requests: AtomicU64::new(0),
             request_keyframe: AtomicBool::new(false),
+            loudness: AtomicU32::new(0.25f32.to_bits()),
+            listen: AtomicBool::new(false),
+            heard: Mutex::new(VecDeque::with_capacity(HEARD_SAMPLES)),
+            tags: Mutex::new([0; 256]),
         }
     }
 }
@@ -270,6 +348,37 @@ impl RunningPeer {
         self.shared.request_keyframe.store(true, Ordering::Relaxed);
     }
 
+    /// The loudness of the tone of [`TestPeer::with_tone`], 0 (digital
+    /// silence, still sent) to 1 (full scale); 0.25 at start.
+    pub fn set_loudness(&self, loudness: f32) {
+        let l = loudness.clamp(0.0, 1.0);
+        self.shared.loudness.store(l.to_bits(), Ordering::Relaxed);
+    }
+
+    /// The power at each of `freqs` (Hz) in the last 0.5 s of decoded
+    /// audio (needs [`TestPeer::listening`]), by Goertzel filter: about
+    /// `a²/4` for a sine of amplitude `a` (full scale 1) at that frequency.
+    pub fn tone_levels(&self, freqs: &[f32]) -> Vec<f64> {
+        let heard: Vec<f64> = match self.shared.heard.lock() {
+            Ok(h) => h.iter().map(|s| f64::from(*s) / 32768.0).collect(),
+            Err(_) => Vec::new(),
+        };
+        freqs
+            .iter()
+            .map(|f| goertzel(&heard, f64::from(*f)))
+            .collect()
+    }
+
+    /// Main-video frames received whose filler is `tag` (see
+    /// [`TestPeer::with_video_tag`]; `0xab`: untagged senders).
+    pub fn video_frames_tagged(&self, tag: u8) -> u64 {
+        self.shared
+            .tags
+            .lock()
+            .map(|t| t[usize::from(tag)])
+            .unwrap_or(0)
+    }
+
     /// Closes the connection and stops the peer's thread (blocks until it
     /// has, at most some tens of milliseconds).
     pub fn close(mut self) {
@@ -294,19 +403,40 @@ const AUDIO_EVERY: Duration = Duration::from_millis(20);
 const VIDEO_EVERY: Duration = Duration::from_millis(33);
 const KEYFRAME_EVERY: u64 = 30;
 
+/// Normalized Goertzel power of `x` at `hz` (sample rate [`RATE`]).
+fn goertzel(x: &[f64], hz: f64) -> f64 {
+    if x.is_empty() {
+        return 0.0;
+    }
+    let coeff = 2.0 * (std::f64::consts::TAU * hz / f64::from(RATE)).cos();
+    let (mut s1, mut s2) = (0.0, 0.0);
+    for v in x {
+        let s = v + coeff * s1 - s2;
+        s2 = s1;
+        s1 = s;
+    }
+    let n = x.len() as f64;
+    (s1 * s1 + s2 * s2 - coeff * s1 * s2) / (n * n)
+}
+
 /// A synthetic H.264 access unit in Annex B: SPS, PPS and an IDR slice,
 /// or one non-IDR slice. The slice bytes are filler with correct NAL
 /// headers (no decoder looks at them in tests).
 pub fn h264_access_unit(keyframe: bool) -> Vec<u8> {
+    tagged_access_unit(keyframe, NO_TAG)
+}
+
+/// [`h264_access_unit`] with `tag` as filler.
+fn tagged_access_unit(keyframe: bool, tag: u8) -> Vec<u8> {
     let mut au = Vec::new();
     if keyframe {
         au.extend_from_slice(&[0, 0, 0, 1, 0x67, 0x42, 0xe0, 0x1f, 0x8c, 0x8d, 0x40, 0x50]);
         au.extend_from_slice(&[0, 0, 0, 1, 0x68, 0xce, 0x3c, 0x80]);
         au.extend_from_slice(&[0, 0, 0, 1, 0x65, 0x88, 0x84]);
-        au.extend(std::iter::repeat_n(0xab, 2500));
+        au.extend(std::iter::repeat_n(tag, 2500));
     } else {
         au.extend_from_slice(&[0, 0, 0, 1, 0x41, 0x9a, 0x02]);
-        au.extend(std::iter::repeat_n(0xab, 400));
+        au.extend(std::iter::repeat_n(tag, 400));
     }
     au
 }
@@ -322,10 +452,24 @@ fn run(mut peer: TestPeer, shared: &Shared) {
     let Some(mids) = peer.mids else {
         return;
     };
+    let mut tone = peer.tone.and_then(|hz| {
+        let encoder =
+            opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip).ok()?;
+        Some(ToneSender {
+            encoder,
+            hz,
+            phase: 0.0,
+        })
+    });
+    let mut decoder = if peer.listen {
+        opus::Decoder::new(48_000, opus::Channels::Mono).ok()
+    } else {
+        None
+    };
     loop {
         if shared.stop.load(Ordering::Relaxed) {
             let _ = peer.rtc.close();
-            let _ = poll(&mut peer, shared, mids, &mut force_keyframe);
+            let _ = poll(&mut peer, shared, mids, &mut force_keyframe, &mut decoder);
             shared.closed.store(true, Ordering::Relaxed);
             return;
         }
@@ -340,14 +484,14 @@ fn run(mut peer: TestPeer, shared: &Shared) {
         if connected && now >= next_audio {
             if shared.send_audio.load(Ordering::Relaxed) {
                 let time = MediaTime::new(audio_n * 960, Frequency::FORTY_EIGHT_KHZ);
-                if write(
-                    &mut peer.rtc,
-                    mids.audio,
-                    Codec::Opus,
-                    now,
-                    time,
-                    vec![0x5a; 60],
-                ) {
+                let loudness = f32::from_bits(shared.loudness.load(Ordering::Relaxed));
+                let payload = match tone.as_mut() {
+                    Some(t) => t.next(loudness),
+                    None => Some(vec![0x5a; 60]),
+                };
+                if let Some(payload) = payload
+                    && write(&mut peer.rtc, mids.audio, Codec::Opus, now, time, payload)
+                {
                     shared.sent_audio.fetch_add(1, Ordering::Relaxed);
                 }
             }
@@ -358,7 +502,7 @@ fn run(mut peer: TestPeer, shared: &Shared) {
             if shared.send_video.load(Ordering::Relaxed) {
                 let key = force_keyframe || video_n.is_multiple_of(KEYFRAME_EVERY);
                 let time = MediaTime::new(video_n * 3000, Frequency::NINETY_KHZ);
-                let frame = h264_access_unit(key);
+                let frame = tagged_access_unit(key, peer.video_tag);
                 if write(&mut peer.rtc, mids.video, Codec::H264, now, time, frame) {
                     shared.sent_video.fetch_add(1, Ordering::Relaxed);
                     force_keyframe &= !key;
@@ -367,7 +511,7 @@ fn run(mut peer: TestPeer, shared: &Shared) {
             video_n += 1;
             next_video = (next_video + VIDEO_EVERY).max(now);
         }
-        let Some(timeout) = poll(&mut peer, shared, mids, &mut force_keyframe) else {
+        let Some(timeout) = poll(&mut peer, shared, mids, &mut force_keyframe, &mut decoder) else {
             shared.closed.store(true, Ordering::Relaxed);
             return;
         };
@@ -439,6 +583,7 @@ fn poll(
     shared: &Shared,
     mids: Mids,
     force_keyframe: &mut bool,
+    decoder: &mut Option<opus::Decoder>,
 ) -> Option<Instant> {
     loop {
         if !peer.rtc.is_alive() {
@@ -457,6 +602,17 @@ fn poll(
                 Event::Connected => shared.connected.store(true, Ordering::Relaxed),
                 Event::Closed => shared.closed.store(true, Ordering::Relaxed),
                 Event::MediaData(d) => {
+                    if d.mid == mids.audio
+                        && let Some(decoder) = decoder.as_mut()
+                    {
+                        hear(decoder, &d.data, shared);
+                    }
+                    if d.mid == mids.video
+                        && let Some(tag) = d.data.last()
+                        && let Ok(mut tags) = shared.tags.lock()
+                    {
+                        tags[usize::from(*tag)] += 1;
+                    }
                     let counter = if d.mid == mids.audio {
                         &shared.received_audio
                     } else if d.mid == mids.video {
@@ -475,5 +631,18 @@ fn poll(
                 _ => {}
             },
         }
+    }
+}
+
+/// Decodes one received Opus packet into the peer's last 0.5 s of audio.
+fn hear(decoder: &mut opus::Decoder, packet: &[u8], shared: &Shared) {
+    let mut pcm = [0i16; 5760];
+    let Ok(n) = decoder.decode(packet, &mut pcm, false) else {
+        return;
+    };
+    if let Ok(mut heard) = shared.heard.lock() {
+        heard.extend(pcm.iter().take(n));
+        let excess = heard.len().saturating_sub(HEARD_SAMPLES);
+        heard.drain(..excess);
     }
 }

@@ -6,5 +6,6 @@ mod answer;
 mod fixtures;
 mod forwarding;
 mod limits;
+mod mixing;
 mod recorder;
 mod support;

@@ -6,7 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use metrics::{
-    Counter, CounterFn, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit,
+    Counter, CounterFn, Gauge, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder,
+    SharedString, Unit,
 };
 
 #[derive(Default)]
@@ -18,6 +19,13 @@ impl CounterFn for Value {
     }
     fn absolute(&self, value: u64) {
         self.0.fetch_max(value, Ordering::Relaxed);
+    }
+}
+
+/// A histogram counts its recordings (read as `name_count{labels}`).
+impl HistogramFn for Value {
+    fn record(&self, _: f64) {
+        self.0.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -61,7 +69,11 @@ impl Recorder for Counters {
             d.push(key.as_str().to_string());
         }
     }
-    fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn describe_histogram(&self, key: KeyName, _: Option<Unit>, _: SharedString) {
+        if let Ok(mut d) = self.described.lock() {
+            d.push(key.as_str().to_string());
+        }
+    }
     fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
         let Ok(mut values) = self.values.lock() else {
             return Counter::noop();
@@ -71,8 +83,12 @@ impl Recorder for Counters {
     fn register_gauge(&self, _: &Key, _: &Metadata<'_>) -> Gauge {
         Gauge::noop()
     }
-    fn register_histogram(&self, _: &Key, _: &Metadata<'_>) -> Histogram {
-        Histogram::noop()
+    fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
+        let Ok(mut values) = self.values.lock() else {
+            return Histogram::noop();
+        };
+        let count = id(key).replacen('{', "_count{", 1);
+        Histogram::from_arc(values.entry(count).or_default().clone())
     }
 }
 
@@ -100,6 +116,8 @@ fn every_family_is_described() {
         "webex_media_keyframe_requests_total",
         "webex_media_dropped_datagrams_total",
         "webex_media_session_panics_total",
+        "webex_media_mix_seconds",
+        "webex_media_speaker_switches_total",
     ] {
         assert!(d.iter().any(|n| n == name), "{name} not described: {d:?}");
     }

@@ -19,7 +19,12 @@ pub fn engine(max_sessions: usize, max_per_meeting: usize) -> MediaEngine {
 
 /// A test peer that offered for `key` and took the answer, started.
 pub async fn join(engine: &MediaEngine, key: &SessionKey) -> RunningPeer {
-    let mut peer = TestPeer::new().expect("test peer");
+    join_as(engine, key, TestPeer::new().expect("test peer")).await
+}
+
+/// `peer` (made with its options) offered for `key`, took the answer and
+/// started.
+pub async fn join_as(engine: &MediaEngine, key: &SessionKey, mut peer: TestPeer) -> RunningPeer {
     let answer = engine
         .offer(key.clone(), peer.offer_sdp(), false)
         .await
