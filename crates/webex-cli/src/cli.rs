@@ -198,6 +198,10 @@ pub struct MediaArgs {
     /// Most media sessions on this node.
     #[arg(long, env = "WEBEX_MEDIA_MAX_SESSIONS", default_value_t = 1000)]
     pub media_max_sessions: usize,
+    /// Most participants with media in one meeting (from three on, audio
+    /// is mixed and video follows the active speaker).
+    #[arg(long, env = "WEBEX_MEDIA_MAX_PER_MEETING", default_value_t = 25, value_parser = clap::value_parser!(u16).range(2..=100))]
+    pub media_max_per_meeting: u16,
     /// The TURN server handed to clients by TURN discovery (`turn:host:port`).
     /// Default: none (clients reach the media socket directly).
     #[arg(long, env = "WEBEX_TURN_URL", requires_all = ["turn_username", "turn_password"])]
@@ -218,6 +222,7 @@ impl MediaArgs {
         m.listen = self.media_listen;
         m.public_address = self.media_public_address;
         m.max_sessions = self.media_max_sessions;
+        m.max_per_meeting = usize::from(self.media_max_per_meeting);
         m.turn = match (&self.turn_url, &self.turn_username, &self.turn_password) {
             (Some(url), Some(username), Some(password)) => Some(webex_wire::roap::TurnServer {
                 url: url.clone(),

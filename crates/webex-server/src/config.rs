@@ -119,7 +119,9 @@ pub struct MediaSettings {
     pub public_address: Option<std::net::IpAddr>,
     /// Most media sessions on this node.
     pub max_sessions: usize,
-    /// Most media sessions in one meeting (2: forwarding without mixing).
+    /// Most media sessions in one meeting (25): two are forwarded to each
+    /// other; from three on, audio is mixed (everyone but the receiver) and
+    /// video follows the active speaker.
     pub max_per_meeting: usize,
     /// The TURN server TURN discovery answers (none by default).
     pub turn: Option<webex_wire::roap::TurnServer>,
@@ -132,7 +134,7 @@ impl Default for MediaSettings {
             listen: None,
             public_address: None,
             max_sessions: 1000,
-            max_per_meeting: 2,
+            max_per_meeting: 25,
             turn: None,
         }
     }

@@ -1,9 +1,10 @@
 //! Meeting media: which node's engine carries a meeting's media, and the
 //! calls into it.
 //!
-//! - The engine is `webex_media::MediaEngine` (ICE-lite, DTLS-SRTP,
-//!   forwarding between the two participants of a meeting), one per node,
-//!   started by `server.rs` unless media is off.
+//! - The engine is `webex_media::MediaEngine` (ICE-lite, DTLS-SRTP; two
+//!   participants' media forwarded to each other, from three on mixed audio
+//!   and the active speaker's video), one per node, started by `server.rs`
+//!   unless media is off.
 //! - A meeting's media lives on one node, its *anchor*: the node that took
 //!   its first offer, recorded with the Locus
 //!   ([`MeetingStore::claim_media_node`](crate::store::MeetingStore::claim_media_node)).
@@ -70,9 +71,9 @@ pub enum MediaFailure {
     /// The SDP cannot be answered.
     #[error("the offer cannot be answered: {0}")]
     InvalidOffer(String),
-    /// The meeting's media is full (two participants until mixing lands).
+    /// The meeting's media is full (`--media-max-per-meeting`).
     #[error(
-        "this meeting already carries media for {0} participants, the most this server forwards without mixing"
+        "this meeting already carries media for {0} participants, the most this server takes in one meeting"
     )]
     MeetingFull(usize),
     /// The anchor node carries its most sessions.

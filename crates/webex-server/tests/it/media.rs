@@ -297,7 +297,10 @@ async fn two_people_on_two_nodes_see_and_hear_each_other() {
 
 #[tokio::test]
 async fn only_the_participants_own_joined_device_sends_media_and_a_third_is_refused() {
-    let server = TestServer::start().await.unwrap();
+    // A meeting capped at two (`--media-max-per-meeting 2`).
+    let server = TestServer::start_with(|c| c.media.max_per_meeting = 2)
+        .await
+        .unwrap();
     let (alice, bob, locus_url) = meeting_of_two(&server, &server).await;
     let mut peer = TestPeer::new().unwrap();
     let sdp = peer.offer_sdp();
@@ -370,7 +373,7 @@ async fn only_the_participants_own_joined_device_sends_media_and_a_third_is_refu
         "{roap}"
     );
 
-    // Two people with media, then a third is refused, clearly.
+    // Two people with media, then a third is refused, clearly (the cap).
     let (_pa, _) = alice.start_media().await;
     let (_pb, _) = bob.start_media().await;
     let carol = user(&server, "carol").await;
@@ -463,5 +466,66 @@ async fn a_deleted_device_loses_its_media_session() {
     assert_ne!(left[0]["participantId"], bob_pid.as_str(), "{left:?}");
     peer_a.close();
     peer_b.close();
+    server.shutdown().await;
+}
+
+/// A participant offering a tone of `hz` and listening to what it hears.
+async fn toned_media(p: &Party, hz: f32) -> RunningPeer {
+    let mut peer = TestPeer::new().unwrap().with_tone(hz).listening();
+    let sdp = peer.offer_sdp();
+    let (s, answer) = put_media(&p.self_url, &p.user, offer(1, &sdp)).await;
+    assert_eq!(s, 200, "{answer}");
+    let roap = roap_of(&answer);
+    assert_eq!(roap["messageType"], "ANSWER", "{roap}");
+    peer.accept_answer(roap["sdps"][0].as_str().unwrap())
+        .unwrap();
+    peer.start()
+}
+
+/// Waits until `peer` hears `heard` and not `own` (its power at least 100
+/// times below the weakest heard tone).
+async fn hears(name: &str, peer: &RunningPeer, heard: &[f32], own: f32) {
+    let mut freqs = heard.to_vec();
+    freqs.push(own);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let levels = peer.tone_levels(&freqs);
+        let weakest = levels[..heard.len()]
+            .iter()
+            .copied()
+            .fold(f64::INFINITY, f64::min);
+        if peer.stats().received_audio >= 50
+            && weakest > 1e-4
+            && levels[heard.len()] < weakest / 100.0
+        {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{name} at {freqs:?} Hz: {levels:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn three_people_each_hear_the_two_others_mixed() {
+    let server = TestServer::start().await.unwrap();
+    let (alice, bob, locus_url) = meeting_of_two(&server, &server).await;
+    let carol = user(&server, "carol").await;
+    let (s, joined) = join(&locus_url, &carol).await;
+    assert_eq!(s, 200, "{joined}");
+    let carol = Party::from_join(carol, &joined);
+    let a = toned_media(&alice, 440.0).await;
+    let b = toned_media(&bob, 660.0).await;
+    let c = toned_media(&carol, 880.0).await;
+    // One mixed audio stream each: everyone but themselves.
+    hears("alice", &a, &[660.0, 880.0], 440.0).await;
+    hears("bob", &b, &[440.0, 880.0], 660.0).await;
+    hears("carol", &c, &[440.0, 660.0], 880.0).await;
+    assert_eq!(media_sessions(server.base_url()).await.len(), 3);
+    a.close();
+    b.close();
+    c.close();
     server.shutdown().await;
 }
