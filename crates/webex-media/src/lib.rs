@@ -34,6 +34,7 @@
 //! ```
 
 mod answer;
+mod codec;
 mod config;
 mod demux;
 mod engine;

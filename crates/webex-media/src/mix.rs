@@ -7,7 +7,7 @@
 //! [`TICK`]. Per sender ([`Voice`]): a jitter buffer ordered by RTP
 //! timestamp that starts playing at [`DEPTH`] frames and is cut back when
 //! it holds more than [`MAX_DEPTH`]; a missing frame is concealed (Opus
-//! in-band FEC from the next packet when it is there, else libopus PLC) up
+//! in-band FEC from the next packet when it is there, else the codec's concealment) up
 //! to [`MAX_CONCEAL`] frames, after which the sender counts as stopped.
 //! A frame whose RMS is below [`SILENCE_RMS`] is skipped in the sums.
 //! Mixing is in `i32` and saturates to `i16`. Every receiver gets one
@@ -19,6 +19,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::codec::{CodecError, Decoder, Encoder};
 use crate::session::SessionId;
 
 /// Samples per channel in one frame: 20 ms at 48 kHz.
@@ -46,7 +47,7 @@ const MAX_PACKET_SAMPLES: usize = 5760;
 
 /// One sender's audio: jitter buffer, decoder and this tick's frame.
 pub(crate) struct Voice {
-    decoder: opus::Decoder,
+    decoder: Decoder,
     /// Packets by RTP timestamp (48 kHz).
     buffer: BTreeMap<u64, Arc<[u8]>>,
     /// The timestamp to play next; `None`: not playing (buffering).
@@ -64,9 +65,9 @@ pub(crate) struct Voice {
 }
 
 impl Voice {
-    fn new() -> Result<Self, opus::Error> {
+    fn new() -> Result<Self, CodecError> {
         Ok(Self {
-            decoder: opus::Decoder::new(48_000, opus::Channels::Mono)?,
+            decoder: Decoder::new()?,
             buffer: BTreeMap::new(),
             next: None,
             concealed: 0,
@@ -104,7 +105,7 @@ impl Voice {
         let n = match out.map(|out| self.decoder.decode(packet, out, fec)) {
             Some(Ok(n)) => n.min(MAX_PACKET_SAMPLES),
             _ => {
-                // A packet libopus refuses plays as silence of one frame.
+                // A packet the decoder refuses plays as silence of one frame.
                 self.scratch.iter_mut().take(FRAME).for_each(|s| *s = 0);
                 FRAME
             }
@@ -149,7 +150,7 @@ impl Voice {
                 self.next = None;
                 self.concealed = 0;
                 self.fifo.clear();
-                let _ = self.decoder.reset_state();
+                let _ = self.decoder.reset();
                 return false;
             }
         }
@@ -173,22 +174,17 @@ impl Voice {
 
 /// One receiver's encoder and its mixed-stream clock.
 struct Outgoing {
-    encoder: opus::Encoder,
+    encoder: Encoder,
     /// Frames encoded so far (the stream's time in 48 kHz is `n * FRAME`).
     n: u64,
 }
 
 impl Outgoing {
-    fn new() -> Result<Self, opus::Error> {
-        let mut encoder =
-            opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip)?;
-        encoder.set_bitrate(opus::Bitrate::Bits(32_000))?;
-        encoder.set_inband_fec(true)?;
-        encoder.set_packet_loss_perc(5)?;
-        // 5 of 10: a fraction of the CPU of the default, still clear
-        // speech; the engine encodes once per receiver every 20 ms.
-        encoder.set_complexity(5)?;
-        Ok(Self { encoder, n: 0 })
+    fn new() -> Result<Self, CodecError> {
+        Ok(Self {
+            encoder: Encoder::for_mix()?,
+            n: 0,
+        })
     }
 }
 
@@ -421,13 +417,19 @@ mod tests {
     }
 
     fn packets(hz: f64, amplitude: f64, count: u64) -> Vec<Arc<[u8]>> {
-        let mut enc = opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip)
-            .expect("encoder");
+        let mut enc = Encoder::for_mix().expect("encoder");
         (0..count)
             .map(|n| {
                 Arc::from(
-                    enc.encode_vec(&sine(hz, amplitude, n), 1500)
-                        .expect("encode"),
+                    {
+                        let mut out = vec![0u8; 1500];
+                        let len = enc
+                            .encode(&sine(hz, amplitude, n), &mut out)
+                            .expect("encode");
+                        out.truncate(len);
+                        out
+                    }
+                    .into_boxed_slice(),
                 )
             })
             .collect()
@@ -471,7 +473,7 @@ mod tests {
         for _ in 0..8 {
             let (frames, _) = m.tick(&[1, 2]);
             for f in frames {
-                let mut d = opus::Decoder::new(48_000, opus::Channels::Mono).expect("decoder");
+                let mut d = Decoder::new().expect("decoder");
                 let mut pcm = vec![0i16; FRAME];
                 let n = d.decode(&f.packet, &mut pcm, false).expect("decode");
                 let loud = pcm[..n].iter().any(|s| s.unsigned_abs() > 1000);

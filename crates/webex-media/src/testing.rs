@@ -86,7 +86,7 @@ const NO_TAG: u8 = 0xab;
 
 /// The peer's own audio: an Opus encoder and the tone's phase.
 struct ToneSender {
-    encoder: opus::Encoder,
+    encoder: crate::codec::Encoder,
     hz: f32,
     phase: f32,
 }
@@ -102,7 +102,10 @@ impl ToneSender {
                 s as i16
             })
             .collect();
-        self.encoder.encode_vec(&pcm, 1500).ok()
+        let mut out = vec![0u8; 1500];
+        let len = self.encoder.encode(&pcm, &mut out).ok()?;
+        out.truncate(len);
+        Some(out)
     }
 }
 
@@ -453,8 +456,7 @@ fn run(mut peer: TestPeer, shared: &Shared) {
         return;
     };
     let mut tone = peer.tone.and_then(|hz| {
-        let encoder =
-            opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip).ok()?;
+        let encoder = crate::codec::Encoder::plain().ok()?;
         Some(ToneSender {
             encoder,
             hz,
@@ -462,7 +464,7 @@ fn run(mut peer: TestPeer, shared: &Shared) {
         })
     });
     let mut decoder = if peer.listen {
-        opus::Decoder::new(48_000, opus::Channels::Mono).ok()
+        crate::codec::Decoder::new().ok()
     } else {
         None
     };
@@ -583,7 +585,7 @@ fn poll(
     shared: &Shared,
     mids: Mids,
     force_keyframe: &mut bool,
-    decoder: &mut Option<opus::Decoder>,
+    decoder: &mut Option<crate::codec::Decoder>,
 ) -> Option<Instant> {
     loop {
         if !peer.rtc.is_alive() {
@@ -635,7 +637,7 @@ fn poll(
 }
 
 /// Decodes one received Opus packet into the peer's last 0.5 s of audio.
-fn hear(decoder: &mut opus::Decoder, packet: &[u8], shared: &Shared) {
+fn hear(decoder: &mut crate::codec::Decoder, packet: &[u8], shared: &Shared) {
     let mut pcm = [0i16; 5760];
     let Ok(n) = decoder.decode(packet, &mut pcm, false) else {
         return;
