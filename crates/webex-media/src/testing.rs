@@ -495,6 +495,7 @@ fn run(mut peer: TestPeer, shared: &Shared) {
         }
         let now = Instant::now();
         let connected = shared.connected.load(Ordering::Relaxed);
+        let mut wrote = false;
         if connected
             && shared.request_keyframe.swap(false, Ordering::Relaxed)
             && let Some(mut writer) = peer.rtc.writer(mids.video)
@@ -507,6 +508,7 @@ fn run(mut peer: TestPeer, shared: &Shared) {
                 let mut payload = vec![0x5a; 60];
                 write_audio_stamp(&mut payload, clock_nanos());
                 if write(&mut peer.rtc, mids.audio, Codec::Opus, now, time, payload) {
+                    wrote = true;
                     shared.sent_audio.fetch_add(1, Ordering::Relaxed);
                 }
             }
@@ -520,12 +522,20 @@ fn run(mut peer: TestPeer, shared: &Shared) {
                 let mut frame = h264_access_unit(key);
                 write_video_stamp(&mut frame, clock_nanos());
                 if write(&mut peer.rtc, mids.video, Codec::H264, now, time, frame) {
+                    wrote = true;
                     shared.sent_video.fetch_add(1, Ordering::Relaxed);
                     force_keyframe &= !key;
                 }
             }
             video_n += 1;
             next_video = (next_video + VIDEO_EVERY).max(now);
+        }
+        if wrote {
+            // str0m's pacer sees a written frame's packets only at its next
+            // timeout input: give it one now, or the frame would wait for
+            // the next datagram or timer and the delay measured would be
+            // this client's.
+            let _ = peer.rtc.handle_input(Input::Timeout(Instant::now()));
         }
         let Some(timeout) = poll(&mut peer, shared, mids, &mut force_keyframe) else {
             shared.closed.store(true, Ordering::Relaxed);
