@@ -120,6 +120,10 @@ pub enum Scenario {
     FanoutFloor(FanoutArgs),
     /// 8. One large meeting (join, converge, churn) and many small ones.
     Meeting(crate::meeting::MeetingArgs),
+    /// 10. Media forwarding: meetings of two str0m clients sending Opus
+    ///     and H.264 through the server's engine, against a bare UDP relay
+    ///     (the floor) in the same run: frames/s, added latency, CPU.
+    Media(crate::media::MediaArgs),
     /// Every scenario, tiny and quick (seconds); PostgreSQL/Redis parts run
     /// only when configured.
     Smoke,
@@ -127,6 +131,10 @@ pub enum Scenario {
     /// starts it as a child process).
     #[command(hide = true)]
     FloorServe,
+    /// Runs the media floor's UDP relay until Ctrl-C (how `media` starts
+    /// it as a child process).
+    #[command(hide = true)]
+    MediaFloorServe,
 }
 
 /// Parameters of the fan-out scenarios.

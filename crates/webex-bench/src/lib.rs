@@ -11,6 +11,7 @@
 //! | 6. register over a link with latency | `webex bench latency` |
 //! | 7. fan-out against its floor | `webex bench fanout-floor` |
 //! | 8. meetings: one large, many small | `webex bench meeting` |
+//! | 10. media forwarding against a bare UDP relay | `webex bench media` |
 //! | all of them, tiny and quick | `webex bench smoke` |
 //!
 //! The server under test is a `webex serve` child process by default (its
@@ -43,6 +44,8 @@ pub mod floor;
 pub mod latency;
 pub mod limits;
 pub mod load;
+pub mod media;
+pub mod media_floor;
 pub mod meeting;
 mod meeting_report;
 pub mod progress;

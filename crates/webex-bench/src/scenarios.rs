@@ -11,6 +11,7 @@ use crate::fanout::{self, FanoutParams, FanoutResult, Nodes};
 use crate::fixtures;
 use crate::floor::{FloorServer, FloorUnderTest};
 use crate::latency::{self, LatencyParams, Transport};
+use crate::media::{self, MediaParams};
 use crate::meeting::{self, MeetingParams};
 use crate::register::{self, RegisterResult};
 use crate::report;
@@ -20,6 +21,10 @@ use crate::throughput::{self, ThroughputParams};
 pub(crate) async fn run(args: BenchArgs) -> BenchResult<String> {
     if matches!(args.scenario, Scenario::FloorServe) {
         FloorServer::serve_until_signal().await?;
+        return Ok(String::new());
+    }
+    if matches!(args.scenario, Scenario::MediaFloorServe) {
+        crate::media_floor::UdpRelay::serve_until_signal().await?;
         return Ok(String::new());
     }
     let launch = match args.server {
@@ -113,8 +118,9 @@ pub(crate) async fn run(args: BenchArgs) -> BenchResult<String> {
         Scenario::Meeting(m) => {
             out += &meeting::bench(&b.launch, &b.log, runs, &m.params()).await?
         }
+        Scenario::Media(m) => out += &media::bench(&b.launch, &b.log, runs, &m.params()).await?,
         Scenario::Smoke => out += &b.smoke().await?,
-        Scenario::FloorServe => {}
+        Scenario::FloorServe | Scenario::MediaFloorServe => {}
     }
     Ok(out)
 }
@@ -421,6 +427,8 @@ impl Bench {
         out += "\n";
         out += &quick.fanout_floor(&f).await?;
         out += &meeting::bench(&self.launch, &self.log, 1, &MeetingParams::smoke()).await?;
+        out += "\n";
+        out += &media::bench(&self.launch, &self.log, 1, &MediaParams::smoke()).await?;
         Ok(out)
     }
 }

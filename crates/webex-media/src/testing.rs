@@ -11,6 +11,14 @@
 //! [`TestPeer::with_video_tag`] marks its video frames so that
 //! [`RunningPeer::video_frames_tagged`] tells whose video it receives.
 //!
+//! Every frame carries its send time on [`clock_nanos`] (a monotonic clock
+//! shared by the whole process): the first 8 bytes of an Opus payload, and
+//! [`VIDEO_STAMP_OFFSET`] bytes into the first slice NAL unit of an access
+//! unit (written without zero bytes, so no start code can appear). A
+//! receiver in the same process reads it back and, while
+//! [`RunningPeer::record_delays`] is on, keeps `now − send time` per frame
+//! ([`RunningPeer::take_delays`]): the latency the path in between added.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::time::Duration;
@@ -34,9 +42,8 @@
 
 use std::collections::VecDeque;
 use std::net::{SocketAddr, UdpSocket};
-use std::sync::Arc;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -233,6 +240,128 @@ pub struct PeerStats {
     pub sent_video: u64,
     /// Keyframe requests (PLI/FIR) received.
     pub keyframe_requests: u64,
+    /// UDP datagrams sent (STUN, DTLS, RTP and RTCP).
+    pub sent_datagrams: u64,
+    /// Bytes of those datagrams (UDP payload).
+    pub sent_bytes: u64,
+    /// UDP datagrams received.
+    pub received_datagrams: u64,
+    /// Bytes of those datagrams (UDP payload).
+    pub received_bytes: u64,
+}
+
+/// What kind of frame a [`FrameDelay`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FrameKind {
+    /// An Opus frame.
+    Audio,
+    /// An H.264 access unit (main video m-line).
+    Video,
+}
+
+/// How long one received frame took from its sender's `write` to this
+/// peer's receiving it whole, both read on [`clock_nanos`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameDelay {
+    /// Audio or video.
+    pub kind: FrameKind,
+    /// Receive time minus send time, nanoseconds.
+    pub nanos: u64,
+}
+
+/// Nanoseconds since a process-wide epoch (the first call), on the
+/// monotonic clock: the send times frames carry, comparable between any
+/// two peers of one process.
+pub fn clock_nanos() -> u64 {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    let epoch = *EPOCH.get_or_init(Instant::now);
+    u64::try_from(epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// Where a video frame's send time sits: this many bytes after the header
+/// byte of the access unit's first slice NAL unit.
+pub const VIDEO_STAMP_OFFSET: usize = 3;
+
+/// Bytes a send time takes inside a NAL unit ([`write_nal_stamp`]).
+pub const NAL_STAMP_LEN: usize = 10;
+
+/// Writes `nanos` as the first 8 bytes (little endian) of an Opus payload;
+/// `false` when the payload is shorter.
+pub fn write_audio_stamp(payload: &mut [u8], nanos: u64) -> bool {
+    match payload.get_mut(..8) {
+        Some(head) => {
+            head.copy_from_slice(&nanos.to_le_bytes());
+            true
+        }
+        None => false,
+    }
+}
+
+/// The send time [`write_audio_stamp`] wrote.
+pub fn read_audio_stamp(payload: &[u8]) -> Option<u64> {
+    let head: [u8; 8] = payload.get(..8)?.try_into().ok()?;
+    Some(u64::from_le_bytes(head))
+}
+
+/// Writes `nanos` into `out` ([`NAL_STAMP_LEN`] bytes) as ten groups of
+/// 7 bits, each byte with its top bit set: never a zero byte, so the
+/// stamp cannot form an Annex B start code inside a NAL unit.
+pub fn write_nal_stamp(out: &mut [u8], nanos: u64) -> bool {
+    let Some(out) = out.get_mut(..NAL_STAMP_LEN) else {
+        return false;
+    };
+    for (i, b) in out.iter_mut().enumerate() {
+        // 7 bits per byte, least significant group first.
+        *b = 0x80 | ((nanos >> (7 * i)) & 0x7f) as u8;
+    }
+    true
+}
+
+/// The send time [`write_nal_stamp`] wrote.
+pub fn read_nal_stamp(bytes: &[u8]) -> Option<u64> {
+    let bytes = bytes.get(..NAL_STAMP_LEN)?;
+    if bytes.iter().any(|b| b & 0x80 == 0) {
+        return None;
+    }
+    Some(
+        bytes
+            .iter()
+            .enumerate()
+            .fold(0u64, |acc, (i, b)| acc | (u64::from(b & 0x7f) << (7 * i))),
+    )
+}
+
+/// The byte offset of the first slice NAL unit's header (type 1 or 5) in
+/// an Annex B access unit.
+fn first_slice(au: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    while i + 3 < au.len() {
+        if au[i] == 0 && au[i + 1] == 0 && au[i + 2] == 1 {
+            let header = i + 3;
+            if matches!(au[header] & 0x1f, 1 | 5) {
+                return Some(header);
+            }
+            i = header;
+        } else {
+            i += 1;
+        }
+    }
+    None
+}
+
+/// Writes `nanos` into `au` at [`VIDEO_STAMP_OFFSET`] in its first slice
+/// NAL unit; `false` when it has none long enough.
+pub fn write_video_stamp(au: &mut [u8], nanos: u64) -> bool {
+    first_slice(au)
+        .and_then(|h| au.get_mut(h + VIDEO_STAMP_OFFSET..))
+        .is_some_and(|rest| write_nal_stamp(rest, nanos))
+}
+
+/// The send time [`write_video_stamp`] wrote (an unstamped access unit
+/// of [`h264_access_unit`] reads as a meaningless one: its filler bytes
+/// all have the top bit set).
+pub fn read_video_stamp(au: &[u8]) -> Option<u64> {
+    read_nal_stamp(au.get(first_slice(au)? + VIDEO_STAMP_OFFSET..)?)
 }
 
 #[derive(Debug)]
@@ -256,6 +385,12 @@ struct Shared {
     heard: Mutex<VecDeque<i16>>,
     /// Video frames received, by tag (last byte).
     tags: Mutex<[u64; 256]>,
+    sent_datagrams: AtomicU64,
+    sent_bytes: AtomicU64,
+    received_datagrams: AtomicU64,
+    received_bytes: AtomicU64,
+    record_delays: AtomicBool,
+    delays: Mutex<Vec<FrameDelay>>,
 }
 
 impl Default for Shared {
@@ -277,6 +412,12 @@ impl Default for Shared {
             listen: AtomicBool::new(false),
             heard: Mutex::new(VecDeque::with_capacity(HEARD_SAMPLES)),
             tags: Mutex::new([0; 256]),
+            sent_datagrams: AtomicU64::new(0),
+            sent_bytes: AtomicU64::new(0),
+            received_datagrams: AtomicU64::new(0),
+            received_bytes: AtomicU64::new(0),
+            record_delays: AtomicBool::new(false),
+            delays: Mutex::new(Vec::new()),
         }
     }
 }
@@ -301,6 +442,10 @@ impl RunningPeer {
             sent_audio: s.sent_audio.load(Ordering::Relaxed),
             sent_video: s.sent_video.load(Ordering::Relaxed),
             keyframe_requests: s.keyframe_requests.load(Ordering::Relaxed),
+            sent_datagrams: s.sent_datagrams.load(Ordering::Relaxed),
+            sent_bytes: s.sent_bytes.load(Ordering::Relaxed),
+            received_datagrams: s.received_datagrams.load(Ordering::Relaxed),
+            received_bytes: s.received_bytes.load(Ordering::Relaxed),
         }
     }
 
@@ -343,6 +488,24 @@ impl RunningPeer {
     pub fn set_sending(&self, audio: bool, video: bool) {
         self.shared.send_audio.store(audio, Ordering::Relaxed);
         self.shared.send_video.store(video, Ordering::Relaxed);
+    }
+
+    /// Whether the peer keeps the delay of each stamped frame it receives
+    /// (off at start). Turning it off leaves what was kept.
+    pub fn record_delays(&self, on: bool) {
+        self.shared.record_delays.store(on, Ordering::Relaxed);
+    }
+
+    /// The delays kept since the last call (see
+    /// [`RunningPeer::record_delays`]).
+    pub fn take_delays(&self) -> Vec<FrameDelay> {
+        std::mem::take(
+            &mut *self
+                .shared
+                .delays
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
     }
 
     /// Sends one PLI on the main video m-line (what a browser does when
@@ -477,6 +640,7 @@ fn run(mut peer: TestPeer, shared: &Shared) {
         }
         let now = Instant::now();
         let connected = shared.connected.load(Ordering::Relaxed);
+        let mut wrote = false;
         if connected
             && shared.request_keyframe.swap(false, Ordering::Relaxed)
             && let Some(mut writer) = peer.rtc.writer(mids.video)
@@ -487,13 +651,20 @@ fn run(mut peer: TestPeer, shared: &Shared) {
             if shared.send_audio.load(Ordering::Relaxed) {
                 let time = MediaTime::new(audio_n * 960, Frequency::FORTY_EIGHT_KHZ);
                 let loudness = f32::from_bits(shared.loudness.load(Ordering::Relaxed));
+                // A tone is real Opus (no stamp: it would break the packet);
+                // the filler carries the send time.
                 let payload = match tone.as_mut() {
                     Some(t) => t.next(loudness),
-                    None => Some(vec![0x5a; 60]),
+                    None => {
+                        let mut filler = vec![0x5a; 60];
+                        write_audio_stamp(&mut filler, clock_nanos());
+                        Some(filler)
+                    }
                 };
                 if let Some(payload) = payload
                     && write(&mut peer.rtc, mids.audio, Codec::Opus, now, time, payload)
                 {
+                    wrote = true;
                     shared.sent_audio.fetch_add(1, Ordering::Relaxed);
                 }
             }
@@ -504,14 +675,23 @@ fn run(mut peer: TestPeer, shared: &Shared) {
             if shared.send_video.load(Ordering::Relaxed) {
                 let key = force_keyframe || video_n.is_multiple_of(KEYFRAME_EVERY);
                 let time = MediaTime::new(video_n * 3000, Frequency::NINETY_KHZ);
-                let frame = tagged_access_unit(key, peer.video_tag);
+                let mut frame = tagged_access_unit(key, peer.video_tag);
+                write_video_stamp(&mut frame, clock_nanos());
                 if write(&mut peer.rtc, mids.video, Codec::H264, now, time, frame) {
+                    wrote = true;
                     shared.sent_video.fetch_add(1, Ordering::Relaxed);
                     force_keyframe &= !key;
                 }
             }
             video_n += 1;
             next_video = (next_video + VIDEO_EVERY).max(now);
+        }
+        if wrote {
+            // str0m's pacer sees a written frame's packets only at its next
+            // timeout input: give it one now, or the frame would wait for
+            // the next datagram or timer and the delay measured would be
+            // this client's.
+            let _ = peer.rtc.handle_input(Input::Timeout(Instant::now()));
         }
         let Some(timeout) = poll(&mut peer, shared, mids, &mut force_keyframe, &mut decoder) else {
             shared.closed.store(true, Ordering::Relaxed);
@@ -531,6 +711,8 @@ fn run(mut peer: TestPeer, shared: &Shared) {
             && let Some(data) = buf.get(..n)
             && let Ok(contents) = data.try_into()
         {
+            shared.received_datagrams.fetch_add(1, Ordering::Relaxed);
+            shared.received_bytes.fetch_add(n as u64, Ordering::Relaxed);
             let input = Input::Receive(
                 Instant::now(),
                 Receive {
@@ -598,7 +780,12 @@ fn poll(
             }
             Ok(Output::Timeout(t)) => return Some(t),
             Ok(Output::Transmit(t)) => {
-                let _ = peer.socket.send_to(&t.contents, t.destination);
+                if peer.socket.send_to(&t.contents, t.destination).is_ok() {
+                    shared.sent_datagrams.fetch_add(1, Ordering::Relaxed);
+                    shared
+                        .sent_bytes
+                        .fetch_add(t.contents.len() as u64, Ordering::Relaxed);
+                }
             }
             Ok(Output::Event(e)) => match e {
                 Event::Connected => shared.connected.store(true, Ordering::Relaxed),
@@ -615,16 +802,32 @@ fn poll(
                     {
                         tags[usize::from(*tag)] += 1;
                     }
-                    let counter = if d.mid == mids.audio {
-                        &shared.received_audio
+                    let (counter, sent) = if d.mid == mids.audio {
+                        (
+                            &shared.received_audio,
+                            read_audio_stamp(&d.data).map(|t| (FrameKind::Audio, t)),
+                        )
                     } else if d.mid == mids.video {
-                        &shared.received_video
+                        (
+                            &shared.received_video,
+                            read_video_stamp(&d.data).map(|t| (FrameKind::Video, t)),
+                        )
                     } else if d.mid == mids.slides {
-                        &shared.received_slides
+                        (&shared.received_slides, None)
                     } else {
                         continue;
                     };
                     counter.fetch_add(1, Ordering::Relaxed);
+                    if let Some((kind, sent)) = sent
+                        && shared.record_delays.load(Ordering::Relaxed)
+                    {
+                        let nanos = clock_nanos().saturating_sub(sent);
+                        shared
+                            .delays
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .push(FrameDelay { kind, nanos });
+                    }
                 }
                 Event::KeyframeRequest(_) => {
                     shared.keyframe_requests.fetch_add(1, Ordering::Relaxed);
@@ -646,5 +849,39 @@ fn hear(decoder: &mut crate::codec::Decoder, packet: &[u8], shared: &Shared) {
         heard.extend(pcm.iter().take(n));
         let excess = heard.len().saturating_sub(HEARD_SAMPLES);
         heard.drain(..excess);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamps_round_trip_without_zero_bytes_in_video() {
+        for nanos in [0, 1, 0x7f, 0x80, 123_456_789_012, u64::MAX] {
+            let mut opus = vec![0x5a; 60];
+            assert!(write_audio_stamp(&mut opus, nanos));
+            assert_eq!(read_audio_stamp(&opus), Some(nanos));
+            for key in [false, true] {
+                let mut au = h264_access_unit(key);
+                let len = au.len();
+                assert!(write_video_stamp(&mut au, nanos));
+                assert_eq!(au.len(), len);
+                assert_eq!(read_video_stamp(&au), Some(nanos));
+                let slice = first_slice(&au).map(|h| h + VIDEO_STAMP_OFFSET);
+                let stamp = slice.map(|s| &au[s..s + NAL_STAMP_LEN]);
+                assert!(stamp.is_some_and(|s| s.iter().all(|&b| b != 0)));
+            }
+        }
+        // An access unit with no slice has no stamp.
+        assert_eq!(read_video_stamp(&[0, 0, 0, 1, 0x67, 0x42, 0xe0]), None);
+        assert_eq!(read_audio_stamp(&[1, 2]), None);
+    }
+
+    #[test]
+    fn the_clock_moves_forward() {
+        let a = clock_nanos();
+        std::thread::sleep(Duration::from_millis(2));
+        assert!(clock_nanos() >= a + 1_000_000);
     }
 }

@@ -33,6 +33,7 @@ async fn smoke_runs_every_scenario() {
         "### 6. Register over a link with latency",
         "### 7. Fan-out against its floor",
         "### 8. Meetings",
+        "### 10. Media forwarding",
     ] {
         assert!(report.contains(section), "missing {section} in\n{report}");
     }
@@ -76,6 +77,24 @@ async fn smoke_runs_every_scenario() {
         line.contains("ms | 0 |"),
         "no roster differs from GET: {line}"
     );
+    // Scenario 10: through the server and through the floor, both clients
+    // received media, nearly every frame sent arrived, and delays were
+    // measured for both kinds.
+    for setup in ["webex serve", "floor: bare UDP relay"] {
+        let row = format!("| 1 | {setup} | 1 | 2 / 2 |");
+        let line = report
+            .lines()
+            .find(|l| l.starts_with(&row))
+            .unwrap_or_else(|| panic!("missing {row} in\n{report}"));
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        let sent: f64 = cells[5].parse().unwrap();
+        let received: f64 = cells[6].parse().unwrap();
+        assert!(sent > 100.0, "{line}");
+        assert!(received > 0.9 * sent, "{line}");
+        for latency in &cells[9..13] {
+            assert!(latency.parse::<f64>().unwrap() > 0.0, "{line}");
+        }
+    }
 }
 
 #[test]
@@ -104,6 +123,7 @@ fn arguments_parse_for_every_scenario() {
         vec!["bench", "smoke"],
         vec!["bench", "latency", "--rtt", "0,20", "--transports", "tcp"],
         vec!["bench", "fanout-floor", "--connections", "100"],
+        vec!["bench", "media", "--meetings", "1,10", "--duration", "3s"],
     ] {
         assert!(Cli::try_parse_from(&argv).is_ok(), "{argv:?}");
     }
