@@ -416,6 +416,21 @@ impl Engine {
         self.poll(id, now);
     }
 
+    /// After writing media or a request into session `id`: str0m's pacer
+    /// sees what was written only at its next timeout input, so give it one
+    /// now, then poll; else the packets wait for the next datagram or timer
+    /// (milliseconds in a quiet session).
+    pub(crate) fn flush(&mut self, id: SessionId, now: Instant) {
+        let Some(session) = self.sessions.get_mut(&id) else {
+            return;
+        };
+        if session.handle_input(Input::Timeout(now)).is_err() {
+            self.panicked(id);
+            return;
+        }
+        self.poll(id, now);
+    }
+
     /// Polls session `id`: transmits go out, its events wait in `raised`.
     pub(crate) fn poll(&mut self, id: SessionId, now: Instant) {
         let Some(session) = self.sessions.get_mut(&id) else {
@@ -603,7 +618,7 @@ impl Engine {
                     .map(mix::MIXER_SOURCE, frame.time, 48_000, now);
                 let time = MediaTime::new(t, Frequency::FORTY_EIGHT_KHZ);
                 match session.write_opus(mid, now, time, frame.packet) {
-                    Ok(true) => self.poll(frame.to, now),
+                    Ok(true) => self.flush(frame.to, now),
                     Ok(false) => {}
                     Err(_) => self.panicked(frame.to),
                 }

@@ -99,7 +99,7 @@ impl Engine {
             match receiver.write(mid, data, MediaTime::new(time, rate)) {
                 Ok(true) => {
                     metrics::forwarded(role.kind_label(), data.data.len());
-                    self.poll(to, now);
+                    self.flush(to, now);
                 }
                 Ok(false) => {}
                 Err(_) => self.panicked(to),
@@ -191,7 +191,7 @@ impl Engine {
         match session.request_keyframe(mid, kind, now) {
             Ok(true) => {
                 metrics::keyframe_request();
-                self.poll(to, now);
+                self.flush(to, now);
             }
             Ok(false) => {}
             Err(_) => self.panicked(to),
