@@ -112,7 +112,7 @@ impl FromIterator<CloudQuirk> for CloudQuirks {
 /// the request on with the markers removed.
 pub async fn apply(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let quirks = state.config.cloud_quirks;
-    if !quirks.any() || !eligible(&req) {
+    if !quirks.any() || !eligible(&req, drain_limit(&state)) {
         return next.run(req).await;
     }
     let query = req.uri().query().unwrap_or("").to_owned();
@@ -167,19 +167,37 @@ pub async fn apply(State(state): State<AppState>, mut req: Request, next: Next) 
 ///
 /// [`UNAUTHENTICATED_BODY_LIMIT`]: crate::body_auth::UNAUTHENTICATED_BODY_LIMIT
 async fn drain(state: &AppState, req: Request) {
-    let limit = crate::body_auth::UNAUTHENTICATED_BODY_LIMIT.min(state.config.body_limit);
-    let read = axum::body::to_bytes(req.into_body(), limit);
+    let read = axum::body::to_bytes(req.into_body(), drain_limit(state));
     let deadline = state.config.connections.body_read_timeout;
     if !matches!(tokio::time::timeout(deadline, read).await, Ok(Ok(_))) {
         tracing::debug!("cloud quirk: request body not read whole; the connection closes");
     }
 }
 
-/// Not an operator route, a preflight or a websocket upgrade.
-fn eligible(req: &Request) -> bool {
+/// Whether a quirk may answer `req`: not a preflight, an upgrade or the
+/// admin API, and a body the quirk can read whole before answering
+/// (`Content-Length` within [`drain`]'s limit, or no body). A larger body
+/// (a client-log upload) passes untouched: answering before reading it
+/// closes the connection under a client still sending, which it sees as a
+/// reset, not as the hop.
+fn eligible(req: &Request, drain_limit: usize) -> bool {
+    let small_body = match req.headers().get(header::CONTENT_LENGTH) {
+        Some(v) => v
+            .to_str()
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .is_some_and(|n| n <= drain_limit),
+        None => !req.headers().contains_key(header::TRANSFER_ENCODING),
+    };
     req.method() != Method::OPTIONS
         && !req.headers().contains_key(header::UPGRADE)
         && !req.uri().path().starts_with("/admin/")
+        && small_body
+}
+
+/// The most [`drain`] reads.
+fn drain_limit(state: &AppState) -> usize {
+    crate::body_auth::UNAUTHENTICATED_BODY_LIMIT.min(state.config.body_limit)
 }
 
 fn asks_cisco_location(req: &Request) -> bool {

@@ -301,6 +301,25 @@ async fn end_is_accepted_with_202_and_locus_answers_carry_a_route_token() {
     server.shutdown().await;
 }
 
+#[tokio::test]
+async fn cisco_location_leaves_bodies_it_cannot_read_whole_alone() {
+    // A client-log upload is megabytes: answering the hop before reading
+    // it would close the connection under the client (a reset, not a hop).
+    let server = quirky().await;
+    let base = server.base_url();
+    let big = vec![b'x'; 1024 * 1024];
+    let res = http()
+        .put(format!("{base}/clientlogs/api/v1/uploads/none?token=t"))
+        .header("cisco-no-http-redirect", "true")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert!(res.headers().get("cisco-location").is_none());
+    assert_ne!(res.status(), 200, "the handler answered, not the hop");
+    server.shutdown().await;
+}
+
 async fn quirky() -> TestServer {
     TestServer::start_with(|c| c.cloud_quirks = CloudQuirks::all())
         .await
