@@ -581,9 +581,15 @@ pub struct ParticipantControls {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct MuteControl {
-    /// Muted.
+    /// Muted by someone else (a host's remote mute), not the participant's
+    /// own mute: that one shows in `status` (`RECVONLY`).
     #[serde(default)]
     pub muted: bool,
+    /// Whether the participant may not unmute themselves (a host's "hard
+    /// mute"). The official SDK treats a self without `controls.audio` as
+    /// "unmute not allowed" once muted, so servers send it, `false`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disallow_unmute: Option<bool>,
 }
 
 /// The `device` of a join or leave body.

@@ -199,7 +199,10 @@ mod tests {
         p.status.video_status = Some("SENDRECV".into());
         assert!(member(&p).is_audio_muted && !member(&p).is_video_muted);
         p.status.audio_status = Some("SENDRECV".into());
-        p.controls.video = Some(webex_wire::locus::MuteControl { muted: true });
+        p.controls.video = Some(webex_wire::locus::MuteControl {
+            muted: true,
+            disallow_unmute: None,
+        });
         assert!(!member(&p).is_audio_muted && member(&p).is_video_muted);
     }
 

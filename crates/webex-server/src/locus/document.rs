@@ -9,8 +9,8 @@
 
 use webex_wire::locus::{
     DeviceIntent, DisplayHints, FullState, Host, Locus, LocusInfo, LocusState, LocusType,
-    Participant, ParticipantControls, ParticipantDevice, ParticipantState, ParticipantStatus,
-    ParticipantType, Person, Role, RoleControl, Sequence,
+    MuteControl, Participant, ParticipantControls, ParticipantDevice, ParticipantState,
+    ParticipantStatus, ParticipantType, Person, Role, RoleControl, Sequence,
 };
 
 use crate::store::meetings::{MeetingSnapshot, ParticipantRecord};
@@ -243,6 +243,19 @@ pub fn participant(p: &ParticipantRecord, locus_url: &str, host_id: Option<&str>
             .collect(),
         status: status(p),
         controls: ParticipantControls {
+            // Nobody is muted by others here (no remote mute yet), and
+            // everyone may unmute: the official SDK reads a missing
+            // `controls.audio` as "unmute not allowed" (`selfUtils.ts`
+            // `getUnmuteAllowed` → null), so `setUserMuted(false)` would
+            // throw after a local mute.
+            audio: Some(MuteControl {
+                muted: false,
+                disallow_unmute: Some(false),
+            }),
+            video: Some(MuteControl {
+                muted: false,
+                disallow_unmute: None,
+            }),
             role: Some(RoleControl {
                 roles: vec![Role {
                     kind: "MODERATOR".into(),
