@@ -29,6 +29,9 @@ pub struct MediaSessionSummary {
     pub audio_muted: bool,
     /// Mute flags.
     pub video_muted: bool,
+    /// The participant whose main video this one receives now (with more
+    /// than two, the active speaker; the speaker gets the previous one).
+    pub watching: Option<String>,
     /// Frames received from the participant.
     pub frames_in: u64,
     /// Frames forwarded to the participant.
@@ -90,6 +93,7 @@ pub(crate) async fn sessions(
                 created_at: s.created_at_ms,
                 audio_muted: s.audio_muted,
                 video_muted: s.video_muted,
+                watching: s.watching,
                 frames_in: s.frames_in,
                 frames_out: s.frames_out,
                 bytes_in: s.bytes_in,

@@ -529,3 +529,124 @@ async fn three_people_each_hear_the_two_others_mixed() {
     c.close();
     server.shutdown().await;
 }
+
+/// The tone frequencies of the meeting of ten: 120 Hz apart, none a
+/// multiple of another within the band the Goertzel filters look at.
+const TEN_TONES: [f32; 10] = [
+    350.0, 470.0, 590.0, 710.0, 830.0, 950.0, 1070.0, 1190.0, 1310.0, 1430.0,
+];
+/// Everyone's tone while nobody leads: nine of them summed stay below
+/// full scale (no clipping in the mix).
+const BACKGROUND: f32 = 0.08;
+/// The speaker's tone: three times the others' amplitude (×9 in power).
+const SPEAKING: f32 = 0.25;
+
+/// Waits until every peer but `speaker` receives `speaker`'s video (tag
+/// `speaker + 1`) and the speaker receives `previous`'s (any other's when
+/// `None`), as the server says and the frames show.
+async fn all_watch(
+    base: &str,
+    peers: &[RunningPeer],
+    ids: &[String],
+    speaker: usize,
+    previous: Option<usize>,
+) {
+    let index_of = |v: &Value| ids.iter().position(|id| v == id);
+    let fits = |i: usize, watching: Option<usize>| match watching {
+        Some(w) if i == speaker => w != speaker && previous.is_none_or(|p| p == w),
+        Some(w) => w == speaker,
+        None => false,
+    };
+    let sessions = sessions_until(base, |s| {
+        s.len() == peers.len()
+            && s.iter().all(|s| {
+                index_of(&s["participantId"]).is_some_and(|i| fits(i, index_of(&s["watching"])))
+            })
+    })
+    .await;
+    let shown: Vec<usize> = (0..peers.len())
+        .map(|i| {
+            let s = sessions
+                .iter()
+                .find(|s| s["participantId"] == ids[i])
+                .unwrap();
+            index_of(&s["watching"]).unwrap()
+        })
+        .collect();
+    let before: Vec<u64> = (0..peers.len())
+        .map(|i| peers[i].video_frames_tagged(tag_of(shown[i])))
+        .collect();
+    let deadline = tokio::time::Instant::now() + MEDIA_WAIT;
+    for (i, peer) in peers.iter().enumerate() {
+        // Frames of the shown source keep arriving (a switch waits for its keyframe).
+        while peer.video_frames_tagged(tag_of(shown[i])) < before[i] + 10 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "peer {i} receives no video of {} (speaker {speaker}): {:?}",
+                shown[i],
+                peer.stats()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+fn tag_of(i: usize) -> u8 {
+    u8::try_from(i + 1).unwrap()
+}
+#[tokio::test]
+async fn ten_people_each_hear_the_nine_others_mixed_and_see_the_speaker() {
+    let server = TestServer::start().await.unwrap();
+    let (first, second, locus_url) = meeting_of_two(&server, &server).await;
+    let mut parties = vec![first, second];
+    for i in 2..TEN_TONES.len() {
+        let u = user(&server, &format!("person{i}")).await;
+        let (s, joined) = join(&locus_url, &u).await;
+        assert_eq!(s, 200, "{joined}");
+        parties.push(Party::from_join(u, &joined));
+    }
+    let mut peers = Vec::new();
+    let mut ids = Vec::new();
+    for (i, p) in parties.iter().enumerate() {
+        let mut peer = TestPeer::new()
+            .unwrap()
+            .with_tone(TEN_TONES[i])
+            .listening()
+            .with_video_tag(tag_of(i));
+        let sdp = peer.offer_sdp();
+        let (s, answer) = put_media(&p.self_url, &p.user, offer(1, &sdp)).await;
+        assert_eq!(s, 200, "{answer}");
+        let roap = roap_of(&answer);
+        peer.accept_answer(roap["sdps"][0].as_str().unwrap())
+            .unwrap();
+        let running = peer.start();
+        running.set_loudness(BACKGROUND);
+        peers.push(running);
+        ids.push(answer["locus"]["self"]["id"].as_str().unwrap().to_owned());
+    }
+
+    // The mix: everyone hears the nine others' tones and not their own.
+    for (i, peer) in peers.iter().enumerate() {
+        let others: Vec<f32> = TEN_TONES
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(_, hz)| *hz)
+            .collect();
+        hears(&format!("person {i}"), peer, &others, TEN_TONES[i]).await;
+    }
+
+    // Person 3 speaks up: everyone else gets 3's video, 3 keeps the one it had.
+    peers[3].set_loudness(SPEAKING);
+    all_watch(server.base_url(), &peers, &ids, 3, None).await;
+
+    // Then person 7: everyone else switches to 7, and 7 sees the previous speaker, 3.
+    peers[3].set_loudness(BACKGROUND);
+    peers[7].set_loudness(SPEAKING);
+    all_watch(server.base_url(), &peers, &ids, 7, Some(3)).await;
+
+    for peer in peers {
+        peer.close();
+    }
+    server.shutdown().await;
+}
