@@ -44,37 +44,54 @@ function startPageServer() {
   });
 }
 
+/**
+ * Launches Debian's Chromium headless with a profile of its own; `extraArgs`
+ * are added to the usual flags (a client's own fake camera and microphone
+ * files, say).
+ */
+async function launch(extraArgs) {
+  if (!fs.existsSync(CHROMIUM)) {
+    throw new Error(`${CHROMIUM} is missing: apt-get update && apt-get install -y chromium`);
+  }
+  const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'webex-compat-chromium-'));
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      // Belt and braces for "no traffic leaves 127.0.0.1": nothing else resolves.
+      '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1',
+      // Media (lib/media-scenario.js): a fake camera and microphone, no
+      // permission prompt, ICE candidates on loopback (the only network
+      // here; without it the SDK fails IceGatheringError), and remote
+      // audio that plays without a user gesture.
+      '--use-fake-device-for-media-stream',
+      '--use-fake-ui-for-media-stream',
+      '--allow-loopback-in-peer-connection',
+      '--autoplay-policy=no-user-gesture-required',
+      ...extraArgs,
+    ],
+  });
+  return { context, userDataDir };
+}
+
+/** Closes a browser `launch` started and removes its profile. */
+async function closeBrowser(browser) {
+  await browser.context.close().catch(() => {});
+  fs.rmSync(browser.userDataDir, { recursive: true, force: true });
+}
+
 class BrowserDriver {
   /** @returns {Promise<BrowserDriver>} a driver with Chromium launched */
   static async start() {
-    if (!fs.existsSync(CHROMIUM)) {
-      throw new Error(`${CHROMIUM} is missing: apt-get update && apt-get install -y chromium`);
-    }
-    const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'webex-compat-chromium-'));
-    const context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        // Belt and braces for "no traffic leaves 127.0.0.1": nothing else resolves.
-        '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1',
-        // Media (lib/media-scenario.js): a fake camera and microphone, no
-        // permission prompt, ICE candidates on loopback (the only network
-        // here; without it the SDK fails IceGatheringError), and remote
-        // audio that plays without a user gesture.
-        '--use-fake-device-for-media-stream',
-        '--use-fake-ui-for-media-stream',
-        '--allow-loopback-in-peer-connection',
-        '--autoplay-policy=no-user-gesture-required',
-      ],
-    });
+    const { context, userDataDir } = await launch([]);
     return new BrowserDriver(context, userDataDir);
   }
 
@@ -90,19 +107,36 @@ class BrowserDriver {
     this.console = [];
     this.exchanges = [];
     this.pages = [];
+    // Browsers launched for one client each (createClient's fakeMedia).
+    this.ownBrowsers = [];
   }
 
   fault(kind, detail) {
     this.faults.push({ kind, detail, at: new Date().toISOString() });
   }
 
-  /** A fresh page (fresh storage) with the bundle loaded and one SDK client. */
-  async createClient(clientId, token, base) {
+  /**
+   * A fresh page (fresh storage) with the bundle loaded and one SDK client.
+   * With `options.fakeMedia` ({audio: WAV file, video: Y4M file}) the page
+   * gets a Chromium of its own whose fake microphone and camera play those
+   * files (the flags are per browser process, so people who must sound and
+   * look different need a browser each).
+   */
+  async createClient(clientId, token, base, options = {}) {
     const pageServer = await startPageServer();
     this.pageServers.push(pageServer);
     const pageOrigin = `http://127.0.0.1:${pageServer.address().port}`;
     this.pageOrigins.add(pageOrigin);
-    const page = await this.context.newPage();
+    let context = this.context;
+    if (options.fakeMedia) {
+      const own = await launch([
+        `--use-file-for-fake-audio-capture=${options.fakeMedia.audio}`,
+        `--use-file-for-fake-video-capture=${options.fakeMedia.video}`,
+      ]);
+      this.ownBrowsers.push(own);
+      context = own.context;
+    }
+    const page = await context.newPage();
     this.pages.push(page);
     const tag = `[${clientId}]`;
     page.on('pageerror', (error) => this.fault('pageerror', `${tag} ${error.stack || error}`));
@@ -138,7 +172,7 @@ class BrowserDriver {
     // from Chromium's own network events: a refused upgrade is a 4xx row, one
     // that never got an answer a status-0 row, so the "every exchange 2xx/101"
     // check can fail for websockets too.
-    const cdp = await this.context.newCDPSession(page);
+    const cdp = await context.newCDPSession(page);
     const handshakes = new Map();
     cdp.on('Network.webSocketCreated', ({ requestId, url }) => handshakes.set(requestId, url));
     cdp.on('Network.webSocketHandshakeResponseReceived', ({ requestId, response }) => {
@@ -166,10 +200,14 @@ class BrowserDriver {
       },
       { clientId, token, base },
     );
+    const own = options.fakeMedia ? this.ownBrowsers[this.ownBrowsers.length - 1] : null;
     return {
       call: (method, ...args) =>
         page.evaluate(({ id, m, a }) => window.compatClients[id][m](...a), { id: clientId, m: method, a: args }),
-      close: () => page.close(),
+      close: async () => {
+        await page.close();
+        if (own) await closeBrowser(own);
+      },
     };
   }
 
@@ -183,6 +221,7 @@ class BrowserDriver {
   }
 
   async stop() {
+    await Promise.all(this.ownBrowsers.map(closeBrowser));
     await this.context.close().catch(() => {});
     await Promise.all(this.pageServers.map((server) => new Promise((resolve) => server.close(resolve))));
     fs.rmSync(this.userDataDir, { recursive: true, force: true });

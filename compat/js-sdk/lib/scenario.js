@@ -7,6 +7,7 @@
  */
 
 const assert = require('node:assert/strict');
+const path = require('node:path');
 const crypto = require('node:crypto');
 const { WebexServer } = require('./server');
 const { diffRouteCounts } = require('./metrics');
@@ -15,6 +16,7 @@ const { runMeetingScenario, meetingStatusOk } = require('./meeting-scenario');
 const { runMixedScenario } = require('./mixed-scenario');
 const { runLobbyScenario } = require('./lobby-scenario');
 const { runMediaScenario } = require('./media-scenario');
+const { runManyMediaScenario } = require('./many-media-scenario');
 const { quirks, isQuirkExchange, isQuirkRoute, isQuirkFault } = require('./quirks');
 
 const STEP_TIMEOUT_MS = 30_000;
@@ -60,8 +62,8 @@ class Scenario {
     throw error;
   }
 
-  async client(label, token, base) {
-    const client = await this.driver.createClient(`${label}-${this.clients.length}`, token, base);
+  async client(label, token, base, options = {}) {
+    const client = await this.driver.createClient(`${label}-${this.clients.length}`, token, base, options);
     this.clients.push(client);
     return client;
   }
@@ -163,9 +165,12 @@ class Scenario {
       this.log(`  -- ${this.driver.name}: another org's person waits in the lobby and is admitted --`);
       const lobby = await runLobbyScenario(this, server);
       let media = null;
+      let many = null;
       if (this.driver.name === 'chromium') {
         this.log(`  -- ${this.driver.name}: two users with audio and video (addMedia, ROAP, ICE-lite SFU) --`);
         media = await runMediaScenario(this, server);
+        this.log(`  -- ${this.driver.name}: three people, three browsers: mixed audio, the speaker's video, a screen share --`);
+        many = await runManyMediaScenario(this, server, path.join(__dirname, '..', '.tmp'));
       } else {
         this.log(`  skip ${this.driver.name}: the media scenario (addMedia needs WebRTC, which ${this.driver.name} lacks; it runs in Chromium)`);
       }
@@ -240,6 +245,17 @@ class Scenario {
           assertNoFaults(media.seen.faults),
         );
       }
+      if (many) {
+        await this.check('every request of the meeting of three got a 2xx (server /metrics)', () =>
+          assertStatuses(many.routes, meetingStatusOk),
+        );
+        await this.check('every response the SDK received in the meeting of three was 2xx', () =>
+          assertExchanges(many.seen.exchanges, (s) => s === 101 || (s >= 200 && s < 300)),
+        );
+        await this.check('no unhandled rejection, page error, SDK error log or egress (meeting of three)', () =>
+          assertNoFaults(many.seen.faults),
+        );
+      }
       if (quirks().locusRedirect || quirks().ciscoLocation) {
         await this.check('the cloud quirks answered (server /metrics: quirk:* routes in the meeting run)', () => {
           const routes = new Set(meeting.routes.map((r) => r.route));
@@ -248,7 +264,7 @@ class Scenario {
         });
       }
       this.throwFailedChecks();
-      this.consoleLines = valid.console.concat(invalid.console, meeting.seen.console, mixed.seen.console, lobby.seen.console, media ? media.seen.console : []);
+      this.consoleLines = valid.console.concat(invalid.console, meeting.seen.console, mixed.seen.console, lobby.seen.console, media ? media.seen.console : [], many ? many.seen.console : []);
       this.exchanges = {
         valid: valid.exchanges,
         invalid: invalid.exchanges,
@@ -256,6 +272,7 @@ class Scenario {
         mixed: mixed.seen.exchanges,
         lobby: lobby.seen.exchanges,
         ...(media ? { media: media.seen.exchanges } : {}),
+        ...(many ? { three: many.seen.exchanges } : {}),
       };
       this.serverRoutes = {
         valid: diffRouteCounts(before, middle0),
@@ -264,6 +281,7 @@ class Scenario {
         mixed: mixed.routes,
         lobby: lobby.routes,
         ...(media ? { media: media.routes } : {}),
+        ...(many ? { three: many.routes } : {}),
       };
       return server;
     } catch (error) {

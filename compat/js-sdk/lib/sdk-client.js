@@ -87,10 +87,18 @@
       audio: { packetsReceived: 0, packetsLost: 0 },
       video: { packetsReceived: 0, framesDecoded: 0, frameWidth: 0, frameHeight: 0 },
       outbound: { audioPackets: 0, videoPackets: 0 },
+      // By m-line (mid 0 audio, 1 main video, 2 slides on the transcoded path).
+      byMid: {},
     };
     for (const pc of pcs) {
       const report = await pc.getStats();
       report.forEach((r) => {
+        if (r.type === 'inbound-rtp' && r.mid !== undefined) {
+          const m = (out.byMid[r.mid] = out.byMid[r.mid] || { kind: r.kind, packetsReceived: 0, framesDecoded: 0, totalAudioEnergy: 0 });
+          m.packetsReceived += r.packetsReceived || 0;
+          m.framesDecoded += r.framesDecoded || 0;
+          m.totalAudioEnergy += r.totalAudioEnergy || 0;
+        }
         if (r.type === 'inbound-rtp' && r.kind === 'audio') {
           out.audio.packetsReceived += r.packetsReceived || 0;
           out.audio.packetsLost += r.packetsLost || 0;
@@ -106,6 +114,46 @@
       });
     }
     return out;
+  }
+
+  /** The SDK's share events (`constants.ts` of plugin-meetings). */
+  const SHARE_EVENTS = [
+    'meeting:startedSharingLocal',
+    'meeting:stoppedSharingLocal',
+    'meeting:startedSharingRemote',
+    'meeting:stoppedSharingRemote',
+  ];
+
+  /** Browser only: a WebAudio analyser on a remote audio stream. */
+  function analyse(stream) {
+    const ctx = new AudioContext();
+    const analyser = ctx.createAnalyser();
+    analyser.fftSize = 4096;
+    analyser.smoothingTimeConstant = 0.5;
+    ctx.createMediaStreamSource(stream).connect(analyser);
+    return { ctx, analyser };
+  }
+
+  /**
+   * Browser only: counts the frames a <video> renders and records RTP
+   * timestamp regressions (a source switch must not make time go back).
+   */
+  function watchFrames(el, into) {
+    if (typeof el.requestVideoFrameCallback !== 'function') return;
+    const onFrame = (_now, meta) => {
+      into.count += 1;
+      const ts = meta && meta.rtpTimestamp;
+      if (typeof ts === 'number') {
+        if (into.last !== null) {
+          // Forward distance modulo 2^32; more than half the range back is a regression.
+          const ahead = (ts - into.last + 2 ** 32) % 2 ** 32;
+          if (ahead > 2 ** 31) into.regressions.push({ from: into.last, to: ts });
+        }
+        into.last = ts;
+      }
+      el.requestVideoFrameCallback(onFrame);
+    };
+    el.requestVideoFrameCallback(onFrame);
   }
 
   /**
@@ -352,19 +400,25 @@
         if (!helpers || typeof document === 'undefined') throw new Error('addMedia needs a browser (no media helpers or no document)');
         const microphone = await helpers.createMicrophoneStream();
         const camera = await helpers.createCameraStream();
-        const state = { microphone, camera, started: now(), firstFrameMs: null, ready: [] };
+        const state = { microphone, camera, started: now(), firstFrameMs: null, ready: [], sinks: {}, frames: {}, shareEvents: [] };
         media.set(meeting.id, state);
         meeting.on('media:ready', (payload) => {
           const type = payload && payload.type;
           state.ready.push(type || null);
-          if (!payload || !payload.stream || (type !== 'remoteAudio' && type !== 'remoteVideo')) return;
+          if (!payload || !payload.stream || !['remoteAudio', 'remoteVideo', 'remoteShare'].includes(type)) return;
           const el = document.createElement(type === 'remoteAudio' ? 'audio' : 'video');
           el.autoplay = true;
-          el.muted = type === 'remoteVideo';
+          el.muted = type !== 'remoteAudio';
           el.srcObject = payload.stream;
           el.dataset.compat = type;
           document.body.appendChild(el);
+          state.sinks[type] = el;
+          if (type === 'remoteAudio') state.analyser = analyse(payload.stream);
+          else watchFrames(el, (state.frames[type] = { count: 0, last: null, regressions: [] }));
         });
+        for (const name of SHARE_EVENTS) {
+          meeting.on(name, (payload) => state.shareEvents.push({ event: name, memberId: (payload && payload.memberId) || null }));
+        }
         const poller = setInterval(async () => {
           const stats = await peerStats().catch(() => null);
           if (stats && stats.video.framesDecoded > 0 && state.firstFrameMs === null) {
@@ -409,7 +463,93 @@
         clearInterval(state.poller);
         state.microphone.stop();
         state.camera.stop();
+        if (state.painter) clearInterval(state.painter);
+        if (state.analyser) state.analyser.ctx.close().catch(() => {});
         return true;
+      },
+
+      /**
+       * Browser only: the colour at the centre of the remote video (`remoteVideo`
+       * or `remoteShare`) as [r, g, b], and the frames its element rendered
+       * with any RTP timestamp regressions seen (requestVideoFrameCallback).
+       */
+      remoteVideo(meetingId, type) {
+        const state = media.get(meetingId);
+        const el = state && state.sinks[type];
+        if (!el) return { color: null, frames: 0, regressions: [] };
+        let color = null;
+        if (el.videoWidth > 0) {
+          const canvas = document.createElement('canvas');
+          canvas.width = 8;
+          canvas.height = 8;
+          const ctx = canvas.getContext('2d');
+          const w = el.videoWidth;
+          const h = el.videoHeight;
+          ctx.drawImage(el, w / 4, h / 4, w / 2, h / 2, 0, 0, 8, 8);
+          const px = ctx.getImageData(4, 4, 1, 1).data;
+          color = [px[0], px[1], px[2]];
+        }
+        const f = state.frames[type] || { count: 0, regressions: [] };
+        return { color, frames: f.count, regressions: f.regressions.slice(0, 5) };
+      },
+
+      /** Browser only: the remote audio's level (dB) at each of `frequencies` (Hz). */
+      remoteAudioLevels(meetingId, frequencies) {
+        const state = media.get(meetingId);
+        if (!state || !state.analyser) return null;
+        const { ctx, analyser } = state.analyser;
+        const bins = new Float32Array(analyser.frequencyBinCount);
+        analyser.getFloatFrequencyData(bins);
+        const binHz = ctx.sampleRate / analyser.fftSize;
+        return frequencies.map((hz) => {
+          const i = Math.round(hz / binHz);
+          return Math.max(bins[i - 1], bins[i], bins[i + 1]);
+        });
+      },
+
+      /**
+       * Browser only: shares a canvas (a moving colour square, standing in
+       * for a screen) with `meeting.publishStreams({screenShare: {video}})`,
+       * the SDK's share call; resolves when the SDK does (floor granted).
+       */
+      async startShare(meetingId) {
+        const meeting = meetingById(meetingId);
+        const state = media.get(meetingId);
+        if (!state) throw new Error(`no media for meeting ${meetingId}`);
+        const canvas = document.createElement('canvas');
+        canvas.width = 320;
+        canvas.height = 240;
+        const ctx = canvas.getContext('2d');
+        let n = 0;
+        state.painter = setInterval(() => {
+          n += 1;
+          ctx.fillStyle = '#ffff00';
+          ctx.fillRect(0, 0, 320, 240);
+          ctx.fillStyle = '#000000';
+          ctx.fillRect(n % 300, 10, 20, 20);
+        }, 50);
+        const display = new webex.meetings.mediaHelpers.LocalDisplayStream(canvas.captureStream(20));
+        state.display = display;
+        await meeting.publishStreams({ screenShare: { video: display } });
+        return { shareStatus: meeting.shareStatus || null };
+      },
+
+      /** Browser only: `meeting.unpublishStreams([display])`: stops sharing. */
+      async stopShare(meetingId) {
+        const meeting = meetingById(meetingId);
+        const state = media.get(meetingId);
+        if (!state || !state.display) throw new Error(`meeting ${meetingId} is not sharing`);
+        await meeting.unpublishStreams([state.display]);
+        clearInterval(state.painter);
+        state.display.stop();
+        state.display = null;
+        return { shareStatus: meeting.shareStatus || null };
+      },
+
+      /** The share events this page saw (`meeting:startedSharingRemote`, …) and the meeting's shareStatus. */
+      shareEvents(meetingId) {
+        const state = media.get(meetingId);
+        return { events: state ? state.shareEvents.slice() : [], shareStatus: meetingById(meetingId).shareStatus || null };
       },
 
       /** The SDK's own log buffer. */
