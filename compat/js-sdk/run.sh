@@ -38,6 +38,20 @@ fi
 node --test test/
 status=0
 node run.js "$@" || status=$?
+# The README's JS quickstart (examples/js-quickstart), as written: its own
+# npm install, `node quickstart.js` and index.html against `webex serve --dev`.
+case " $* " in
+  *" --bench "*) ;;
+  *)
+    app="$repo/examples/js-quickstart"
+    if [ ! -d "$app/node_modules/webex" ] || [ "$app/package-lock.json" -nt "$app/node_modules/.package-lock.json" ]; then
+      (cd "$app" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+    fi
+    echo
+    echo "### the README's JS quickstart (examples/js-quickstart) against webex serve --dev"
+    node quickstart-check.js || status=$?
+    ;;
+esac
 # Then once more against the cloud's redirects (`webex serve --cloud-quirks
 # all`), unless the caller chose the quirks or is benchmarking.
 case " $* " in
