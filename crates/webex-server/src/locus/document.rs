@@ -262,7 +262,6 @@ pub fn participant(p: &ParticipantRecord, locus_url: &str, host_id: Option<&str>
                     has_role: is_host,
                 }],
             }),
-            ..ParticipantControls::default()
         },
         guest: p.guest,
         moderator: is_host,
