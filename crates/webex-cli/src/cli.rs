@@ -163,10 +163,15 @@ pub struct ServeArgs {
     #[arg(long, env = "WEBEX_MAX_CONNECTIONS", default_value_t = 10_000)]
     pub max_connections: usize,
     /// Most open connections per peer IP address, websockets included (0: no
-    /// cap). Behind a reverse proxy every connection comes from the proxy:
-    /// raise this or set 0 there.
+    /// cap). Trusted proxies (--trusted-proxy) are exempt.
     #[arg(long, env = "WEBEX_MAX_CONNECTIONS_PER_PEER", default_value_t = 512)]
     pub max_connections_per_peer: usize,
+    /// A reverse proxy (IP address or CIDR range; repeat, or comma-separate
+    /// in the variable) whose `X-Forwarded-For` names the client: rate
+    /// limits, the admin lockout and logs then count the client, not the
+    /// proxy. Others' `X-Forwarded-For` is ignored.
+    #[arg(long = "trusted-proxy", env = "WEBEX_TRUSTED_PROXIES", value_delimiter = ',', value_parser = webex_server::proxy::parse_net)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     #[command(flatten)]
     pub quirks: QuirkArgs,
     /// Key signing meetingInfo's `permissionToken`s (which joins by address

@@ -54,6 +54,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         idle_timeout: args.idle_timeout,
         max_connections: args.max_connections,
         max_connections_per_peer: args.max_connections_per_peer,
+        trusted_proxies: webex_server::proxy::TrustedProxies::new(
+            args.trusted_proxies.iter().copied(),
+        ),
     };
     if args.client_log_max_total_mib < args.client_log_max_upload_mib {
         anyhow::bail!(

@@ -52,9 +52,10 @@ use tower::ServiceExt;
 
 use crate::body_auth::{UNAUTHENTICATED_BODY_LIMIT, Unverified};
 use crate::error::ApiError;
+use crate::proxy::TrustedProxies;
 
 /// Deadlines and caps for client connections. `0` for a cap means no cap.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectionLimits {
     /// From the first byte of a request head to its last.
     pub header_read_timeout: Duration,
@@ -65,9 +66,12 @@ pub struct ConnectionLimits {
     /// Open connections (websockets included) overall; `0`: no cap.
     pub max_connections: usize,
     /// Open connections (websockets included) per peer IP address; `0`: no
-    /// cap. Behind a reverse proxy every connection has the proxy's address:
-    /// raise this or turn it off there.
+    /// cap. Trusted proxies are exempt (they carry many clients).
     pub max_connections_per_peer: usize,
+    /// Reverse proxies whose `X-Forwarded-For` names the client
+    /// ([`crate::proxy`]): requests through them count as the client's in
+    /// rate limits and logs. None by default.
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl Default for ConnectionLimits {
@@ -80,6 +84,7 @@ impl Default for ConnectionLimits {
             idle_timeout: Duration::from_secs(60),
             max_connections: 10_000,
             max_connections_per_peer: 512,
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 }
@@ -95,6 +100,7 @@ impl ConnectionLimits {
             idle_timeout: day,
             max_connections: 0,
             max_connections_per_peer: 0,
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 }
@@ -128,6 +134,7 @@ pub fn peer_key(ip: IpAddr) -> IpAddr {
 pub struct Gate {
     total: Option<Arc<Semaphore>>,
     per_peer_max: usize,
+    trusted_proxies: TrustedProxies,
     per_peer: Mutex<HashMap<IpAddr, usize>>,
 }
 
@@ -147,6 +154,7 @@ impl Gate {
             total: (limits.max_connections > 0)
                 .then(|| Arc::new(Semaphore::new(limits.max_connections))),
             per_peer_max: limits.max_connections_per_peer,
+            trusted_proxies: limits.trusted_proxies.clone(),
             per_peer: Mutex::new(HashMap::new()),
         })
     }
@@ -154,6 +162,7 @@ impl Gate {
     /// A place for one connection from `peer` (counted against its
     /// [`peer_key`]), released when the returned value is dropped.
     pub fn admit(self: &Arc<Self>, peer: IpAddr) -> Result<Admission, Refusal> {
+        let counted = !self.trusted_proxies.contains(peer);
         let peer = peer_key(peer);
         let permit = match &self.total {
             Some(s) => Some(
@@ -163,7 +172,7 @@ impl Gate {
             ),
             None => None,
         };
-        if self.per_peer_max > 0 {
+        if counted && self.per_peer_max > 0 {
             let mut map = self.per_peer.lock().unwrap_or_else(|p| p.into_inner());
             let n = map.entry(peer).or_insert(0);
             if *n >= self.per_peer_max {
@@ -173,7 +182,7 @@ impl Gate {
         }
         Ok(Admission {
             gate: Arc::clone(self),
-            peer,
+            peer: counted.then_some(peer),
             _permit: permit,
         })
     }
@@ -189,20 +198,21 @@ impl Gate {
 #[derive(Debug)]
 pub struct Admission {
     gate: Arc<Gate>,
-    peer: IpAddr,
+    /// The peer counted against its cap (`None`: a trusted proxy).
+    peer: Option<IpAddr>,
     _permit: Option<OwnedSemaphorePermit>,
 }
 
 impl Drop for Admission {
     fn drop(&mut self) {
-        if self.gate.per_peer_max == 0 {
+        let Some(peer) = self.peer.filter(|_| self.gate.per_peer_max > 0) else {
             return;
-        }
+        };
         let mut map = self.gate.per_peer.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(n) = map.get_mut(&self.peer) {
+        if let Some(n) = map.get_mut(&peer) {
             *n = n.saturating_sub(1);
             if *n == 0 {
-                map.remove(&self.peer);
+                map.remove(&peer);
             }
         }
     }
@@ -415,6 +425,7 @@ pub(crate) async fn serve<IO>(
             break;
         };
         let (app, cancel, alive) = (app.clone(), cancel.clone(), alive.clone());
+        let limits = limits.clone();
         tokio::spawn(async move {
             serve_connection(io, peer, admission, app, limits, cancel).await;
             drop(alive);
@@ -441,11 +452,14 @@ async fn serve_connection<IO>(
         _admission: admission,
     };
     let svc_activity = Arc::clone(&activity);
+    let proxies = limits.trusted_proxies.clone();
     let service = tower::service_fn(move |req: Request<hyper::body::Incoming>| {
         svc_activity.request_started();
         let guard = InFlight(Arc::clone(&svc_activity));
         let mut req = req.map(Body::new);
-        req.extensions_mut().insert(ConnectInfo(peer));
+        // Behind a trusted proxy, the client it names (crate::proxy).
+        let client = SocketAddr::new(proxies.client(peer.ip(), req.headers()), peer.port());
+        req.extensions_mut().insert(ConnectInfo(client));
         let app = app.clone();
         async move {
             let res = app.oneshot(req).await;

@@ -53,6 +53,7 @@ pub mod media;
 pub mod mercury;
 pub mod openapi;
 pub mod ops;
+pub mod proxy;
 pub mod quirks;
 pub mod quote;
 pub mod retention;

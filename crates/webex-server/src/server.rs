@@ -101,7 +101,7 @@ impl Server {
         ));
 
         let app = crate::http::router(state.clone());
-        let limits = state.config.connections;
+        let limits = state.config.connections.clone();
         let gate = crate::connections::Gate::new(&limits);
         let serve_cancel = cancel.clone();
         let serve = match tls {

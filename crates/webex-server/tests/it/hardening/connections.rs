@@ -22,6 +22,7 @@ fn quick(c: &mut ServerConfig) {
         idle_timeout: IDLE,
         max_connections: 0,
         max_connections_per_peer: 0,
+        trusted_proxies: Default::default(),
     };
 }
 
