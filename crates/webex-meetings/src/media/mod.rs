@@ -279,7 +279,12 @@ impl MediaOptions {
     }
 }
 
-/// Counters of one meeting's media so far.
+/// Counters of one meeting's media so far ([`Media::stats`]).
+///
+/// ```
+/// let stats = webex_meetings::MediaStats::default();
+/// assert_eq!(stats.audio_received + stats.video_received, 0);
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct MediaStats {

@@ -272,7 +272,10 @@ pub(crate) fn spawn(answered: Answered, wiring: Wiring) {
         let ended = wiring.ended.clone();
         let phase = wiring.phase.clone();
         let cancel = wiring.cancel.clone();
+        let sinks = Arc::clone(&wiring.sinks);
         let end = run(answered, wiring).await;
+        // The remote streams end with the connection.
+        sinks.close();
         phase.send_replace(end);
         cancel.cancel();
         ended.send_replace(true);

@@ -15,7 +15,13 @@ use super::source::Decoder;
 /// Frames a subscriber may have waiting: about 10 s of audio.
 const QUEUE: usize = 512;
 
-/// One received Opus packet.
+/// One received Opus packet ([`AudioStream`]).
+///
+/// ```
+/// fn seconds(p: &webex_meetings::AudioPacket) -> f64 {
+///     p.rtp_time as f64 / 48_000.0
+/// }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct AudioPacket {
@@ -25,7 +31,13 @@ pub struct AudioPacket {
     pub rtp_time: u64,
 }
 
-/// One decoded audio frame: 48 kHz mono PCM.
+/// One decoded audio frame: 48 kHz mono PCM ([`PcmStream`]).
+///
+/// ```
+/// fn loudest(f: &webex_meetings::PcmFrame) -> i16 {
+///     f.samples.iter().map(|s| s.saturating_abs()).max().unwrap_or(0)
+/// }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PcmFrame {
@@ -35,7 +47,13 @@ pub struct PcmFrame {
     pub rtp_time: u64,
 }
 
-/// One received H.264 access unit.
+/// One received H.264 access unit ([`VideoStream`]).
+///
+/// ```
+/// fn start_here(f: &webex_meetings::VideoFrame) -> bool {
+///     f.keyframe && f.data.starts_with(&[0, 0, 0, 1])
+/// }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct VideoFrame {

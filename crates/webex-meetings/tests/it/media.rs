@@ -299,3 +299,54 @@ async fn a_roap_error_answer_is_a_typed_error() {
     within(alice_meeting.stop_media()).await.unwrap();
     assert!(media.is_stopped());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unregister_and_dropping_the_sdk_stop_media() {
+    let server = TestServer::start().await.unwrap();
+    let (_a, alice) = user(&server, "alice@example.com").await;
+    let (b, bob) = user(&server, "bob@example.com").await;
+    let alice_meeting = joined(&alice).await;
+    let bob_meeting = joined(&bob).await;
+    let options = || {
+        MediaOptions::new()
+            .audio(MediaDirection::SendRecv)
+            .audio_source(AudioSource::Pcm)
+            .audio_muted(true)
+    };
+    let alice_media = within(alice_meeting.add_media(options())).await.unwrap();
+    let bob_media = within(bob_meeting.add_media(options())).await.unwrap();
+    // Started muted: the roster says so at once.
+    assert!(alice_media.is_audio_muted());
+    assert!(
+        bob_meeting
+            .members()
+            .iter()
+            .any(|m| m.is_self && m.is_audio_muted)
+    );
+    assert!(matches!(
+        alice_media.send_pcm(&[0; 100]),
+        Err(MediaError::InvalidInput(_))
+    ));
+    assert!(alice_media.send_pcm(&[0; 960]).is_ok());
+    assert!(matches!(
+        alice_media.send_opus(vec![1]),
+        Err(MediaError::InvalidInput(_))
+    ));
+
+    within(alice.unregister()).await.unwrap();
+    assert!(alice_media.is_stopped());
+    assert!(alice_meeting.media().is_none());
+
+    let mut bob_audio = bob_media.remote_audio();
+    drop(bob_meeting);
+    drop(bob);
+    drop(b);
+    within(async {
+        while !bob_media.is_stopped() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    // Its streams end.
+    within(async { while bob_audio.next().await.is_some() {} }).await;
+}
