@@ -273,6 +273,14 @@ async fn a_roap_error_answer_is_a_typed_error() {
     let alice_meeting = joined(&alice).await;
     let bob_meeting = joined(&bob).await;
 
+    // Dropped part-way (its first request in flight): nothing is left,
+    // and the next call starts afresh.
+    {
+        let started = alice_meeting.add_media(MediaOptions::new());
+        tokio::pin!(started);
+        assert!(futures::poll!(started.as_mut()).is_pending());
+    }
+    assert!(alice_meeting.media().is_none());
     let media = within(alice_meeting.add_media(MediaOptions::new()))
         .await
         .unwrap();
