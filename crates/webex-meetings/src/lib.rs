@@ -62,6 +62,7 @@ mod events;
 pub mod fuzzing;
 mod http;
 mod locus;
+mod media;
 mod meetings;
 pub mod mercury;
 mod people;
@@ -84,6 +85,10 @@ pub use locus::{
     Meeting, MeetingError, MeetingEvent, MeetingEventStream, MeetingOptions, Member, MemberStatus,
     MembersDelta,
 };
+pub use media::{
+    AudioPacket, AudioSource, AudioStream, Media, MediaDirection, MediaError, MediaOptions,
+    MediaStats, PcmFrame, PcmStream, RemoteTrack, VideoFrame, VideoSource, VideoStream,
+};
 pub use meetings::Meetings;
 pub use webex_wire;
 pub use webex_wire::device::Device;
@@ -98,4 +103,7 @@ const _: () = {
     send_sync::<EventStream>();
     send_sync::<MeetingEventStream>();
     send_sync::<Subscription>();
+    send_sync::<Media>();
+    send_sync::<AudioStream>();
+    send_sync::<VideoStream>();
 };

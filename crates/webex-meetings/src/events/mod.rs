@@ -80,6 +80,22 @@ event_names! {
     /// `meeting:self:guestAdmitted` (on a `Meeting`): the host let this
     /// device in from the lobby.
     MeetingSelfGuestAdmitted => "meeting:self:guestAdmitted",
+    /// `meeting:media:ready` (on a `Meeting`): the media server answered
+    /// `add_media`'s offer; the remote tracks exist.
+    MeetingMediaReady => "meeting:media:ready",
+    /// `meeting:media:connected` (on a `Meeting`): ICE and DTLS are up.
+    MeetingMediaConnected => "meeting:media:connected",
+    /// `meeting:media:disconnected` (on a `Meeting`): the media connection
+    /// is down (lost, or stopped).
+    MeetingMediaDisconnected => "meeting:media:disconnected",
+    /// `meeting:media:failed` (on a `Meeting`): the media broke for good.
+    MeetingMediaFailed => "meeting:media:failed",
+    /// `meeting:media:remoteTrackAdded` (on a `Meeting`; the official
+    /// SDK's `media:ready` with a `type`).
+    MeetingMediaRemoteTrackAdded => "meeting:media:remoteTrackAdded",
+    /// `meeting:media:remoteTrackRemoved` (on a `Meeting`; the official
+    /// SDK's `media:stopped`).
+    MeetingMediaRemoteTrackRemoved => "meeting:media:remoteTrackRemoved",
 }
 
 /// Something that happened to the meetings registration.

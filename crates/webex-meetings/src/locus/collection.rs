@@ -366,6 +366,13 @@ impl Collection {
         });
     }
 
+    /// Stops the media of every meeting (`unregister()`).
+    pub(crate) fn stop_all_media(&self) {
+        for meeting in self.list() {
+            meeting.teardown_media();
+        }
+    }
+
     /// Removes `meeting` from the list.
     pub(crate) fn remove(&self, meeting: &Meeting, reason: RemovedReason) {
         let mut list = self.list_lock();

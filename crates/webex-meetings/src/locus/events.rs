@@ -11,6 +11,7 @@ use webex_wire::locus::LocusState;
 use super::roster::MembersDelta;
 use crate::error::Error;
 use crate::events::{Event, EventName, Events};
+use crate::media::{MediaError, RemoteTrack};
 
 /// Something that happened to one meeting.
 ///
@@ -40,16 +41,39 @@ pub enum MeetingEvent {
     /// `meeting:self:guestAdmitted`: the host let this device in from the
     /// lobby; it is now joined.
     GuestAdmitted,
+    /// `meeting:media:ready`: `add_media`'s offer was answered; these
+    /// remote tracks exist.
+    MediaReady {
+        /// What the server sends.
+        tracks: Vec<RemoteTrack>,
+    },
+    /// `meeting:media:connected`: ICE and DTLS are up (again).
+    MediaConnected,
+    /// `meeting:media:disconnected`: the media connection is down (lost,
+    /// or stopped).
+    MediaDisconnected,
+    /// `meeting:media:failed`: the media broke for good and was removed.
+    MediaFailed(MediaError),
+    /// `meeting:media:remoteTrackAdded`.
+    RemoteTrackAdded(RemoteTrack),
+    /// `meeting:media:remoteTrackRemoved`.
+    RemoteTrackRemoved(RemoteTrack),
 }
 
 impl MeetingEvent {
     /// Every name a meeting emits.
-    pub const NAMES: [&'static str; 5] = [
+    pub const NAMES: [&'static str; 11] = [
         EventName::MeetingStateChange.as_str(),
         EventName::MembersUpdate.as_str(),
         EventName::MeetingSelfLeft.as_str(),
         EventName::MeetingSelfLobbyWaiting.as_str(),
         EventName::MeetingSelfGuestAdmitted.as_str(),
+        EventName::MeetingMediaReady.as_str(),
+        EventName::MeetingMediaConnected.as_str(),
+        EventName::MeetingMediaDisconnected.as_str(),
+        EventName::MeetingMediaFailed.as_str(),
+        EventName::MeetingMediaRemoteTrackAdded.as_str(),
+        EventName::MeetingMediaRemoteTrackRemoved.as_str(),
     ];
 
     /// The Webex name, e.g. `"members:update"`.
@@ -61,6 +85,12 @@ impl MeetingEvent {
                 Self::SelfLeft => EventName::MeetingSelfLeft,
                 Self::LobbyWaiting => EventName::MeetingSelfLobbyWaiting,
                 Self::GuestAdmitted => EventName::MeetingSelfGuestAdmitted,
+                Self::MediaReady { .. } => EventName::MeetingMediaReady,
+                Self::MediaConnected => EventName::MeetingMediaConnected,
+                Self::MediaDisconnected => EventName::MeetingMediaDisconnected,
+                Self::MediaFailed(_) => EventName::MeetingMediaFailed,
+                Self::RemoteTrackAdded(_) => EventName::MeetingMediaRemoteTrackAdded,
+                Self::RemoteTrackRemoved(_) => EventName::MeetingMediaRemoteTrackRemoved,
             }
             .as_str(),
         )

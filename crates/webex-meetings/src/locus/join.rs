@@ -191,6 +191,8 @@ impl Meeting {
             .as_ref()
             .map(|s| s.id.clone())
             .ok_or(MeetingError::NotJoined)?;
+        // As the official SDK: media stops before the leave is sent.
+        self.teardown_media();
         let body = LeaveRequest {
             device: Some(JoinDevice {
                 url: device,
@@ -220,6 +222,7 @@ impl Meeting {
         if apply::is_ended(&doc) {
             return Err(MeetingError::MeetingEnded);
         }
+        self.teardown_media();
         let limit = list.options.request_timeout;
         // The official client sends its sequence; the server ignores it.
         let mut body = serde_json::Map::new();

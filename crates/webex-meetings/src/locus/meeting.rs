@@ -73,6 +73,10 @@ pub(crate) struct MeetingState {
     pub(crate) touched: u64,
     pub(crate) removed: bool,
     pub(crate) last_error: Option<Arc<MeetingError>>,
+    /// The media `add_media` set up, until it stops.
+    pub(crate) media: Option<crate::media::Media>,
+    /// An `add_media` is under way.
+    pub(crate) media_starting: bool,
     /// Closed when the meeting leaves the list.
     events: Fanout<MeetingEvent>,
 }
@@ -254,6 +258,9 @@ impl Meeting {
                 first.push(MeetingEvent::LobbyWaiting);
             }
         }
+        if let Some(media) = &state.media {
+            first.extend(super::media::replay(media));
+        }
         state.events.subscribe_after(first)
     }
 
@@ -348,6 +355,7 @@ impl Meeting {
     pub(crate) fn mark_removed(&self) {
         let mut state = self.lock();
         state.removed = true;
+        state.take_media();
         state.events.close();
     }
 }
@@ -398,6 +406,7 @@ impl MeetingState {
             self.emit(MeetingEvent::MembersUpdate(delta));
         }
         if was_joined && !now_joined {
+            self.take_media();
             self.emit(MeetingEvent::SelfLeft);
         }
         if now_waiting && !was_waiting {
@@ -408,7 +417,7 @@ impl MeetingState {
         }
     }
 
-    fn emit(&mut self, event: MeetingEvent) {
+    pub(super) fn emit(&mut self, event: MeetingEvent) {
         self.events.emit(event);
     }
 }

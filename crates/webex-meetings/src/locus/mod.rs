@@ -11,6 +11,8 @@
 //! - `list`: `sync` and `create`, the list's calls to the server.
 //! - `meeting`: the [`Meeting`] handle, its working copy and subscribers.
 //! - `join`: `join`, `leave` and `end_for_all` on [`Meeting`].
+//! - `media`: `add_media`, `stop_media`, mute, and the media teardown
+//!   of leave, end and removal (the machinery is in [`crate::media`]).
 //! - `lobby`: what a host does about the lobby: `admit`, `lock_meeting`,
 //!   `unlock_meeting`.
 //! - `requests`: the HTTP calls, each bounded and mapped to
@@ -29,10 +31,11 @@ mod hash_tree;
 mod join;
 mod list;
 mod lobby;
+mod media;
 mod meeting;
 mod options;
 mod permission;
-mod requests;
+pub(crate) mod requests;
 mod roster;
 pub(crate) mod worker;
 

@@ -326,6 +326,22 @@ pub(crate) async fn end(
     .await
 }
 
+/// `PUT {selfUrl}/media` (`media-protocol.md` §2): a ROAP message or a
+/// mute-only request; the answer always carries the full Locus.
+pub(crate) async fn media(
+    http: &Http,
+    self_url: &str,
+    body: &webex_wire::roap::MediaRequest,
+) -> Result<webex_wire::roap::MediaResponse, MeetingError> {
+    let mut url = parse(self_url)?;
+    url.path_segments_mut()
+        .map_err(|()| MeetingError::malformed(self_url, "cannot take a path"))?
+        .pop_if_empty()
+        .push("media");
+    let req = HttpRequest::new(Method::PUT, url).json(to_json(body)?);
+    call(http, req, self_url).await
+}
+
 fn to_json(value: &impl serde::Serialize) -> Result<serde_json::Value, MeetingError> {
     serde_json::to_value(value).map_err(|e| MeetingError::Encode(e.to_string()))
 }

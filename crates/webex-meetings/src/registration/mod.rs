@@ -162,6 +162,7 @@ impl Registration {
             lifecycle.orphan = None;
             return Ok(());
         };
+        self.list.stop_all_media();
         let mut guard = cancel::UnregisterGuard::new(lifecycle, &self.core, active);
         self.core
             .update_status(|s| s.state = RegistrationState::Unregistering);

@@ -5,6 +5,7 @@
 mod contract;
 mod e2e;
 mod lobby_e2e;
+mod media;
 mod meetings_e2e;
 mod meetings_scripted;
 mod mercury_client;
