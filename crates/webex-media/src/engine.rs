@@ -61,6 +61,15 @@ pub(crate) enum Command {
         meeting: String,
         reply: oneshot::Sender<Option<String>>,
     },
+    SetPresenter {
+        meeting: String,
+        participant: Option<String>,
+        reply: oneshot::Sender<()>,
+    },
+    Presenter {
+        meeting: String,
+        reply: oneshot::Sender<Option<String>>,
+    },
     Shutdown {
         reply: oneshot::Sender<()>,
     },
@@ -116,6 +125,9 @@ pub(crate) struct Engine {
     pub(crate) mixers: BTreeMap<String, Mixer>,
     /// When the mixers make their next frame.
     next_mix: Instant,
+    /// The presenter (participant id) of each meeting that has one: the
+    /// only sender of slides.
+    pub(crate) presenters: BTreeMap<String, String>,
 }
 
 impl Engine {
@@ -136,6 +148,7 @@ impl Engine {
             raised: Vec::new(),
             mixers: BTreeMap::new(),
             next_mix: now,
+            presenters: BTreeMap::new(),
         }
     }
 
@@ -249,6 +262,7 @@ impl Engine {
                         frames_out: s.frames_out,
                         bytes_in: s.bytes_in,
                         bytes_out: s.bytes_out,
+                        presenting: self.presenters.get(&s.key.meeting) == Some(&s.key.participant),
                     })
                     .collect();
                 let _ = reply.send(list);
@@ -261,6 +275,17 @@ impl Engine {
                     .and_then(|id| self.sessions.get(&id))
                     .map(|s| s.key.participant.clone());
                 let _ = reply.send(speaker);
+            }
+            Command::SetPresenter {
+                meeting,
+                participant,
+                reply,
+            } => {
+                self.set_presenter(meeting, participant, Instant::now());
+                let _ = reply.send(());
+            }
+            Command::Presenter { meeting, reply } => {
+                let _ = reply.send(self.presenters.get(&meeting).cloned());
             }
             Command::Shutdown { reply } => {
                 self.close_all();

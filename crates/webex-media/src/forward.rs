@@ -3,7 +3,10 @@
 //! sender of what they receive on that m-line. With more than two, audio
 //! goes to the meeting's mixer instead (`crate::mix`), and each receiver
 //! takes main video from one source only (the active speaker, see
-//! [`Engine::video_source_for`]), switched on a keyframe.
+//! [`Engine::video_source_for`]), switched on a keyframe. Slides come only
+//! from the meeting's presenter ([`Engine::set_presenter`]); a receiver
+//! takes them from a keyframe on (asked for when the presenter changes),
+//! on its own continuous timeline.
 
 use std::time::Instant;
 
@@ -72,8 +75,14 @@ impl Engine {
             mixer.push(from, ts, data.data.clone());
             return;
         }
+        if role == Role::Slides && !self.is_presenter(from) {
+            return;
+        }
         for to in self.peers_of(from) {
             if role == Role::Video && !self.takes_video(to, from, data, now) {
+                continue;
+            }
+            if role == Role::Slides && !self.takes_slides(to, from, data, now) {
                 continue;
             }
             let Some(receiver) = self.sessions.get_mut(&to) else {
@@ -94,7 +103,11 @@ impl Engine {
                         .video_line
                         .map(from, data.time.numer(), rate.get().into(), now)
                 }
-                Role::Slides => data.time.numer(),
+                Role::Slides => {
+                    receiver
+                        .slides_line
+                        .map(from, data.time.numer(), rate.get().into(), now)
+                }
             };
             match receiver.write(mid, data, MediaTime::new(time, rate)) {
                 Ok(true) => {
@@ -160,13 +173,90 @@ impl Engine {
         true
     }
 
+    /// Whether session `from` is its meeting's presenter.
+    fn is_presenter(&self, from: SessionId) -> bool {
+        self.sessions
+            .get(&from)
+            .is_some_and(|s| self.presenters.get(&s.key.meeting) == Some(&s.key.participant))
+    }
+
+    /// The session of `meeting`'s presenter, if it has one here.
+    fn presenter_session(&self, meeting: &str) -> Option<SessionId> {
+        let presenter = self.presenters.get(meeting)?;
+        self.meetings.get(meeting)?.iter().copied().find(|id| {
+            self.sessions
+                .get(id)
+                .is_some_and(|s| &s.key.participant == presenter)
+        })
+    }
+
+    /// Makes `participant` the presenter of `meeting` (`None`: nobody).
+    /// On a change every receiver waits for a keyframe, which is asked of
+    /// the new presenter's slides m-line.
+    pub(crate) fn set_presenter(
+        &mut self,
+        meeting: String,
+        participant: Option<String>,
+        now: Instant,
+    ) {
+        if self.presenters.get(&meeting) == participant.as_ref() {
+            return;
+        }
+        tracing::debug!(meeting, presenter = ?participant, "media: presenter");
+        match participant {
+            Some(p) => self.presenters.insert(meeting.clone(), p),
+            None => self.presenters.remove(&meeting),
+        };
+        for id in self.meetings.get(&meeting).cloned().unwrap_or_default() {
+            if let Some(s) = self.sessions.get_mut(&id) {
+                s.slides_waiting = true;
+            }
+        }
+        if let Some(id) = self.presenter_session(&meeting)
+            && let Some(mid) = self.sessions.get(&id).and_then(|s| s.mid_for(Role::Slides))
+        {
+            self.request_keyframe(id, mid, KeyframeRequestKind::Pli, now);
+        }
+    }
+
+    /// Whether `to` takes this slides frame of the presenter `from`: from
+    /// a keyframe on after the presenter changed (asked of it meanwhile).
+    fn takes_slides(
+        &mut self,
+        to: SessionId,
+        from: SessionId,
+        data: &MediaData,
+        now: Instant,
+    ) -> bool {
+        let Some(receiver) = self.sessions.get_mut(&to) else {
+            return false;
+        };
+        if receiver.slides_from != Some(from) {
+            receiver.slides_from = Some(from);
+            receiver.slides_waiting = true;
+        }
+        if receiver.slides_waiting && !data.is_keyframe() {
+            self.request_keyframe(from, data.mid, KeyframeRequestKind::Pli, now);
+            return false;
+        }
+        receiver.slides_waiting = false;
+        true
+    }
+
     fn relay_keyframe_request(&mut self, from: SessionId, req: KeyframeRequest, now: Instant) {
         let Some(role) = self.sessions.get(&from).and_then(|s| s.role_of(req.mid)) else {
             return;
         };
+        let meeting = self.sessions.get(&from).map(|s| s.key.meeting.clone());
         let targets = match (role, self.sessions.get(&from).and_then(|s| s.video_from)) {
             // Switched video: only the sender this participant receives.
             (Role::Video, Some(source)) => vec![source],
+            // Slides: only the presenter sends any.
+            (Role::Slides, _) => meeting
+                .and_then(|m| self.presenter_session(&m))
+                .filter(|p| *p != from)
+                .into_iter()
+                .collect(),
             _ => self.peers_of(from),
         };
         for to in targets {

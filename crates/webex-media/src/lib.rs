@@ -10,7 +10,10 @@
 //!
 //! Media goes from one participant's m-line to the other participants'
 //! m-line of the same role (audio, main video, slides), unless the sender
-//! muted that kind; their keyframe requests go back to the sender. A
+//! muted that kind; their keyframe requests go back to the sender. Slides
+//! come only from the meeting's presenter ([`MediaEngine::set_presenter`],
+//! the holder of the Locus content floor), from a keyframe on, with
+//! continuous timestamps per receiver across presenters. A
 //! transcoded client has one audio and one video slot, so with more than
 //! two participants each receives a mix of everyone else's audio
 //! (decoded, mixed and re-encoded on the engine thread every 20 ms) and
@@ -130,6 +133,9 @@ pub struct SessionInfo {
     pub bytes_in: u64,
     /// Payload bytes forwarded to this participant.
     pub bytes_out: u64,
+    /// Whether this participant is the meeting's presenter (its slides
+    /// are forwarded).
+    pub presenting: bool,
 }
 
 /// The running engine. Cheap to clone; the engine thread stops when
@@ -280,6 +286,31 @@ impl MediaEngine {
     /// forwarded, not decoded) and before anyone spoke.
     pub async fn active_speaker(&self, meeting: &str) -> Option<String> {
         self.ask(|reply| Command::ActiveSpeaker {
+            meeting: meeting.to_string(),
+            reply,
+        })
+        .await
+        .flatten()
+    }
+
+    /// Makes `participant` the presenter of `meeting` (`None`: nobody):
+    /// only the presenter's slides are forwarded, to every other session
+    /// of the meeting. On a change the presenter is asked for a keyframe,
+    /// and receivers take its slides from a keyframe on. Kept for the
+    /// meeting even before it has sessions here.
+    pub async fn set_presenter(&self, meeting: &str, participant: Option<String>) {
+        let _ = self
+            .ask(|reply| Command::SetPresenter {
+                meeting: meeting.to_string(),
+                participant,
+                reply,
+            })
+            .await;
+    }
+
+    /// The presenter of `meeting`, as last set.
+    pub async fn presenter(&self, meeting: &str) -> Option<String> {
+        self.ask(|reply| Command::Presenter {
             meeting: meeting.to_string(),
             reply,
         })

@@ -118,6 +118,13 @@ pub(crate) struct Session {
     pub video_from: Option<SessionId>,
     /// Frames of `video_from` are dropped until its keyframe.
     pub video_waiting: bool,
+    /// Outgoing slides time, continuous across presenters.
+    pub slides_line: Timeline,
+    /// Whose slides this participant received last.
+    pub slides_from: Option<SessionId>,
+    /// Slides are dropped until the presenter's next keyframe (set when
+    /// the presenter changes).
+    pub slides_waiting: bool,
 }
 
 impl Session {
@@ -159,6 +166,9 @@ impl Session {
             video_line: Timeline::default(),
             video_from: None,
             video_waiting: false,
+            slides_line: Timeline::default(),
+            slides_from: None,
+            slides_waiting: true,
         })
     }
 

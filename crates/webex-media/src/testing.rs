@@ -11,6 +11,12 @@
 //! [`TestPeer::with_video_tag`] marks its video frames so that
 //! [`RunningPeer::video_frames_tagged`] tells whose video it receives.
 //!
+//! For screen share: [`TestPeer::with_slides`] offers the slides m-line
+//! `sendrecv` (the official SDK sharing from its first offer), and
+//! [`RunningPeer::send_slides`] turns on an H.264 access unit every 100 ms
+//! on it, tagged like its video, so that [`RunningPeer::slides_frames_tagged`]
+//! tells whose slides a peer receives.
+//!
 //! Every frame carries its send time on [`clock_nanos`] (a monotonic clock
 //! shared by the whole process): the first 8 bytes of an Opus payload, and
 //! [`VIDEO_STAMP_OFFSET`] bytes into the first slice NAL unit of an access
@@ -80,6 +86,7 @@ pub struct TestPeer {
     tone: Option<f32>,
     listen: bool,
     video_tag: u8,
+    slides: bool,
 }
 
 /// Sample rate of the tone and of what a listening peer decodes.
@@ -144,6 +151,7 @@ impl TestPeer {
             tone: None,
             listen: false,
             video_tag: NO_TAG,
+            slides: false,
         })
     }
 
@@ -167,18 +175,30 @@ impl TestPeer {
         self
     }
 
+    /// Offers the slides m-line `sendrecv` instead of `recvonly`, so that
+    /// it can send slides ([`RunningPeer::send_slides`]).
+    pub fn with_slides(mut self) -> Self {
+        self.slides = true;
+        self
+    }
+
     /// The peer's UDP address.
     pub fn local_addr(&self) -> SocketAddr {
         self.local
     }
 
-    /// The offer: audio and video sendrecv, then a recvonly video m-line
-    /// for slides (str0m picks the mids). Call once.
+    /// The offer: audio and video sendrecv, then a video m-line for
+    /// slides, recvonly (sendrecv with [`TestPeer::with_slides`]); str0m
+    /// picks the mids. Call once.
     pub fn offer_sdp(&mut self) -> String {
+        let slides_dir = match self.slides {
+            true => Direction::SendRecv,
+            false => Direction::RecvOnly,
+        };
         let mut api = self.rtc.sdp_api();
         let audio = api.add_media(MediaKind::Audio, Direction::SendRecv, None, None, None);
         let video = api.add_media(MediaKind::Video, Direction::SendRecv, None, None, None);
-        let slides = api.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None);
+        let slides = api.add_media(MediaKind::Video, slides_dir, None, None, None);
         let Some((offer, pending)) = api.apply() else {
             return String::new();
         };
@@ -234,6 +254,8 @@ pub struct PeerStats {
     pub received_video: u64,
     /// Video frames received on the slides m-line.
     pub received_slides: u64,
+    /// Slides frames sent.
+    pub sent_slides: u64,
     /// Audio frames sent.
     pub sent_audio: u64,
     /// Video frames sent.
@@ -369,11 +391,13 @@ struct Shared {
     stop: AtomicBool,
     send_audio: AtomicBool,
     send_video: AtomicBool,
+    send_slides: AtomicBool,
     connected: AtomicBool,
     closed: AtomicBool,
     received_audio: AtomicU64,
     received_video: AtomicU64,
     received_slides: AtomicU64,
+    sent_slides: AtomicU64,
     sent_audio: AtomicU64,
     sent_video: AtomicU64,
     keyframe_requests: AtomicU64,
@@ -385,6 +409,8 @@ struct Shared {
     heard: Mutex<VecDeque<i16>>,
     /// Video frames received, by tag (last byte).
     tags: Mutex<[u64; 256]>,
+    /// Slides frames received, by tag (last byte).
+    slides_tags: Mutex<[u64; 256]>,
     sent_datagrams: AtomicU64,
     sent_bytes: AtomicU64,
     received_datagrams: AtomicU64,
@@ -399,11 +425,13 @@ impl Default for Shared {
             stop: AtomicBool::new(false),
             send_audio: AtomicBool::new(true),
             send_video: AtomicBool::new(true),
+            send_slides: AtomicBool::new(false),
             connected: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             received_audio: AtomicU64::new(0),
             received_video: AtomicU64::new(0),
             received_slides: AtomicU64::new(0),
+            sent_slides: AtomicU64::new(0),
             sent_audio: AtomicU64::new(0),
             sent_video: AtomicU64::new(0),
             keyframe_requests: AtomicU64::new(0),
@@ -412,6 +440,7 @@ impl Default for Shared {
             listen: AtomicBool::new(false),
             heard: Mutex::new(VecDeque::with_capacity(HEARD_SAMPLES)),
             tags: Mutex::new([0; 256]),
+            slides_tags: Mutex::new([0; 256]),
             sent_datagrams: AtomicU64::new(0),
             sent_bytes: AtomicU64::new(0),
             received_datagrams: AtomicU64::new(0),
@@ -439,6 +468,7 @@ impl RunningPeer {
             received_audio: s.received_audio.load(Ordering::Relaxed),
             received_video: s.received_video.load(Ordering::Relaxed),
             received_slides: s.received_slides.load(Ordering::Relaxed),
+            sent_slides: s.sent_slides.load(Ordering::Relaxed),
             sent_audio: s.sent_audio.load(Ordering::Relaxed),
             sent_video: s.sent_video.load(Ordering::Relaxed),
             keyframe_requests: s.keyframe_requests.load(Ordering::Relaxed),
@@ -488,6 +518,22 @@ impl RunningPeer {
     pub fn set_sending(&self, audio: bool, video: bool) {
         self.shared.send_audio.store(audio, Ordering::Relaxed);
         self.shared.send_video.store(video, Ordering::Relaxed);
+    }
+
+    /// Whether the peer sends slides (off at start; needs
+    /// [`TestPeer::with_slides`]).
+    pub fn send_slides(&self, on: bool) {
+        self.shared.send_slides.store(on, Ordering::Relaxed);
+    }
+
+    /// Slides frames received whose filler is `tag` (the sender's
+    /// [`TestPeer::with_video_tag`]).
+    pub fn slides_frames_tagged(&self, tag: u8) -> u64 {
+        self.shared
+            .slides_tags
+            .lock()
+            .map(|t| t[usize::from(tag)])
+            .unwrap_or(0)
     }
 
     /// Whether the peer keeps the delay of each stamped frame it receives
@@ -567,6 +613,7 @@ impl Drop for RunningPeer {
 
 const AUDIO_EVERY: Duration = Duration::from_millis(20);
 const VIDEO_EVERY: Duration = Duration::from_millis(33);
+const SLIDES_EVERY: Duration = Duration::from_millis(100);
 const KEYFRAME_EVERY: u64 = 30;
 
 /// Normalized Goertzel power of `x` at `hz` (sample rate [`RATE`]).
@@ -612,9 +659,12 @@ fn run(mut peer: TestPeer, shared: &Shared) {
     let start = Instant::now();
     let mut next_audio = start;
     let mut next_video = start;
+    let mut next_slides = start;
     let mut audio_n: u64 = 0;
     let mut video_n: u64 = 0;
-    let mut force_keyframe = false;
+    let mut slides_n: u64 = 0;
+    // Keyframes asked for: main video, slides.
+    let mut force_keyframe = (false, false);
     let Some(mids) = peer.mids else {
         return;
     };
@@ -673,18 +723,32 @@ fn run(mut peer: TestPeer, shared: &Shared) {
         }
         if connected && now >= next_video {
             if shared.send_video.load(Ordering::Relaxed) {
-                let key = force_keyframe || video_n.is_multiple_of(KEYFRAME_EVERY);
+                let key = force_keyframe.0 || video_n.is_multiple_of(KEYFRAME_EVERY);
                 let time = MediaTime::new(video_n * 3000, Frequency::NINETY_KHZ);
                 let mut frame = tagged_access_unit(key, peer.video_tag);
                 write_video_stamp(&mut frame, clock_nanos());
                 if write(&mut peer.rtc, mids.video, Codec::H264, now, time, frame) {
                     wrote = true;
                     shared.sent_video.fetch_add(1, Ordering::Relaxed);
-                    force_keyframe &= !key;
+                    force_keyframe.0 &= !key;
                 }
             }
             video_n += 1;
             next_video = (next_video + VIDEO_EVERY).max(now);
+        }
+        if connected && now >= next_slides {
+            if shared.send_slides.load(Ordering::Relaxed) {
+                let key = force_keyframe.1 || slides_n.is_multiple_of(KEYFRAME_EVERY);
+                let time = MediaTime::new(slides_n * 9000, Frequency::NINETY_KHZ);
+                let frame = tagged_access_unit(key, peer.video_tag);
+                if write(&mut peer.rtc, mids.slides, Codec::H264, now, time, frame) {
+                    wrote = true;
+                    shared.sent_slides.fetch_add(1, Ordering::Relaxed);
+                    force_keyframe.1 &= !key;
+                }
+            }
+            slides_n += 1;
+            next_slides = (next_slides + SLIDES_EVERY).max(now);
         }
         if wrote {
             // str0m's pacer sees a written frame's packets only at its next
@@ -699,7 +763,7 @@ fn run(mut peer: TestPeer, shared: &Shared) {
         };
         let mut wake = timeout.min(now + Duration::from_millis(50));
         if shared.connected.load(Ordering::Relaxed) {
-            wake = wake.min(next_audio).min(next_video);
+            wake = wake.min(next_audio).min(next_video).min(next_slides);
         }
         let wait = wake
             .saturating_duration_since(Instant::now())
@@ -766,7 +830,7 @@ fn poll(
     peer: &mut TestPeer,
     shared: &Shared,
     mids: Mids,
-    force_keyframe: &mut bool,
+    force_keyframe: &mut (bool, bool),
     decoder: &mut Option<crate::codec::Decoder>,
 ) -> Option<Instant> {
     loop {
@@ -802,6 +866,12 @@ fn poll(
                     {
                         tags[usize::from(*tag)] += 1;
                     }
+                    if d.mid == mids.slides
+                        && let Some(tag) = d.data.last()
+                        && let Ok(mut tags) = shared.slides_tags.lock()
+                    {
+                        tags[usize::from(*tag)] += 1;
+                    }
                     let (counter, sent) = if d.mid == mids.audio {
                         (
                             &shared.received_audio,
@@ -829,9 +899,12 @@ fn poll(
                             .push(FrameDelay { kind, nanos });
                     }
                 }
-                Event::KeyframeRequest(_) => {
+                Event::KeyframeRequest(r) => {
                     shared.keyframe_requests.fetch_add(1, Ordering::Relaxed);
-                    *force_keyframe = true;
+                    match r.mid == mids.slides {
+                        true => force_keyframe.1 = true,
+                        false => force_keyframe.0 = true,
+                    }
                 }
                 _ => {}
             },

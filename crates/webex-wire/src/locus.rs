@@ -156,6 +156,11 @@ string_enum! {
         SelfChanged = "locus.self_changed",
         /// A delta: only the changed parts, with `baseSequence`.
         Difference = "locus.difference",
+        /// The content floor was granted (screen share started or changed
+        /// hands); carries the full document.
+        FloorGranted = "locus.floor_granted",
+        /// The content floor was released; carries the full document.
+        FloorReleased = "locus.floor_released",
     }
 }
 
@@ -259,6 +264,11 @@ pub struct Locus {
     /// Conversation (space) the meeting belongs to, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conversation_url: Option<String>,
+    /// The share floors (`content`, `whiteboard`, …): the complete array
+    /// whenever present, which replaces the reader's previous one; absent
+    /// when the document says nothing about them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_shares: Option<Vec<MediaShare>>,
 }
 
 impl Locus {
@@ -279,6 +289,185 @@ impl Locus {
     /// The participant with this id, if present.
     pub fn participant(&self, id: &str) -> Option<&Participant> {
         self.participants.iter().find(|p| p.id == id)
+    }
+
+    /// The media share named `name` (`content`, `whiteboard`), if listed.
+    ///
+    /// ```
+    /// use webex_wire::locus::Locus;
+    /// let l: Locus = serde_json::from_str(r#"{"mediaShares":[{"name":"content",
+    ///     "url":"https://srv/locus/api/v1/loci/1/mediashares/c"}]}"#)?;
+    /// assert_eq!(l.media_share("content").map(|s| s.url.as_str()),
+    ///     Some("https://srv/locus/api/v1/loci/1/mediashares/c"));
+    /// assert!(l.media_share("whiteboard").is_none());
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    pub fn media_share(&self, name: &str) -> Option<&MediaShare> {
+        self.media_shares.as_ref()?.iter().find(|s| s.name == name)
+    }
+}
+
+string_enum! {
+    /// `floor.disposition` of a media share.
+    FloorDisposition {
+        /// Someone holds the floor (shares).
+        Granted = "GRANTED",
+        /// Nobody holds it (any more).
+        Released = "RELEASED",
+    }
+}
+
+/// One entry of `mediaShares`: a floor people share through, at `url`
+/// (`PUT` a [`FloorRequest`] there to take or release it).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct MediaShare {
+    /// `content` (screen share), `whiteboard`, …
+    #[serde(default)]
+    pub name: String,
+    /// `{locusUrl}/mediashares/<id>`.
+    #[serde(default)]
+    pub url: String,
+    /// Who holds or last held the floor; absent before anyone shared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub floor: Option<Floor>,
+}
+
+/// A share floor, in a document (`beneficiary.id` and `deviceUrl` set) or
+/// in a [`FloorRequest`] (`beneficiary.url` and `devices` set).
+///
+/// ```
+/// use webex_wire::locus::{Floor, FloorDisposition};
+/// let f: Floor = serde_json::from_str(r#"{"disposition":"GRANTED","shareInstanceId":"s1",
+///     "beneficiary":{"id":"p1","url":"u","deviceUrl":"d"},"someFutureField":1}"#)?;
+/// assert_eq!(f.disposition, FloorDisposition::Granted);
+/// assert_eq!(f.beneficiary.as_ref().and_then(|b| b.device_url.as_deref()), Some("d"));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Floor {
+    /// GRANTED or RELEASED.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "GRANTED"))]
+    pub disposition: FloorDisposition,
+    /// The share's id, chosen by the presenter's client (a UUID).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub share_instance_id: Option<String>,
+    /// Who shares (or shared).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub beneficiary: Option<FloorParty>,
+    /// Who asked for the floor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requester: Option<FloorParty>,
+    /// RFC 3339 time the floor was granted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub granted: Option<String>,
+    /// RFC 3339 time the floor was released.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub released: Option<String>,
+}
+
+/// A participant in a [`Floor`]: `id`/`url`/`deviceUrl` in documents,
+/// `url`/`devices` in requests.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct FloorParty {
+    /// Participant id (documents).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Participant URL (`self.url`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// The device that shares (documents).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_url: Option<String>,
+    /// The device that shares (requests: the first one counts).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<FloorDevice>,
+}
+
+/// A device in a floor request's `beneficiary.devices`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct FloorDevice {
+    /// `WEB`, …
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub device_type: String,
+    /// WDM device URL.
+    #[serde(default)]
+    pub url: String,
+}
+
+/// Body of `PUT {mediaShares[].url}`: take (`GRANTED`) or release
+/// (`RELEASED`) the floor.
+///
+/// ```
+/// use webex_wire::locus::{FloorRequest, FloorDisposition};
+/// let take = FloorRequest::grant("https://srv/locus/api/v1/loci/1/participant/p1",
+///     "https://srv/wdm/api/v1/devices/d1", "s1");
+/// assert_eq!(serde_json::to_value(&take)?, serde_json::json!({"floor": {
+///     "beneficiary": {"url": "https://srv/locus/api/v1/loci/1/participant/p1",
+///         "devices": [{"deviceType": "WEB", "url": "https://srv/wdm/api/v1/devices/d1"}]},
+///     "disposition": "GRANTED",
+///     "requester": {"url": "https://srv/locus/api/v1/loci/1/participant/p1"},
+///     "shareInstanceId": "s1"}}));
+/// assert_eq!(serde_json::to_value(&FloorRequest::release("s1"))?,
+///     serde_json::json!({"floor": {"disposition": "RELEASED", "shareInstanceId": "s1"}}));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct FloorRequest {
+    /// The floor asked for.
+    #[serde(default)]
+    pub floor: Floor,
+    /// The shared resource (the official SDK never sets it for content).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_url: Option<String>,
+}
+
+impl FloorRequest {
+    /// The official SDK's request for the floor: the participant at
+    /// `self_url` shares from the `WEB` device `device_url`.
+    pub fn grant(self_url: &str, device_url: &str, share_instance_id: &str) -> Self {
+        Self {
+            floor: Floor {
+                disposition: FloorDisposition::Granted,
+                share_instance_id: Some(share_instance_id.to_owned()),
+                beneficiary: Some(FloorParty {
+                    url: Some(self_url.to_owned()),
+                    devices: vec![FloorDevice {
+                        device_type: "WEB".into(),
+                        url: device_url.to_owned(),
+                    }],
+                    ..FloorParty::default()
+                }),
+                requester: Some(FloorParty {
+                    url: Some(self_url.to_owned()),
+                    ..FloorParty::default()
+                }),
+                ..Floor::default()
+            },
+            resource_url: None,
+        }
+    }
+
+    /// The official SDK's release of the share `share_instance_id`.
+    pub fn release(share_instance_id: &str) -> Self {
+        Self {
+            floor: Floor {
+                disposition: FloorDisposition::Released,
+                share_instance_id: Some(share_instance_id.to_owned()),
+                ..Floor::default()
+            },
+            resource_url: None,
+        }
     }
 }
 
@@ -1055,4 +1244,12 @@ pub mod error_codes {
     pub const NOT_ADMITTED: u32 = 2_403_014;
     /// No meeting at that address or URL (HTTP 404).
     pub const NO_SUCH_MEETING: u32 = 2_404_001;
+    /// The floor is someone else's: only its holder (or the JOINED host)
+    /// may release it (HTTP 403).
+    pub const NOT_FLOOR_HOLDER: u32 = 2_403_015;
+    /// A release names another share than the one holding the floor
+    /// (HTTP 409).
+    pub const STALE_SHARE: u32 = 2_409_004;
+    /// No media share with that id in this meeting (HTTP 404).
+    pub const NO_SUCH_SHARE: u32 = 2_404_002;
 }

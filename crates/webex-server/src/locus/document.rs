@@ -8,9 +8,10 @@
 //! has no use for).
 
 use webex_wire::locus::{
-    DeviceIntent, DisplayHints, FullState, Host, Locus, LocusInfo, LocusState, LocusType,
-    MuteControl, Participant, ParticipantControls, ParticipantDevice, ParticipantState,
-    ParticipantStatus, ParticipantType, Person, Role, RoleControl, Sequence,
+    DeviceIntent, DisplayHints, Floor, FloorDisposition, FloorParty, FullState, Host, Locus,
+    LocusInfo, LocusState, LocusType, MediaShare, MuteControl, Participant, ParticipantControls,
+    ParticipantDevice, ParticipantState, ParticipantStatus, ParticipantType, Person, Role,
+    RoleControl, Sequence,
 };
 
 use crate::store::meetings::{MeetingSnapshot, ParticipantRecord};
@@ -68,7 +69,47 @@ pub fn full(m: &MeetingSnapshot, site: &Site<'_>, viewer: Option<&str>) -> Locus
         base_sequence: None,
         sync_url: None,
         conversation_url: None,
+        media_shares: Some(media_shares(m, site)),
     }
+}
+
+/// `mediaShares`, complete (it replaces the reader's copy as a whole):
+/// `content` with its floor once someone shared (a RELEASED floor keeps
+/// its last beneficiary), and `whiteboard`, which takes no floor requests.
+pub fn media_shares(m: &MeetingSnapshot, site: &Site<'_>) -> Vec<MediaShare> {
+    let url = site.locus_url(&m.locus.id);
+    let ids = super::share::ShareIds::of(&m.locus.id);
+    let party = |id: &str| FloorParty {
+        id: Some(id.to_owned()),
+        url: Some(format!("{url}/participant/{id}")),
+        ..FloorParty::default()
+    };
+    let floor = m.locus.floor.as_ref().map(|f| Floor {
+        disposition: match f.granted {
+            true => FloorDisposition::Granted,
+            false => FloorDisposition::Released,
+        },
+        share_instance_id: Some(f.share_instance_id.clone()),
+        beneficiary: Some(FloorParty {
+            device_url: Some(f.device_url.clone()),
+            ..party(&f.beneficiary)
+        }),
+        requester: Some(party(&f.requester)),
+        granted: Some(rfc3339(f.granted_at)),
+        released: f.released_at.filter(|_| !f.granted).map(rfc3339),
+    });
+    vec![
+        MediaShare {
+            name: "content".into(),
+            url: format!("{url}/mediashares/{}", ids.content),
+            floor,
+        },
+        MediaShare {
+            name: "whiteboard".into(),
+            url: format!("{url}/mediashares/{}", ids.whiteboard),
+            floor: None,
+        },
+    ]
 }
 
 /// What a participant who is not admitted sees: their own participant as
@@ -101,7 +142,8 @@ pub fn lobby_info(info: LocusInfo) -> LocusInfo {
 }
 
 /// The delta of the change that produced `m` (whose sequence is the new
-/// one): only the participants in `changed`, plus `fullState` and `host`,
+/// one): only the participants in `changed`, plus `fullState`, `host` and
+/// the complete `mediaShares`,
 /// with `baseSequence` = the previous sequence. No `self`: the event layer
 /// adds it for the persons whose participant changed.
 pub fn delta(m: &MeetingSnapshot, site: &Site<'_>, changed: &[String]) -> Locus {
@@ -120,6 +162,7 @@ pub fn delta(m: &MeetingSnapshot, site: &Site<'_>, changed: &[String]) -> Locus 
         participants,
         sequence: Sequence::single(m.locus.sequence),
         base_sequence: Some(Sequence::single(m.locus.sequence.saturating_sub(1))),
+        media_shares: Some(media_shares(m, site)),
         ..Locus::default()
     }
 }
@@ -298,6 +341,7 @@ pub(crate) mod tests {
                 last_active: 0,
                 ended_at: None,
                 idle_since: None,
+                floor: None,
             },
             participants: (0..n)
                 .map(|i| ParticipantRecord {
@@ -354,6 +398,42 @@ pub(crate) mod tests {
             assert!(json.get(forbidden).is_none(), "{forbidden}");
         }
         assert!(json["info"].get("webExSite").is_none());
+        let shares = json["mediaShares"].as_array().unwrap();
+        assert_eq!(shares.len(), 2);
+        assert_eq!(shares[0]["name"], "content");
+        assert!(
+            shares[0]["url"]
+                .as_str()
+                .unwrap()
+                .starts_with("http://h/locus/api/v1/loci/l1/mediashares/")
+        );
+        assert!(shares[0].get("floor").is_none());
+        assert_eq!(shares[1]["name"], "whiteboard");
+    }
+
+    #[test]
+    fn a_released_floor_keeps_its_beneficiary() {
+        let mut m = sample(2);
+        m.locus.floor = Some(crate::store::meetings::FloorRecord {
+            granted: false,
+            share_instance_id: "s1".into(),
+            beneficiary: "p1".into(),
+            device_url: "http://h/wdm/api/v1/devices/d1".into(),
+            requester: "p1".into(),
+            granted_at: 0,
+            released_at: Some(1000),
+        });
+        let json = serde_json::to_value(full(&m, &site(), Some("u0"))).unwrap();
+        let floor = &json["mediaShares"][0]["floor"];
+        assert_eq!(floor["disposition"], "RELEASED");
+        assert_eq!(floor["shareInstanceId"], "s1");
+        assert_eq!(
+            floor["beneficiary"],
+            serde_json::json!({"id": "p1", "url": "http://h/locus/api/v1/loci/l1/participant/p1",
+                "deviceUrl": "http://h/wdm/api/v1/devices/d1"})
+        );
+        assert_eq!(floor["requester"]["id"], "p1");
+        assert!(floor["released"].is_string() && floor["granted"].is_string());
     }
 
     #[test]

@@ -194,7 +194,8 @@ pub fn deliver(
 }
 
 /// `data` as a participant who is not admitted sees it: `own` as `self`
-/// and as the only participant, the lobby's `info`, no controls, and the
+/// and as the only participant, the lobby's `info`, no controls or media
+/// shares, and the
 /// host without email (see [`document::own_view`]).
 fn own_view(data: &Value, own: &Value) -> Value {
     let mut personal = data.clone();
@@ -202,6 +203,7 @@ fn own_view(data: &Value, own: &Value) -> Value {
         locus.insert("participants".into(), Value::Array(vec![own.clone()]));
         locus.insert("self".into(), own.clone());
         locus.remove("controls");
+        locus.remove("mediaShares");
         if let Some(info) = locus.get_mut("info").and_then(Value::as_object_mut) {
             info.insert(
                 "displayHints".into(),

@@ -18,6 +18,10 @@
 //!   by address require.
 //! - [`republish`]: changes whose event the bus lost (Redis unreachable),
 //!   published again as full documents once it is back.
+//! - [`floor`] and [`share`]: the screen-share floor (`mediaShares`,
+//!   `PUT {locusUrl}/mediashares/{id}`): one presenter at a time, released
+//!   when they stop, leave, are removed, lose their device or the meeting
+//!   ends.
 //! - [`media`]: ROAP over `{selfUrl}/media` (TURN discovery, offer →
 //!   answer, mute flags into the roster), answered by `crate::media`.
 //! - `datachannel`: the data-channel registration and socket an admitted
@@ -40,6 +44,7 @@ mod admin;
 mod datachannel;
 pub mod document;
 pub mod events;
+pub mod floor;
 pub mod media;
 mod meeting_info;
 pub mod permission;
@@ -47,6 +52,7 @@ pub mod republish;
 mod routes;
 pub mod rules;
 pub mod service;
+pub mod share;
 
 pub use admin::{MeetingList, MeetingSummary, ParticipantSummary};
 
@@ -112,6 +118,10 @@ pub fn router() -> Router<AppState> {
             "/locus/api/v1/loci/{id}/participant/{participant_id}/media",
             put(media::media),
         )
+        .route(
+            "/locus/api/v1/loci/{id}/mediashares/{share_id}",
+            put(share::floor),
+        )
         .route("/locus/api/v1/loci/{id}/end", post(routes::end))
         .route(
             "/locus/api/v1/loci/{id}/controls",
@@ -157,6 +167,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         routes::join,
         routes::leave,
         media::media,
+        share::floor,
         routes::end,
         routes::controls,
         routes::controls_patch,

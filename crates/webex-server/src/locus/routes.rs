@@ -139,7 +139,7 @@ async fn joiner(state: &AppState, caller: &Caller, body: &JoinRequest) -> ApiRes
 
 /// `{"locus": …}`, the full document as `caller` sees it, with the route
 /// token: the answer of a leave and of the host's controls.
-fn locus_answer(
+pub(super) fn locus_answer(
     state: &AppState,
     caller: &Caller,
     m: &MeetingSnapshot,

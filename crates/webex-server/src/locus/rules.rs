@@ -238,6 +238,7 @@ pub fn leave(r: LeaveRequest, now: Millis) -> Mutation {
             p.left_at = Some(now);
             p.media = None;
         }
+        super::floor::release_if_gone(m, now);
         m.locus.last_active = now;
         if m.joined_count() == 0 && m.locus.idle_since.is_none() {
             m.locus.idle_since = Some(now);
@@ -372,6 +373,7 @@ pub fn devices_gone(device_urls: Vec<String>, now: Millis) -> Mutation {
         if !changed {
             return Ok(Applied::Unchanged);
         }
+        super::floor::release_if_gone(m, now);
         m.locus.last_active = now;
         if m.joined_count() == 0 && m.locus.idle_since.is_none() {
             m.locus.idle_since = Some(now);
@@ -455,6 +457,7 @@ fn finish(m: &mut MeetingSnapshot, now: Millis) {
             d.state = ParticipantState::Left;
         }
     }
+    super::floor::release_if_gone(m, now);
 }
 
 #[cfg(test)]

@@ -68,6 +68,15 @@ fn refused(r: &ChangeRefused) -> ApiError {
         }
         ChangeRefused::TooMany(_) => ApiError::new(StatusCode::CONFLICT, codes::CONFLICT, msg)
             .with_error_code(error_codes::LIMIT_REACHED),
+        ChangeRefused::BadField(_) => ApiError::bad_request(msg),
+        ChangeRefused::ForeignDevice => {
+            ApiError::forbidden(msg).with_error_code(error_codes::FOREIGN_DEVICE)
+        }
+        ChangeRefused::NotFloorHolder => {
+            ApiError::forbidden(msg).with_error_code(error_codes::NOT_FLOOR_HOLDER)
+        }
+        ChangeRefused::StaleShare(_) => ApiError::new(StatusCode::CONFLICT, codes::CONFLICT, msg)
+            .with_error_code(error_codes::STALE_SHARE),
     }
 }
 

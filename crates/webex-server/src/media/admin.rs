@@ -40,6 +40,9 @@ pub struct MediaSessionSummary {
     pub bytes_in: u64,
     /// Payload bytes forwarded.
     pub bytes_out: u64,
+    /// Whether the participant holds the content floor (its slides are
+    /// forwarded).
+    pub presenting: bool,
 }
 
 /// This node's media sessions.
@@ -98,6 +101,7 @@ pub(crate) async fn sessions(
                 frames_out: s.frames_out,
                 bytes_in: s.bytes_in,
                 bytes_out: s.bytes_out,
+                presenting: s.presenting,
             })
             .collect(),
     }))

@@ -251,7 +251,7 @@ pub async fn offer(
         .await?
         .ok_or_else(|| MediaFailure::InvalidOffer("no such meeting".into()))?;
     if anchor == me {
-        return Ok(state.media.answer_locally(offer, me).await?);
+        return Ok(answer_here(state, offer).await?);
     }
     match relay::ask(state, &anchor, offer.clone()).await {
         Ok(result) => Ok(result?),
@@ -264,11 +264,26 @@ pub async fn offer(
                 .claim_media_node(&offer.meeting, me, Some(&anchor))
                 .await?;
             match now.as_deref() {
-                Some(n) if n == me => Ok(state.media.answer_locally(offer, me).await?),
+                Some(n) if n == me => Ok(answer_here(state, offer).await?),
                 _ => Err(MediaFailure::Unreachable(anchor).into()),
             }
         }
     }
+}
+
+/// Answers `offer` with this node's engine, which then learns the
+/// meeting's presenter (the floor may be older than any session here).
+pub(crate) async fn answer_here(
+    state: &crate::state::AppState,
+    offer: RelayedOffer,
+) -> Result<Answered, MediaFailure> {
+    let meeting = offer.meeting.clone();
+    let answered = state
+        .media
+        .answer_locally(offer, &state.config.node_id)
+        .await?;
+    reconcile::presenter(state, &meeting).await;
+    Ok(answered)
 }
 
 /// Why [`offer`] failed.

@@ -1,7 +1,8 @@
 //! The engine follows the roster: after a Locus event of a meeting with
 //! sessions on this node, sessions whose participant left (or whose device
-//! did, or the meeting ended) close, and the others take the mute flags the
-//! roster shows.
+//! did, or the meeting ended) close, the others take the mute flags the
+//! roster shows, and the meeting's presenter is whoever holds the content
+//! floor (only their slides are forwarded).
 
 use webex_media::SessionKey;
 use webex_wire::locus::{LocusState, ParticipantState};
@@ -67,6 +68,34 @@ pub async fn meeting(state: &AppState, meeting: &str) {
             }
         }
     }
+    if let Some(m) = &snapshot {
+        engine.set_presenter(meeting, presenter_of(&m.locus)).await;
+    }
+}
+
+/// Sets the presenter of `meeting` in this node's engine from the stored
+/// floor: after a session was made here, whose meeting may have had a
+/// presenter before any session existed.
+pub async fn presenter(state: &AppState, meeting: &str) {
+    let Some(engine) = state.media.engine() else {
+        return;
+    };
+    match state.store.locus(meeting).await {
+        Ok(Some(l)) => engine.set_presenter(meeting, presenter_of(&l)).await,
+        Ok(None) => {}
+        Err(e) => {
+            tracing::warn!(error = %e, meeting, "media: could not read the floor of the meeting");
+        }
+    }
+}
+
+/// The participant whose slides are forwarded: the content floor's
+/// holder in an active meeting.
+fn presenter_of(l: &crate::store::meetings::LocusRecord) -> Option<String> {
+    if l.state != LocusState::Active {
+        return None;
+    }
+    l.floor.as_ref()?.holder().map(str::to_owned)
 }
 
 /// The Locus id of a Locus event's `data` (`locusUrl`'s last segment).

@@ -78,10 +78,7 @@ pub fn on_bus_message(state: &AppState, msg: &BusMessage) {
                 offer.clone(),
             );
             tokio::spawn(async move {
-                let result = state
-                    .media
-                    .answer_locally(offer, &state.config.node_id)
-                    .await;
+                let result = super::answer_here(&state, offer).await;
                 let reply = BusMessage::MediaAnswer {
                     to: from,
                     request_id,

@@ -107,6 +107,44 @@ pub struct LocusRecord {
     pub ended_at: Option<Millis>,
     /// Since when nobody has been joined (for the idle grace period).
     pub idle_since: Option<Millis>,
+    /// The content (screen share) floor; `None` before anyone shared.
+    pub floor: Option<FloorRecord>,
+}
+
+/// The content floor of a Locus: who shares, or shared last.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FloorRecord {
+    /// Whether the floor is held (GRANTED) or was released.
+    pub granted: bool,
+    /// The presenter client's `shareInstanceId`.
+    pub share_instance_id: String,
+    /// Participant id of who shares (or shared last).
+    pub beneficiary: String,
+    /// The device URL that shares.
+    pub device_url: String,
+    /// Participant id of who asked for the floor.
+    pub requester: String,
+    /// When it was granted.
+    pub granted_at: Millis,
+    /// When it was released.
+    pub released_at: Option<Millis>,
+}
+
+impl FloorRecord {
+    /// The participant id of who holds the floor now, if anyone.
+    ///
+    /// ```
+    /// # use webex_server::store::meetings::FloorRecord;
+    /// let mut f = FloorRecord { granted: true, share_instance_id: "s".into(),
+    ///     beneficiary: "p1".into(), device_url: "d".into(), requester: "p1".into(),
+    ///     granted_at: 0, released_at: None };
+    /// assert_eq!(f.holder(), Some("p1"));
+    /// f.granted = false;
+    /// assert_eq!(f.holder(), None);
+    /// ```
+    pub fn holder(&self) -> Option<&str> {
+        self.granted.then_some(self.beneficiary.as_str())
+    }
 }
 
 /// One device a participant joined with.
@@ -220,6 +258,20 @@ pub enum ChangeRefused {
     /// A cap was reached (explained); leaving somewhere first helps.
     #[error("{0}")]
     TooMany(String),
+    /// A field of the request is wrong for this meeting (explained).
+    #[error("{0}")]
+    BadField(String),
+    /// The device named is not one of the caller's devices in the meeting.
+    #[error("the device is not one the caller joined this meeting with")]
+    ForeignDevice,
+    /// Someone else holds the share floor.
+    #[error(
+        "the floor is held by another participant: only they (or the JOINED host) may release it"
+    )]
+    NotFloorHolder,
+    /// The request names another share than the current one (explained).
+    #[error("{0}")]
+    StaleShare(String),
 }
 
 /// What a [`Mutation`] did.
@@ -233,7 +285,7 @@ pub enum Applied {
 
 /// The decision of one change, run inside the transaction on the locked
 /// snapshot. It may change the Locus's `state`, `host_id`, `locked`,
-/// `last_active`, `ended_at`, `idle_since`, add participants, and change
+/// `last_active`, `ended_at`, `idle_since`, `floor`, add participants, and change
 /// participants' `state`, `left_at`, `admitted`, `removed`, `media` and devices;
 /// other fields are not written.
 pub type Mutation =
@@ -249,7 +301,7 @@ pub struct ChangeOutcome {
     pub changed: bool,
     /// Ids of the participants that were added or changed.
     pub changed_participants: Vec<String>,
-    /// Whether the Locus row (state, host) changed.
+    /// Whether the Locus row (state, host, lock, floor) changed.
     pub locus_changed: bool,
 }
 
@@ -315,8 +367,9 @@ pub trait MeetingStore: Send + Sync + 'static {
 /// Columns of `meeting_spaces`.
 const SPACE_COLUMNS: &str = "id, name, meeting_number, owner_id, creator_id, created_at";
 /// Columns of `loci`.
-const LOCUS_COLUMNS: &str =
-    "id, space_id, state, host_id, locked, sequence, created_at, last_active, ended_at, idle_since";
+const LOCUS_COLUMNS: &str = "id, space_id, state, host_id, locked, sequence, created_at, \
+     last_active, ended_at, idle_since, floor_state, floor_instance, floor_beneficiary, \
+     floor_device, floor_requester, floor_granted_at, floor_released_at";
 
 fn space_row(r: &dyn Columns) -> StoreResult<SpaceRecord> {
     Ok(SpaceRecord {
@@ -343,7 +396,24 @@ fn locus_row(r: &dyn Columns) -> StoreResult<LocusRecord> {
         last_active: r.int("last_active")?,
         ended_at: r.opt_int("ended_at")?,
         idle_since: r.opt_int("idle_since")?,
+        floor: floor_row(r)?,
     })
+}
+
+/// The floor columns of a `loci` row (`None`: nobody ever shared).
+fn floor_row(r: &dyn Columns) -> StoreResult<Option<FloorRecord>> {
+    let Some(state) = r.opt_text("floor_state")? else {
+        return Ok(None);
+    };
+    Ok(Some(FloorRecord {
+        granted: state == "GRANTED",
+        share_instance_id: r.opt_text("floor_instance")?.unwrap_or_default(),
+        beneficiary: r.opt_text("floor_beneficiary")?.unwrap_or_default(),
+        device_url: r.opt_text("floor_device")?.unwrap_or_default(),
+        requester: r.opt_text("floor_requester")?.unwrap_or_default(),
+        granted_at: r.opt_int("floor_granted_at")?.unwrap_or_default(),
+        released_at: r.opt_int("floor_released_at")?,
+    }))
 }
 
 fn participant_row(r: &dyn Columns) -> StoreResult<ParticipantRecord> {
@@ -567,12 +637,15 @@ async fn apply<C: Conn>(
         }
     }
     let l = &after.locus;
+    let floor_text = |f: fn(&FloorRecord) -> String| l.floor.as_ref().map(f);
     let sequence = c
         .fetch_optional(
             Stmt::new(
                 "UPDATE loci SET sequence = sequence + 1, state = $2, host_id = $3, \
-                 last_active = $4, ended_at = $5, idle_since = $6, locked = $7 WHERE id = $1 \
-                 RETURNING sequence",
+                 last_active = $4, ended_at = $5, idle_since = $6, locked = $7, \
+                 floor_state = $8, floor_instance = $9, floor_beneficiary = $10, \
+                 floor_device = $11, floor_requester = $12, floor_granted_at = $13, \
+                 floor_released_at = $14 WHERE id = $1 RETURNING sequence",
             )
             .bind(&locus_id)
             .bind(l.state.as_str())
@@ -581,6 +654,15 @@ async fn apply<C: Conn>(
             .bind(l.ended_at)
             .bind(l.idle_since)
             .bind(i64::from(l.locked))
+            .bind(&floor_text(|f| {
+                if f.granted { "GRANTED" } else { "RELEASED" }.to_owned()
+            }))
+            .bind(&floor_text(|f| f.share_instance_id.clone()))
+            .bind(&floor_text(|f| f.beneficiary.clone()))
+            .bind(&floor_text(|f| f.device_url.clone()))
+            .bind(&floor_text(|f| f.requester.clone()))
+            .bind(l.floor.as_ref().map(|f| f.granted_at))
+            .bind(l.floor.as_ref().and_then(|f| f.released_at))
             .constraint_errors("active locus", "meeting space"),
             |r| r.int("sequence"),
         )
@@ -590,7 +672,8 @@ async fn apply<C: Conn>(
         .map_err(|_| StoreError::Corrupt(format!("negative sequence {sequence}")))?;
     let locus_changed = before.locus.state != after.locus.state
         || before.locus.host_id != after.locus.host_id
-        || before.locus.locked != after.locus.locked;
+        || before.locus.locked != after.locus.locked
+        || before.locus.floor != after.locus.floor;
     let changed_participants = changed
         .iter()
         .map(|&i| after.participants[i].id.clone())
@@ -927,6 +1010,7 @@ mod tests {
                 last_active: 0,
                 ended_at: None,
                 idle_since: None,
+                floor: None,
             },
             participants: Vec::new(),
         }

@@ -190,6 +190,7 @@ suite! {
         data_survives_reopen,
         damaged_rows_are_corrupt,
         meeting_changes_by_another_node_are_seen,
+        the_share_floor_is_stored_and_released_on_leave,
     ],
 }
 
@@ -1149,6 +1150,106 @@ async fn data_survives_reopen(h: &mut Harness) {
 /// Two stores on one database, as two nodes: each change starts from what
 /// the other committed (not from the snapshot a store remembers), and what a
 /// store remembers is what a fresh store reads from the database.
+/// The content floor: granted on one node, seen by another and by a fresh
+/// connection (every column), handed over, released when its holder
+/// leaves, the released floor keeping its last beneficiary.
+async fn the_share_floor_is_stored_and_released_on_leave(h: &mut Harness) {
+    use crate::locus::{floor, rules};
+    let node_a = h.store.clone();
+    let node_b = connect(h.url()).await.unwrap();
+    let (a, b) = (
+        person(&*node_a, "fa@example.com").await,
+        person(&*node_a, "fb@example.com").await,
+    );
+    let s = node_a
+        .ensure_space(&space("floor", "2000000010", None))
+        .await
+        .unwrap();
+    node_a.open_locus(&s.id, "fl", 10).await.unwrap();
+    change(
+        &*node_a,
+        "fl",
+        rules::join(joiner(&a, "d-a"), "pa".into(), 20),
+    )
+    .await
+    .unwrap();
+    change(
+        &*node_a,
+        "fl",
+        rules::join(joiner(&b, "d-b"), "pb".into(), 21),
+    )
+    .await
+    .unwrap();
+    let grant = |p: &PersonRecord, pid: &str, share: &str, at| {
+        floor::grant(
+            floor::GrantRequest {
+                caller: p.id.clone(),
+                beneficiary: pid.into(),
+                device_url: format!("d-{}", &p.email[1..2]),
+                share_instance_id: share.into(),
+            },
+            at,
+        )
+    };
+    let o = change(&*node_a, "fl", grant(&a, "pa", "s1", 30))
+        .await
+        .unwrap();
+    assert!(o.changed && o.locus_changed);
+    let want = meetings::FloorRecord {
+        granted: true,
+        share_instance_id: "s1".into(),
+        beneficiary: "pa".into(),
+        device_url: "d-a".into(),
+        requester: "pa".into(),
+        granted_at: 30,
+        released_at: None,
+    };
+    assert_eq!(o.snapshot.locus.floor.as_ref(), Some(&want));
+    let seen = node_b.locus("fl").await.unwrap().unwrap();
+    assert_eq!(seen.floor.as_ref(), Some(&want), "node B reads the floor");
+    // B takes it over through the other node.
+    let o = change(&*node_b, "fl", grant(&b, "pb", "s2", 31))
+        .await
+        .unwrap();
+    assert_eq!(
+        o.snapshot.locus.floor.as_ref().unwrap().holder(),
+        Some("pb")
+    );
+    // B leaves: the floor is released in the same change.
+    let left = change(
+        &*node_a,
+        "fl",
+        rules::leave(
+            rules::LeaveRequest {
+                caller: b.id.clone(),
+                participant_id: "pb".into(),
+                device_url: None,
+            },
+            40,
+        ),
+    )
+    .await
+    .unwrap();
+    let released = meetings::FloorRecord {
+        granted: false,
+        share_instance_id: "s2".into(),
+        beneficiary: "pb".into(),
+        device_url: "d-b".into(),
+        requester: "pb".into(),
+        granted_at: 31,
+        released_at: Some(40),
+    };
+    assert_eq!(left.snapshot.locus.floor.as_ref(), Some(&released));
+    let fresh = connect(h.url()).await.unwrap();
+    assert_eq!(
+        fresh.meeting("fl").await.unwrap().unwrap(),
+        *left.snapshot,
+        "what was written reads back the same"
+    );
+    fresh.close().await;
+    node_b.close().await;
+}
+
 async fn meeting_changes_by_another_node_are_seen(h: &mut Harness) {
     use crate::locus::rules;
     let node_a = h.store.clone();

@@ -59,7 +59,8 @@ fn row(method: &str, path: &str) -> Option<Kind> {
         | (
             "PUT",
             "/locus/api/v1/loci/{id}/participant/{participant_id}/leave"
-            | "/locus/api/v1/loci/{id}/participant/{participant_id}/media",
+            | "/locus/api/v1/loci/{id}/participant/{participant_id}/media"
+            | "/locus/api/v1/loci/{id}/mediashares/{share_id}",
         )
         | ("PUT" | "PATCH", "/locus/api/v1/loci/{id}/controls")
         | ("POST", "/datachannel/api/v1/locus/{id}/registrations") => bearer(P::Device),

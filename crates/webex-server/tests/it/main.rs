@@ -21,6 +21,7 @@ mod media;
 mod mercury;
 mod mercury_fuzz;
 mod rooms;
+mod share;
 mod soak;
 mod strict;
 mod tls;

@@ -109,6 +109,12 @@ impl Party {
         );
         let answer_sdp = roap["sdps"][0].as_str().unwrap();
         assert!(answer_sdp.contains("a=ice-lite"), "{answer_sdp}");
+        // The slides m-line (offered recvonly) is answered sendonly with
+        // an SSRC from the first answer on: the official SDK makes its
+        // remote share track only then.
+        let slides = slides_section(answer_sdp);
+        assert!(slides.contains("a=sendonly"), "{slides}");
+        assert!(slides.contains("a=ssrc:"), "{slides}");
         assert!(
             answer["mediaConnections"][0]["mediaId"].is_string(),
             "{answer}"
@@ -116,6 +122,14 @@ impl Party {
         peer.accept_answer(answer_sdp).unwrap();
         (peer.start(), answer)
     }
+}
+
+/// The third m-line (slides) of an SDP.
+fn slides_section(sdp: &str) -> String {
+    sdp.split("\r\nm=")
+        .nth(3)
+        .unwrap_or_else(|| panic!("no third m-line in {sdp}"))
+        .to_owned()
 }
 
 /// Waits until both peers received at least `audio` audio and `video`
@@ -648,5 +662,135 @@ async fn ten_people_each_hear_the_nine_others_mixed_and_see_the_speaker() {
     for peer in peers {
         peer.close();
     }
+    server.shutdown().await;
+}
+
+/// A participant offering slides `sendrecv` (sharing from the first
+/// offer), its video and slides tagged `tag`.
+async fn sharing_media(p: &Party, tag: u8) -> RunningPeer {
+    let mut peer = TestPeer::new().unwrap().with_slides().with_video_tag(tag);
+    let sdp = peer.offer_sdp();
+    let (s, answer) = put_media(&p.self_url, &p.user, offer(1, &sdp)).await;
+    assert_eq!(s, 200, "{answer}");
+    let roap = roap_of(&answer);
+    let answer_sdp = roap["sdps"][0].as_str().unwrap();
+    let slides = slides_section(answer_sdp);
+    assert!(slides.contains("a=sendrecv"), "{slides}");
+    assert!(slides.contains("a=ssrc:"), "{slides}");
+    peer.accept_answer(answer_sdp).unwrap();
+    peer.start()
+}
+
+/// `PUT {content share}` as the official SDK asks for or releases the
+/// floor; the status.
+async fn floor(p: &Party, disposition: &str, share: &str) -> u16 {
+    let locus_url = p.self_url.split("/participant/").next().unwrap();
+    let (s, doc) = get(locus_url, &p.user).await;
+    assert_eq!(s, 200, "{doc}");
+    let url = doc["mediaShares"][0]["url"].as_str().unwrap().to_owned();
+    let body = match disposition {
+        "GRANTED" => json!({"floor": {
+            "beneficiary": {"url": p.self_url, "devices": [{"deviceType": "WEB", "url": p.user.device.url}]},
+            "disposition": "GRANTED", "requester": {"url": p.self_url}, "shareInstanceId": share}}),
+        _ => json!({"floor": {"disposition": "RELEASED", "shareInstanceId": share}}),
+    };
+    let (s, answer) = send(http().put(url).bearer_auth(&p.user.token).json(&body)).await;
+    assert_eq!(s, 200, "{answer}");
+    s
+}
+
+/// Waits until `peer` received at least `n` slides frames tagged `tag`.
+async fn sees_slides(name: &str, peer: &RunningPeer, tag: u8, n: u64) {
+    let base = peer.slides_frames_tagged(tag);
+    let deadline = tokio::time::Instant::now() + MEDIA_WAIT;
+    while peer.slides_frames_tagged(tag) < base + n {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{name} got no slides tagged {tag:#x}: {:?}",
+            peer.stats()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until no peer's slides count moves for a second; the counts.
+async fn slides_settle(peers: &[&RunningPeer]) -> Vec<u64> {
+    let deadline = tokio::time::Instant::now() + MEDIA_WAIT;
+    let counts = || -> Vec<u64> { peers.iter().map(|p| p.stats().received_slides).collect() };
+    loop {
+        let before = counts();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let after = counts();
+        if after == before {
+            return after;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "slides still flow: {after:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn only_the_floor_holders_slides_reach_the_others() {
+    let server = TestServer::start().await.unwrap();
+    let (alice, bob, locus_url) = meeting_of_two(&server, &server).await;
+    let carol = user(&server, "carol").await;
+    let (s, joined) = join(&locus_url, &carol).await;
+    assert_eq!(s, 200, "{joined}");
+    let carol = Party::from_join(carol, &joined);
+    let (ta, tb, tc) = (0x11, 0x22, 0x33);
+    let a = sharing_media(&alice, ta).await;
+    let b = sharing_media(&bob, tb).await;
+    let c = sharing_media(&carol, tc).await;
+    for (name, p) in [("alice", &a), ("bob", &b), ("carol", &c)] {
+        p.send_slides(true);
+        p.wait_until(|s| s.connected && s.sent_slides >= 10, MEDIA_WAIT)
+            .await
+            .unwrap_or_else(|s| panic!("{name} sent no slides: {s:?}"));
+    }
+    // Before anyone holds the floor, nobody's slides are forwarded.
+    let peers = [&a, &b, &c];
+    assert_eq!(slides_settle(&peers).await, [0, 0, 0]);
+
+    // Alice takes the floor: bob and carol get her slides, she gets none.
+    floor(&alice, "GRANTED", "share-a").await;
+    sees_slides("bob", &b, ta, 5).await;
+    sees_slides("carol", &c, ta, 5).await;
+    let alice_pid = alice.self_url.rsplit('/').next().unwrap().to_owned();
+    let sessions = sessions_until(server.base_url(), |s| {
+        s.iter()
+            .any(|x| x["participantId"] == alice_pid.as_str() && x["presenting"] == true)
+    })
+    .await;
+    assert_eq!(
+        sessions.iter().filter(|x| x["presenting"] == true).count(),
+        1,
+        "{sessions:?}"
+    );
+    assert_eq!(a.stats().received_slides, 0);
+    for p in peers {
+        assert_eq!(p.slides_frames_tagged(tb) + p.slides_frames_tagged(tc), 0);
+    }
+
+    // Released: nobody's slides flow.
+    floor(&alice, "RELEASED", "share-a").await;
+    let stopped = slides_settle(&peers).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let later: Vec<u64> = peers.iter().map(|p| p.stats().received_slides).collect();
+    assert_eq!(later, stopped, "slides after the release");
+
+    // Bob shares: alice and carol get his slides (from a keyframe on).
+    floor(&bob, "GRANTED", "share-b").await;
+    sees_slides("alice", &a, tb, 5).await;
+    sees_slides("carol", &c, tb, 5).await;
+    // Carol takes over without a release: bob now gets hers.
+    floor(&carol, "GRANTED", "share-c").await;
+    sees_slides("alice", &a, tc, 5).await;
+    sees_slides("bob", &b, tc, 5).await;
+    assert_eq!(c.slides_frames_tagged(tc), 0, "nobody gets their own");
+    a.close();
+    b.close();
+    c.close();
     server.shutdown().await;
 }
