@@ -120,9 +120,10 @@ pub enum Scenario {
     FanoutFloor(FanoutArgs),
     /// 8. One large meeting (join, converge, churn) and many small ones.
     Meeting(crate::meeting::MeetingArgs),
-    /// 10. Media forwarding: meetings of two str0m clients sending Opus
-    ///     and H.264 through the server's engine, against a bare UDP relay
-    ///     (the floor) in the same run: frames/s, added latency, CPU.
+    /// 10. Media forwarding and mixing: meetings of str0m clients sending
+    ///     Opus and H.264 through the server's engine (from three people on
+    ///     audio is mixed), against a bare UDP relay (the floor) in the same
+    ///     run: frames/s, added latency, CPU, mixing CPU; or `--capacity`.
     Media(crate::media::MediaArgs),
     /// Every scenario, tiny and quick (seconds); PostgreSQL/Redis parts run
     /// only when configured.

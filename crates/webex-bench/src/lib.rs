@@ -11,7 +11,7 @@
 //! | 6. register over a link with latency | `webex bench latency` |
 //! | 7. fan-out against its floor | `webex bench fanout-floor` |
 //! | 8. meetings: one large, many small | `webex bench meeting` |
-//! | 10. media forwarding against a bare UDP relay | `webex bench media` |
+//! | 10. media forwarding and mixing (meetings of 2 to 50, many at once) against a bare UDP relay; the largest load one core holds | `webex bench media`, `webex bench media --capacity` |
 //! | all of them, tiny and quick | `webex bench smoke` |
 //!
 //! The server under test is a `webex serve` child process by default (its
@@ -45,7 +45,10 @@ pub mod latency;
 pub mod limits;
 pub mod load;
 pub mod media;
+pub mod media_capacity;
 pub mod media_floor;
+mod media_report;
+mod media_setup;
 pub mod meeting;
 mod meeting_report;
 pub mod progress;

@@ -1,41 +1,44 @@
-//! Scenario 10: media forwarding. `meetings` meetings of two people, each
-//! person a str0m client of its own
+//! Scenario 10: media through the server's engine, meetings of `people`
+//! (2: forwarded as is; 3 and more: audio mixed, everyone but the
+//! receiver, and video following the active speaker), `meetings` of them
+//! at once, each person a str0m client of its own
 //! ([`webex_media::testing::TestPeer`]: its own UDP socket and thread, an
-//! Opus frame every 20 ms, an H.264 access unit every 33 ms). People,
-//! devices, joins and the media offers go over HTTP as the official SDK
-//! sends them (`POST /wdm/api/v1/devices`, meetingInfo then
-//! `POST {locus}/loci/call` for the first person, `POST
-//! {locusUrl}/participant` for the second, then `PUT {selfUrl}/media` with
-//! a TURN discovery request and a ROAP offer); media then flows through
-//! the server's engine (ICE-lite, DTLS-SRTP, frame forwarding).
+//! Opus frame every 20 ms, an H.264 access unit every 33 ms). In meetings
+//! of two the audio is filler stamped with its send time; from three on it
+//! is a real Opus sine, a distinct frequency per person, loud for the
+//! first `talkers` and digital silence (still sent) for the others. Set-up
+//! as the official SDK does it: [`crate::media_setup`].
 //!
 //! After a warm-up, a measured window: frames received per second (every
 //! frame counted by its receiver), the delay each frame took from its
 //! sender's `write` to its receiver having it whole (send time carried in
-//! the frame, [`webex_media::testing::clock_nanos`]), the server's CPU and
-//! RSS (from `/proc/<pid>`), and this process's CPU (the load generator).
+//! the frame, [`webex_media::testing::clock_nanos`]; mixed audio is
+//! re-encoded and carries no send time, so from three on only video is
+//! timed), the server's CPU and RSS (from `/proc/<pid>`), its mixing time
+//! (the `webex_media_mix_seconds` histogram's sum on `/metrics`, before
+//! and after), and this process's CPU (the load generator).
 //!
-//! **The floor**, in the same run: as many pairs of
+//! **The floor**, in the same run: as many groups of
 //! [`crate::media_floor::FloorPeer`]s through a bare UDP relay
-//! ([`crate::media_floor::UdpRelay`]) with the same frame rates, datagram
-//! sizes and latency method: what moving these datagrams costs at the
-//! least on this machine.
+//! ([`crate::media_floor::UdpRelay`], each member's datagrams to the next
+//! member of its group) with the same frame rates, datagram sizes and
+//! latency method: what moving these datagrams costs at the least on this
+//! machine, without SRTP, ICE or mixing.
+//!
+//! [`crate::media_capacity`] grows meetings of ten until a quality
+//! criterion fails.
 
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use secrecy::ExposeSecret;
-use webex_media::testing::{FrameDelay, FrameKind, RunningPeer, TestPeer};
-use webex_wire::locus::{JoinDevice, JoinRequest, JoinResponse, MeetingInfo, MeetingInfoRequest};
-use webex_wire::roap::{
-    LocalMedia, LocalSdp, MediaRequest, MediaResponse, MessageType, RoapMessage,
-};
+use webex_media::testing::{FrameDelay, FrameKind, RunningPeer};
 
 use crate::error::{BenchError, BenchResult};
-use crate::fixtures::{self, Account};
+use crate::fixtures;
 use crate::media_floor::{FloorPeer, RelayUnderTest};
+use crate::media_setup::meeting_with_media;
 use crate::progress;
-use crate::stats::{Latencies, median};
+use crate::stats::Latencies;
 use crate::target::{Database, Launch, ProcessUsage, ServerSpec, ServerUnderTest, TICKS_PER_SEC};
 
 /// Label of the server's rows.
@@ -46,27 +49,37 @@ pub const FLOOR: &str = "floor: bare UDP relay";
 /// Parameters of scenario 10.
 #[derive(Debug, Clone)]
 pub struct MediaParams {
-    /// Meeting counts (two people each), one run of each per repetition.
+    /// Meeting sizes (people per meeting).
+    pub people: Vec<usize>,
+    /// Meeting counts; one run per size × count per repetition.
     pub meetings: Vec<usize>,
+    /// People who talk in each meeting of three or more (0: everyone).
+    pub talkers: usize,
     /// Media time before the measured window.
     pub warmup: Duration,
     /// The measured window.
     pub duration: Duration,
     /// How long every client may take to connect and receive both kinds.
     pub connect_timeout: Duration,
-    /// Offers (TURN discovery + OFFER) in flight at once.
+    /// HTTP requests (joins, offers) in flight at once.
     pub concurrency: usize,
+    /// Instead of the runs: the capacity search, meetings of this many.
+    pub capacity: Option<crate::media_capacity::CapacityParams>,
 }
 
 impl MediaParams {
-    /// The tiny version `webex bench smoke` runs: one meeting, 2 s.
+    /// The tiny version `webex bench smoke` runs: one meeting of two and
+    /// one of three (mixed), 2 s each.
     pub fn smoke() -> Self {
         Self {
+            people: vec![2, 3],
             meetings: vec![1],
+            talkers: 2,
             warmup: Duration::from_millis(500),
             duration: Duration::from_secs(2),
             connect_timeout: Duration::from_secs(30),
             concurrency: 4,
+            capacity: None,
         }
     }
 }
@@ -74,26 +87,52 @@ impl MediaParams {
 /// `webex bench media` arguments.
 #[derive(Debug, Clone, clap::Args)]
 pub struct MediaArgs {
-    /// Meetings of two people, one run of each count per repetition.
+    /// Meeting sizes (people per meeting; from three on audio is mixed).
+    #[arg(long, value_delimiter = ',', default_value = "2")]
+    pub people: Vec<usize>,
+    /// Meetings at once; one run of each size × count per repetition.
     #[arg(long, value_delimiter = ',', default_value = "1,10,50")]
     pub meetings: Vec<usize>,
+    /// People who talk in each meeting of three or more (0: everyone);
+    /// the others send digital silence.
+    #[arg(long, default_value_t = 2)]
+    pub talkers: usize,
     /// Measured window per run.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     pub duration: Duration,
     /// Media time before the window.
     #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
     pub warmup: Duration,
+    /// Instead of the runs: add meetings of `--capacity-size` people until
+    /// a quality criterion fails (see BENCHMARKS.md §11); reports the
+    /// largest number of participants that passed.
+    #[arg(long)]
+    pub capacity: bool,
+    /// Meeting size of the capacity search.
+    #[arg(long, default_value_t = 10)]
+    pub capacity_size: usize,
+    /// Most participants the capacity search tries.
+    #[arg(long, default_value_t = 400)]
+    pub capacity_max: usize,
 }
 
 impl MediaArgs {
     /// The parameters these arguments give.
     pub fn params(&self) -> MediaParams {
         MediaParams {
+            people: self.people.iter().map(|&p| p.clamp(2, 100)).collect(),
             meetings: self.meetings.iter().map(|&m| m.max(1)).collect(),
+            talkers: self.talkers,
             warmup: self.warmup,
             duration: self.duration,
-            connect_timeout: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(120),
             concurrency: 8,
+            capacity: self
+                .capacity
+                .then(|| crate::media_capacity::CapacityParams {
+                    size: self.capacity_size.clamp(2, 100),
+                    max: self.capacity_max.max(self.capacity_size),
+                }),
         }
     }
 }
@@ -103,7 +142,9 @@ impl MediaArgs {
 pub struct MediaRun {
     /// [`SERVER`] or [`FLOOR`].
     pub setup: &'static str,
-    /// Meetings (pairs).
+    /// People per meeting.
+    pub people: usize,
+    /// Meetings.
     pub meetings: usize,
     /// Clients that connected and received both audio and video before
     /// the window.
@@ -120,7 +161,8 @@ pub struct MediaRun {
     pub datagrams: u64,
     /// Their bytes (UDP payload).
     pub bytes: u64,
-    /// Audio frames' delay, sender to receiver.
+    /// Audio frames' delay, sender to receiver (meetings of two: mixed
+    /// audio carries no send time).
     pub audio: Latencies,
     /// Video frames' delay (to the last packet of the access unit).
     pub video: Latencies,
@@ -128,6 +170,9 @@ pub struct MediaRun {
     pub server_cpu_percent: f64,
     /// Server (or relay) RSS after the window.
     pub rss_bytes: u64,
+    /// The server's mixing time in the window (`webex_media_mix_seconds`;
+    /// `None` for the floor, which does not mix).
+    pub mix_seconds: Option<f64>,
     /// This process's CPU in the window, percent of one core (includes
     /// the server when it runs in process).
     pub load_cpu_percent: f64,
@@ -164,27 +209,62 @@ impl MediaRun {
     pub fn cpu_per_client(&self) -> f64 {
         self.server_cpu_percent / self.clients.max(1) as f64
     }
+
+    /// Server RSS per client.
+    pub fn rss_per_client(&self) -> f64 {
+        self.rss_bytes as f64 / self.clients.max(1) as f64
+    }
+
+    /// Mixing time per second of window, percent of one core (all
+    /// meetings).
+    pub fn mix_percent(&self) -> Option<f64> {
+        self.mix_seconds
+            .map(|s| 100.0 * s / self.window.as_secs_f64().max(1e-9))
+    }
+
+    /// Mixing, percent of one core per meeting.
+    pub fn mix_per_meeting(&self) -> Option<f64> {
+        self.mix_percent().map(|m| m / self.meetings.max(1) as f64)
+    }
+
+    /// Mixing, percent of one core per client.
+    pub fn mix_per_client(&self) -> Option<f64> {
+        self.mix_percent().map(|m| m / self.clients.max(1) as f64)
+    }
+
+    /// Frames received for every frame sent.
+    pub fn delivery(&self) -> f64 {
+        self.frames as f64 / self.frames_sent.max(1) as f64
+    }
 }
 
-/// Runs scenario 10 `runs` times (each meeting count: the floor, then the
-/// server) and renders the report section.
+/// Runs scenario 10 `runs` times (each meeting size × count: the floor,
+/// then the server) and renders the report section; or the capacity
+/// search when `p.capacity` is set.
 pub(crate) async fn bench(
     launch: &Launch,
     log: &str,
     runs: usize,
     p: &MediaParams,
 ) -> BenchResult<String> {
+    if let Some(c) = &p.capacity {
+        crate::limits::raise_nofile(4 * c.max as u64 + 2048)?;
+        return crate::media_capacity::search(launch, log, p, c).await;
+    }
     // Room for every client's socket, both sides when in process.
-    let most = p.meetings.iter().copied().max().unwrap_or(1) as u64;
-    crate::limits::raise_nofile(8 * most + 2048)?;
+    let most =
+        p.meetings.iter().copied().max().unwrap_or(1) * p.people.iter().copied().max().unwrap_or(2);
+    crate::limits::raise_nofile(4 * most as u64 + 2048)?;
     let mut results = Vec::new();
     for _ in 0..runs.max(1) {
-        for &meetings in &p.meetings {
-            results.push(floor_run(launch, meetings, p).await?);
-            results.push(server_run(launch, log, meetings, p).await?);
+        for &people in &p.people {
+            for &meetings in &p.meetings {
+                results.push(floor_run(launch, people, meetings, p).await?);
+                results.push(server_run(launch, log, people, meetings, p).await?);
+            }
         }
     }
-    Ok(render(launch, p, &results))
+    Ok(crate::media_report::render(launch, p, &results))
 }
 
 /// A client of either setup.
@@ -262,14 +342,52 @@ fn cpu_percent(before: ProcessUsage, after: ProcessUsage, wall: Duration) -> f64
     100.0 * ticks / TICKS_PER_SEC as f64 / wall.as_secs_f64().max(1e-9)
 }
 
+/// Where a run's mixing time is read: the server's `/metrics`.
+struct MixProbe<'a> {
+    http: &'a reqwest::Client,
+    base: &'a str,
+}
+
+impl MixProbe<'_> {
+    /// The `webex_media_mix_seconds` histogram's sum so far (0 before
+    /// any meeting mixed).
+    async fn read(&self) -> BenchResult<f64> {
+        let res = self
+            .http
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await?;
+        let status = res.status().as_u16();
+        if status != 200 {
+            return Err(BenchError::Status {
+                what: "GET /metrics",
+                status,
+            });
+        }
+        Ok(mix_seconds_sum(&res.text().await?))
+    }
+}
+
+/// The sum of `webex_media_mix_seconds` in a Prometheus text exposition
+/// (0 when absent).
+pub(crate) fn mix_seconds_sum(text: &str) -> f64 {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("webex_media_mix_seconds_sum"))
+        .filter_map(|rest| rest.split_whitespace().last()?.parse::<f64>().ok())
+        .sum()
+}
+
 /// Waits for every client to receive both kinds (at most the timeout),
 /// warms up, then measures the window. `server` is the pid whose CPU and
-/// RSS are read (`None`: this process).
+/// RSS are read (`None`: this process); `mix`, where mixing time is read.
+#[allow(clippy::too_many_arguments)]
 async fn measure(
     setup: &'static str,
+    people: usize,
     meetings: usize,
     peers: &[Peer],
     server: Option<u32>,
+    mix: Option<MixProbe<'_>>,
     started: Instant,
     p: &MediaParams,
 ) -> BenchResult<MediaRun> {
@@ -282,6 +400,10 @@ async fn measure(
     let flowing = flowing();
     tokio::time::sleep(p.warmup).await;
 
+    let mix_before = match &mix {
+        Some(m) => Some(m.read().await?),
+        None => None,
+    };
     let before: Vec<Counts> = peers.iter().map(Peer::counts).collect();
     let server_before = ProcessUsage::read(server)?;
     let load_before = ProcessUsage::read(None)?;
@@ -295,12 +417,18 @@ async fn measure(
     let server_after = ProcessUsage::read(server)?;
     let load_after = ProcessUsage::read(None)?;
     let after: Vec<Counts> = peers.iter().map(Peer::counts).collect();
+    let mix_seconds = match (&mix, mix_before) {
+        (Some(m), Some(b)) => Some((m.read().await? - b).max(0.0)),
+        _ => None,
+    };
     let mut audio = Latencies::new();
     let mut video = Latencies::new();
     for c in peers {
         c.record_delays(false);
         for d in c.take_delays() {
             let h = match d.kind {
+                // Mixed audio is re-encoded: what it carries is no stamp.
+                FrameKind::Audio if people > 2 => continue,
                 FrameKind::Audio => &mut audio,
                 FrameKind::Video => &mut video,
             };
@@ -316,6 +444,7 @@ async fn measure(
     };
     Ok(MediaRun {
         setup,
+        people,
         meetings,
         flowing,
         clients: peers.len(),
@@ -328,27 +457,45 @@ async fn measure(
         video,
         server_cpu_percent: cpu_percent(server_before, server_after, window),
         rss_bytes: server_after.rss_bytes,
+        mix_seconds,
         load_cpu_percent: cpu_percent(load_before, load_after, window),
         setup_time,
     })
 }
 
-/// The floor: `meetings` pairs through a bare UDP relay.
-async fn floor_run(launch: &Launch, meetings: usize, p: &MediaParams) -> BenchResult<MediaRun> {
+/// The floor: `meetings` groups of `people` through a bare UDP relay.
+async fn floor_run(
+    launch: &Launch,
+    people: usize,
+    meetings: usize,
+    p: &MediaParams,
+) -> BenchResult<MediaRun> {
     let started = Instant::now();
     let relay = RelayUnderTest::start(launch).await?;
-    let mut peers = Vec::with_capacity(2 * meetings);
+    let mut peers = Vec::with_capacity(people * meetings);
     let mut result = Ok(());
-    for pair in 0..meetings {
-        for _ in 0..2 {
-            match FloorPeer::start(relay.local_addr(), pair as u32) {
+    for group in 0..meetings {
+        for _ in 0..people {
+            match FloorPeer::start_in_group(relay.local_addr(), group as u32, people) {
                 Ok(peer) => peers.push(Peer::Floor(peer)),
                 Err(e) => result = Err(BenchError::Io(e)),
             }
         }
     }
     let r = match result {
-        Ok(()) => measure(FLOOR, meetings, &peers, relay.pid(), started, p).await,
+        Ok(()) => {
+            measure(
+                FLOOR,
+                people,
+                meetings,
+                &peers,
+                relay.pid(),
+                None,
+                started,
+                p,
+            )
+            .await
+        }
         Err(e) => Err(e),
     };
     close(peers).await;
@@ -356,42 +503,64 @@ async fn floor_run(launch: &Launch, meetings: usize, p: &MediaParams) -> BenchRe
     r
 }
 
-/// The server: `meetings` meetings of two WebRTC clients.
-async fn server_run(
+/// The server: `meetings` meetings of `people` WebRTC clients.
+pub(crate) async fn server_run(
     launch: &Launch,
     log: &str,
+    people: usize,
     meetings: usize,
     p: &MediaParams,
 ) -> BenchResult<MediaRun> {
     let started = Instant::now();
     let db = Database::sqlite()?;
     let server = ServerUnderTest::start(launch, &ServerSpec::single(&db, log)).await?;
-    let mut peers = Vec::with_capacity(2 * meetings);
+    let mut peers = Vec::with_capacity(people * meetings);
     let r = async {
         let http = fixtures::http_client(p.concurrency * 2 + 4)?;
         let prefix = format!("media{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
-        let accounts = fixtures::accounts(db.url(), &prefix, 2 * meetings).await?;
+        let accounts = fixtures::accounts(db.url(), &prefix, people * meetings).await?;
         let base = server.base_url();
         let bar = progress::bar(meetings as u64, "meetings with media");
-        let pairs: Vec<BenchResult<[RunningPeer; 2]>> =
-            futures::stream::iter(accounts.chunks(2).enumerate())
-                .map(|(i, people)| {
+        // Meetings one after another when large, a few at once when small.
+        let at_once = (p.concurrency / people.min(p.concurrency)).max(1);
+        let groups: Vec<BenchResult<Vec<RunningPeer>>> =
+            futures::stream::iter(accounts.chunks(people).enumerate())
+                .map(|(i, group)| {
                     let (http, bar, prefix) = (&http, bar.clone(), &prefix);
                     async move {
                         let address = format!("{prefix}-{i}@webex.localhost");
-                        let r = meeting_with_media(http, base, people, &address).await;
+                        let r = meeting_with_media(
+                            http,
+                            base,
+                            group,
+                            &address,
+                            p.talkers,
+                            p.concurrency,
+                        )
+                        .await;
                         bar.inc(1);
                         r
                     }
                 })
-                .buffer_unordered(p.concurrency.max(1))
+                .buffer_unordered(at_once)
                 .collect()
                 .await;
         bar.finish_and_clear();
-        for pair in pairs {
-            peers.extend(pair?.map(Peer::Webrtc));
+        for group in groups {
+            peers.extend(group?.into_iter().map(Peer::Webrtc));
         }
-        measure(SERVER, meetings, &peers, server.pid(), started, p).await
+        let probe = MixProbe { http: &http, base };
+        measure(
+            SERVER,
+            people,
+            meetings,
+            &peers,
+            server.pid(),
+            Some(probe),
+            started,
+            p,
+        )
+        .await
     }
     .await;
     close(peers).await;
@@ -400,298 +569,17 @@ async fn server_run(
     r
 }
 
-/// A person of a meeting: token, device, their `self.url`.
-struct Member<'a> {
-    account: &'a Account,
-    device_url: String,
-    self_url: String,
-    media_id: Option<String>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Two people (devices, meetingInfo + `loci/call`, join), then each one's
-/// media: the running clients.
-async fn meeting_with_media(
-    http: &reqwest::Client,
-    base: &str,
-    people: &[Account],
-    address: &str,
-) -> BenchResult<[RunningPeer; 2]> {
-    let [a, b] = people else {
-        return Err(BenchError::Setup("a meeting needs two people".into()));
-    };
-    let dev_a = fixtures::register_device(http, base, &a.token, "bench-media").await?;
-    let dev_b = fixtures::register_device(http, base, &b.token, "bench-media").await?;
-    let permission = permission_token(http, base, a, address).await?;
-    let body = JoinRequest::new(&dev_a.url, format!("bench-{}", uuid::Uuid::new_v4()))
-        .with_invitee(address)
-        .with_permission_token(permission);
-    let joined_a = join(
-        http,
-        &format!("{base}/locus/api/v1/loci/call?alternateRedirect=true"),
-        a,
-        &body,
-    )
-    .await?;
-    let locus_url = joined_a.locus.url.clone();
-    let body = JoinRequest::new(&dev_b.url, format!("bench-{}", uuid::Uuid::new_v4()));
-    let joined_b = join(
-        http,
-        &format!("{locus_url}/participant?alternateRedirect=true"),
-        b,
-        &body,
-    )
-    .await?;
-    let member = |account, device_url, joined: JoinResponse| -> BenchResult<Member<'_>> {
-        let self_url = joined
-            .locus
-            .self_
-            .and_then(|s| s.url)
-            .ok_or_else(|| BenchError::Setup("join answer without self.url".into()))?;
-        Ok(Member {
-            account,
-            device_url,
-            self_url,
-            media_id: joined
-                .media_connections
-                .into_iter()
-                .find_map(|m| m.media_id),
-        })
-    };
-    let ma = member(a, dev_a.url, joined_a)?;
-    let mb = member(b, dev_b.url, joined_b)?;
-    let peer_a = start_media(http, &ma).await?;
-    let peer_b = start_media(http, &mb).await?;
-    Ok([peer_a, peer_b])
-}
-
-async fn permission_token(
-    http: &reqwest::Client,
-    base: &str,
-    a: &Account,
-    address: &str,
-) -> BenchResult<Option<String>> {
-    let res = http
-        .post(format!("{base}/wbxappapi/v1/meetingInfo"))
-        .bearer_auth(a.token.expose_secret())
-        .json(&MeetingInfoRequest {
-            sip_url: Some(address.to_owned()),
-            ..Default::default()
-        })
-        .send()
-        .await?;
-    let status = res.status().as_u16();
-    if status != 200 {
-        return Err(BenchError::Status {
-            what: "POST {webex-appapi-service}/meetingInfo",
-            status,
-        });
+    #[test]
+    fn the_mixing_time_is_read_from_the_exposition() {
+        let text = "# TYPE webex_media_mix_seconds histogram\n\
+                    webex_media_mix_seconds_bucket{le=\"0.001\"} 3\n\
+                    webex_media_mix_seconds_sum 0.25\n\
+                    webex_media_mix_seconds_count 7\n";
+        assert!((mix_seconds_sum(text) - 0.25).abs() < 1e-12);
+        assert_eq!(mix_seconds_sum("webex_up 1\n"), 0.0);
     }
-    let info: MeetingInfo = res.json().await?;
-    Ok(info.permission_token)
-}
-
-async fn join(
-    http: &reqwest::Client,
-    url: &str,
-    who: &Account,
-    body: &JoinRequest,
-) -> BenchResult<JoinResponse> {
-    let res = http
-        .post(url)
-        .bearer_auth(who.token.expose_secret())
-        .json(body)
-        .send()
-        .await?;
-    let status = res.status().as_u16();
-    if status != 200 {
-        return Err(BenchError::Status {
-            what: "POST {locus} join",
-            status,
-        });
-    }
-    Ok(res.json().await?)
-}
-
-/// `PUT {selfUrl}/media` with `roap` as the SDK wraps it; the ROAP
-/// message answered.
-async fn put_media(
-    http: &reqwest::Client,
-    m: &Member<'_>,
-    roap: RoapMessage,
-) -> BenchResult<RoapMessage> {
-    let local = LocalSdp {
-        audio_muted: false,
-        video_muted: false,
-        roap_message: Some(roap),
-        reachability: None,
-    };
-    let body = MediaRequest {
-        device: JoinDevice {
-            url: m.device_url.clone(),
-            device_type: "WEB".into(),
-            country_code: Some("US".into()),
-            region_code: Some("US-EAST".into()),
-        },
-        correlation_id: Some(format!("bench-{}", uuid::Uuid::new_v4())),
-        local_medias: vec![LocalMedia {
-            local_sdp: serde_json::to_string(&local)
-                .map_err(|e| BenchError::Setup(format!("local SDP: {e}")))?,
-            media_id: m.media_id.clone(),
-        }],
-        client_media_preferences: Some(serde_json::json!({
-            "ipver": 4, "joinCookie": {}, "preferTranscoding": true
-        })),
-        ..Default::default()
-    };
-    let res = http
-        .put(format!("{}/media", m.self_url))
-        .bearer_auth(m.account.token.expose_secret())
-        .json(&body)
-        .send()
-        .await?;
-    let status = res.status().as_u16();
-    if status != 200 {
-        return Err(BenchError::Status {
-            what: "PUT {selfUrl}/media",
-            status,
-        });
-    }
-    let answer: MediaResponse = res.json().await?;
-    answer
-        .roap_message()
-        .map_err(|e| BenchError::Setup(format!("remoteSdp: {e}")))?
-        .ok_or_else(|| BenchError::Setup("a /media answer without a ROAP message".into()))
-}
-
-/// TURN discovery, then an offer from a fresh client; the client running
-/// with the server's answer.
-async fn start_media(http: &reqwest::Client, m: &Member<'_>) -> BenchResult<RunningPeer> {
-    let turn = put_media(http, m, RoapMessage::turn_discovery_request()).await?;
-    if turn.message_type != MessageType::TurnDiscoveryResponse {
-        return Err(BenchError::Setup(format!(
-            "TURN discovery answered {:?}",
-            turn.message_type
-        )));
-    }
-    let mut peer = TestPeer::new().map_err(|e| BenchError::Setup(e.to_string()))?;
-    let offer = peer.offer_sdp();
-    let answer = put_media(http, m, RoapMessage::offer(1, offer)).await?;
-    let sdp = match (answer.message_type, answer.sdps.first()) {
-        (MessageType::Answer, Some(sdp)) => sdp,
-        (t, _) => {
-            return Err(BenchError::Setup(format!(
-                "the offer was answered {t:?} ({:?})",
-                answer.error_cause
-            )));
-        }
-    };
-    peer.accept_answer(sdp)
-        .map_err(|e| BenchError::Setup(e.to_string()))?;
-    Ok(peer.start())
-}
-
-fn ms(v: f64) -> String {
-    format!("{v:.3}")
-}
-
-fn mb(bytes: f64) -> String {
-    format!("{:.1}", bytes / 1024.0 / 1024.0)
-}
-
-/// The report section: every run's row, the medians, then server and
-/// floor side by side.
-fn render(launch: &Launch, p: &MediaParams, runs: &[MediaRun]) -> String {
-    use std::fmt::Write;
-    let mut out = format!(
-        "### 10. Media forwarding (meetings of 2, {:?} window after {:?} warm-up)\n\n",
-        p.duration, p.warmup
-    );
-    out += "| run | setup | meetings | clients flowing | frames/s sent | frames/s received | datagrams/s received | bytes/datagram | audio p50 ms | audio p99 ms | video p50 ms | video p99 ms | server CPU % of a core | per client | RSS MB | load generator CPU % | setup s |\n";
-    out += "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
-    let n_configs = 2 * p.meetings.len().max(1);
-    for (i, r) in runs.iter().enumerate() {
-        let (a, v) = (r.audio.summary(), r.video.summary());
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} / {} | {:.0} | {:.0} | {:.0} | {:.0} | {} | {} | {} | {} | {:.1} | {:.2} | {} | {:.1} | {:.1} |",
-            i / n_configs + 1,
-            r.setup,
-            r.meetings,
-            r.flowing,
-            r.clients,
-            r.sent_per_sec(),
-            r.frames_per_sec(),
-            r.datagrams_per_sec(),
-            r.bytes_per_datagram(),
-            ms(a.p50_ms),
-            ms(a.p99_ms),
-            ms(v.p50_ms),
-            ms(v.p99_ms),
-            r.server_cpu_percent,
-            r.cpu_per_client(),
-            mb(r.rss_bytes as f64),
-            r.load_cpu_percent,
-            r.setup_time.as_secs_f64(),
-        );
-    }
-    let of = |setup: &str, meetings: usize| -> Vec<&MediaRun> {
-        runs.iter()
-            .filter(|r| r.setup == setup && r.meetings == meetings)
-            .collect()
-    };
-    let med = |rs: &[&MediaRun], f: &dyn Fn(&MediaRun) -> f64| {
-        median(&rs.iter().map(|r| f(r)).collect::<Vec<_>>())
-    };
-    for &m in &p.meetings {
-        for setup in [FLOOR, SERVER] {
-            let rs = of(setup, m);
-            if rs.is_empty() {
-                continue;
-            }
-            let _ = writeln!(
-                out,
-                "| **median** | {setup} | {m} | | {:.0} | {:.0} | {:.0} | {:.0} | {} | {} | {} | {} | {:.1} | {:.2} | {} | {:.1} | |",
-                med(&rs, &|r| r.sent_per_sec()),
-                med(&rs, &|r| r.frames_per_sec()),
-                med(&rs, &|r| r.datagrams_per_sec()),
-                med(&rs, &|r| r.bytes_per_datagram()),
-                ms(med(&rs, &|r| r.audio.summary().p50_ms)),
-                ms(med(&rs, &|r| r.audio.summary().p99_ms)),
-                ms(med(&rs, &|r| r.video.summary().p50_ms)),
-                ms(med(&rs, &|r| r.video.summary().p99_ms)),
-                med(&rs, &|r| r.server_cpu_percent),
-                med(&rs, &|r| r.cpu_per_client()),
-                mb(med(&rs, &|r| r.rss_bytes as f64)),
-                med(&rs, &|r| r.load_cpu_percent),
-            );
-        }
-    }
-    out += "\nServer against its floor (medians of the runs; latency sender → receiver, CPU per client in % of a core):\n\n";
-    out += "| meetings | audio p50 ms server / floor | audio p99 ms server / floor | video p50 ms server / floor | video p99 ms server / floor | CPU per client server / floor | server CPU ÷ floor CPU |\n|---|---|---|---|---|---|---|\n";
-    for &m in &p.meetings {
-        let (s, f) = (of(SERVER, m), of(FLOOR, m));
-        let pair =
-            |g: &dyn Fn(&MediaRun) -> f64| format!("{} / {}", ms(med(&s, g)), ms(med(&f, g)));
-        let (cs, cf) = (
-            med(&s, &|r| r.cpu_per_client()),
-            med(&f, &|r| r.cpu_per_client()),
-        );
-        let ratio = if cf > 0.0 {
-            format!("{:.1}×", cs / cf)
-        } else {
-            "— (floor below one tick)".into()
-        };
-        let _ = writeln!(
-            out,
-            "| {m} | {} | {} | {} | {} | {cs:.2} / {cf:.2} | {ratio} |",
-            pair(&|r| r.audio.summary().p50_ms),
-            pair(&|r| r.audio.summary().p99_ms),
-            pair(&|r| r.video.summary().p50_ms),
-            pair(&|r| r.video.summary().p99_ms),
-        );
-    }
-    if matches!(launch, Launch::InProcess) {
-        out += "\nServer in process: its CPU and RSS figures include the load generator.\n";
-    }
-    out
 }

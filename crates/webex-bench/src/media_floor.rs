@@ -2,10 +2,15 @@
 //! media costs at the least on this machine.
 //!
 //! - [`UdpRelay`]: one tokio UDP socket (the media engine also has one for
-//!   every session) that forwards each datagram from one member of a pair
-//!   to the other. No ICE, no DTLS/SRTP, no RTP parsing, no frame
-//!   assembly. A pair introduces itself with `HELLO<pair id>` datagrams,
-//!   answered `READY` once both members are known.
+//!   every session) that forwards each datagram from one member of a group
+//!   to one other member: in a group of `n`, member `k` to member
+//!   `k + 1 mod n` (a pair: to each other). Every member thus receives one
+//!   audio and one video stream, as from the server (a mix-minus and the
+//!   active speaker's video), and the relay takes in and sends out as many
+//!   datagrams as the server's engine. No ICE, no DTLS/SRTP, no RTP
+//!   parsing, no frame assembly, no mixing. A member introduces itself
+//!   with `HELLO<group id><group size>` datagrams, answered `READY` once
+//!   the whole group is known.
 //! - [`FloorPeer`]: a client on its own thread and UDP socket, like
 //!   `webex_media::testing::TestPeer`: an "Opus" datagram every 20 ms and a
 //!   "H.264" access unit every 33 ms (a keyframe every 30), cut into
@@ -43,7 +48,8 @@ use webex_media::testing::{FrameDelay, FrameKind, clock_nanos, h264_access_unit}
 use crate::error::{BenchError, BenchResult};
 use crate::target::Launch;
 
-/// What a pair member sends first: `HELLO` and the pair id (4 bytes LE).
+/// What a group member sends first: `HELLO`, the group id and the group
+/// size (4 bytes LE each; without a size, a pair).
 const HELLO: &[u8] = b"HELLO";
 /// The relay's answer once both members of the pair said hello.
 const READY: &[u8] = b"READY";
@@ -113,16 +119,23 @@ impl Drop for UdpRelay {
     }
 }
 
-fn hello_pair(data: &[u8]) -> Option<u32> {
-    let id: [u8; 4] = data.strip_prefix(HELLO)?.get(..4)?.try_into().ok()?;
-    Some(u32::from_le_bytes(id))
+/// The group id and size a hello names.
+fn hello_group(data: &[u8]) -> Option<(u32, usize)> {
+    let rest = data.strip_prefix(HELLO)?;
+    let id: [u8; 4] = rest.get(..4)?.try_into().ok()?;
+    let size = match rest.get(4..8) {
+        Some(s) => u32::from_le_bytes(s.try_into().ok()?) as usize,
+        None => 2,
+    };
+    Some((u32::from_le_bytes(id), size.max(2)))
 }
 
-/// The relay loop: a datagram from a known member goes to the other one.
+/// The relay loop: a datagram from a known member goes to the next one
+/// of its group.
 async fn relay(socket: tokio::net::UdpSocket) {
     let mut buf = vec![0u8; 2048];
     let mut routes: HashMap<SocketAddr, SocketAddr> = HashMap::new();
-    let mut waiting: HashMap<u32, SocketAddr> = HashMap::new();
+    let mut waiting: HashMap<u32, Vec<SocketAddr>> = HashMap::new();
     loop {
         let Ok((n, from)) = socket.recv_from(&mut buf).await else {
             continue;
@@ -130,7 +143,7 @@ async fn relay(socket: tokio::net::UdpSocket) {
         let Some(data) = buf.get(..n) else {
             continue;
         };
-        let hello = hello_pair(data);
+        let hello = hello_group(data);
         if let Some(&to) = routes.get(&from) {
             // A repeated hello is answered, never forwarded.
             let (bytes, dest) = if hello.is_some() {
@@ -141,19 +154,22 @@ async fn relay(socket: tokio::net::UdpSocket) {
             let _ = socket.send_to(bytes, dest).await;
             continue;
         }
-        let Some(pair) = hello else {
+        let Some((group, size)) = hello else {
             continue;
         };
-        match waiting.get(&pair).copied() {
-            Some(other) if other != from => {
-                waiting.remove(&pair);
-                routes.insert(from, other);
-                routes.insert(other, from);
-                let _ = socket.send_to(READY, from).await;
-                let _ = socket.send_to(READY, other).await;
+        let members = waiting.entry(group).or_default();
+        if !members.contains(&from) {
+            members.push(from);
+        }
+        if members.len() >= size {
+            let members = waiting.remove(&group).unwrap_or_default();
+            for (k, &member) in members.iter().enumerate() {
+                if let Some(&next) = members.get((k + 1) % members.len()) {
+                    routes.insert(member, next);
+                }
             }
-            _ => {
-                waiting.insert(pair, from);
+            for member in members {
+                let _ = socket.send_to(READY, member).await;
             }
         }
     }
@@ -291,13 +307,21 @@ impl FloorPeer {
     /// A client on a fresh `127.0.0.1:0` socket that joins pair `pair` at
     /// `relay` and, once paired, sends its frames.
     pub fn start(relay: SocketAddr, pair: u32) -> std::io::Result<Self> {
+        Self::start_in_group(relay, pair, 2)
+    }
+
+    /// A client that joins group `group` of `size` members at `relay` and,
+    /// once the group is complete, sends its frames (received by the next
+    /// member of the group).
+    pub fn start_in_group(relay: SocketAddr, group: u32, size: usize) -> std::io::Result<Self> {
+        let size = u32::try_from(size.max(2)).unwrap_or(u32::MAX);
         let socket = UdpSocket::bind("127.0.0.1:0")?;
         socket.connect(relay)?;
         let shared = Arc::new(FloorShared::default());
         let thread_shared = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name("bench-floor-peer".into())
-            .spawn(move || run(&socket, pair, &thread_shared))?;
+            .spawn(move || run(&socket, group, size, &thread_shared))?;
         Ok(Self {
             shared,
             thread: Some(thread),
@@ -424,9 +448,10 @@ pub fn h264_payloads(au: &[u8]) -> Vec<usize> {
     out
 }
 
-fn run(socket: &UdpSocket, pair: u32, shared: &FloorShared) {
+fn run(socket: &UdpSocket, group: u32, size: u32, shared: &FloorShared) {
     let mut hello = HELLO.to_vec();
-    hello.extend_from_slice(&pair.to_le_bytes());
+    hello.extend_from_slice(&group.to_le_bytes());
+    hello.extend_from_slice(&size.to_le_bytes());
     let key_payloads = h264_payloads(&h264_access_unit(true));
     let delta_payloads = h264_payloads(&h264_access_unit(false));
     let mut buf = vec![0u8; 2048];
@@ -528,10 +553,31 @@ mod tests {
     }
 
     #[test]
-    fn hello_names_the_pair() {
-        assert_eq!(hello_pair(b"HELLO\x07\0\0\0"), Some(7));
-        assert_eq!(hello_pair(b"HELLO"), None);
-        assert_eq!(hello_pair(b"READY"), None);
+    fn hello_names_the_group() {
+        assert_eq!(hello_group(b"HELLO\x07\0\0\0"), Some((7, 2)));
+        assert_eq!(hello_group(b"HELLO\x07\0\0\0\x0a\0\0\0"), Some((7, 10)));
+        assert_eq!(hello_group(b"HELLO"), None);
+        assert_eq!(hello_group(b"READY"), None);
+    }
+
+    #[tokio::test]
+    async fn a_group_of_three_hears_in_a_ring() {
+        let relay = UdpRelay::start().await.unwrap();
+        let peers: Vec<FloorPeer> = (0..3)
+            .map(|_| FloorPeer::start_in_group(relay.local_addr(), 9, 3).unwrap())
+            .collect();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let short = |c: FloorCounts| c.video < 3 || c.audio < 5;
+        while peers.iter().any(|p| short(p.counts())) && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        for p in &peers {
+            let c = p.counts();
+            assert!(c.ready && c.video >= 3 && c.audio >= 5, "{c:?}");
+        }
+        for p in peers {
+            p.close();
+        }
     }
 
     #[tokio::test]

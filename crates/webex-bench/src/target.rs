@@ -22,6 +22,10 @@ const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// devices to few people.
 const DEVICE_LIMIT: u64 = 1_000_000;
 
+/// Participants with media in one meeting on a server under test (the
+/// largest `webex serve` allows): scenario 10 runs meetings of 50.
+const MEDIA_PER_MEETING: u16 = 100;
+
 /// How the server under test runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Launch {
@@ -188,6 +192,7 @@ impl ServerUnderTest {
                 config.rate_limits = webex_server::limits::RateLimits::off();
                 config.connections.max_connections = 0;
                 config.connections.max_connections_per_peer = 0;
+                config.media.max_per_meeting = usize::from(MEDIA_PER_MEETING);
                 if let Some(node) = &spec.node_id {
                     config.node_id = node.clone();
                 }
@@ -221,6 +226,7 @@ impl ServerUnderTest {
             .args(["--rate-limit", "off"])
             // Tens of thousands of sockets come from one address.
             .args(["--max-connections", "0", "--max-connections-per-peer", "0"])
+            .args(["--media-max-per-meeting", &MEDIA_PER_MEETING.to_string()])
             .env("WEBEX_ADMIN_TOKEN", ADMIN_TOKEN)
             .env("RUST_LOG", &spec.log)
             .env_remove("WEBEX_DATABASE_URL")

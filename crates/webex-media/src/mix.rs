@@ -13,6 +13,30 @@
 //! Mixing is in `i32` and saturates to `i16`. Every receiver gets one
 //! encoded frame per tick, silence included (Opus codes it in a few
 //! bytes), so its timestamps and sequence numbers never jump.
+//!
+//! **One encode for the listeners.** A receiver whose own voice is not in
+//! this tick's mix (silent, muted, not sending) would get the full mix:
+//! the same samples for all of them, so it is encoded once, by the
+//! meeting's shared encoder, and the same packet goes to each. An Opus
+//! encoder's output is a stream (each packet is coded against the
+//! encoder's state after the previous one), so:
+//! - a receiver on the shared stream gets *every* packet of it, each with
+//!   the next time of its own continuous timeline (`n * FRAME`, counted
+//!   per receiver, so its timestamps and sequence numbers never jump
+//!   whichever encoder made the packet);
+//! - a receiver moves to its own encoder the tick its voice is back in the
+//!   mix (it must not hear itself), and back to the shared stream only
+//!   after [`SHARE_AFTER`] ticks without its voice, so that a talker's
+//!   pauses between words do not switch it back and forth;
+//! - each move splices two encoders' streams into the receiver's decoder,
+//!   as a receiver joining a meeting (or the move from a forwarded sender
+//!   to the mix, see [`Timeline`]) starts mid-stream: Opus decoders take
+//!   that as a discontinuity of one frame, no more. The hysteresis keeps
+//!   such splices to one per talk spurt.
+//!
+//! In a meeting of `n` with `k` talking, a tick thus costs `n` decodes and
+//! at most `k + 1` encodes (plus talkers in their hang-over), instead of
+//! `n` encodes.
 
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -44,6 +68,9 @@ const LEAD_WINDOWS: u32 = 5;
 const LEAD_FACTOR: f64 = 2.0;
 /// Largest decoded packet (120 ms at 48 kHz, mono).
 const MAX_PACKET_SAMPLES: usize = 5760;
+/// Ticks without its own voice in the mix after which a receiver moves
+/// to the shared stream (1 s).
+const SHARE_AFTER: u32 = 50;
 
 /// One sender's audio: jitter buffer, decoder and this tick's frame.
 pub(crate) struct Voice {
@@ -172,19 +199,51 @@ impl Voice {
     }
 }
 
-/// One receiver's encoder and its mixed-stream clock.
+/// One receiver's mixed stream: its clock, and where its packets come
+/// from (its own encoder or the meeting's shared one).
 struct Outgoing {
-    encoder: Encoder,
-    /// Frames encoded so far (the stream's time in 48 kHz is `n * FRAME`).
+    /// Its own encoder, made the first time it needs a mix-minus.
+    own: Option<Encoder>,
+    /// Frames sent so far (the stream's time in 48 kHz is `n * FRAME`).
     n: u64,
+    /// On the shared stream.
+    shared: bool,
+    /// Consecutive ticks without its own voice in the mix.
+    quiet: u32,
 }
 
 impl Outgoing {
-    fn new() -> Result<Self, CodecError> {
-        Ok(Self {
-            encoder: Encoder::for_mix()?,
+    /// A new receiver starts on the shared stream (it joins that stream
+    /// as it would join any): its own voice decides from the first tick.
+    fn new() -> Self {
+        Self {
+            own: None,
             n: 0,
-        })
+            shared: true,
+            quiet: SHARE_AFTER,
+        }
+    }
+
+    /// Follows its own voice this tick; whether it takes the shared
+    /// stream's packet.
+    fn follow(&mut self, talking: bool) -> bool {
+        if talking {
+            self.quiet = 0;
+            self.shared = false;
+        } else {
+            self.quiet = self.quiet.saturating_add(1);
+            if self.quiet >= SHARE_AFTER {
+                self.shared = true;
+            }
+        }
+        self.shared
+    }
+
+    /// The next time of its stream, counting this frame.
+    fn next_time(&mut self) -> u64 {
+        let t = self.n * FRAME as u64;
+        self.n += 1;
+        t
     }
 }
 
@@ -268,11 +327,18 @@ impl Speaker {
 pub(crate) struct Mixer {
     voices: HashMap<SessionId, Voice>,
     outgoing: HashMap<SessionId, Outgoing>,
+    /// The shared stream's encoder (the full mix); dropped when a tick
+    /// had nobody on it, so that its next listeners start a fresh stream.
+    shared: Option<Encoder>,
     /// The active speaker.
     pub speaker: Speaker,
     sum: Vec<i32>,
     mixed: Vec<i16>,
     packet: Vec<u8>,
+    /// This tick's receivers on the shared stream.
+    listeners: Vec<SessionId>,
+    /// Opus encodes so far (all streams).
+    pub encodes: u64,
 }
 
 /// One receiver's mixed frame for this tick.
@@ -309,8 +375,11 @@ impl Mixer {
     }
 
     /// One tick: plays every sender's next frame, and makes one frame for
-    /// each of `receivers` (everyone but itself). Also updates the active
-    /// speaker; the second value says whether it changed.
+    /// each of `receivers` (everyone but itself): a mix-minus from its own
+    /// encoder for those whose voice is in the mix (or was, lately), one
+    /// shared packet of the full mix for the others (see the module's
+    /// docs). Also updates the active speaker; the second value says
+    /// whether it changed.
     pub(crate) fn tick(&mut self, receivers: &[SessionId]) -> (Vec<MixedFrame>, bool) {
         self.sum.clear();
         self.sum.resize(FRAME, 0);
@@ -326,8 +395,14 @@ impl Mixer {
             .speaker
             .observe(self.voices.iter().map(|(id, v)| (*id, v.energy)));
         let mut frames = Vec::with_capacity(receivers.len());
+        self.listeners.clear();
         for &to in receivers {
             let own = self.voices.get(&to).filter(|v| v.active).map(|v| &v.pcm);
+            let out = self.outgoing.entry(to).or_insert_with(Outgoing::new);
+            if out.follow(own.is_some()) {
+                self.listeners.push(to);
+                continue;
+            }
             self.mixed.clear();
             match own {
                 Some(own) => self.mixed.extend(
@@ -338,10 +413,10 @@ impl Mixer {
                 ),
                 None => self.mixed.extend(self.sum.iter().map(|acc| saturate(*acc))),
             }
-            let out = match self.outgoing.entry(to) {
-                Entry::Occupied(e) => e.into_mut(),
-                Entry::Vacant(e) => match Outgoing::new() {
-                    Ok(o) => e.insert(o),
+            let encoder = match &mut out.own {
+                Some(e) => e,
+                slot @ None => match Encoder::for_mix() {
+                    Ok(e) => slot.insert(e),
                     Err(err) => {
                         tracing::warn!(error = %err, "no Opus encoder");
                         continue;
@@ -349,19 +424,57 @@ impl Mixer {
                 },
             };
             self.packet.resize(1500, 0);
-            match out.encoder.encode(&self.mixed, &mut self.packet) {
-                Ok(n) => {
-                    frames.push(MixedFrame {
-                        to,
-                        time: out.n * FRAME as u64,
-                        packet: self.packet.get(..n).unwrap_or_default().to_vec(),
-                    });
-                    out.n += 1;
-                }
+            self.encodes += 1;
+            match encoder.encode(&self.mixed, &mut self.packet) {
+                Ok(n) => frames.push(MixedFrame {
+                    to,
+                    time: out.next_time(),
+                    packet: self.packet.get(..n).unwrap_or_default().to_vec(),
+                }),
                 Err(e) => tracing::debug!(error = %e, "Opus encoding failed"),
             }
         }
+        self.encode_shared(&mut frames);
         (frames, changed)
+    }
+
+    /// The full mix, encoded once, to every listener of this tick.
+    fn encode_shared(&mut self, frames: &mut Vec<MixedFrame>) {
+        if self.listeners.is_empty() {
+            self.shared = None;
+            return;
+        }
+        let encoder = match &mut self.shared {
+            Some(e) => e,
+            slot @ None => match Encoder::for_mix() {
+                Ok(e) => slot.insert(e),
+                Err(err) => {
+                    tracing::warn!(error = %err, "no Opus encoder");
+                    return;
+                }
+            },
+        };
+        self.mixed.clear();
+        self.mixed.extend(self.sum.iter().map(|acc| saturate(*acc)));
+        self.packet.resize(1500, 0);
+        self.encodes += 1;
+        let n = match encoder.encode(&self.mixed, &mut self.packet) {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::debug!(error = %e, "Opus encoding failed");
+                return;
+            }
+        };
+        let packet = self.packet.get(..n).unwrap_or_default();
+        for to in &self.listeners {
+            if let Some(out) = self.outgoing.get_mut(to) {
+                frames.push(MixedFrame {
+                    to: *to,
+                    time: out.next_time(),
+                    packet: packet.to_vec(),
+                });
+            }
+        }
     }
 }
 
@@ -516,17 +629,85 @@ mod tests {
         assert_eq!((s.current, s.previous), (Some(1), None));
     }
 
-    /// Cost of mixing: `cargo test -p webex-media --lib -- --ignored
-    /// --nocapture mixing_cost` (25 senders all talking, 25 receivers).
+    #[test]
+    fn listeners_share_one_encode_and_keep_their_timelines() {
+        let mut m = Mixer::default();
+        let talk = packets(440.0, 8000.0, 200);
+        let hush = packets(440.0, 0.0, 200);
+        let receivers = [1, 2, 3, 4];
+        let mut times: HashMap<SessionId, Vec<u64>> = HashMap::new();
+        let mut per_tick = Vec::new();
+        let mut shared_packets = 0;
+        // 1 talks throughout; 2 talks from frame 40 to 60, then is silent.
+        for n in 0..200u64 {
+            let ts = n * FRAME as u64;
+            m.push(1, ts, talk[n as usize].clone());
+            let two = if (40..60).contains(&n) { &talk } else { &hush };
+            m.push(2, ts, two[n as usize].clone());
+            for id in [3, 4] {
+                m.push(id, ts, hush[n as usize].clone());
+            }
+            let before = m.encodes;
+            let (frames, _) = m.tick(&receivers);
+            per_tick.push(m.encodes - before);
+            assert_eq!(frames.len(), receivers.len(), "one frame each, every tick");
+            let by: HashMap<SessionId, &MixedFrame> = frames.iter().map(|f| (f.to, f)).collect();
+            for f in &frames {
+                times.entry(f.to).or_default().push(f.time);
+            }
+            // Listeners 3 and 4 always get the very same packet.
+            assert_eq!(by[&3].packet, by[&4].packet, "tick {n}");
+            // (From when its jitter buffer plays.)
+            if n >= DEPTH as u64 && by[&1].packet == by[&3].packet {
+                panic!("the talker got the listeners' mix at tick {n}");
+            }
+            shared_packets += usize::from(by[&2].packet == by[&3].packet);
+        }
+        // Every receiver's timeline is continuous, whichever encoder.
+        for (id, t) in &times {
+            let expected: Vec<u64> = (0..200).map(|n| n * FRAME as u64).collect();
+            assert_eq!(t, &expected, "receiver {id}");
+        }
+        // Once playing: one encode for 1, one shared; 2 has its own while
+        // it talks and for SHARE_AFTER ticks after, then shares again.
+        let steady = per_tick[10..40].iter().all(|&e| e == 2);
+        assert!(steady, "{per_tick:?}");
+        let talking_two = per_tick[45..60].iter().all(|&e| e == 3);
+        assert!(talking_two, "{per_tick:?}");
+        let back = 62 + SHARE_AFTER as usize;
+        assert!(per_tick[back..].iter().all(|&e| e == 2), "{per_tick:?}");
+        // 2 shared before it talked and after its hang-over.
+        assert!(
+            shared_packets >= 200 - 20 - SHARE_AFTER as usize - 5,
+            "{shared_packets}"
+        );
+    }
+
+    /// Cost of mixing: `MIX_PEOPLE=10 MIX_TALKERS=2 cargo test -p
+    /// webex-media --release --lib -- --ignored --nocapture mixing_cost`
+    /// (default 25 people, all talking; every one a receiver).
     #[test]
     #[ignore]
     fn mixing_cost() {
-        let people = 25u64;
-        let seconds = 5u64;
+        let var = |name: &str, default: u64| {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(default)
+        };
+        let people = var("MIX_PEOPLE", 25);
+        let talkers = match var("MIX_TALKERS", 0) {
+            0 => people,
+            t => t,
+        };
+        let seconds = var("MIX_SECONDS", 5);
         let frames = seconds * 50;
         let mut m = Mixer::default();
         let all: Vec<Vec<Arc<[u8]>>> = (0..people)
-            .map(|p| packets(200.0 + 37.0 * p as f64, 3000.0, frames))
+            .map(|p| {
+                let loudness = if p < talkers { 3000.0 } else { 0.0 };
+                packets(200.0 + 37.0 * p as f64, loudness, frames)
+            })
             .collect();
         let receivers: Vec<SessionId> = (0..people).collect();
         let started = Instant::now();
@@ -535,15 +716,16 @@ mod tests {
                 m.push(p as u64, n * FRAME as u64, packets[n as usize].clone());
             }
             let (out, _) = m.tick(&receivers);
-            assert_eq!(out.len(), people as usize);
+            assert!(n < 2 || out.len() == people as usize);
         }
         let took = started.elapsed();
         let per_second = took.as_secs_f64() / seconds as f64;
         eprintln!(
-            "{people} talking: {:.1} ms per 20 ms tick, {:.1} % of a core; {:.2} % per participant",
+            "{people} people, {talkers} talking: {:.2} ms per 20 ms tick, {:.1} % of a core; {:.2} % per participant; {:.2} encodes per tick",
             took.as_secs_f64() * 1000.0 / frames as f64,
             per_second * 100.0,
-            per_second * 100.0 / people as f64
+            per_second * 100.0 / people as f64,
+            m.encodes as f64 / frames as f64,
         );
     }
 
