@@ -82,7 +82,7 @@ pub use events::{
 };
 pub use locus::{
     Meeting, MeetingError, MeetingEvent, MeetingEventStream, MeetingOptions, Member, MemberStatus,
-    MembersDelta,
+    MembersDelta, ShareStatus,
 };
 pub use meetings::Meetings;
 pub use webex_wire;

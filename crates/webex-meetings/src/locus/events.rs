@@ -1,6 +1,9 @@
 //! Meeting events: what a [`crate::Meeting`] reports (`meeting:stateChange`,
 //! `members:update`, `meeting:self:left`, `meeting:self:lobbyWaiting`,
-//! `meeting:self:guestAdmitted`). Why meetings enter and leave the list
+//! `meeting:self:guestAdmitted`, and who shares content:
+//! `meeting:startedSharingLocal`, `meeting:stoppedSharingLocal`,
+//! `meeting:startedSharingRemote`, `meeting:stoppedSharingRemote`,
+//! `members:content:update`). Why meetings enter and leave the list
 //! (`meeting:added`, `meeting:removed` on [`crate::Meetings`]) is with the
 //! meetings events.
 
@@ -40,16 +43,51 @@ pub enum MeetingEvent {
     /// `meeting:self:guestAdmitted`: the host let this device in from the
     /// lobby; it is now joined.
     GuestAdmitted,
+    /// `meeting:startedSharingLocal`: the Locus shows this device holding
+    /// the content floor.
+    StartedSharingLocal,
+    /// `meeting:stoppedSharingLocal`: this device no longer holds the
+    /// floor (`reason` `SELF_STOPPED`, as the official SDK says for a
+    /// Locus update).
+    StoppedSharingLocal {
+        /// Why.
+        reason: String,
+    },
+    /// `meeting:startedSharingRemote`: someone else (or this user on
+    /// another device) shares; emitted again, without a stop, when the
+    /// presenter changes.
+    StartedSharingRemote {
+        /// The presenter's member (participant) id.
+        member_id: String,
+        /// The content share's URL.
+        url: String,
+        /// The share's id.
+        share_instance_id: Option<String>,
+    },
+    /// `meeting:stoppedSharingRemote`: nobody else shares any more.
+    StoppedSharingRemote,
+    /// `members:content:update`: who shares changed.
+    MembersContentUpdate {
+        /// The member sharing now, if anyone.
+        active_sharing_id: Option<String>,
+        /// The member who stopped, if anyone.
+        ended_sharing_id: Option<String>,
+    },
 }
 
 impl MeetingEvent {
     /// Every name a meeting emits.
-    pub const NAMES: [&'static str; 5] = [
+    pub const NAMES: [&'static str; 10] = [
         EventName::MeetingStateChange.as_str(),
         EventName::MembersUpdate.as_str(),
         EventName::MeetingSelfLeft.as_str(),
         EventName::MeetingSelfLobbyWaiting.as_str(),
         EventName::MeetingSelfGuestAdmitted.as_str(),
+        EventName::MeetingStartedSharingLocal.as_str(),
+        EventName::MeetingStoppedSharingLocal.as_str(),
+        EventName::MeetingStartedSharingRemote.as_str(),
+        EventName::MeetingStoppedSharingRemote.as_str(),
+        EventName::MembersContentUpdate.as_str(),
     ];
 
     /// The Webex name, e.g. `"members:update"`.
@@ -61,6 +99,11 @@ impl MeetingEvent {
                 Self::SelfLeft => EventName::MeetingSelfLeft,
                 Self::LobbyWaiting => EventName::MeetingSelfLobbyWaiting,
                 Self::GuestAdmitted => EventName::MeetingSelfGuestAdmitted,
+                Self::StartedSharingLocal => EventName::MeetingStartedSharingLocal,
+                Self::StoppedSharingLocal { .. } => EventName::MeetingStoppedSharingLocal,
+                Self::StartedSharingRemote { .. } => EventName::MeetingStartedSharingRemote,
+                Self::StoppedSharingRemote => EventName::MeetingStoppedSharingRemote,
+                Self::MembersContentUpdate { .. } => EventName::MembersContentUpdate,
             }
             .as_str(),
         )
