@@ -83,7 +83,7 @@ pub use events::{
 };
 pub use locus::{
     Meeting, MeetingError, MeetingEvent, MeetingEventStream, MeetingOptions, Member, MemberStatus,
-    MembersDelta,
+    MembersDelta, ShareStatus,
 };
 pub use media::{
     AudioPacket, AudioSource, AudioStream, Media, MediaDirection, MediaError, MediaOptions,

@@ -96,6 +96,19 @@ event_names! {
     /// `meeting:media:remoteTrackRemoved` (on a `Meeting`; the official
     /// SDK's `media:stopped`).
     MeetingMediaRemoteTrackRemoved => "meeting:media:remoteTrackRemoved",
+    /// `meeting:startedSharingLocal` (on a `Meeting`): this device shares.
+    MeetingStartedSharingLocal => "meeting:startedSharingLocal",
+    /// `meeting:stoppedSharingLocal` (on a `Meeting`): this device no
+    /// longer shares.
+    MeetingStoppedSharingLocal => "meeting:stoppedSharingLocal",
+    /// `meeting:startedSharingRemote` (on a `Meeting`): someone else shares
+    /// (again on each new presenter).
+    MeetingStartedSharingRemote => "meeting:startedSharingRemote",
+    /// `meeting:stoppedSharingRemote` (on a `Meeting`): nobody else shares
+    /// any more.
+    MeetingStoppedSharingRemote => "meeting:stoppedSharingRemote",
+    /// `members:content:update` (on a `Meeting`): who shares changed.
+    MembersContentUpdate => "members:content:update",
 }
 
 /// Something that happened to the meetings registration.

@@ -94,7 +94,8 @@ pub(crate) fn merge(current: &Locus, delta: &Locus) -> Locus {
         host,
         controls,
         sync_url,
-        conversation_url
+        conversation_url,
+        media_shares
     );
     for p in &delta.participants {
         match next.participants.iter_mut().find(|q| q.id == p.id) {

@@ -69,6 +69,10 @@ pub enum MeetingError {
     /// The meeting is no longer in the meetings list.
     #[error("the meeting is no longer in the meetings list")]
     Removed,
+    /// The meeting lists no `content` media share, so nothing can be
+    /// shared (the official SDK: "Cannot share without content.").
+    #[error("the meeting lists no content share: it cannot be shared")]
+    NoContentShare,
     /// The call did not finish within [`crate::MeetingOptions::request_timeout`].
     #[error("{operation} did not finish within {after:?}")]
     Timeout {
@@ -112,6 +116,7 @@ impl MeetingError {
             | Self::NoService { .. }
             | Self::Encode(_)
             | Self::Removed
+            | Self::NoContentShare
             | Self::MalformedLocus { .. } => false,
         }
     }
@@ -142,7 +147,8 @@ pub(crate) fn from_response(response: RawResponse, destination: &str) -> Meeting
             Some(
                 error_codes::FOREIGN_DEVICE
                 | error_codes::FOREIGN_PARTICIPANT
-                | error_codes::NOT_ADMITTED,
+                | error_codes::NOT_ADMITTED
+                | error_codes::NOT_FLOOR_HOLDER,
             ),
         ) => MeetingError::Forbidden { message: message() },
         (404, _) | (_, Some(error_codes::NO_SUCH_MEETING)) => MeetingError::AddressNotFound {

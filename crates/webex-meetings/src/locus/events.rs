@@ -1,6 +1,9 @@
 //! Meeting events: what a [`crate::Meeting`] reports (`meeting:stateChange`,
 //! `members:update`, `meeting:self:left`, `meeting:self:lobbyWaiting`,
-//! `meeting:self:guestAdmitted`). Why meetings enter and leave the list
+//! `meeting:self:guestAdmitted`, and who shares content:
+//! `meeting:startedSharingLocal`, `meeting:stoppedSharingLocal`,
+//! `meeting:startedSharingRemote`, `meeting:stoppedSharingRemote`,
+//! `members:content:update`). Why meetings enter and leave the list
 //! (`meeting:added`, `meeting:removed` on [`crate::Meetings`]) is with the
 //! meetings events.
 
@@ -58,11 +61,41 @@ pub enum MeetingEvent {
     RemoteTrackAdded(RemoteTrack),
     /// `meeting:media:remoteTrackRemoved`.
     RemoteTrackRemoved(RemoteTrack),
+    /// `meeting:startedSharingLocal`: the Locus shows this device holding
+    /// the content floor.
+    StartedSharingLocal,
+    /// `meeting:stoppedSharingLocal`: this device no longer holds the
+    /// floor (`reason` `SELF_STOPPED`, as the official SDK says for a
+    /// Locus update).
+    StoppedSharingLocal {
+        /// Why.
+        reason: String,
+    },
+    /// `meeting:startedSharingRemote`: someone else (or this user on
+    /// another device) shares; emitted again, without a stop, when the
+    /// presenter changes.
+    StartedSharingRemote {
+        /// The presenter's member (participant) id.
+        member_id: String,
+        /// The content share's URL.
+        url: String,
+        /// The share's id.
+        share_instance_id: Option<String>,
+    },
+    /// `meeting:stoppedSharingRemote`: nobody else shares any more.
+    StoppedSharingRemote,
+    /// `members:content:update`: who shares changed.
+    MembersContentUpdate {
+        /// The member sharing now, if anyone.
+        active_sharing_id: Option<String>,
+        /// The member who stopped, if anyone.
+        ended_sharing_id: Option<String>,
+    },
 }
 
 impl MeetingEvent {
     /// Every name a meeting emits.
-    pub const NAMES: [&'static str; 11] = [
+    pub const NAMES: [&'static str; 16] = [
         EventName::MeetingStateChange.as_str(),
         EventName::MembersUpdate.as_str(),
         EventName::MeetingSelfLeft.as_str(),
@@ -74,6 +107,11 @@ impl MeetingEvent {
         EventName::MeetingMediaFailed.as_str(),
         EventName::MeetingMediaRemoteTrackAdded.as_str(),
         EventName::MeetingMediaRemoteTrackRemoved.as_str(),
+        EventName::MeetingStartedSharingLocal.as_str(),
+        EventName::MeetingStoppedSharingLocal.as_str(),
+        EventName::MeetingStartedSharingRemote.as_str(),
+        EventName::MeetingStoppedSharingRemote.as_str(),
+        EventName::MembersContentUpdate.as_str(),
     ];
 
     /// The Webex name, e.g. `"members:update"`.
@@ -91,6 +129,11 @@ impl MeetingEvent {
                 Self::MediaFailed(_) => EventName::MeetingMediaFailed,
                 Self::RemoteTrackAdded(_) => EventName::MeetingMediaRemoteTrackAdded,
                 Self::RemoteTrackRemoved(_) => EventName::MeetingMediaRemoteTrackRemoved,
+                Self::StartedSharingLocal => EventName::MeetingStartedSharingLocal,
+                Self::StoppedSharingLocal { .. } => EventName::MeetingStoppedSharingLocal,
+                Self::StartedSharingRemote { .. } => EventName::MeetingStartedSharingRemote,
+                Self::StoppedSharingRemote => EventName::MeetingStoppedSharingRemote,
+                Self::MembersContentUpdate { .. } => EventName::MembersContentUpdate,
             }
             .as_str(),
         )

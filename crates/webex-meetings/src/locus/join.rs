@@ -239,7 +239,7 @@ impl Meeting {
     /// `204` from the cloud) the change still happened, and the meeting is
     /// fetched again (`GET {locusUrl}`) in the background, as events may
     /// never say it.
-    fn apply_answer(
+    pub(super) fn apply_answer(
         &self,
         list: &Arc<Collection>,
         answer: Option<Locus>,

@@ -11,6 +11,7 @@ use super::collection::Collection;
 use super::error::MeetingError;
 use super::events::{MeetingEvent, MeetingEventStream};
 use super::roster::{self, Member};
+use super::share;
 use crate::events::{Fanout, Subscription};
 
 /// How a meeting entered the list.
@@ -77,6 +78,8 @@ pub(crate) struct MeetingState {
     pub(crate) media: Option<crate::media::Media>,
     /// An `add_media` is under way.
     pub(crate) media_starting: bool,
+    /// The `shareInstanceId` of this device's last floor request.
+    pub(crate) share_instance_id: Option<String>,
     /// Closed when the meeting leaves the list.
     events: Fanout<MeetingEvent>,
 }
@@ -257,6 +260,13 @@ impl Meeting {
             if apply::device_waiting(doc, device.as_deref()) {
                 first.push(MeetingEvent::LobbyWaiting);
             }
+            let url = doc.media_share("content").map(|s| s.url.as_str());
+            let now = share::status(doc, device.as_deref());
+            first.extend(
+                share::events(&share::ShareStatus::None, &now, url.unwrap_or_default())
+                    .into_iter()
+                    .filter(|e| !matches!(e, MeetingEvent::MembersContentUpdate { .. })),
+            );
         }
         if let Some(media) = &state.media {
             first.extend(super::media::replay(media));
@@ -362,8 +372,21 @@ impl Meeting {
 
 impl MeetingState {
     /// Installs `next` as the working copy and emits the differences.
-    fn set_doc(&mut self, next: Locus, device_url: Option<&str>, epoch: u64) {
+    fn set_doc(&mut self, mut next: Locus, device_url: Option<&str>, epoch: u64) {
         let old = self.doc.take();
+        // A document without `mediaShares` says nothing about them: the
+        // official SDK keeps the last array.
+        if next.media_shares.is_none() {
+            next.media_shares = old.as_ref().and_then(|d| d.media_shares.clone());
+        }
+        let old_share = old
+            .as_ref()
+            .map_or(share::ShareStatus::None, |d| share::status(d, device_url));
+        let new_share = share::status(&next, device_url);
+        let share_url = next
+            .media_share("content")
+            .map(|s| s.url.clone())
+            .unwrap_or_default();
         let old_state = old
             .as_ref()
             .and_then(|d| d.full_state.as_ref())
@@ -414,6 +437,9 @@ impl MeetingState {
         }
         if was_waiting && now_joined {
             self.emit(MeetingEvent::GuestAdmitted);
+        }
+        for event in share::events(&old_share, &new_share, &share_url) {
+            self.emit(event);
         }
     }
 

@@ -19,6 +19,8 @@
 //!   [`MeetingError`].
 //! - `worker`: Mercury `locus.*` events in order, sync after reconnects,
 //!   resynchronisations after a gap; stopped by `unregister()`.
+//! - `share`: who shares content (`mediaShares`), its events, and the
+//!   floor request and release on [`Meeting`].
 //! - `roster`, `events`, `destination`, `options`: members, event types,
 //!   destination parsing, timeouts.
 
@@ -37,6 +39,7 @@ mod options;
 mod permission;
 pub(crate) mod requests;
 mod roster;
+mod share;
 pub(crate) mod worker;
 
 pub(crate) use collection::{Collection, Input};
@@ -45,6 +48,7 @@ pub use events::{MeetingEvent, MeetingEventStream};
 pub use meeting::Meeting;
 pub use options::MeetingOptions;
 pub use roster::{Member, MemberStatus, MembersDelta};
+pub use share::ShareStatus;
 
 /// A meeting with no SDK behind it, for unit tests.
 #[cfg(test)]

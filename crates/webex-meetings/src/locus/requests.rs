@@ -342,6 +342,20 @@ pub(crate) async fn media(
     call(http, req, self_url).await
 }
 
+/// `PUT {share_url}` (a `mediaShares[].url`): take or release the floor;
+/// the Locus after it, when the answer has one (the official SDK ignores
+/// the body).
+pub(crate) async fn floor(
+    http: &Http,
+    share_url: &str,
+    body: &webex_wire::locus::FloorRequest,
+    locus_url: &str,
+) -> Result<Option<Locus>, MeetingError> {
+    let url = parse(share_url)?;
+    let req = HttpRequest::new(Method::PUT, url).json(to_json(body)?);
+    call_maybe_locus(http, req, locus_url).await
+}
+
 fn to_json(value: &impl serde::Serialize) -> Result<serde_json::Value, MeetingError> {
     serde_json::to_value(value).map_err(|e| MeetingError::Encode(e.to_string()))
 }

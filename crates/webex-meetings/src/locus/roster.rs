@@ -64,6 +64,8 @@ pub struct Member {
     /// Whether the member's video is muted (`status.videoStatus`
     /// `RECVONLY` or `INACTIVE`, or `controls.video.muted`).
     pub is_video_muted: bool,
+    /// Whether the member holds the content floor.
+    content_sharing: bool,
 }
 
 impl Member {
@@ -86,7 +88,14 @@ impl Member {
             is_device: p.kind == ParticipantType::ResourceRoom,
             is_audio_muted: muted(p.status.audio_status.as_deref(), p.controls.audio.as_ref()),
             is_video_muted: muted(p.status.video_status.as_deref(), p.controls.video.as_ref()),
+            content_sharing: false,
         }
+    }
+
+    /// Whether the member shares content (holds the Locus content floor;
+    /// the official `Member.isContentSharing`).
+    pub fn is_content_sharing(&self) -> bool {
+        self.content_sharing
     }
 }
 
@@ -100,9 +109,13 @@ fn muted(status: Option<&str>, control: Option<&MuteControl>) -> bool {
 pub(crate) fn roster(doc: &Locus) -> Vec<Member> {
     let host = doc.host.as_ref().map(|h| h.id.as_str());
     let me = doc.self_.as_ref().map(|s| s.id.as_str());
+    let presenter = super::share::holder(doc);
     doc.participants
         .iter()
-        .map(|p| Member::from_participant(p, host, me))
+        .map(|p| Member {
+            content_sharing: presenter == Some(p.id.as_str()),
+            ..Member::from_participant(p, host, me)
+        })
         .collect()
 }
 

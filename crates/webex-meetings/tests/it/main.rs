@@ -11,6 +11,7 @@ mod meetings_scripted;
 mod mercury_client;
 mod quirks_e2e;
 mod resilience;
+mod share_e2e;
 mod steps_and_http;
 mod support;
 mod tokens;
