@@ -82,6 +82,7 @@ pub(crate) fn run(
     config: MediaConfig,
     candidate: SocketAddr,
     commands: mpsc::UnboundedReceiver<Command>,
+    speakers: tokio::sync::broadcast::Sender<crate::SpeakerChange>,
 ) {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -101,7 +102,7 @@ pub(crate) fn run(
                 return;
             }
         };
-        let mut engine = Engine::new(config, candidate, socket);
+        let mut engine = Engine::new(config, candidate, socket, speakers);
         engine.serve(commands).await;
     });
 }
@@ -128,10 +129,17 @@ pub(crate) struct Engine {
     /// The presenter (participant id) of each meeting that has one: the
     /// only sender of slides.
     pub(crate) presenters: BTreeMap<String, String>,
+    /// Where speaker changes go (`MediaEngine::speaker_changes`).
+    speakers: tokio::sync::broadcast::Sender<crate::SpeakerChange>,
 }
 
 impl Engine {
-    fn new(config: MediaConfig, candidate: SocketAddr, socket: Arc<UdpSocket>) -> Self {
+    fn new(
+        config: MediaConfig,
+        candidate: SocketAddr,
+        socket: Arc<UdpSocket>,
+        speakers: tokio::sync::broadcast::Sender<crate::SpeakerChange>,
+    ) -> Self {
         let now = Instant::now();
         metrics::set_sessions(0);
         Self {
@@ -149,6 +157,7 @@ impl Engine {
             mixers: BTreeMap::new(),
             next_mix: now,
             presenters: BTreeMap::new(),
+            speakers,
         }
     }
 
@@ -630,6 +639,19 @@ impl Engine {
             let (frames, switched) = mixer.tick(&receivers);
             if switched {
                 metrics::speaker_switch();
+                let speaker = mixer
+                    .speaker
+                    .current
+                    .and_then(|id| self.sessions.get(&id))
+                    .map(|s| s.key.participant.clone());
+                if let Some(participant) = speaker {
+                    tracing::debug!(%meeting, %participant, "media: active speaker switched");
+                    // Nobody listening is fine.
+                    let _ = self.speakers.send(crate::SpeakerChange {
+                        meeting: meeting.clone(),
+                        participant,
+                    });
+                }
             }
             for frame in frames {
                 let Some(session) = self.sessions.get_mut(&frame.to) else {

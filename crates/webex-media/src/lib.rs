@@ -107,6 +107,20 @@ pub struct Answer {
     pub new_session: bool,
 }
 
+/// How many speaker changes [`MediaEngine::speaker_changes`] keeps for a
+/// slow receiver.
+const SPEAKER_CHANGES: usize = 256;
+
+/// A meeting's active speaker changed ([`MediaEngine::speaker_changes`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SpeakerChange {
+    /// The meeting (Locus id).
+    pub meeting: String,
+    /// The new active speaker (participant id).
+    pub participant: String,
+}
+
 /// What the admin API shows of one session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -149,6 +163,7 @@ pub struct MediaEngine {
 /// which ends the engine thread.
 struct Inner {
     commands: mpsc::UnboundedSender<Command>,
+    speakers: tokio::sync::broadcast::Sender<SpeakerChange>,
     local: SocketAddr,
     candidate: SocketAddr,
 }
@@ -173,9 +188,11 @@ impl MediaEngine {
             None => local,
         };
         let (commands, rx) = mpsc::unbounded_channel();
+        let (speakers, _) = tokio::sync::broadcast::channel(SPEAKER_CHANGES);
+        let tx = speakers.clone();
         std::thread::Builder::new()
             .name("webex-media".into())
-            .spawn(move || engine::run(socket, config, candidate, rx))
+            .spawn(move || engine::run(socket, config, candidate, rx, tx))
             .map_err(|e| {
                 tracing::error!(error = %e, "could not start the media engine thread");
                 MediaError::Stopped
@@ -183,6 +200,7 @@ impl MediaEngine {
         Ok(Self {
             inner: Arc::new(Inner {
                 commands,
+                speakers,
                 local,
                 candidate,
             }),
@@ -278,6 +296,22 @@ impl MediaEngine {
         self.ask(|reply| Command::Sessions { reply })
             .await
             .unwrap_or_default()
+    }
+
+    /// Every change of a meeting's active speaker from now on (see
+    /// [`MediaEngine::active_speaker`]). A receiver that falls more than
+    /// 256 changes behind loses the oldest (`RecvError::Lagged`).
+    ///
+    /// ```no_run
+    /// # async fn demo(engine: webex_media::MediaEngine) {
+    /// let mut changes = engine.speaker_changes();
+    /// while let Ok(change) = changes.recv().await {
+    ///     println!("{} speaks in {}", change.participant, change.meeting);
+    /// }
+    /// # }
+    /// ```
+    pub fn speaker_changes(&self) -> tokio::sync::broadcast::Receiver<SpeakerChange> {
+        self.inner.speakers.subscribe()
     }
 
     /// The active speaker of `meeting` (participant id): with more than

@@ -95,6 +95,7 @@ impl Server {
             crate::locus::service::spawn_idle_sweeper(state.clone(), cancel.clone()),
             crate::locus::republish::spawn_republisher(state.clone(), cancel.clone()),
         ];
+        tasks.extend(crate::media::speaker::spawn(state.clone(), cancel.clone()));
         tasks.extend(crate::retention::spawn_sweeper(
             state.clone(),
             cancel.clone(),

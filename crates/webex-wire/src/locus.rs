@@ -269,6 +269,37 @@ pub struct Locus {
     /// when the document says nothing about them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media_shares: Option<Vec<MediaShare>>,
+    /// Who speaks, as the media server chose from decoded audio levels in
+    /// a meeting of three or more. An extension of `webex serve`: Webex's
+    /// Locus has no such field (its transcoded clients see the speaker only
+    /// in the video they get), and the official SDK ignores it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_speaker: Option<ActiveSpeaker>,
+}
+
+/// [`Locus::active_speaker`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct ActiveSpeaker {
+    /// The speaker's participant id (`participants[].id`).
+    pub participant_id: String,
+}
+
+impl ActiveSpeaker {
+    /// The speaker `participant_id`.
+    ///
+    /// ```
+    /// let s = webex_wire::locus::ActiveSpeaker::new("p1");
+    /// assert_eq!(serde_json::to_string(&s)?, r#"{"participantId":"p1"}"#);
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    pub fn new(participant_id: impl Into<String>) -> Self {
+        Self {
+            participant_id: participant_id.into(),
+        }
+    }
 }
 
 impl Locus {

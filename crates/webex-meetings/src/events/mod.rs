@@ -109,6 +109,10 @@ event_names! {
     MeetingStoppedSharingRemote => "meeting:stoppedSharingRemote",
     /// `members:content:update` (on a `Meeting`): who shares changed.
     MembersContentUpdate => "members:content:update",
+    /// `media:activeSpeakerChanged` (on a `Meeting`): someone else speaks
+    /// now (the official SDK's name; from the Locus `activeSpeaker` that
+    /// `webex serve` sends — Webex's cloud sends none on this path).
+    MediaActiveSpeakerChanged => "media:activeSpeakerChanged",
 }
 
 /// Something that happened to the meetings registration.

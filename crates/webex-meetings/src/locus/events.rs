@@ -84,6 +84,14 @@ pub enum MeetingEvent {
     },
     /// `meeting:stoppedSharingRemote`: nobody else shares any more.
     StoppedSharingRemote,
+    /// `media:activeSpeakerChanged`: someone else speaks now, as the media
+    /// server chose from audio levels (meetings of three or more; the
+    /// Locus `activeSpeaker` of `webex serve`, which Webex's cloud does not
+    /// send on the transcoded path).
+    ActiveSpeakerChanged {
+        /// The speakers' member (participant) ids, loudest first (one today).
+        member_ids: Vec<String>,
+    },
     /// `members:content:update`: who shares changed.
     MembersContentUpdate {
         /// The member sharing now, if anyone.
@@ -95,7 +103,7 @@ pub enum MeetingEvent {
 
 impl MeetingEvent {
     /// Every name a meeting emits.
-    pub const NAMES: [&'static str; 16] = [
+    pub const NAMES: [&'static str; 17] = [
         EventName::MeetingStateChange.as_str(),
         EventName::MembersUpdate.as_str(),
         EventName::MeetingSelfLeft.as_str(),
@@ -112,6 +120,7 @@ impl MeetingEvent {
         EventName::MeetingStartedSharingRemote.as_str(),
         EventName::MeetingStoppedSharingRemote.as_str(),
         EventName::MembersContentUpdate.as_str(),
+        EventName::MediaActiveSpeakerChanged.as_str(),
     ];
 
     /// The Webex name, e.g. `"members:update"`.
@@ -134,6 +143,7 @@ impl MeetingEvent {
                 Self::StartedSharingRemote { .. } => EventName::MeetingStartedSharingRemote,
                 Self::StoppedSharingRemote => EventName::MeetingStoppedSharingRemote,
                 Self::MembersContentUpdate { .. } => EventName::MembersContentUpdate,
+                Self::ActiveSpeakerChanged { .. } => EventName::MediaActiveSpeakerChanged,
             }
             .as_str(),
         )

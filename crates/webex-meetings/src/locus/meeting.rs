@@ -214,6 +214,27 @@ impl Meeting {
             .unwrap_or_default()
     }
 
+    /// The member (participant) id of who speaks, as the media server last
+    /// said (`webex serve`'s Locus `activeSpeaker`, meetings of three or
+    /// more; `None` from Webex's cloud). Changes come as
+    /// [`MeetingEvent::ActiveSpeakerChanged`].
+    ///
+    /// ```no_run
+    /// # fn demo(meeting: &webex_meetings::Meeting) {
+    /// if let Some(id) = meeting.active_speaker() {
+    ///     let name = meeting.members().into_iter().find(|m| m.id == id).map(|m| m.name);
+    ///     println!("speaking: {name:?}");
+    /// }
+    /// # }
+    /// ```
+    pub fn active_speaker(&self) -> Option<String> {
+        self.lock()
+            .doc
+            .as_ref()
+            .and_then(|d| d.active_speaker.as_ref())
+            .map(|s| s.participant_id.clone())
+    }
+
     /// The Locus document as this client last applied it.
     pub fn locus(&self) -> Option<Locus> {
         self.lock().doc.clone()
@@ -267,6 +288,11 @@ impl Meeting {
                     .into_iter()
                     .filter(|e| !matches!(e, MeetingEvent::MembersContentUpdate { .. })),
             );
+        }
+        if let Some(speaker) = state.doc.as_ref().and_then(|d| d.active_speaker.as_ref()) {
+            first.push(MeetingEvent::ActiveSpeakerChanged {
+                member_ids: vec![speaker.participant_id.clone()],
+            });
         }
         if let Some(media) = &state.media {
             first.extend(super::media::replay(media));
@@ -379,6 +405,12 @@ impl MeetingState {
         if next.media_shares.is_none() {
             next.media_shares = old.as_ref().and_then(|d| d.media_shares.clone());
         }
+        // The same for `activeSpeaker` (deltas leave it out).
+        if next.active_speaker.is_none() {
+            next.active_speaker = old.as_ref().and_then(|d| d.active_speaker.clone());
+        }
+        let old_speaker = old.as_ref().and_then(|d| d.active_speaker.clone());
+        let new_speaker = next.active_speaker.clone();
         let old_share = old
             .as_ref()
             .map_or(share::ShareStatus::None, |d| share::status(d, device_url));
@@ -440,6 +472,13 @@ impl MeetingState {
         }
         for event in share::events(&old_share, &new_share, &share_url) {
             self.emit(event);
+        }
+        if let Some(speaker) = new_speaker
+            && old_speaker.as_ref() != Some(&speaker)
+        {
+            self.emit(MeetingEvent::ActiveSpeakerChanged {
+                member_ids: vec![speaker.participant_id],
+            });
         }
     }
 

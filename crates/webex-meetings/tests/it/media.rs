@@ -358,3 +358,58 @@ async fn unregister_and_dropping_the_sdk_stop_media() {
     // Its streams end.
     within(async { while bob_audio.next().await.is_some() {} }).await;
 }
+
+#[tokio::test]
+async fn the_active_speaker_comes_as_an_event_naming_the_member_who_talks() {
+    let server = TestServer::start().await.unwrap();
+    let (_a, alice) = user(&server, "alice@example.com").await;
+    let (_b, bob) = user(&server, "bob@example.com").await;
+    let (_c, carol) = user(&server, "carol@example.com").await;
+    let alice_meeting = joined(&alice).await;
+    let bob_meeting = joined(&bob).await;
+    let carol_meeting = joined(&carol).await;
+    // Only alice makes a sound; bob and carol only listen.
+    let listening = || {
+        MediaOptions::new()
+            .audio(MediaDirection::RecvOnly)
+            .video(MediaDirection::RecvOnly)
+    };
+    let (a, b, c) = tokio::join!(
+        alice_meeting.add_media(sending(440.0)),
+        bob_meeting.add_media(listening()),
+        carol_meeting.add_media(listening()),
+    );
+    let (a, _b, _c) = (a.unwrap(), b.unwrap(), c.unwrap());
+    let _video = pump_video(a.clone());
+    let alice_id = alice_meeting
+        .members()
+        .into_iter()
+        .find(|m| m.is_self)
+        .unwrap()
+        .id;
+    let mut events = bob_meeting.events();
+    let named = within(async {
+        while let Some(event) = events.next().await {
+            if let MeetingEvent::ActiveSpeakerChanged { member_ids } = event {
+                return member_ids;
+            }
+        }
+        Vec::new()
+    })
+    .await;
+    assert_eq!(named, vec![alice_id.clone()]);
+    assert_eq!(carol_meeting.active_speaker(), Some(alice_id.clone()));
+    // A late subscriber is told who speaks first.
+    let mut late = carol_meeting.events();
+    let replayed = within(async {
+        while let Some(event) = late.next().await {
+            if let MeetingEvent::ActiveSpeakerChanged { member_ids } = event {
+                return member_ids;
+            }
+        }
+        Vec::new()
+    })
+    .await;
+    assert_eq!(replayed, vec![alice_id]);
+    server.shutdown().await;
+}

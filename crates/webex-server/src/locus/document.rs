@@ -8,10 +8,10 @@
 //! has no use for).
 
 use webex_wire::locus::{
-    DeviceIntent, DisplayHints, Floor, FloorDisposition, FloorParty, FullState, Host, Locus,
-    LocusInfo, LocusState, LocusType, MediaShare, MuteControl, Participant, ParticipantControls,
-    ParticipantDevice, ParticipantState, ParticipantStatus, ParticipantType, Person, Role,
-    RoleControl, Sequence,
+    ActiveSpeaker, DeviceIntent, DisplayHints, Floor, FloorDisposition, FloorParty, FullState,
+    Host, Locus, LocusInfo, LocusState, LocusType, MediaShare, MuteControl, Participant,
+    ParticipantControls, ParticipantDevice, ParticipantState, ParticipantStatus, ParticipantType,
+    Person, Role, RoleControl, Sequence,
 };
 
 use crate::store::meetings::{MeetingSnapshot, ParticipantRecord};
@@ -70,6 +70,7 @@ pub fn full(m: &MeetingSnapshot, site: &Site<'_>, viewer: Option<&str>) -> Locus
         sync_url: None,
         conversation_url: None,
         media_shares: Some(media_shares(m, site)),
+        active_speaker: m.locus.active_speaker.clone().map(ActiveSpeaker::new),
     }
 }
 
@@ -342,6 +343,7 @@ pub(crate) mod tests {
                 ended_at: None,
                 idle_since: None,
                 floor: None,
+                active_speaker: None,
             },
             participants: (0..n)
                 .map(|i| ParticipantRecord {

@@ -425,6 +425,24 @@ pub fn check_media_sender(m: &MeetingSnapshot, s: &MediaSender) -> Result<(), Ch
     Ok(())
 }
 
+/// Records `participant` as the meeting's active speaker (the media
+/// engine's choice); nothing when it already is, or when they are no
+/// longer a JOINED participant of an active meeting (the change raced a
+/// leave).
+pub fn active_speaker(participant: String) -> Mutation {
+    Box::new(move |m: &mut MeetingSnapshot| {
+        let present = m.locus.state == LocusState::Active
+            && m.participants
+                .iter()
+                .any(|p| p.id == participant && p.state == ParticipantState::Joined);
+        if !present || m.locus.active_speaker.as_deref() == Some(participant.as_str()) {
+            return Ok(Applied::Unchanged);
+        }
+        m.locus.active_speaker = Some(participant);
+        Ok(Applied::Changed)
+    })
+}
+
 /// Records the mute flags of `s`'s `/media` request (checked as
 /// [`check_media_sender`]); unchanged when they are the same.
 pub fn media(s: MediaSender, flags: MediaFlags, now: Millis) -> Mutation {

@@ -21,6 +21,7 @@
 mod admin;
 pub mod reconcile;
 pub mod relay;
+pub mod speaker;
 
 use std::collections::HashMap;
 use std::sync::Mutex;

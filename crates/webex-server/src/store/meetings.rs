@@ -109,6 +109,9 @@ pub struct LocusRecord {
     pub idle_since: Option<Millis>,
     /// The content (screen share) floor; `None` before anyone shared.
     pub floor: Option<FloorRecord>,
+    /// The active speaker (participant id) the media engine chose from
+    /// audio levels; `None` before anyone spoke in a meeting of three or more.
+    pub active_speaker: Option<String>,
 }
 
 /// The content floor of a Locus: who shares, or shared last.
@@ -285,7 +288,7 @@ pub enum Applied {
 
 /// The decision of one change, run inside the transaction on the locked
 /// snapshot. It may change the Locus's `state`, `host_id`, `locked`,
-/// `last_active`, `ended_at`, `idle_since`, `floor`, add participants, and change
+/// `last_active`, `ended_at`, `idle_since`, `floor`, `active_speaker`, add participants, and change
 /// participants' `state`, `left_at`, `admitted`, `removed`, `media` and devices;
 /// other fields are not written.
 pub type Mutation =
@@ -369,7 +372,7 @@ const SPACE_COLUMNS: &str = "id, name, meeting_number, owner_id, creator_id, cre
 /// Columns of `loci`.
 const LOCUS_COLUMNS: &str = "id, space_id, state, host_id, locked, sequence, created_at, \
      last_active, ended_at, idle_since, floor_state, floor_instance, floor_beneficiary, \
-     floor_device, floor_requester, floor_granted_at, floor_released_at";
+     floor_device, floor_requester, floor_granted_at, floor_released_at, active_speaker";
 
 fn space_row(r: &dyn Columns) -> StoreResult<SpaceRecord> {
     Ok(SpaceRecord {
@@ -397,6 +400,7 @@ fn locus_row(r: &dyn Columns) -> StoreResult<LocusRecord> {
         ended_at: r.opt_int("ended_at")?,
         idle_since: r.opt_int("idle_since")?,
         floor: floor_row(r)?,
+        active_speaker: r.opt_text("active_speaker")?,
     })
 }
 
@@ -645,7 +649,7 @@ async fn apply<C: Conn>(
                  last_active = $4, ended_at = $5, idle_since = $6, locked = $7, \
                  floor_state = $8, floor_instance = $9, floor_beneficiary = $10, \
                  floor_device = $11, floor_requester = $12, floor_granted_at = $13, \
-                 floor_released_at = $14 WHERE id = $1 RETURNING sequence",
+                 floor_released_at = $14, active_speaker = $15 WHERE id = $1 RETURNING sequence",
             )
             .bind(&locus_id)
             .bind(l.state.as_str())
@@ -663,6 +667,7 @@ async fn apply<C: Conn>(
             .bind(&floor_text(|f| f.requester.clone()))
             .bind(l.floor.as_ref().map(|f| f.granted_at))
             .bind(l.floor.as_ref().and_then(|f| f.released_at))
+            .bind(&l.active_speaker)
             .constraint_errors("active locus", "meeting space"),
             |r| r.int("sequence"),
         )
@@ -673,7 +678,8 @@ async fn apply<C: Conn>(
     let locus_changed = before.locus.state != after.locus.state
         || before.locus.host_id != after.locus.host_id
         || before.locus.locked != after.locus.locked
-        || before.locus.floor != after.locus.floor;
+        || before.locus.floor != after.locus.floor
+        || before.locus.active_speaker != after.locus.active_speaker;
     let changed_participants = changed
         .iter()
         .map(|&i| after.participants[i].id.clone())
@@ -1011,6 +1017,7 @@ mod tests {
                 ended_at: None,
                 idle_since: None,
                 floor: None,
+                active_speaker: None,
             },
             participants: Vec::new(),
         }

@@ -659,6 +659,23 @@ async fn ten_people_each_hear_the_nine_others_mixed_and_see_the_speaker() {
     peers[7].set_loudness(SPEAKING);
     all_watch(server.base_url(), &peers, &ids, 7, Some(3)).await;
 
+    // The roster says who speaks (`activeSpeaker`, an extension of this server).
+    let locus_url = parties[0].self_url.split("/participant/").next().unwrap();
+    let deadline = tokio::time::Instant::now() + MEDIA_WAIT;
+    loop {
+        let (s, doc) = get(locus_url, &parties[0].user).await;
+        assert_eq!(s, 200, "{doc}");
+        if doc["activeSpeaker"]["participantId"] == ids[7] {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "activeSpeaker: {}",
+            doc["activeSpeaker"]
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
     for peer in peers {
         peer.close();
     }
