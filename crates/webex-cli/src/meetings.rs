@@ -197,18 +197,25 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     }
 }
 
-/// Stdin's lines, read by a task of their own (ends at end of input).
+/// Stdin's lines, read by a thread of its own (ends at end of input). Not
+/// tokio's stdin: its blocking read would hold up the runtime's shutdown
+/// (and so the exit) until the next line; a detached thread does not.
 fn stdin_lines() -> tokio::sync::mpsc::UnboundedReceiver<String> {
-    use tokio::io::AsyncBufReadExt;
+    use std::io::BufRead;
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            if tx.send(line).is_err() {
-                return;
+    let reader = std::thread::Builder::new()
+        .name("stdin-commands".into())
+        .spawn(move || {
+            for line in std::io::stdin().lock().lines() {
+                let Ok(line) = line else { return };
+                if tx.send(line).is_err() {
+                    return;
+                }
             }
-        }
-    });
+        });
+    if let Err(e) = reader {
+        eprintln!("warning: stdin commands are off: {e}");
+    }
     rx
 }
 
