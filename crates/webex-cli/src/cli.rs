@@ -51,9 +51,12 @@ pub enum Command {
     /// List or delete the signed-in user's devices.
     #[command(subcommand)]
     Devices(DevicesCommand),
-    /// List, join or end meetings with the Rust SDK (no media).
+    /// List, join (with media if asked) or end meetings with the Rust SDK.
     #[command(subcommand)]
     Meetings(MeetingsCommand),
+    /// Media files: what an Ogg Opus or H.264 file holds (no server needed).
+    #[command(subcommand)]
+    Media(MediaCommand),
     /// Self-contained demo: server in-process on SQLite, then the SDK's
     /// init → ready → register → registered → event → unregister → unregistered.
     Demo(DemoArgs),
@@ -423,9 +426,18 @@ pub enum MeetingsCommand {
         /// `members:update`, `meeting:stateChange`, `meeting:self:left`,
         /// `meeting:removed` and `left`, each with `event`, `atMs` and the
         /// full roster in `members` (each `{id, personId, name, email, status,
-        /// isHost, isSelf}`).
+        /// isHost, isSelf, isAudioMuted, isVideoMuted}`); with media, also
+        /// the SDK's `meeting:media:*` events and `media:stats` once a
+        /// second. Stdin lines are then commands: `mute-audio`,
+        /// `unmute-audio`, `mute-video`, `unmute-video`, `leave`.
         #[arg(long)]
         json: bool,
+        /// Leave by itself this long after joining (after media is
+        /// connected, with media), e.g. `6s`.
+        #[arg(long, value_parser = humantime::parse_duration)]
+        leave_after: Option<Duration>,
+        #[command(flatten)]
+        media: MediaFlags,
     },
     /// Let people waiting in the lobby of a meeting you host in (host
     /// only; joins from this device first when you are not in it).
@@ -444,6 +456,63 @@ pub enum MeetingsCommand {
         client: ClientArgs,
         /// SIP URI, email, meeting number, join link, or Locus URL.
         target: String,
+    },
+}
+
+/// Media of `webex meetings join`; without any of these, no media.
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Media")]
+pub struct MediaFlags {
+    /// Send a generated tone of this frequency (Hz).
+    #[arg(long, value_name = "HZ", conflicts_with_all = ["send_audio", "receive_only"])]
+    pub tone: Option<f32>,
+    /// Send this Ogg Opus file (e.g. from `opusenc` or `--record-audio`),
+    /// looped, each packet when the previous one's duration has passed.
+    #[arg(long, value_name = "FILE.ogg", conflicts_with = "receive_only")]
+    pub send_audio: Option<std::path::PathBuf>,
+    /// Send this H.264 Annex B elementary stream, split into access units,
+    /// looped, at `--video-fps`.
+    #[arg(long, value_name = "FILE.h264", conflicts_with = "receive_only")]
+    pub send_video: Option<std::path::PathBuf>,
+    /// Frames per second of `--send-video`.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=120))]
+    pub video_fps: u32,
+    /// Media in, nothing out.
+    #[arg(long)]
+    pub receive_only: bool,
+    /// Record the remote (mixed) audio into this Ogg Opus file.
+    #[arg(long, value_name = "OUT.ogg")]
+    pub record_audio: Option<std::path::PathBuf>,
+    /// Record the remote main video into this H.264 Annex B file (from its
+    /// first keyframe).
+    #[arg(long, value_name = "OUT.h264")]
+    pub record_video: Option<std::path::PathBuf>,
+}
+
+impl MediaFlags {
+    /// Whether any flag asks for media.
+    pub fn wanted(&self) -> bool {
+        self.tone.is_some()
+            || self.send_audio.is_some()
+            || self.send_video.is_some()
+            || self.receive_only
+            || self.record_audio.is_some()
+            || self.record_video.is_some()
+    }
+}
+
+/// `webex media …`.
+#[derive(Debug, Subcommand)]
+pub enum MediaCommand {
+    /// What a file holds: for `.ogg` (Ogg Opus) packets, duration, level
+    /// and dominant frequency; for `.h264` (Annex B) access units,
+    /// keyframes and picture size.
+    Info {
+        /// The file.
+        file: std::path::PathBuf,
+        /// One JSON object instead of text.
+        #[arg(long)]
+        json: bool,
     },
 }
 

@@ -4,7 +4,10 @@
 //! unregister → unregistered, printing each event with its time. In
 //! between, a meeting: demo creates and joins their personal room, a second
 //! user joins it, each sees the other in the roster, the second leaves, the
-//! host ends it, and both see `meeting:removed`.
+//! host ends it, and both see `meeting:removed`. While both are in it, each
+//! adds media with a tone of its own (demo 440 Hz, bob 660 Hz) and prints
+//! what it hears of the other: packets received and the dominant frequency
+//! of what it decoded.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -13,7 +16,8 @@ use anyhow::Context;
 use futures::StreamExt;
 use secrecy::ExposeSecret;
 use webex_meetings::{
-    Credentials, Meeting, Meetings, MeetingsEvent, MemberStatus, Webex, WebexConfig,
+    AudioSource, Credentials, Media, MediaDirection, MediaOptions, Meeting, Meetings,
+    MeetingsEvent, MemberStatus, Webex, WebexConfig,
 };
 use webex_server::bus::{BusMessage, Target};
 use webex_server::identity::admin;
@@ -178,6 +182,8 @@ async fn meeting_part(
     roster_shows(&bob_meeting, "demo@example.com", MemberStatus::InMeeting).await?;
     step("each roster shows the other in the meeting");
 
+    media_part(&meeting, &bob_meeting, t0).await?;
+
     bob_meeting.leave().await.context("bob: leave()")?;
     step("bob: meeting.leave() resolved");
     roster_shows(&meeting, "bob@example.com", MemberStatus::NotInMeeting).await?;
@@ -194,6 +200,72 @@ async fn meeting_part(
     alice_log.abort();
     bob_log.abort();
     Ok(())
+}
+
+/// Demo's tone.
+const DEMO_HZ: f32 = 440.0;
+/// Bob's tone.
+const BOB_HZ: f32 = 660.0;
+/// Decoded frames each listens to: one second of 20 ms frames.
+const LISTEN_FRAMES: usize = 50;
+
+/// Both add media with a tone each, and each hears the other's.
+async fn media_part(demo: &Meeting, bob: &Meeting, t0: Instant) -> anyhow::Result<()> {
+    let step = |what: &str| println!("{:>8.1} ms  {what}", t0.elapsed().as_secs_f64() * 1000.0);
+    let tone = |hz: f32| {
+        MediaOptions::new()
+            .audio(MediaDirection::SendRecv)
+            .audio_source(AudioSource::Tone { hz })
+            .receive_share(false)
+    };
+    let (demo_media, bob_media) = tokio::try_join!(
+        async { demo.add_media(tone(DEMO_HZ)).await.context("add_media()") },
+        async {
+            bob.add_media(tone(BOB_HZ))
+                .await
+                .context("bob: add_media()")
+        },
+    )?;
+    step(&format!(
+        "both added media: demo sends a {DEMO_HZ} Hz tone, bob {BOB_HZ} Hz"
+    ));
+    let (demo_heard, bob_heard) = tokio::join!(listen(&demo_media), listen(&bob_media));
+    for (who, other, heard, want) in [
+        ("demo", "bob", demo_heard, BOB_HZ),
+        ("bob", "demo", bob_heard, DEMO_HZ),
+    ] {
+        let (frames, hz) = heard;
+        step(&format!(
+            "{who} hears {other}: {frames} packets, dominant frequency {}",
+            hz.map_or_else(|| "none (silence)".to_owned(), |hz| format!("{hz} Hz"))
+        ));
+        anyhow::ensure!(
+            hz == Some(f64::from(want)),
+            "{who} should hear {other}'s {want} Hz tone"
+        );
+    }
+    Ok(())
+}
+
+/// Decodes [`LISTEN_FRAMES`] frames of the remote audio (10 s at most):
+/// how many came, and their dominant frequency.
+async fn listen(media: &Media) -> (usize, Option<f64>) {
+    let mut pcm = media.remote_audio().decoded();
+    let mut samples = Vec::new();
+    let mut frames = 0;
+    let _ = tokio::time::timeout(Duration::from_secs(10), async {
+        while frames < LISTEN_FRAMES {
+            match pcm.next().await {
+                Some(frame) => {
+                    samples.extend_from_slice(&frame.samples);
+                    frames += 1;
+                }
+                None => return,
+            }
+        }
+    })
+    .await;
+    (frames, crate::media::analysis::dominant_frequency(&samples))
 }
 
 /// Prints `who`'s SDK events as they come; the returned channel sees them too.

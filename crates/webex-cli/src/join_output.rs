@@ -5,12 +5,20 @@
 //! `meeting:stateChange`, `meeting:self:left`, `meeting:removed`, `left`),
 //! `atMs` (milliseconds since the command started) and `members`, the full
 //! roster after the event: `{id, personId, name, email, status, isHost,
-//! isSelf}` with `status` `IN_MEETING`, `IN_LOBBY` or `NOT_IN_MEETING`.
+//! isSelf, isAudioMuted, isVideoMuted}` with `status` `IN_MEETING`, `IN_LOBBY` or `NOT_IN_MEETING`.
 //! `members:update` adds `added`, `updated` (members) and `removed` (ids);
 //! `meeting:stateChange` adds `previous` and `current`; `meeting:removed`
 //! adds `reason` when it is known; `joined` adds `sipUri`, `locusUrl` and
 //! `inLobby` (the host has yet to admit this device: `meeting:self:lobbyWaiting`
 //! was or will be printed, then `meeting:self:guestAdmitted`).
+//!
+//! With media: the SDK's `meeting:media:*` events (`meeting:media:ready`
+//! adds `tracks`, `remoteTrackAdded`/`remoteTrackRemoved` add `track`,
+//! `failed` adds `message`); once a second `media:stats` (no `members`):
+//! `audio {packetsSent, packetsReceived, bytesReceived, lost, jitterMs,
+//! muted}`, `video {framesSent, framesReceived, bytesReceived, jitterMs,
+//! muted}`, `share {framesReceived}`, `connected`; and for each stdin
+//! command `command` with `command`, `ok` and on failure `message`.
 
 use std::time::Instant;
 
@@ -82,6 +90,13 @@ impl JoinOutput {
                 "previous": previous.as_ref().map(ToString::to_string),
                 "current": current.to_string(),
             }),
+            MeetingEvent::MediaReady { tracks } => json!({
+                "tracks": tracks.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
+            }),
+            MeetingEvent::RemoteTrackAdded(track) | MeetingEvent::RemoteTrackRemoved(track) => {
+                json!({ "track": track.as_str() })
+            }
+            MeetingEvent::MediaFailed(e) => json!({ "message": e.to_string() }),
             _ => json!({}),
         };
         self.line(&event.name(), meeting, extra);
@@ -98,6 +113,39 @@ impl JoinOutput {
                 None => println!("{:>9.1} ms  meeting:removed", self.at()),
             }
         }
+    }
+
+    /// Media statistics ([`crate::media::join::MediaRun::stats`]): a
+    /// `media:stats` line (no roster), or a line of text.
+    pub fn stats(&self, stats: &Value) {
+        if self.json {
+            let mut line = stats.clone();
+            if let Value::Object(fields) = &mut line {
+                fields.insert("event".into(), "media:stats".into());
+                fields.insert("atMs".into(), json!((self.at() * 10.0).round() / 10.0));
+            }
+            println!("{line}");
+        } else {
+            println!(
+                "{:>9.1} ms  {}",
+                self.at(),
+                crate::media::join::stats_text(stats)
+            );
+        }
+    }
+
+    /// A stdin command's outcome: `{"event":"command","command",
+    /// "ok":true}` or with `"ok":false` and `message`.
+    pub fn command(&self, command: &str, result: anyhow::Result<()>) {
+        let at = (self.at() * 10.0).round() / 10.0;
+        let line = match &result {
+            Ok(()) => json!({ "event": "command", "atMs": at, "command": command, "ok": true }),
+            Err(e) => json!({
+                "event": "command", "atMs": at, "command": command, "ok": false,
+                "message": format!("{e:#}"),
+            }),
+        };
+        println!("{line}");
     }
 
     /// This client left the meeting (after Ctrl-C).
@@ -120,5 +168,7 @@ pub fn member_json(m: &Member) -> Value {
         "status": m.status.as_str(),
         "isHost": m.is_host,
         "isSelf": m.is_self,
+        "isAudioMuted": m.is_audio_muted,
+        "isVideoMuted": m.is_video_muted,
     })
 }

@@ -6,6 +6,7 @@ mod client;
 mod demo;
 mod dev;
 mod join_output;
+mod media;
 mod meetings;
 mod serve;
 mod tokens;
@@ -43,6 +44,9 @@ async fn run(cli: cli::Cli) -> anyhow::Result<()> {
         cli::Command::Register(args) => client::register(args).await,
         cli::Command::Devices(command) => client::devices(command).await,
         cli::Command::Meetings(command) => meetings::run(command).await,
+        cli::Command::Media(cli::MediaCommand::Info { file, json }) => {
+            media::info::run(&file, json)
+        }
         cli::Command::Demo(args) => demo::run(args).await,
         cli::Command::Bench(args) => {
             println!("{}", webex_bench::run(args).await?);

@@ -10,9 +10,10 @@ use webex_meetings::{
     RemovedReason,
 };
 
-use crate::cli::{ClientArgs, MeetingsCommand};
+use crate::cli::{ClientArgs, MediaFlags, MeetingsCommand};
 use crate::client::init;
 use crate::join_output::JoinOutput;
+use crate::media;
 
 /// Runs one `webex meetings` command.
 pub async fn run(command: MeetingsCommand) -> anyhow::Result<()> {
@@ -22,7 +23,9 @@ pub async fn run(command: MeetingsCommand) -> anyhow::Result<()> {
             client,
             destination,
             json,
-        } => join(&client, &destination, json).await,
+            leave_after,
+            media,
+        } => join(&client, &destination, json, leave_after, &media).await,
         MeetingsCommand::Admit {
             client,
             target,
@@ -73,7 +76,21 @@ async fn list(client: &ClientArgs) -> anyhow::Result<()> {
     .await
 }
 
-async fn join(client: &ClientArgs, destination: &str, json: bool) -> anyhow::Result<()> {
+/// How `join`'s loop ended.
+enum Exit {
+    /// Ctrl-C, `leave` on stdin or `--leave-after`: leave the meeting.
+    Leave,
+    /// The meeting left the list (ended, mostly): nothing to leave.
+    Removed(Option<RemovedReason>),
+}
+
+async fn join(
+    client: &ClientArgs,
+    destination: &str,
+    json: bool,
+    leave_after: Option<Duration>,
+    flags: &MediaFlags,
+) -> anyhow::Result<()> {
     let out = JoinOutput::new(json);
     registered(client, async |meetings: &Meetings| {
         let meeting = meetings.create(destination).await.context("create()")?;
@@ -85,37 +102,126 @@ async fn join(client: &ClientArgs, destination: &str, json: bool) -> anyhow::Res
         out.joined(&meeting, destination);
         let mut removed = meetings.events();
         let id = meeting.id().to_owned();
-        loop {
+        let media = if flags.wanted() {
+            match media::join::start(&meeting, flags).await {
+                Ok(media) => Some(media),
+                Err(e) => {
+                    if let Err(left) = leave_if_joined(&meeting).await {
+                        eprintln!("warning: {left:#}");
+                    }
+                    return Err(e);
+                }
+            }
+        } else {
+            None
+        };
+        let deadline = leave_after.map(|after| tokio::time::Instant::now() + after);
+        let mut commands = if json { stdin_lines() } else { closed_lines() };
+        let mut tick = tokio::time::interval_at(
+            tokio::time::Instant::now() + STATS_EVERY,
+            STATS_EVERY,
+        );
+        let exit = loop {
             tokio::select! {
-                () = interrupt.recv() => break,
+                () = interrupt.recv() => break Exit::Leave,
+                () = sleep_until(deadline) => break Exit::Leave,
+                _ = tick.tick(), if media.is_some() => {
+                    if let Some(m) = &media {
+                        out.stats(&m.stats());
+                    }
+                }
+                Some(line) = commands.recv() => {
+                    let command = line.trim();
+                    let result = match command {
+                        "" => continue,
+                        "leave" => break Exit::Leave,
+                        "mute-audio" => meeting.mute_audio().await.map_err(anyhow::Error::from),
+                        "unmute-audio" => meeting.unmute_audio().await.map_err(anyhow::Error::from),
+                        "mute-video" => meeting.mute_video().await.map_err(anyhow::Error::from),
+                        "unmute-video" => meeting.unmute_video().await.map_err(anyhow::Error::from),
+                        other => Err(anyhow::anyhow!(
+                            "unknown command {other:?}: expected mute-audio, unmute-audio, mute-video, unmute-video or leave"
+                        )),
+                    };
+                    out.command(command, result);
+                }
                 event = events.next() => match event {
                     Some(e) => out.event(&meeting, &e),
                     // The meeting left the list (ended): nothing to leave.
                     // Its `meeting:removed` (with the reason) is emitted
                     // right after the meeting's stream closes.
-                    None => {
-                        let reason = removed_reason(&mut removed, &id).await;
-                        out.removed(&meeting, reason);
-                        return Ok(());
-                    }
+                    None => break Exit::Removed(removed_reason(&mut removed, &id).await),
                 },
                 event = removed.next() => match event {
                     Some(MeetingsEvent::MeetingRemoved { meeting_id, reason }) if meeting_id == id => {
-                        out.removed(&meeting, Some(reason));
-                        return Ok(());
+                        break Exit::Removed(Some(reason));
                     }
                     Some(_) => {}
-                    None => break,
+                    None => break Exit::Leave,
                 },
             }
+        };
+        if let Some(m) = &media {
+            out.stats(&m.stats());
         }
-        if meeting.is_joined() || meeting.is_in_lobby() {
-            meeting.leave().await.context("leave()")?;
-            out.left(&meeting);
+        let result = match exit {
+            Exit::Removed(reason) => {
+                out.removed(&meeting, reason);
+                Ok(())
+            }
+            Exit::Leave if meeting.is_joined() || meeting.is_in_lobby() => {
+                let left = meeting.leave().await.context("leave()");
+                if left.is_ok() {
+                    out.left(&meeting);
+                }
+                left
+            }
+            Exit::Leave => Ok(()),
+        };
+        if let Some(m) = media {
+            m.finish().await;
         }
-        Ok(())
+        result
     })
     .await
+}
+
+/// How often `join` prints media statistics.
+const STATS_EVERY: Duration = Duration::from_secs(1);
+
+/// Sleeps until `deadline`, or forever without one.
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Stdin's lines, read by a thread of its own (ends at end of input). Not
+/// tokio's stdin: its blocking read would hold up the runtime's shutdown
+/// (and so the exit) until the next line; a detached thread does not.
+fn stdin_lines() -> tokio::sync::mpsc::UnboundedReceiver<String> {
+    use std::io::BufRead;
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let reader = std::thread::Builder::new()
+        .name("stdin-commands".into())
+        .spawn(move || {
+            for line in std::io::stdin().lock().lines() {
+                let Ok(line) = line else { return };
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+    if let Err(e) = reader {
+        eprintln!("warning: stdin commands are off: {e}");
+    }
+    rx
+}
+
+/// No commands (text mode: stdin is left alone).
+fn closed_lines() -> tokio::sync::mpsc::UnboundedReceiver<String> {
+    tokio::sync::mpsc::unbounded_channel().1
 }
 
 /// Ctrl-C, listened for from the moment it is made. Unlike a fresh

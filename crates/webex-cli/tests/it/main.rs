@@ -7,6 +7,7 @@ mod support;
 mod cli;
 mod crash_restart;
 mod dev;
+mod media;
 mod meetings;
 mod quirks;
 mod sdk_sigkill;
