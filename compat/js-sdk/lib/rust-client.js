@@ -16,13 +16,13 @@ class RustJoin {
    * Spawns `bin meetings join destination --json` against `base` as the
    * user of `token`.
    */
-  static start(bin, base, token, destination, label) {
+  static start(bin, base, token, destination, label, extraArgs = []) {
     const env = { ...process.env, NO_COLOR: '1', RUST_LOG: 'warn' };
     delete env.WEBEX_ACCESS_TOKEN;
     const child = spawn(
       bin,
-      ['meetings', 'join', destination, '--json', '--server', base, '--token', token, '--device-name', label],
-      { env, stdio: ['ignore', 'pipe', 'pipe'] },
+      ['meetings', 'join', destination, '--json', '--server', base, '--token', token, '--device-name', label, ...extraArgs],
+      { env, stdio: ['pipe', 'pipe', 'pipe'] },
     );
     return new RustJoin(child, label);
   }
@@ -82,6 +82,11 @@ class RustJoin {
   /** Resolves with the exit once the process ended, within `ms`. */
   async ended(ms = 15_000) {
     return withTimeout(this.exited, ms, `${this.label} did not exit\n${this.transcript()}`);
+  }
+
+  /** One command line on stdin (`mute-audio`, `leave`, …; `--json` mode). */
+  command(line) {
+    this.child.stdin.write(`${line}\n`);
   }
 
   /** Ctrl-C: leave the meeting and exit. */

@@ -17,6 +17,7 @@ const { runMixedScenario } = require('./mixed-scenario');
 const { runLobbyScenario } = require('./lobby-scenario');
 const { runMediaScenario } = require('./media-scenario');
 const { runManyMediaScenario } = require('./many-media-scenario');
+const { runRustMediaScenario } = require('./rust-media-scenario');
 const { quirks, isQuirkExchange, isQuirkRoute, isQuirkFault } = require('./quirks');
 
 const STEP_TIMEOUT_MS = 30_000;
@@ -166,11 +167,14 @@ class Scenario {
       const lobby = await runLobbyScenario(this, server);
       let media = null;
       let many = null;
+      let rustMedia = null;
       if (this.driver.name === 'chromium') {
         this.log(`  -- ${this.driver.name}: two users with audio and video (addMedia, ROAP, ICE-lite SFU) --`);
         media = await runMediaScenario(this, server);
         this.log(`  -- ${this.driver.name}: three people, three browsers: mixed audio, the speaker's video, a screen share --`);
         many = await runManyMediaScenario(this, server, path.join(__dirname, '..', '.tmp'));
+        this.log(`  -- ${this.driver.name}: the Rust SDK (webex meetings join, media, no browser) and the official SDK in one meeting --`);
+        rustMedia = await runRustMediaScenario(this, server, path.join(__dirname, '..', '.tmp'));
       } else {
         this.log(`  skip ${this.driver.name}: the media scenario (addMedia needs WebRTC, which ${this.driver.name} lacks; it runs in Chromium)`);
       }
@@ -256,6 +260,17 @@ class Scenario {
           assertNoFaults(many.seen.faults),
         );
       }
+      if (rustMedia) {
+        await this.check('every request of the Rust-and-browser media meeting got a 2xx (server /metrics)', () =>
+          assertStatuses(rustMedia.routes, meetingStatusOk),
+        );
+        await this.check('every response the page received in the Rust-and-browser media meeting was 2xx', () =>
+          assertExchanges(rustMedia.seen.exchanges, (s) => s === 101 || (s >= 200 && s < 300)),
+        );
+        await this.check('no unhandled rejection, page error, SDK error log or egress (Rust-and-browser media meeting)', () =>
+          assertNoFaults(rustMedia.seen.faults),
+        );
+      }
       if (quirks().locusRedirect || quirks().ciscoLocation) {
         await this.check('the cloud quirks answered (server /metrics: quirk:* routes in the meeting run)', () => {
           const routes = new Set(meeting.routes.map((r) => r.route));
@@ -264,7 +279,7 @@ class Scenario {
         });
       }
       this.throwFailedChecks();
-      this.consoleLines = valid.console.concat(invalid.console, meeting.seen.console, mixed.seen.console, lobby.seen.console, media ? media.seen.console : [], many ? many.seen.console : []);
+      this.consoleLines = valid.console.concat(invalid.console, meeting.seen.console, mixed.seen.console, lobby.seen.console, media ? media.seen.console : [], many ? many.seen.console : [], rustMedia ? rustMedia.seen.console : []);
       this.exchanges = {
         valid: valid.exchanges,
         invalid: invalid.exchanges,
@@ -273,6 +288,7 @@ class Scenario {
         lobby: lobby.seen.exchanges,
         ...(media ? { media: media.seen.exchanges } : {}),
         ...(many ? { three: many.seen.exchanges } : {}),
+        ...(rustMedia ? { rustMedia: rustMedia.seen.exchanges } : {}),
       };
       this.serverRoutes = {
         valid: diffRouteCounts(before, middle0),
@@ -282,6 +298,7 @@ class Scenario {
         lobby: lobby.routes,
         ...(media ? { media: media.routes } : {}),
         ...(many ? { three: many.routes } : {}),
+        ...(rustMedia ? { rustMedia: rustMedia.routes } : {}),
       };
       return server;
     } catch (error) {

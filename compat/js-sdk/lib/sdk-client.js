@@ -400,7 +400,7 @@
         if (!helpers || typeof document === 'undefined') throw new Error('addMedia needs a browser (no media helpers or no document)');
         const microphone = await helpers.createMicrophoneStream();
         const camera = await helpers.createCameraStream();
-        const state = { microphone, camera, started: now(), firstFrameMs: null, ready: [], sinks: {}, frames: {}, shareEvents: [] };
+        const state = { microphone, camera, started: now(), firstFrameMs: null, firstAudioMs: null, ready: [], sinks: {}, frames: {}, shareEvents: [] };
         media.set(meeting.id, state);
         meeting.on('media:ready', (payload) => {
           const type = payload && payload.type;
@@ -421,11 +421,14 @@
         }
         const poller = setInterval(async () => {
           const stats = await peerStats().catch(() => null);
+          if (stats && stats.audio.packetsReceived > 0 && state.firstAudioMs === null) {
+            state.firstAudioMs = now() - state.started;
+          }
           if (stats && stats.video.framesDecoded > 0 && state.firstFrameMs === null) {
             state.firstFrameMs = now() - state.started;
-            clearInterval(poller);
           }
-        }, 50);
+          if (state.firstAudioMs !== null && state.firstFrameMs !== null) clearInterval(poller);
+        }, 20);
         state.poller = poller;
         try {
           await meeting.addMedia({ localStreams: { microphone, camera } });
@@ -445,7 +448,12 @@
       async mediaStats(meetingId) {
         const stats = await peerStats();
         const state = media.get(meetingId) || {};
-        return { ...stats, firstFrameMs: state.firstFrameMs === undefined ? null : state.firstFrameMs, ready: (state.ready || []).slice() };
+        return {
+          ...stats,
+          firstFrameMs: state.firstFrameMs === undefined ? null : state.firstFrameMs,
+          firstAudioMs: state.firstAudioMs === undefined ? null : state.firstAudioMs,
+          ready: (state.ready || []).slice(),
+        };
       },
 
       /** Browser only: `setUserMuted(muted)` on the local microphone given to addMedia(). */

@@ -32,6 +32,8 @@ struct TrackCounters {
     first_rtp: Option<u64>,
     last_rtp: u64,
     last_arrival: Option<Instant>,
+    /// When the first one arrived.
+    first_arrival: Option<Instant>,
     /// RFC 3550 interarrival jitter, in RTP units.
     jitter: f64,
 }
@@ -45,6 +47,7 @@ impl TrackCounters {
             let d = (arrival - sent).abs();
             self.jitter += (d - self.jitter) / 16.0;
         }
+        self.first_arrival.get_or_insert(now);
         self.packets += 1;
         self.bytes += bytes as u64;
         self.first_rtp.get_or_insert(rtp_time);
@@ -69,6 +72,8 @@ enum Send {
 /// Media running in a joined meeting.
 pub struct MediaRun {
     media: Media,
+    /// When `add_media` was called.
+    started: Instant,
     audio: Counters,
     video: Counters,
     senders: Vec<JoinHandle<()>>,
@@ -110,6 +115,7 @@ pub async fn start(meeting: &Meeting, flags: &MediaFlags) -> anyhow::Result<Medi
             .video(MediaDirection::SendRecv)
             .video_source(VideoSource::H264);
     }
+    let started = Instant::now();
     let media = meeting.add_media(options).await.context("add_media()")?;
 
     let audio = Counters::default();
@@ -147,6 +153,7 @@ pub async fn start(meeting: &Meeting, flags: &MediaFlags) -> anyhow::Result<Medi
     ];
     Ok(MediaRun {
         media,
+        started,
         audio,
         video,
         senders,
@@ -268,6 +275,10 @@ impl MediaRun {
                 "lost": audio_expected.saturating_sub(audio.packets),
                 "jitterMs": round1(audio.jitter / 48.0),
                 "muted": self.media.is_audio_muted(),
+                // From the `add_media` call to the first remote audio packet.
+                "firstPacketMs": audio
+                    .first_arrival
+                    .map(|t| t.saturating_duration_since(self.started).as_millis() as u64),
             },
             "video": {
                 "framesSent": s.video_sent,
