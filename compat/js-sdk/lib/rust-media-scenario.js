@@ -85,9 +85,10 @@ async function runRustMediaScenario(scenario, server, tmpDir) {
     await step('rob: webex meetings join --tone 600 --send-video … --record-audio … --record-video … → joined', () =>
       rust.until('joined', (e) => e.event === 'joined', 20_000),
     );
-    await step("both: pia's addMedia() and rob's add_media() resolve", async () => {
-      await page.call('addMedia', pia.meeting.id);
+    await step("rob's add_media() connects, then pia's addMedia() resolves", async () => {
+      // rob first, so that pia's time to first audio is measured with rob sending.
       await rust.until('meeting:media:connected', (e) => e.event === 'meeting:media:connected', 30_000);
+      await page.call('addMedia', pia.meeting.id);
     }, 60_000);
 
     const flowing = await step("pia hears rob's tone and decodes rob's H.264; rob receives pia's audio and video", () =>
@@ -107,10 +108,6 @@ async function runRustMediaScenario(scenario, server, tmpDir) {
         `(${flowing.pia.video.frameWidth}x${flowing.pia.video.frameHeight}), levels ${flowing.levels.map((l) => l.toFixed(1)).join(' / ')} dB`,
     );
     log(`rob: ${flowing.rob.audio.packetsReceived} audio packets, ${flowing.rob.video.framesReceived} video frames`);
-    log(
-      `first remote audio packet after addMedia()/add_media(): official SDK in Chromium ${Math.round(flowing.pia.firstAudioMs)} ms, ` +
-        `Rust SDK ${flowing.rob.audio.firstPacketMs} ms`,
-    );
 
     await step(`media keeps flowing both ways for ${HOLD_MS / 1000} s`, async () => {
       await new Promise((r) => setTimeout(r, HOLD_MS));
@@ -122,6 +119,24 @@ async function runRustMediaScenario(scenario, server, tmpDir) {
       log(`over ${secs} s: pia ${piaAudio.toFixed(1)} audio packets/s, rob ${robAudio.toFixed(1)} audio packets/s`);
       assert.ok(piaAudio > 25 && robAudio > 25, `pia ${piaAudio}/s, rob ${robAudio}/s`);
     }, HOLD_MS + 10_000);
+
+    await step('time to first remote audio, each joining while the others send: the official SDK (pia) and the Rust SDK (rex)', async () => {
+      const rex = RustJoin.start(server.bin, server.base, await server.createToken('rex@example.com'), pia.email, 'rust-listener', [
+        '--receive-only',
+        '--leave-after', '2s',
+      ]);
+      try {
+        const stats = await rex.until('first audio', (e) => e.event === 'media:stats' && e.audio.firstPacketMs !== null, 20_000);
+        const exit = await rex.ended(20_000);
+        assert.equal(exit.code, 0, rex.transcript());
+        log(
+          `first remote audio packet after addMedia() / add_media(): official SDK in Chromium ${Math.round(flowing.pia.firstAudioMs)} ms, ` +
+            `Rust SDK ${stats.audio.firstPacketMs} ms (webex ${path.basename(path.dirname(server.bin))} build; BENCHMARKS.md §12)`,
+        );
+      } finally {
+        await rex.kill();
+      }
+    }, 40_000);
 
     await step("rob: mute-audio → pia's roster shows rob muted", async () => {
       rust.command('mute-audio');
