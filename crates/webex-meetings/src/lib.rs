@@ -24,6 +24,39 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # A recording bot: media with no browser
+//!
+//! [`Meeting::add_media`] joins a meeting's audio and video headless, over
+//! the same ROAP exchange the official SDK's transcoded path uses. Twenty
+//! lines that record a meeting (PCM audio, H.264 Annex B video):
+//!
+//! ```no_run
+//! use std::io::Write;
+//! use futures::StreamExt;
+//! use webex_meetings::{MediaOptions, RemoteTrack, Webex, WebexConfig};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let webex = Webex::init(WebexConfig::from_env()?); // WEBEX_ACCESS_TOKEN, …
+//! let meetings = webex.meetings();
+//! meetings.register().await?;
+//! let meeting = meetings.create("standup@example.com").await?;
+//! meeting.join().await?;
+//! let media = meeting.add_media(MediaOptions::new()).await?; // receive-only
+//! media.request_keyframe(RemoteTrack::Video)?;
+//! let mut audio = media.remote_audio().decoded(); // 48 kHz mono PCM
+//! let mut video = media.remote_video(); // H.264 access units
+//! let mut pcm = std::fs::File::create("meeting.pcm")?;
+//! let mut h264 = std::fs::File::create("meeting.h264")?;
+//! loop {
+//!     tokio::select! {
+//!         Some(frame) = audio.next() => for s in &frame.samples { pcm.write_all(&s.to_le_bytes())? },
+//!         Some(au) = video.next() => h264.write_all(&au.data)?,
+//!         else => break, // media stopped: left, ended, or stop_media()
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+//!
 //! # What it does better than the official SDK
 //!
 //! - Every `register()` settles: each step ([`Step`]) has a timeout, and the
