@@ -86,6 +86,11 @@ pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free one).
     #[arg(long, env = "WEBEX_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    /// Serve Prometheus `/metrics` on this address only (plain HTTP, no
+    /// auth: keep it reachable by the scraper alone); the API port then
+    /// answers `/metrics` with 404. Default: `/metrics` on the API port.
+    #[arg(long, env = "WEBEX_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
     /// URL clients use to reach this server (default: http://<listen address>).
     #[arg(long, env = "WEBEX_PUBLIC_URL")]
     pub public_url: Option<String>,
