@@ -11,5 +11,6 @@ mod dev;
 mod media;
 mod meetings;
 mod quirks;
+mod readme;
 mod sdk_sigkill;
 mod two_nodes;
