@@ -54,6 +54,10 @@ pub enum Command {
     /// List, join (with media if asked) or end meetings with the Rust SDK.
     #[command(subcommand)]
     Meetings(MeetingsCommand),
+    /// The operator API (`/admin/api/v1`, admin token): live sockets,
+    /// meetings, media sessions, events, token revocation, client logs.
+    /// Exits with 75 when trying again may help (no server yet, 503).
+    Admin(AdminArgs),
     /// Media files: what an Ogg Opus or H.264 file holds (no server needed).
     #[command(subcommand)]
     Media(MediaCommand),
@@ -86,6 +90,11 @@ pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free one).
     #[arg(long, env = "WEBEX_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    /// Serve Prometheus `/metrics` on this address only (plain HTTP, no
+    /// auth: keep it reachable by the scraper alone); the API port then
+    /// answers `/metrics` with 404. Default: `/metrics` on the API port.
+    #[arg(long, env = "WEBEX_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
     /// URL clients use to reach this server (default: http://<listen address>).
     #[arg(long, env = "WEBEX_PUBLIC_URL")]
     pub public_url: Option<String>,
@@ -513,6 +522,147 @@ pub enum MediaCommand {
         /// One JSON object instead of text.
         #[arg(long)]
         json: bool,
+    },
+}
+
+/// `webex admin`.
+#[derive(Debug, Args)]
+pub struct AdminArgs {
+    /// Base URL of the server.
+    #[arg(
+        long,
+        env = "WEBEX_SERVER",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
+    pub server: String,
+    /// The server's admin token (`webex serve --admin-token`; `webex serve
+    /// --dev` prints one).
+    #[arg(long, env = "WEBEX_ADMIN_TOKEN", hide_env_values = true, global = true)]
+    pub admin_token: Option<String>,
+    /// Print the server's JSON answer as it is instead of a table.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// What to ask.
+    #[command(subcommand)]
+    pub command: AdminCommand,
+}
+
+/// `webex admin …`.
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Live Mercury sockets (every node's, with Redis).
+    Connections {
+        /// Only this device's sockets.
+        #[arg(long)]
+        device_id: Option<String>,
+        /// Only this person's sockets.
+        #[arg(long)]
+        person_id: Option<String>,
+    },
+    /// Active meetings with their participants; `meetings end LOCUS_ID`
+    /// ends one for everyone.
+    Meetings {
+        /// Most meetings to list (1–1000).
+        #[arg(long)]
+        limit: Option<u32>,
+        /// `end`, or nothing to list.
+        #[command(subcommand)]
+        command: Option<AdminMeetingsCommand>,
+    },
+    /// This node's media sessions.
+    MediaSessions,
+    /// Events to a device's or a person's sockets.
+    #[command(subcommand)]
+    Events(AdminEventsCommand),
+    /// Access tokens.
+    #[command(subcommand)]
+    Tokens(AdminTokensCommand),
+    /// Logs the SDKs uploaded (`clientLogs`).
+    #[command(subcommand)]
+    ClientLogs(AdminClientLogsCommand),
+}
+
+/// `webex admin meetings …`.
+#[derive(Debug, Subcommand)]
+pub enum AdminMeetingsCommand {
+    /// End a meeting for everyone.
+    End {
+        /// Locus id (`webex admin meetings` lists them).
+        locus_id: String,
+    },
+}
+
+/// `webex admin events …`.
+#[derive(Debug, Subcommand)]
+pub enum AdminEventsCommand {
+    /// Publish one event to every socket of a device or a person.
+    #[command(group(clap::ArgGroup::new("target").required(true).args(["device_id", "person_id", "email"])))]
+    Publish {
+        /// To this device.
+        #[arg(long)]
+        device_id: Option<String>,
+        /// To every device of this person (id).
+        #[arg(long)]
+        person_id: Option<String>,
+        /// To every device of the person with this email.
+        #[arg(long)]
+        email: Option<String>,
+        /// The event's `eventType` (or give it inside `--data`).
+        #[arg(long)]
+        event_type: Option<String>,
+        /// The event's `data`: a JSON object, e.g. `'{"text":"hi"}'`.
+        #[arg(long)]
+        data: Option<String>,
+    },
+}
+
+/// `webex admin tokens …`.
+#[derive(Debug, Subcommand)]
+pub enum AdminTokensCommand {
+    /// Revoke an access token; its sockets close (4401) on every node.
+    Revoke {
+        /// The token.
+        token: String,
+    },
+}
+
+/// `webex admin client-logs …`.
+#[derive(Debug, Subcommand)]
+pub enum AdminClientLogsCommand {
+    /// Uploaded logs, newest first.
+    List {
+        /// Only this person's logs (id).
+        #[arg(long, conflicts_with = "email")]
+        person_id: Option<String>,
+        /// Only the logs of the person with this email.
+        #[arg(long)]
+        email: Option<String>,
+        /// Only logs created before this time (Unix ms; the previous
+        /// page's `next`).
+        #[arg(long)]
+        before: Option<i64>,
+        /// Logs per page (1–1000).
+        #[arg(long)]
+        limit: Option<u32>,
+    },
+    /// One log's record.
+    Show {
+        /// Log id.
+        id: String,
+    },
+    /// A log's file, to stdout or `--output`.
+    Download {
+        /// Log id.
+        id: String,
+        /// Write here instead of stdout.
+        #[arg(long, short)]
+        output: Option<std::path::PathBuf>,
+    },
+    /// Delete a log.
+    Delete {
+        /// Log id.
+        id: String,
     },
 }
 

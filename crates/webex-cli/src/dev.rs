@@ -125,6 +125,10 @@ impl Banner<'_> {
         line(&format!(
             "    webex register --server {base} --token {alice}"
         ));
+        line(&format!(
+            "    webex admin --server {base} --admin-token {} meetings   # the operator API",
+            self.admin_token
+        ));
         line("");
         line("Official JS SDK (npm install webex), as alice:");
         line("    const Webex = require('webex/meetings');");

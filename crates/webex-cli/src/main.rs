@@ -1,6 +1,7 @@
 //! The `webex` command: run the Webex-compatible meetings server, mint
 //! tokens, register devices, list/join/end meetings, demo, benchmarks.
 
+mod admin;
 mod cli;
 mod client;
 mod demo;
@@ -26,7 +27,14 @@ async fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
+            // EX_TEMPFAIL: a script may try again.
+            if e.downcast_ref::<admin::AdminError>()
+                .is_some_and(admin::AdminError::is_retryable)
+            {
+                std::process::ExitCode::from(75)
+            } else {
+                std::process::ExitCode::FAILURE
+            }
         }
     }
 }
@@ -44,6 +52,7 @@ async fn run(cli: cli::Cli) -> anyhow::Result<()> {
         cli::Command::Register(args) => client::register(args).await,
         cli::Command::Devices(command) => client::devices(command).await,
         cli::Command::Meetings(command) => meetings::run(command).await,
+        cli::Command::Admin(args) => admin::run(args).await.map_err(Into::into),
         cli::Command::Media(cli::MediaCommand::Info { file, json }) => {
             media::info::run(&file, json)
         }

@@ -26,6 +26,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let database = crate::tokens::describe(&args.database.url);
     let mut config = ServerConfig::new(args.listen, args.database.url);
     config.public_url = args.public_url;
+    config.metrics_listen = args.metrics_listen;
     config.redis_url = args.redis;
     // --dev always has an operator API: the given token, else a fresh one.
     let admin_generated = args.dev && args.admin_token.is_none();
@@ -86,6 +87,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     config.media = args.media.to_settings();
     let server = Server::start(config).await?;
     println!("listening on {}", server.base_url());
+    if let Some(at) = server.metrics_addr() {
+        println!("metrics on http://{at}/metrics");
+    }
     if args.dev {
         let state = server.state();
         let people = crate::dev::people(state.store.as_ref(), &state.config.region).await?;

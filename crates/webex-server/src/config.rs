@@ -24,6 +24,10 @@ pub const DEFAULT_PERMISSION_TOKEN_TTL_SECS: u64 = 15 * 60;
 pub struct ServerConfig {
     /// Address to bind; port 0 picks a free one.
     pub listen: SocketAddr,
+    /// Serve Prometheus `/metrics` on this address only (plain HTTP, no
+    /// auth; the API port then answers `/metrics` with 404). `None`: on the
+    /// API port.
+    pub metrics_listen: Option<SocketAddr>,
     /// The URL clients reach this server at (scheme, host, port, no trailing
     /// slash). `None`: `http://<bound address>`.
     pub public_url: Option<String>,
@@ -145,6 +149,7 @@ impl ServerConfig {
     pub fn new(listen: SocketAddr, database_url: impl Into<String>) -> Self {
         Self {
             listen,
+            metrics_listen: None,
             public_url: None,
             database_url: database_url.into(),
             redis_url: None,

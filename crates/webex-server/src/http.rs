@@ -39,7 +39,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::media::router())
         .merge(crate::mercury::router())
         .merge(crate::admin::router())
-        .merge(crate::ops::router())
+        .merge(crate::ops::router(state.config.metrics_listen.is_none()))
         .route_layer(middleware::from_fn(remember_route))
         .fallback(|| async { ApiError::from_status(axum::http::StatusCode::NOT_FOUND) })
         .layer(DefaultBodyLimit::max(body_limit));
@@ -89,7 +89,11 @@ pub fn router(state: AppState) -> Router {
 
 /// Assigns the tracking id, echoes it, renders JSON error bodies and records
 /// per-route metrics.
-async fn track(State(_state): State<AppState>, mut req: Request, next: Next) -> Response {
+pub(crate) async fn track(
+    State(_state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let id = req
         .headers()
@@ -149,7 +153,7 @@ async fn track(State(_state): State<AppState>, mut req: Request, next: Next) -> 
 #[derive(Clone)]
 pub(crate) struct MatchedRoute(pub(crate) String);
 
-async fn remember_route(
+pub(crate) async fn remember_route(
     path: Option<axum::extract::MatchedPath>,
     req: Request,
     next: Next,

@@ -22,13 +22,34 @@ const SECONDS_BUCKETS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
 ];
 
-/// Routes of this module.
-pub fn router() -> Router<AppState> {
-    Router::new()
+/// Routes of this module on the API port; `/metrics` among them only when
+/// `with_metrics` (no `--metrics-listen`).
+pub fn router(with_metrics: bool) -> Router<AppState> {
+    let router = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/openapi.json", get(openapi_json));
+    if with_metrics {
+        router.route("/metrics", get(prometheus))
+    } else {
+        router
+    }
+}
+
+/// The whole app of the `--metrics-listen` address: `/metrics`, and 404
+/// (a JSON error) for anything else. No auth: the address is meant to be
+/// reachable by the scraper only.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
         .route("/metrics", get(prometheus))
-        .route("/openapi.json", get(openapi_json))
+        .route_layer(axum::middleware::from_fn(crate::http::remember_route))
+        .fallback(|| async { ApiError::from_status(StatusCode::NOT_FOUND) })
+        // Tracking ids and JSON error bodies, as on the API port.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::http::track,
+        ))
+        .with_state(state)
 }
 
 /// The OpenAPI description of this module's routes.

@@ -28,6 +28,18 @@ impl Server {
             .await
             .with_context(|| format!("binding {}", config.listen))?;
         let addr = listener.local_addr()?;
+        let metrics_listener = match config.metrics_listen {
+            Some(at) => Some(
+                TcpListener::bind(at)
+                    .await
+                    .with_context(|| format!("binding the metrics address {at}"))?,
+            ),
+            None => None,
+        };
+        let metrics_addr = metrics_listener
+            .as_ref()
+            .map(TcpListener::local_addr)
+            .transpose()?;
         let tls = config
             .tls
             .as_ref()
@@ -103,6 +115,7 @@ impl Server {
 
         let app = crate::http::router(state.clone());
         let limits = state.config.connections.clone();
+        let limits_for_metrics = limits.clone();
         let gate = crate::connections::Gate::new(&limits);
         let serve_cancel = cancel.clone();
         let serve = match tls {
@@ -117,15 +130,38 @@ impl Server {
                 tokio::spawn(crate::connections::serve(rx, app, limits, serve_cancel))
             }
         };
-        tracing::info!(%addr, public_url = %state.public_url, backend = state.store.backend(), "webex server listening");
+        if let Some(listener) = metrics_listener {
+            tasks.push(spawn_metrics_listener(
+                listener,
+                crate::ops::metrics_router(state.clone()),
+                limits_for_metrics,
+                cancel.clone(),
+            ));
+        }
+        tracing::info!(%addr, ?metrics_addr, public_url = %state.public_url, backend = state.store.backend(), "webex server listening");
         Ok(RunningServer {
             addr,
+            metrics_addr,
             state,
             cancel,
             serve,
             tasks,
         })
     }
+}
+
+/// Serves `/metrics` alone on its own listener (`--metrics-listen`), under
+/// the same connection caps and deadlines as the API port.
+fn spawn_metrics_listener(
+    listener: TcpListener,
+    app: axum::Router,
+    limits: crate::connections::ConnectionLimits,
+    cancel: CancellationToken,
+) -> JoinHandle<()> {
+    let gate = crate::connections::Gate::new(&limits);
+    let (tx, rx) = tokio::sync::mpsc::channel(READY_QUEUE);
+    crate::connections::spawn_tcp_acceptor(listener, gate, cancel.clone(), tx);
+    tokio::spawn(crate::connections::serve(rx, app, limits, cancel))
 }
 
 /// Without TCP_NODELAY, back-to-back websocket frames wait for the peer's
@@ -142,6 +178,7 @@ const READY_QUEUE: usize = 256;
 /// A server serving in the background.
 pub struct RunningServer {
     addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
     state: AppState,
     cancel: CancellationToken,
     serve: JoinHandle<()>,
@@ -152,6 +189,11 @@ impl RunningServer {
     /// The bound address.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+    /// The bound address of `/metrics` when it has its own
+    /// ([`ServerConfig::metrics_listen`]); `None`: on the API port.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
     /// The public URL (no trailing slash).
     pub fn base_url(&self) -> &str {

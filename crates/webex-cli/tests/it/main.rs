@@ -4,11 +4,13 @@
 
 mod support;
 
+mod admin;
 mod cli;
 mod crash_restart;
 mod dev;
 mod media;
 mod meetings;
 mod quirks;
+mod readme;
 mod sdk_sigkill;
 mod two_nodes;

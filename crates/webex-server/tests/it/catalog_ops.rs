@@ -297,3 +297,73 @@ async fn ops(server: &TestServer) -> anyhow::Result<()> {
     Ok(())
 }
 on_every_backend!(health_readiness_metrics_and_openapi, ops);
+
+/// With `metrics_listen` (`--metrics-listen`), `/metrics` is served on that
+/// address only: the API port answers it with the JSON 404 of any unknown
+/// path, and the metrics address answers nothing but `/metrics`. Without
+/// it, the API port serves `/metrics` and no second address is bound.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_move_to_their_own_address() -> anyhow::Result<()> {
+    let http = client()?;
+    let server = TestServer::start_with(|c| {
+        c.metrics_listen = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+    })
+    .await?;
+    let base = server.base_url().to_owned();
+    let metrics_addr = server
+        .server()
+        .metrics_addr()
+        .context("metrics_listen set but no metrics address bound")?;
+    ensure!(metrics_addr != server.server().local_addr());
+
+    let reply = send(http.get(format!("{base}/metrics"))).await?;
+    crate::support::expect_json_error(
+        reply.status,
+        &reply.headers,
+        &reply.json()?,
+        StatusCode::NOT_FOUND,
+        codes::NOT_FOUND,
+    )?;
+    let reply = send(http.get(format!("{base}/healthz"))).await?;
+    ensure!(reply.status == StatusCode::OK, "{}", reply.text);
+
+    let reply = send(http.get(format!("http://{metrics_addr}/metrics"))).await?;
+    ensure!(reply.status == StatusCode::OK, "{}", reply.text);
+    ensure!(
+        reply
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/plain")),
+        "{:?}",
+        reply.headers
+    );
+    let build = format!(
+        "webex_build_info{{version=\"{}\"}} 1",
+        env!("CARGO_PKG_VERSION")
+    );
+    ensure!(reply.text.contains(&build), "{}", reply.text);
+    ensure!(
+        reply.text.contains("# HELP webex_build_info"),
+        "{}",
+        reply.text
+    );
+    // Only /metrics there: the API is not reachable through it.
+    let reply = send(http.get(format!("http://{metrics_addr}/healthz"))).await?;
+    crate::support::expect_json_error(
+        reply.status,
+        &reply.headers,
+        &reply.json()?,
+        StatusCode::NOT_FOUND,
+        codes::NOT_FOUND,
+    )?;
+    server.shutdown().await;
+
+    let server = TestServer::start().await?;
+    ensure!(server.server().metrics_addr().is_none());
+    let reply = send(http.get(format!("{}/metrics", server.base_url()))).await?;
+    ensure!(reply.status == StatusCode::OK, "{}", reply.text);
+    ensure!(reply.text.contains(&build), "{}", reply.text);
+    server.shutdown().await;
+    Ok(())
+}
