@@ -38,6 +38,21 @@ const HOLD_MS = 4_000;
 
 const show = (v) => JSON.stringify(v);
 
+/** Frames ffprobe decodes from `file`'s stream `stream`; null without ffprobe. */
+function ffprobeFrames(file, stream) {
+  try {
+    const out = execFileSync(
+      'ffprobe',
+      ['-v', 'error', '-select_streams', stream, '-count_frames', '-show_entries', 'stream=nb_read_frames', '-of', 'csv=p=0', file],
+      { encoding: 'utf8' },
+    );
+    return Number(out.trim());
+  } catch (error) {
+    if (error.code === 'ENOENT') return null;
+    throw new Error(`ffprobe could not decode ${file}: ${error.stderr || error.message}`);
+  }
+}
+
 function mediaInfo(bin, file) {
   return JSON.parse(execFileSync(bin, ['media', 'info', '--json', file], { encoding: 'utf8' }));
 }
@@ -177,6 +192,18 @@ async function runRustMediaScenario(scenario, server, tmpDir) {
     assert.ok(video.keyframes >= 1 && video.accessUnits >= 20, `recorded video: ${show(video)}`);
     assert.equal(video.width, 320, show(video));
     assert.equal(video.height, 240, show(video));
+    // And a real decoder decodes both (ffprobe; CI installs it).
+    const decoded = ffprobeFrames(recordedVideo, 'v:0');
+    const decodedAudio = ffprobeFrames(recordedAudio, 'a:0');
+    if (decoded !== null) {
+      log(`ffprobe decodes ${decoded} video frames and ${decodedAudio} audio frames`);
+      assert.ok(decoded >= video.accessUnits - 1, `ffprobe decoded ${decoded} of ${video.accessUnits} access units`);
+      assert.ok(decodedAudio >= audio.packets - 1, `ffprobe decoded ${decodedAudio} of ${audio.packets} audio packets`);
+    } else if (process.env.CI === 'true') {
+      throw new Error('ffprobe is missing (apt-get install ffmpeg): CI decodes the recordings');
+    } else {
+      log('ffprobe not installed: recordings not decoded by a second decoder');
+    }
   });
 
   await step('pia: leave() → no media session left', async () => {
