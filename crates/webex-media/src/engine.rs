@@ -264,7 +264,8 @@ impl Engine {
                         audio_muted: s.audio_muted,
                         video_muted: s.video_muted,
                         watching: s
-                            .video_from
+                            .video
+                            .from
                             .and_then(|id| self.sessions.get(&id))
                             .map(|w| w.key.participant.clone()),
                         frames_in: s.frames_in,

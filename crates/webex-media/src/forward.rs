@@ -161,16 +161,11 @@ impl Engine {
         let Some(receiver) = self.sessions.get_mut(&to) else {
             return false;
         };
-        if receiver.video_from != Some(from) {
-            receiver.video_from = Some(from);
-            receiver.video_waiting = true;
-        }
-        if receiver.video_waiting && !data.is_keyframe() {
+        let taken = receiver.video.admit(from, data.is_keyframe());
+        if !taken {
             self.request_keyframe(from, data.mid, KeyframeRequestKind::Pli, now);
-            return false;
         }
-        receiver.video_waiting = false;
-        true
+        taken
     }
 
     /// Whether session `from` is its meeting's presenter.
@@ -209,7 +204,7 @@ impl Engine {
         };
         for id in self.meetings.get(&meeting).cloned().unwrap_or_default() {
             if let Some(s) = self.sessions.get_mut(&id) {
-                s.slides_waiting = true;
+                s.slides.waiting = true;
             }
         }
         if let Some(id) = self.presenter_session(&meeting)
@@ -231,16 +226,11 @@ impl Engine {
         let Some(receiver) = self.sessions.get_mut(&to) else {
             return false;
         };
-        if receiver.slides_from != Some(from) {
-            receiver.slides_from = Some(from);
-            receiver.slides_waiting = true;
-        }
-        if receiver.slides_waiting && !data.is_keyframe() {
+        let taken = receiver.slides.admit(from, data.is_keyframe());
+        if !taken {
             self.request_keyframe(from, data.mid, KeyframeRequestKind::Pli, now);
-            return false;
         }
-        receiver.slides_waiting = false;
-        true
+        taken
     }
 
     fn relay_keyframe_request(&mut self, from: SessionId, req: KeyframeRequest, now: Instant) {
@@ -248,7 +238,7 @@ impl Engine {
             return;
         };
         let meeting = self.sessions.get(&from).map(|s| s.key.meeting.clone());
-        let targets = match (role, self.sessions.get(&from).and_then(|s| s.video_from)) {
+        let targets = match (role, self.sessions.get(&from).and_then(|s| s.video.from)) {
             // Switched video: only the sender this participant receives.
             (Role::Video, Some(source)) => vec![source],
             // Slides: only the presenter sends any.

@@ -115,16 +115,39 @@ pub(crate) struct Session {
     /// Outgoing main-video time, continuous across switched senders.
     pub video_line: Timeline,
     /// Whose main video this participant receives.
-    pub video_from: Option<SessionId>,
-    /// Frames of `video_from` are dropped until its keyframe.
-    pub video_waiting: bool,
+    pub video: Switched,
     /// Outgoing slides time, continuous across presenters.
     pub slides_line: Timeline,
-    /// Whose slides this participant received last.
-    pub slides_from: Option<SessionId>,
-    /// Slides are dropped until the presenter's next keyframe (set when
-    /// the presenter changes).
-    pub slides_waiting: bool,
+    /// Whose slides this participant receives (waiting for a keyframe
+    /// from the start and whenever the presenter changes).
+    pub slides: Switched,
+}
+
+/// Which sender one of a receiver's video m-lines takes, switched on a
+/// keyframe: after a change of sender, its frames are dropped until its
+/// keyframe (which the caller asks for).
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Switched {
+    /// The sender, once one was chosen.
+    pub from: Option<SessionId>,
+    /// Frames are dropped until a keyframe.
+    pub waiting: bool,
+}
+
+impl Switched {
+    /// Whether a frame of `from` goes out: `false` while waiting for a
+    /// keyframe of it (a new sender starts waiting).
+    pub(crate) fn admit(&mut self, from: SessionId, keyframe: bool) -> bool {
+        if self.from != Some(from) {
+            self.from = Some(from);
+            self.waiting = true;
+        }
+        if self.waiting && !keyframe {
+            return false;
+        }
+        self.waiting = false;
+        true
+    }
 }
 
 impl Session {
@@ -164,11 +187,12 @@ impl Session {
             last_keyframe_request: HashMap::new(),
             audio_line: Timeline::default(),
             video_line: Timeline::default(),
-            video_from: None,
-            video_waiting: false,
+            video: Switched::default(),
             slides_line: Timeline::default(),
-            slides_from: None,
-            slides_waiting: true,
+            slides: Switched {
+                from: None,
+                waiting: true,
+            },
         })
     }
 
