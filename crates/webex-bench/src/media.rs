@@ -7,7 +7,7 @@
 //! of two the audio is filler stamped with its send time; from three on it
 //! is a real Opus sine, a distinct frequency per person, loud for the
 //! first `talkers` and digital silence (still sent) for the others. Set-up
-//! as the official SDK does it: [`crate::media_setup`].
+//! as the official SDK does it (`media_setup.rs`).
 //!
 //! After a warm-up, a measured window: frames received per second (every
 //! frame counted by its receiver), the delay each frame took from its

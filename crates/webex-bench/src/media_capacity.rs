@@ -15,6 +15,10 @@
 //! - video latency p99 ≤ [`MAX_VIDEO_P99_MS`] ms, sender to receiver;
 //! - server CPU ≤ [`MAX_SERVER_CPU`] % of one core over the window.
 //!
+//! A count fails only when [`TRIES`] runs in a row fail: on a shared,
+//! noisy machine one stall (another process's burst, a lost datagram's
+//! retransmission) can push a single run's p99 over the bound.
+//!
 //! ```
 //! use webex_bench::media_capacity::{verdict, Measured};
 //! let ok = Measured { flowing: 20, clients: 20, delivery: 0.99, video_p99_ms: 12.0, server_cpu: 60.0 };
@@ -36,6 +40,8 @@ pub const MIN_DELIVERY: f64 = 0.95;
 pub const MAX_VIDEO_P99_MS: f64 = 50.0;
 /// Largest server CPU, percent of one core.
 pub const MAX_SERVER_CPU: f64 = 100.0;
+/// Runs of one count that must all fail for the count to fail.
+pub const TRIES: usize = 2;
 
 /// What the capacity search grows.
 #[derive(Debug, Clone, Copy)]
@@ -107,11 +113,7 @@ pub(crate) async fn search(
     let mut meetings = 1usize;
     // Doubling.
     loop {
-        let r = server_run(launch, log, c.size, meetings, p).await?;
-        let v = verdict(&Measured::from(&r));
-        let ok = v.is_ok();
-        steps.push((r, v));
-        if !ok {
+        if !try_count(launch, log, p, c, meetings, &mut steps).await? {
             fail = Some(meetings);
             break;
         }
@@ -127,16 +129,35 @@ pub(crate) async fn search(
             break;
         }
         let mid = pass + (hi - pass) / 2;
-        let r = server_run(launch, log, c.size, mid, p).await?;
-        let v = verdict(&Measured::from(&r));
-        if v.is_ok() {
+        if try_count(launch, log, p, c, mid, &mut steps).await? {
             pass = mid;
         } else {
             fail = Some(mid);
         }
-        steps.push((r, v));
     }
     Ok(render(p, c, &steps, pass, fail))
+}
+
+/// Up to [`TRIES`] runs of `meetings` meetings, each one a step;
+/// whether one passed.
+async fn try_count(
+    launch: &Launch,
+    log: &str,
+    p: &MediaParams,
+    c: &CapacityParams,
+    meetings: usize,
+    steps: &mut Vec<(MediaRun, Result<(), String>)>,
+) -> BenchResult<bool> {
+    for _ in 0..TRIES {
+        let r = server_run(launch, log, c.size, meetings, p).await?;
+        let v = verdict(&Measured::from(&r));
+        let ok = v.is_ok();
+        steps.push((r, v));
+        if ok {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 fn render(
@@ -158,7 +179,7 @@ fn render(
         p.warmup
     );
     out += &format!(
-        "Full quality: every client flowing, frames received ≥ {:.0} % of sent, video p99 ≤ {MAX_VIDEO_P99_MS} ms, server CPU ≤ {MAX_SERVER_CPU} % of one core.\n\n",
+        "Full quality: every client flowing, frames received ≥ {:.0} % of sent, video p99 ≤ {MAX_VIDEO_P99_MS} ms, server CPU ≤ {MAX_SERVER_CPU} % of one core; a count fails when {TRIES} runs in a row fail.\n\n",
         100.0 * MIN_DELIVERY
     );
     out += "| step | participants | meetings | flowing | received ÷ sent | video p99 ms | server CPU % | mixing % of a core | load generator CPU % | verdict |\n|---|---|---|---|---|---|---|---|---|---|\n";
