@@ -124,3 +124,29 @@ impl Default for Feed {
         Self::new()
     }
 }
+
+/// A `/media` answer body as the SDK reads it after its first offer (seq
+/// 1): the JSON (`MediaResponse`), the ROAP message in
+/// `mediaConnections[0].remoteSdp`, the ROAP reply rules, and for an
+/// ANSWER its SDP applied to a fresh peer connection's offer, as
+/// `add_media` does. `Ok` or a typed error; a panic is a finding.
+pub fn media_answer(bytes: &[u8]) -> Result<(), crate::MediaError> {
+    use crate::media::roap::{Reply, read_reply};
+    use crate::media::session;
+    let answer: webex_wire::roap::MediaResponse = serde_json::from_slice(bytes)
+        .map_err(|e| crate::MediaError::MalformedAnswer(e.to_string()))?;
+    let message = answer
+        .roap_message()
+        .map_err(|e| crate::MediaError::MalformedAnswer(e.to_string()))?;
+    let Reply::Answer { sdp, .. } = read_reply(message, 1, 0)? else {
+        return Ok(());
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .map_err(|e| crate::MediaError::Local(e.to_string()))?;
+    runtime.block_on(async {
+        let offered = session::offer(&crate::MediaOptions::new(), None).await?;
+        offered.accept(&sdp).map(|_| ())
+    })
+}
