@@ -170,11 +170,7 @@ fn render(
     let mut out = format!(
         "### 10. Media capacity (meetings of {}, {} talking, {:?} window after {:?} warm-up)\n\n",
         c.size,
-        if p.talkers == 0 {
-            "everyone".to_string()
-        } else {
-            p.talkers.to_string()
-        },
+        crate::media_report::talkers_label(p.talkers),
         p.duration,
         p.warmup
     );

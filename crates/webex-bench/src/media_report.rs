@@ -56,17 +56,22 @@ pub(crate) fn run_row(label: &str, r: &MediaRun) -> String {
     )
 }
 
+/// How many talk in a meeting: a count, or `everyone` (0).
+pub(crate) fn talkers_label(talkers: usize) -> String {
+    if talkers == 0 {
+        "everyone".to_string()
+    } else {
+        talkers.to_string()
+    }
+}
+
 /// The report section: every run's row, the medians, then server and
 /// floor side by side.
 pub(crate) fn render(launch: &Launch, p: &MediaParams, runs: &[MediaRun]) -> String {
     let mut out = format!(
         "### 10. Media forwarding and mixing (meetings of {:?}, {} talking from three on, {:?} window after {:?} warm-up)\n\n",
         p.people,
-        if p.talkers == 0 {
-            "everyone".to_string()
-        } else {
-            p.talkers.to_string()
-        },
+        talkers_label(p.talkers),
         p.duration,
         p.warmup
     );

@@ -8,7 +8,7 @@
 use futures::StreamExt;
 use secrecy::ExposeSecret;
 use webex_media::testing::{RunningPeer, TestPeer};
-use webex_wire::locus::{JoinDevice, JoinRequest, JoinResponse, MeetingInfo, MeetingInfoRequest};
+use webex_wire::locus::{JoinDevice, JoinRequest, JoinResponse};
 use webex_wire::roap::{
     LocalMedia, LocalSdp, MediaRequest, MediaResponse, MessageType, RoapMessage,
 };
@@ -66,7 +66,8 @@ pub(crate) async fn meeting_with_media(
         return Err(BenchError::Setup("a meeting needs two people".into()));
     }
     let dev_first = fixtures::register_device(http, base, &first.token, "bench-media").await?;
-    let permission = permission_token(http, base, first, address).await?;
+    let permission =
+        crate::meeting::permission_token(http, base, first.token.expose_secret(), address).await?;
     let body = JoinRequest::new(&dev_first.url, format!("bench-{}", uuid::Uuid::new_v4()))
         .with_invitee(address)
         .with_permission_token(permission);
@@ -125,32 +126,6 @@ fn member(account: &Account, device_url: String, joined: JoinResponse) -> BenchR
             .into_iter()
             .find_map(|m| m.media_id),
     })
-}
-
-async fn permission_token(
-    http: &reqwest::Client,
-    base: &str,
-    a: &Account,
-    address: &str,
-) -> BenchResult<Option<String>> {
-    let res = http
-        .post(format!("{base}/wbxappapi/v1/meetingInfo"))
-        .bearer_auth(a.token.expose_secret())
-        .json(&MeetingInfoRequest {
-            sip_url: Some(address.to_owned()),
-            ..Default::default()
-        })
-        .send()
-        .await?;
-    let status = res.status().as_u16();
-    if status != 200 {
-        return Err(BenchError::Status {
-            what: "POST {webex-appapi-service}/meetingInfo",
-            status,
-        });
-    }
-    let info: MeetingInfo = res.json().await?;
-    Ok(info.permission_token)
 }
 
 async fn join(

@@ -448,19 +448,16 @@ fn join_body(c: &Client, address: Option<&str>, permission: Option<String>) -> J
 
 /// meetingInfo's `permissionToken` for `address` (a join by address
 /// needs it, as the official SDK's `create()` then `join()` has it), asked
-/// of the server whose Locus `call_url` is.
-async fn permission_token(
+/// of the server at `base` with `token`.
+pub(crate) async fn permission_token(
     http: &reqwest::Client,
-    c: &Client,
-    call_url: &str,
+    base: &str,
+    token: &str,
     address: &str,
 ) -> BenchResult<Option<String>> {
-    let base = call_url
-        .split_once("/locus/api/v1")
-        .map_or(call_url, |(base, _)| base);
     let res = http
         .post(format!("{base}/wbxappapi/v1/meetingInfo"))
-        .bearer_auth(c.account.token.expose_secret())
+        .bearer_auth(token)
         .json(&webex_wire::locus::MeetingInfoRequest {
             sip_url: Some(address.to_owned()),
             ..Default::default()
@@ -510,7 +507,13 @@ async fn join_here(
     // Not timed: the official SDK asks meetingInfo in `create()`, before
     // the join it measures.
     let permission = match address {
-        Some(a) => permission_token(http, c, url, a).await?,
+        Some(a) => {
+            // The server whose Locus `url` is.
+            let base = url
+                .split_once("/locus/api/v1")
+                .map_or(url, |(base, _)| base);
+            permission_token(http, base, c.account.token.expose_secret(), a).await?
+        }
         None => None,
     };
     let started = Instant::now();
