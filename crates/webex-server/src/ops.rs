@@ -375,9 +375,25 @@ async fn prometheus(State(state): State<AppState>) -> Response {
     tag = "ops",
     responses((status = 200, description = "OpenAPI 3.1 document", body = Object))
 )]
-async fn openapi_json() -> Response {
-    static DOC: OnceLock<Result<String, String>> = OnceLock::new();
-    match DOC.get_or_init(|| server_openapi().to_json().map_err(|e| e.to_string())) {
+async fn openapi_json(State(state): State<AppState>) -> Response {
+    // Two documents, each made once: with `/metrics`, and without it when
+    // `--metrics-listen` moved it off this port (the API port answers 404).
+    static WITH_METRICS: OnceLock<Result<String, String>> = OnceLock::new();
+    static WITHOUT_METRICS: OnceLock<Result<String, String>> = OnceLock::new();
+    let with_metrics = state.config.metrics_listen.is_none();
+    let doc = if with_metrics {
+        &WITH_METRICS
+    } else {
+        &WITHOUT_METRICS
+    };
+    let json = doc.get_or_init(|| {
+        let mut doc = server_openapi();
+        if !with_metrics {
+            doc.paths.paths.remove("/metrics");
+        }
+        doc.to_json().map_err(|e| e.to_string())
+    });
+    match json {
         Ok(json) => (
             [(
                 header::CONTENT_TYPE,

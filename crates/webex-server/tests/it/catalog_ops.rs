@@ -326,6 +326,15 @@ async fn metrics_move_to_their_own_address() -> anyhow::Result<()> {
     )?;
     let reply = send(http.get(format!("{base}/healthz"))).await?;
     ensure!(reply.status == StatusCode::OK, "{}", reply.text);
+    // The API port's document no longer lists what it does not serve.
+    let doc = send(http.get(format!("{base}/openapi.json")))
+        .await?
+        .json()?;
+    ensure!(
+        doc["paths"].get("/metrics").is_none(),
+        "/metrics still listed"
+    );
+    ensure!(doc["paths"].get("/readyz").is_some(), "{doc}");
 
     let reply = send(http.get(format!("http://{metrics_addr}/metrics"))).await?;
     ensure!(reply.status == StatusCode::OK, "{}", reply.text);
