@@ -64,8 +64,23 @@ pub enum Command {
     /// Self-contained demo: server in-process on SQLite, then the SDK's
     /// init → ready → register → registered → event → unregister → unregistered.
     Demo(DemoArgs),
-    /// Benchmarks: register latency, throughput, idle sockets, fan-out, two nodes.
+    /// Benchmarks: register latency, throughput, idle sockets, fan-out, two
+    /// nodes, meetings and media.
+    #[cfg(feature = "bench")]
     Bench(webex_bench::BenchArgs),
+    /// Benchmarks (this build has none: `--features bench`).
+    #[cfg(not(feature = "bench"))]
+    #[command(hide = true)]
+    Bench(NoBenchArgs),
+}
+
+/// What `webex bench` takes in a build without the `bench` feature:
+/// anything, so the answer is the rebuild line rather than a parse error.
+#[cfg(not(feature = "bench"))]
+#[derive(Debug, Args)]
+pub struct NoBenchArgs {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    pub rest: Vec<String>,
 }
 
 /// Where the database is; shared by every command that opens it.
