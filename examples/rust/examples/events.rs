@@ -2,7 +2,7 @@
 //! plus the same events as a `Stream`.
 //!
 //! ```text
-//! WEBEX_ACCESS_TOKEN=… cargo run -p webex-meetings --example events
+//! WEBEX_ACCESS_TOKEN=… cargo run -p webex-meetings-examples --example events
 //! ```
 
 use futures::StreamExt;

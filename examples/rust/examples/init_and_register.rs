@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! WEBEX_ACCESS_TOKEN=… [WEBEX_DISCOVERY_URL=http://127.0.0.1:8080/u2c/api/v1] \
-//!     cargo run -p webex-meetings --example init_and_register
+//!     cargo run -p webex-meetings-examples --example init_and_register
 //! ```
 
 use webex_meetings::{Webex, WebexConfigBuilder};

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! WEBEX_ACCESS_TOKEN=… WEBEX_DISCOVERY_URL=http://127.0.0.1:8080/u2c/api/v1 \
-//!     cargo run -p webex-meetings --example join_meeting -- room1@webex.localhost
+//!     cargo run -p webex-meetings-examples --example join_meeting -- room1@webex.localhost
 //! ```
 
 use futures::StreamExt;

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! WEBEX_ACCESS_TOKEN=… WEBEX_REFRESH_TOKEN=… WEBEX_CLIENT_ID=… WEBEX_CLIENT_SECRET=… \
-//!     cargo run -p webex-meetings --example oauth
+//!     cargo run -p webex-meetings-examples --example oauth
 //! ```
 
 use std::time::Duration;

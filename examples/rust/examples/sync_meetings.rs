@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! WEBEX_ACCESS_TOKEN=… WEBEX_DISCOVERY_URL=http://127.0.0.1:8080/u2c/api/v1 \
-//!     cargo run -p webex-meetings --example sync_meetings
+//!     cargo run -p webex-meetings-examples --example sync_meetings
 //! ```
 
 use webex_meetings::{MeetingsEvent, Webex, WebexConfig};

@@ -2,7 +2,7 @@
 //! is a no-op, and a device that is already gone counts as unregistered.
 //!
 //! ```text
-//! WEBEX_ACCESS_TOKEN=… cargo run -p webex-meetings --example unregister
+//! WEBEX_ACCESS_TOKEN=… cargo run -p webex-meetings-examples --example unregister
 //! ```
 
 use webex_meetings::{FileDeviceStore, Webex, WebexConfigBuilder};
