@@ -130,7 +130,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     );
     println!("      and ready-to-paste configuration for the Rust SDK and the official JS SDK;");
     println!(
-        "      `cargo run -p webex-meetings --example events` with the variables it prints runs an example;"
+        "      `cargo run -p webex-meetings-examples --example events` with the variables it prints runs an example;"
     );
     println!("      README.md walks through the server, the CLI and the SDK.");
     Ok(())

@@ -119,7 +119,7 @@ impl Banner<'_> {
         line(&format!(
             "    WEBEX_ACCESS_TOKEN={alice} WEBEX_DISCOVERY_URL={discovery} \\"
         ));
-        line("      cargo run -p webex-meetings --example events");
+        line("      cargo run -p webex-meetings-examples --example events");
         line("");
         line("CLI, as alice:");
         line(&format!(
