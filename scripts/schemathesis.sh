@@ -36,9 +36,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cargo build --quiet -p webex-cli --bin webex
+if [ -z "${WEBEX_BIN:-}" ]; then
+  cargo build --quiet -p webex-cli --bin webex
+  WEBEX_BIN="${CARGO_TARGET_DIR:-target}/debug/webex"
+fi
 # A private copy: a shared target directory may be rebuilt meanwhile.
-cp "${CARGO_TARGET_DIR:-target}/debug/webex" "$tmp/webex"
+cp "$WEBEX_BIN" "$tmp/webex"
 BIN="$tmp/webex"
 
 DB="sqlite://$tmp/webex.sqlite"
