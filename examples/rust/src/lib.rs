@@ -10,3 +10,14 @@
 //! They live in this package, not in the SDK's own `examples/`, so that
 //! building one compiles the SDK and nothing else: the SDK's dev-dependencies
 //! include the server its end-to-end tests start.
+
+/// The workspace README's Rust program, compiled as a doc test with this
+/// package's dependencies only (those the README tells a reader to add).
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct WorkspaceReadme;
+
+/// The SDK README's programs (its recording bot), compiled the same way.
+#[cfg(doctest)]
+#[doc = include_str!("../../../crates/webex-meetings/README.md")]
+pub struct SdkReadme;
