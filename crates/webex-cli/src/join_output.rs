@@ -17,7 +17,8 @@
 //! `failed` adds `message`); once a second `media:stats` (no `members`):
 //! `audio {packetsSent, packetsReceived, bytesReceived, lost, jitterMs,
 //! muted}`, `video {framesSent, framesReceived, bytesReceived, jitterMs,
-//! muted}`, `share {framesReceived}`, `connected`; and for each stdin
+//! muted}`, `share {framesReceived}`, `roundTripMs` (null until the server
+//! reported), `connected`; and for each stdin
 //! command `command` with `command`, `ok` and on failure `message`.
 
 use std::time::Instant;

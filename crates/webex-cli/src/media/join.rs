@@ -288,6 +288,8 @@ impl MediaRun {
                 "muted": self.media.is_video_muted(),
             },
             "share": { "framesReceived": s.share_received },
+            // From the server's RTCP reports on what this client sends.
+            "roundTripMs": s.round_trip.map(|rtt| round1(rtt.as_secs_f64() * 1000.0)),
             "connected": self.media.is_connected(),
         })
     }
@@ -311,7 +313,7 @@ pub fn stats_text(stats: &Value) -> String {
     let a = &stats["audio"];
     let v = &stats["video"];
     format!(
-        "media: audio sent {} recv {} ({} B, lost {}, jitter {} ms){}; video sent {} recv {} ({} B, jitter {} ms){}; share recv {}",
+        "media: audio sent {} recv {} ({} B, lost {}, jitter {} ms){}; video sent {} recv {} ({} B, jitter {} ms){}; share recv {}; rtt {}",
         a["packetsSent"],
         a["packetsReceived"],
         a["bytesReceived"],
@@ -324,6 +326,10 @@ pub fn stats_text(stats: &Value) -> String {
         v["jitterMs"],
         if v["muted"] == true { " muted" } else { "" },
         stats["share"]["framesReceived"],
+        match stats["roundTripMs"].as_f64() {
+            Some(ms) => format!("{ms} ms"),
+            None => "-".to_owned(),
+        },
     )
 }
 

@@ -151,6 +151,12 @@ async fn two_bots_hear_each_others_tone_and_record_audio_and_video() {
         assert!(s["audio"]["packetsReceived"].as_u64().unwrap() > 100, "{s}");
         assert!(s["audio"]["bytesReceived"].as_u64().unwrap() > 1000, "{s}");
     }
+    // ann sends video, whose RTCP reports come each second: a round-trip
+    // time (audio's come every 5 s, as in browsers: ben's may not be in yet).
+    assert!(
+        sa["roundTripMs"].as_f64().is_some_and(|ms| ms >= 0.0),
+        "{sa}"
+    );
     assert!(sa["video"]["framesSent"].as_u64().unwrap() > 40, "{sa}");
     assert!(sb["video"]["framesReceived"].as_u64().unwrap() > 20, "{sb}");
     for lines in [&ann_lines, &ben_lines] {

@@ -298,6 +298,11 @@ pub struct MediaStats {
     pub video_received: u64,
     /// Share access units received.
     pub share_received: u64,
+    /// Round-trip time to the media server, from its RTCP receiver reports
+    /// on what this client sends: `None` until one arrived (reports come
+    /// each second on video, every 5 s on audio, as in browsers) and
+    /// always when nothing is sent.
+    pub round_trip: Option<Duration>,
 }
 
 /// What the application asks the media task to do.
@@ -322,6 +327,8 @@ pub(crate) struct Shared {
     pub(crate) audio_received: AtomicU64,
     pub(crate) video_received: AtomicU64,
     pub(crate) share_received: AtomicU64,
+    /// The last round-trip time in microseconds; 0: none yet.
+    pub(crate) round_trip_us: AtomicU64,
 }
 
 /// The media of one meeting: send frames, read remote streams, ask for
@@ -420,6 +427,10 @@ impl Media {
             audio_received: s.audio_received.load(Ordering::Relaxed),
             video_received: s.video_received.load(Ordering::Relaxed),
             share_received: s.share_received.load(Ordering::Relaxed),
+            round_trip: match s.round_trip_us.load(Ordering::Relaxed) {
+                0 => None,
+                us => Some(Duration::from_micros(us)),
+            },
         }
     }
 

@@ -144,6 +144,8 @@ pub(crate) async fn offer(
     let built = guard("building the peer connection", || {
         let mut cfg = Rtc::builder()
             .set_ice_lite(false)
+            // Egress statistics each second: the round-trip time.
+            .set_stats_interval(Some(Duration::from_secs(1)))
             .set_crypto_provider(crypto())
             .clear_codecs()
             .enable_opus(true, false);
@@ -524,6 +526,13 @@ impl Task {
                         self.w.phase.send_replace(Phase::Connected);
                     }
                     _ => {}
+                }
+            }
+            Event::MediaEgressStats(stats) => {
+                if let Some(rtt) = stats.rtt {
+                    // At least 1 µs: 0 means "none yet".
+                    let us = u64::try_from(rtt.as_micros()).unwrap_or(u64::MAX).max(1);
+                    self.w.shared.round_trip_us.store(us, Ordering::Relaxed);
                 }
             }
             Event::MediaData(d) => {

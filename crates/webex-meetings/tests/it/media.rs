@@ -203,6 +203,17 @@ async fn two_clients_hear_and_see_each_other_mute_and_leave() {
     assert!(alice_media.request_keyframe(RemoteTrack::Video).is_ok());
     let stats = alice_media.stats();
     assert!(stats.audio_sent > 0 && stats.video_sent > 0 && stats.audio_received > 0);
+    // The server reports on what alice sends (RTCP): a round-trip time.
+    let rtt = within(async {
+        loop {
+            if let Some(rtt) = alice_media.stats().round_trip {
+                break rtt;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    assert!(rtt < Duration::from_secs(1), "{rtt:?} on loopback");
 
     // A late subscriber learns the media state first.
     let mut events = alice_meeting.events();
