@@ -146,7 +146,7 @@ pub fn media_answer(bytes: &[u8]) -> Result<(), crate::MediaError> {
         .build()
         .map_err(|e| crate::MediaError::Local(e.to_string()))?;
     runtime.block_on(async {
-        let offered = session::offer(&crate::MediaOptions::new(), None).await?;
+        let offered = session::offer(&crate::MediaOptions::new(), None, None).await?;
         offered.accept(&sdp).map(|_| ())
     })
 }

@@ -86,9 +86,11 @@ async fn server_ip(locus_url: &str) -> Option<IpAddr> {
 
 impl Meeting {
     /// Adds media to the meeting this device joined: the official SDK's
-    /// transcoded path (ROAP over `PUT {selfUrl}/media`: TURN discovery,
-    /// then an offer of audio, main video and slides; full ICE as the
-    /// controlling agent; DTLS-SRTP). Resolves once the media is connected
+    /// transcoded path (ROAP over `PUT {selfUrl}/media`: TURN discovery and
+    /// an allocation on the TURN server it names, whose relayed candidate
+    /// joins the host ones — or replaces them with
+    /// [`MediaOptions::force_turn`]; then an offer of audio, main video and
+    /// slides; full ICE as the controlling agent; DTLS-SRTP). Resolves once the media is connected
     /// (within [`MediaOptions::connect_timeout`]); `meeting:media:ready`,
     /// `meeting:media:remoteTrackAdded` and `meeting:media:connected`
     /// follow on the meeting's events.
@@ -111,8 +113,9 @@ impl Meeting {
     ///
     /// # Errors
     /// [`MediaError::NotJoined`], [`MediaError::AlreadyStarted`], an
-    /// invalid option, the server's ROAP error ([`MediaError::Roap`], e.g.
-    /// `REFUSED` when the meeting's media is full), a malformed answer, or
+    /// invalid option, [`MediaError::Turn`] (with `force_turn` only), the
+    /// server's ROAP error ([`MediaError::Roap`], e.g. `REFUSED` when the
+    /// meeting's media is full), a malformed answer, or
     /// [`MediaError::ConnectTimeout`].
     pub async fn add_media(&self, options: MediaOptions) -> Result<Media, MediaError> {
         options.validate()?;
@@ -151,7 +154,23 @@ impl Meeting {
         };
 
         let turn = roap::turn_discovery(&signal, flags).await?;
-        let offered = session::offer(&options, server_ip(&locus_url).await).await?;
+        let relay = match &turn {
+            Some(server) => match crate::media::relay::allocate(server).await {
+                Ok(relay) => Some(relay),
+                Err(e) if options.force_turn => return Err(e),
+                Err(e) => {
+                    tracing::warn!(error = %e, "media: going on without the TURN relay");
+                    None
+                }
+            },
+            None if options.force_turn => {
+                return Err(MediaError::Turn(
+                    "the media server handed out no TURN server".into(),
+                ));
+            }
+            None => None,
+        };
+        let offered = session::offer(&options, server_ip(&locus_url).await, relay).await?;
         let (answer, _seq) = roap::offer(&signal, 1, &offered.sdp, flags).await?;
         let answered = offered.accept(&answer)?;
         let tracks = answered.tracks.clone();

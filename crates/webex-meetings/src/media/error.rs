@@ -62,6 +62,12 @@ pub enum MediaError {
         /// The deadline.
         after: Duration,
     },
+    /// The TURN server handed out could not be used (an unsupported
+    /// transport, unreachable, credentials refused); without
+    /// [`MediaOptions::force_turn`](crate::MediaOptions::force_turn) media
+    /// goes on without the relay and this only shows in the logs.
+    #[error("TURN: {0}")]
+    Turn(String),
     /// The connection to the media server broke after it was up.
     #[error("the media connection failed: {0}")]
     Connection(String),
@@ -86,7 +92,7 @@ impl MediaError {
                     | ErrorType::Timeout
                     | ErrorType::Failed
             ),
-            Self::ConnectTimeout { .. } | Self::Connection(_) => true,
+            Self::ConnectTimeout { .. } | Self::Connection(_) | Self::Turn(_) => true,
             Self::NotJoined
             | Self::AlreadyStarted
             | Self::NotStarted

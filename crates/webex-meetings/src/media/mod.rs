@@ -33,6 +33,7 @@
 //! ```
 
 mod error;
+pub(crate) mod relay;
 pub(crate) mod roap;
 mod sdp;
 pub(crate) mod session;
@@ -182,6 +183,7 @@ pub struct MediaOptions {
     pub(crate) connect_timeout: Duration,
     pub(crate) audio_muted: bool,
     pub(crate) video_muted: bool,
+    pub(crate) force_turn: bool,
 }
 
 impl Default for MediaOptions {
@@ -203,6 +205,7 @@ impl MediaOptions {
             connect_timeout: Duration::from_secs(20),
             audio_muted: false,
             video_muted: false,
+            force_turn: false,
         }
     }
 
@@ -252,6 +255,18 @@ impl MediaOptions {
     /// Start with the camera muted.
     pub fn video_muted(mut self, muted: bool) -> Self {
         self.video_muted = muted;
+        self
+    }
+
+    /// Media only through the TURN server the media server hands out (a
+    /// browser's `iceTransportPolicy: "relay"`), for networks where direct
+    /// UDP to it is blocked. Off by default: a relayed candidate is then
+    /// offered beside the host ones whenever a TURN server is handed out,
+    /// and ICE uses it only if nothing direct works. With this on,
+    /// `add_media` fails with [`MediaError::Turn`] when there is no TURN
+    /// server or no allocation on it.
+    pub fn force_turn(mut self, on: bool) -> Self {
+        self.force_turn = on;
         self
     }
 

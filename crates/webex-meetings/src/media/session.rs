@@ -26,6 +26,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
+use super::relay::{Datagram, Relay};
 use super::sdp::{self, MidMap};
 use super::sink::{AudioPacket, Sinks, VideoFrame};
 use super::source::{FRAME, Tone};
@@ -110,6 +111,7 @@ pub(crate) struct Offered {
     rtc: Rtc,
     socket: UdpSocket,
     candidates: Vec<SocketAddr>,
+    relay: Option<Relay>,
     pending: SdpPendingOffer,
     mids: Mids,
     map: MidMap,
@@ -119,10 +121,12 @@ pub(crate) struct Offered {
 
 /// Binds the socket and makes the offer: audio (mid `0`), main video
 /// (mid `1`) and slides (mid `2`, `a=content:slides`, recvonly or
-/// inactive), with a host candidate on each address.
+/// inactive), with a host candidate on each address (none with
+/// [`MediaOptions::force_turn`]) and the relayed one of `relay`.
 pub(crate) async fn offer(
     options: &MediaOptions,
     server: Option<IpAddr>,
+    relay: Option<Relay>,
 ) -> Result<Offered, MediaError> {
     let socket = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))
         .await
@@ -154,12 +158,22 @@ pub(crate) async fn offer(
                 .add_h264(pt.into(), Some(rtx.into()), true, profile);
         }
         let mut rtc = cfg.clear_extension_map().build(Instant::now());
-        for c in &candidates {
+        for c in candidates.iter().filter(|_| !options.force_turn) {
             match Candidate::host(*c, "udp") {
                 Ok(host) => {
                     rtc.add_local_candidate(host);
                 }
                 Err(e) => tracing::debug!(candidate = %c, error = %e, "candidate skipped"),
+            }
+        }
+        if let Some(r) = &relay {
+            match Candidate::relayed(r.relayed, r.local, "udp") {
+                Ok(relayed) => {
+                    rtc.add_local_candidate(relayed);
+                }
+                Err(e) => {
+                    tracing::debug!(candidate = %r.relayed, error = %e, "relayed candidate skipped")
+                }
             }
         }
         let mut api = rtc.sdp_api();
@@ -188,6 +202,7 @@ pub(crate) async fn offer(
         rtc,
         socket,
         candidates,
+        relay,
         pending,
         mids,
         map,
@@ -200,6 +215,7 @@ pub(crate) struct Answered {
     rtc: Rtc,
     socket: UdpSocket,
     candidates: Vec<SocketAddr>,
+    relay: Option<Relay>,
     mids: Mids,
     /// The tracks the server sends on (its answer's directions).
     pub(crate) tracks: Vec<RemoteTrack>,
@@ -213,6 +229,7 @@ impl Offered {
             mut rtc,
             socket,
             candidates,
+            relay,
             pending,
             mids,
             map,
@@ -236,6 +253,7 @@ impl Offered {
             rtc,
             socket,
             candidates,
+            relay,
             mids,
             tracks,
         })
@@ -288,6 +306,7 @@ struct Task {
     rtc: Rtc,
     socket: UdpSocket,
     candidates: Vec<SocketAddr>,
+    relay: Option<Relay>,
     mids: Mids,
     w: Wiring,
     tone: Option<Tone>,
@@ -310,6 +329,7 @@ async fn run_until_end(answered: Answered, w: Wiring) -> Result<Phase, MediaErro
         rtc: answered.rtc,
         socket: answered.socket,
         candidates: answered.candidates,
+        relay: answered.relay,
         mids: answered.mids,
         w,
         tone,
@@ -337,8 +357,19 @@ async fn run_until_end(answered: Answered, w: Wiring) -> Result<Phase, MediaErro
                 return Ok(Phase::Stopped);
             }
             received = t.socket.recv_from(&mut buf) => match received {
-                Ok((n, source)) => Some((n, source)),
+                Ok((n, source)) => Some(Incoming::Direct(n, source)),
                 Err(e) => return Err(MediaError::Connection(format!("media socket: {e}"))),
+            },
+            relayed = relayed(&mut t.relay) => match relayed {
+                Some((data, source)) => Some(Incoming::Relayed(data, source)),
+                None => {
+                    if t.w.options.force_turn {
+                        return Err(MediaError::Connection("the TURN relay stopped".into()));
+                    }
+                    tracing::debug!("media: the TURN relay stopped; going on without it");
+                    t.relay = None;
+                    None
+                }
             },
             command = t.w.commands.recv() => {
                 match command {
@@ -350,12 +381,38 @@ async fn run_until_end(answered: Answered, w: Wiring) -> Result<Phase, MediaErro
             },
             () = tokio::time::sleep_until(wake) => None,
         };
-        if let Some((n, source)) = input
-            && let Some(data) = buf.get(..n)
-        {
-            t.receive(data, source)?;
+        match input {
+            Some(Incoming::Direct(n, source)) => {
+                if let Some(data) = buf.get(..n) {
+                    let destination = t.destination(source);
+                    t.receive(data, source, destination)?;
+                }
+            }
+            Some(Incoming::Relayed(data, source)) => {
+                if let Some(relayed) = t.relay.as_ref().map(|r| r.relayed) {
+                    t.receive(&data, source, relayed)?;
+                }
+            }
+            None => {}
         }
         t.tick()?;
+    }
+}
+
+/// A datagram for the connection.
+enum Incoming {
+    /// `n` bytes in the buffer, from this address, on the host socket.
+    Direct(usize, SocketAddr),
+    /// Relayed by the TURN server, from this peer.
+    Relayed(Vec<u8>, SocketAddr),
+}
+
+/// The next datagram the TURN server relays (never, without a relay);
+/// `None` once the relay stopped.
+async fn relayed(relay: &mut Option<Relay>) -> Option<Datagram> {
+    match relay {
+        Some(r) => r.incoming.recv().await,
+        None => std::future::pending().await,
     }
 }
 
@@ -371,8 +428,12 @@ impl Task {
             .unwrap_or(source)
     }
 
-    fn receive(&mut self, data: &[u8], source: SocketAddr) -> Result<(), MediaError> {
-        let destination = self.destination(source);
+    fn receive(
+        &mut self,
+        data: &[u8],
+        source: SocketAddr,
+        destination: SocketAddr,
+    ) -> Result<(), MediaError> {
         let Ok(contents) = data.try_into() else {
             // Not STUN, DTLS or RTP: ignored.
             return Ok(());
@@ -499,9 +560,16 @@ impl Task {
             match output {
                 Output::Timeout(at) => return Ok(Some(at)),
                 Output::Transmit(t) => {
-                    // UDP: a datagram the socket cannot take now is lost,
-                    // as on the wire.
-                    let _ = self.socket.try_send_to(&t.contents, t.destination);
+                    // UDP: a datagram the socket (or the relay's queue)
+                    // cannot take now is lost, as on the wire.
+                    match &self.relay {
+                        Some(r) if t.source == r.relayed => {
+                            let _ = r.outgoing.try_send((t.contents.to_vec(), t.destination));
+                        }
+                        _ => {
+                            let _ = self.socket.try_send_to(&t.contents, t.destination);
+                        }
+                    }
                 }
                 Output::Event(e) => self.event(e),
             }

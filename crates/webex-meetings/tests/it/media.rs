@@ -424,3 +424,153 @@ async fn the_active_speaker_comes_as_an_event_naming_the_member_who_talks() {
     assert_eq!(replayed, vec![alice_id]);
     server.shutdown().await;
 }
+
+/// A coturn on loopback for one test (Debian's `coturn`; `.ci/run`
+/// installs it), with one long-term credential; its log is kept.
+struct Coturn {
+    child: tokio::process::Child,
+    _dir: tempfile::TempDir,
+    log: std::sync::Arc<std::sync::Mutex<String>>,
+    port: u16,
+}
+
+impl Coturn {
+    /// `None` (the test is skipped) where coturn is not installed, except
+    /// under `CI=true`, where that is a failure.
+    async fn start() -> Option<Self> {
+        use tokio::io::AsyncBufReadExt;
+        if std::process::Command::new("turnserver")
+            .arg("--help")
+            .output()
+            .is_err()
+        {
+            assert_ne!(
+                std::env::var("CI").as_deref(),
+                Ok("true"),
+                "turnserver (coturn) is missing: apt-get install coturn"
+            );
+            eprintln!("skipped: turnserver (coturn) is not installed");
+            return None;
+        }
+        let port = std::net::UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = tokio::process::Command::new("turnserver")
+            // -v: the listener's "opened" line, which says it is ready.
+            .args(["-n", "-v", "--no-cli", "--no-tls", "--no-dtls", "--no-tcp"])
+            .args(["--listening-ip", "127.0.0.1", "--relay-ip", "127.0.0.1"])
+            .args(["--listening-port", &port.to_string()])
+            // The media server is on loopback too.
+            .arg("--allow-loopback-peers")
+            .args(["--lt-cred-mech", "--user", "webex:turn-secret"])
+            .args([
+                "--realm",
+                "webex.test",
+                "--log-file",
+                "stdout",
+                "--simple-log",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let (ready_tx, ready) = tokio::sync::oneshot::channel();
+        let kept = std::sync::Arc::clone(&log);
+        tokio::spawn(async move {
+            let mut ready_tx = Some(ready_tx);
+            while let Ok(Some(line)) = lines.next_line().await {
+                if line.contains("UDP listener opened on")
+                    && let Some(tx) = ready_tx.take()
+                {
+                    let _ = tx.send(());
+                }
+                let mut log = kept.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        within(ready).await.expect("coturn exited before listening");
+        Some(Self {
+            child,
+            _dir: dir,
+            log,
+            port,
+        })
+    }
+
+    fn server(&self) -> webex_meetings::webex_wire::roap::TurnServer {
+        webex_meetings::webex_wire::roap::TurnServer {
+            url: format!("turn:127.0.0.1:{}?transport=udp", self.port),
+            username: "webex".into(),
+            password: "turn-secret".into(),
+        }
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+/// With `force_turn`, alice offers only the relayed candidate of her
+/// allocation on the TURN server the media server hands out; media flows
+/// through it both ways (she hears bob, bob hears her), and coturn logged
+/// the allocation and the permission for the media server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn media_through_the_turn_server_the_server_hands_out() {
+    let Some(mut coturn) = Coturn::start().await else {
+        return;
+    };
+    let turn = coturn.server();
+    let server = TestServer::start_with(|c| c.media.turn = Some(turn.clone()))
+        .await
+        .unwrap();
+    let (_a, alice) = user(&server, "alice@example.com").await;
+    let (_b, bob) = user(&server, "bob@example.com").await;
+    let alice_meeting = joined(&alice).await;
+    let bob_meeting = joined(&bob).await;
+    let audio_only = |hz| {
+        MediaOptions::new()
+            .audio(MediaDirection::SendRecv)
+            .audio_source(AudioSource::Tone { hz })
+    };
+    let (alice_media, bob_media) = within(async {
+        tokio::join!(
+            alice_meeting.add_media(audio_only(440.0).force_turn(true)),
+            bob_meeting.add_media(audio_only(660.0))
+        )
+    })
+    .await;
+    let (alice_media, bob_media) = (alice_media.unwrap(), bob_media.unwrap());
+    assert_eq!(alice_media.turn_server().map(|t| t.url), Some(turn.url));
+    let ((a440, a660), (b440, b660)) =
+        tokio::join!(tone_levels(&alice_media), tone_levels(&bob_media));
+    assert!(
+        a660 > 10.0 * a440,
+        "alice hears bob through TURN: {a440} {a660}"
+    );
+    assert!(
+        b440 > 10.0 * b660,
+        "bob hears alice through TURN: {b440} {b660}"
+    );
+    let log = coturn.log();
+    assert!(log.contains("ALLOCATE processed, success"), "{log}");
+    assert!(
+        log.contains("CREATE_PERMISSION processed, success"),
+        "{log}"
+    );
+
+    // Without a TURN server, forcing it is a typed error, not a hang.
+    within(bob_meeting.stop_media()).await.unwrap();
+    let plain = TestServer::start().await.unwrap();
+    let (_c, carol) = user(&plain, "carol@example.com").await;
+    let carol_meeting = joined(&carol).await;
+    let refused = within(carol_meeting.add_media(MediaOptions::new().force_turn(true))).await;
+    assert!(matches!(refused, Err(MediaError::Turn(_))), "{refused:?}");
+    let _ = coturn.child.kill().await;
+}
