@@ -511,6 +511,10 @@ pub struct MediaFlags {
     /// first keyframe).
     #[arg(long, value_name = "OUT.h264")]
     pub record_video: Option<std::path::PathBuf>,
+    /// Media only through the TURN server the media server hands out (for
+    /// networks that block direct UDP); without it, TURN is a fallback.
+    #[arg(long)]
+    pub force_turn: bool,
 }
 
 impl MediaFlags {

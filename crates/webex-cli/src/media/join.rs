@@ -115,6 +115,7 @@ pub async fn start(meeting: &Meeting, flags: &MediaFlags) -> anyhow::Result<Medi
             .video(MediaDirection::SendRecv)
             .video_source(VideoSource::H264);
     }
+    options = options.force_turn(flags.force_turn);
     let started = Instant::now();
     let media = meeting.add_media(options).await.context("add_media()")?;
 
