@@ -8,7 +8,10 @@
 //! Host candidates: the socket is bound to `0.0.0.0:0`; the offer names
 //! `127.0.0.1` (for a media server on this machine) and the local address
 //! the system would use to reach the Locus host, found with a connected
-//! UDP socket (which sends nothing).
+//! UDP socket (which sends nothing). A relayed candidate joins them when a
+//! TURN allocation was made (`relay.rs`), or stands alone with
+//! `force_turn`: what str0m sends from the relayed address goes to the
+//! relay's queue, what the relay receives comes in addressed to it.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::panic::{AssertUnwindSafe, catch_unwind};
