@@ -115,6 +115,20 @@ async fn tone_levels(media: &Media) -> (f64, f64) {
     (goertzel(&heard, 440.0), goertzel(&heard, 660.0))
 }
 
+/// Alice (sending 440 Hz) hears bob's 660 Hz and bob hears her 440 Hz,
+/// each ten times above the other tone.
+async fn hear_each_other(alice: &Media, bob: &Media) {
+    let ((a440, a660), (b440, b660)) = tokio::join!(tone_levels(alice), tone_levels(bob));
+    assert!(
+        a660 > 10.0 * a440,
+        "alice hears bob's 660 Hz: {a440} {a660}"
+    );
+    assert!(
+        b440 > 10.0 * b660,
+        "bob hears alice's 440 Hz: {b440} {b660}"
+    );
+}
+
 /// Waits for `n` remote video access units, at least one a keyframe.
 async fn video_arrives(media: &Media, n: usize) {
     let mut video = media.remote_video();
@@ -186,16 +200,7 @@ async fn two_clients_hear_and_see_each_other_mute_and_leave() {
         pump_video(alice_media.clone()),
         pump_video(bob_media.clone()),
     ];
-    let ((a440, a660), (b440, b660)) =
-        tokio::join!(tone_levels(&alice_media), tone_levels(&bob_media));
-    assert!(
-        a660 > 10.0 * a440,
-        "alice hears bob's 660 Hz: {a440} {a660}"
-    );
-    assert!(
-        b440 > 10.0 * b660,
-        "bob hears alice's 440 Hz: {b440} {b660}"
-    );
+    hear_each_other(&alice_media, &bob_media).await;
     tokio::join!(
         video_arrives(&alice_media, 10),
         video_arrives(&bob_media, 10)
@@ -548,16 +553,7 @@ async fn media_through_the_turn_server_the_server_hands_out() {
     .await;
     let (alice_media, bob_media) = (alice_media.unwrap(), bob_media.unwrap());
     assert_eq!(alice_media.turn_server().map(|t| t.url), Some(turn.url));
-    let ((a440, a660), (b440, b660)) =
-        tokio::join!(tone_levels(&alice_media), tone_levels(&bob_media));
-    assert!(
-        a660 > 10.0 * a440,
-        "alice hears bob through TURN: {a440} {a660}"
-    );
-    assert!(
-        b440 > 10.0 * b660,
-        "bob hears alice through TURN: {b440} {b660}"
-    );
+    hear_each_other(&alice_media, &bob_media).await;
     let log = coturn.log();
     assert!(log.contains("ALLOCATE processed, success"), "{log}");
     assert!(
