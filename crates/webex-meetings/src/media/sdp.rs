@@ -76,6 +76,33 @@ pub(crate) fn rewrite_offer(sdp: &str) -> Result<(String, MidMap), String> {
 
 /// Maps the answer's wire mids (in `a=mid:` and the BUNDLE group) back to
 /// str0m's, so that it matches the offer str0m made.
+/// Refuses an answer whose m-lines do not carry the offer's mids, each once
+/// and in the offer's order (RFC 3264: an answer has the offer's m-lines);
+/// str0m panics on some such answers.
+pub(crate) fn check_answer_mids(sdp: &str, map: &MidMap) -> Result<(), String> {
+    let mut mids = Vec::new();
+    let mut in_media = false;
+    for line in lines(sdp) {
+        if line.starts_with("m=") {
+            in_media = true;
+            mids.push(None);
+        } else if let (true, Some(mid)) = (in_media, line.strip_prefix("a=mid:"))
+            && let Some(last) = mids.last_mut()
+        {
+            *last = Some(mid.trim());
+        }
+    }
+    let offered: Vec<&str> = map.pairs.iter().map(|(wire, _)| wire.as_str()).collect();
+    let answered: Vec<&str> = mids.iter().map(|m| m.unwrap_or("(none)")).collect();
+    if answered == offered {
+        Ok(())
+    } else {
+        Err(format!(
+            "the answer's m-lines have mids {answered:?}, the offer's {offered:?}"
+        ))
+    }
+}
+
 pub(crate) fn map_answer(sdp: &str, map: &MidMap) -> String {
     let mut out = String::with_capacity(sdp.len());
     for line in lines(sdp) {
@@ -138,6 +165,37 @@ m=video 9 UDP/TLS/RTP/SAVPF 127\r\na=mid:eF3\r\na=recvonly\r\n";
     #[test]
     fn offers_without_three_m_lines_are_refused() {
         assert!(rewrite_offer("v=0\r\nm=audio 9 x\r\na=mid:a\r\n").is_err());
+    }
+
+    #[test]
+    fn answers_must_carry_the_offers_mids_once_in_order() {
+        let map = MidMap {
+            pairs: [("0", "a"), ("1", "b"), ("2", "c")]
+                .map(|(w, l)| (w.to_owned(), l.to_owned()))
+                .to_vec(),
+        };
+        let answer = |mids: &[&str]| {
+            let mut sdp = "v=0\r\ns=-\r\n".to_owned();
+            for mid in mids {
+                sdp.push_str(&format!(
+                    "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:{mid}\r\n"
+                ));
+            }
+            sdp
+        };
+        assert!(check_answer_mids(&answer(&["0", "1", "2"]), &map).is_ok());
+        // The fuzzer's finding: a repeated mid made str0m panic.
+        for wrong in [
+            &["0", "2", "2"][..],
+            &["0", "1"],
+            &["0", "2", "1"],
+            &["0", "1", "2", "3"],
+        ] {
+            assert!(
+                check_answer_mids(&answer(wrong), &map).is_err(),
+                "{wrong:?}"
+            );
+        }
     }
 
     #[test]

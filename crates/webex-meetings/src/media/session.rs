@@ -238,12 +238,17 @@ impl Offered {
             map,
             ..
         } = self;
+        sdp::check_answer_mids(answer, &map).map_err(MediaError::MalformedAnswer)?;
         let local = sdp::map_answer(answer, &map);
-        let parsed = guard("parsing the answer", || SdpAnswer::from_sdp_string(&local))?
+        // A panic in str0m here comes from the answer: it is malformed.
+        let malformed = |e: MediaError| MediaError::MalformedAnswer(e.to_string());
+        let parsed = guard("parsing the answer", || SdpAnswer::from_sdp_string(&local))
+            .map_err(malformed)?
             .map_err(|e| MediaError::MalformedAnswer(e.to_string()))?;
         guard("applying the answer", || {
             rtc.sdp_api().accept_answer(pending, parsed)
-        })?
+        })
+        .map_err(malformed)?
         .map_err(|e| MediaError::MalformedAnswer(e.to_string()))?;
         let tracks = [RemoteTrack::Audio, RemoteTrack::Video, RemoteTrack::Share]
             .into_iter()
