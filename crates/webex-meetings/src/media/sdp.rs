@@ -80,13 +80,13 @@ pub(crate) fn rewrite_offer(sdp: &str) -> Result<(String, MidMap), String> {
 /// and in the offer's order (RFC 3264: an answer has the offer's m-lines);
 /// str0m panics on some such answers.
 pub(crate) fn check_answer_mids(sdp: &str, map: &MidMap) -> Result<(), String> {
+    // One entry per m-line: its mid, if it has one (a session-level
+    // `a=mid` has no m-line to belong to and is ignored).
     let mut mids = Vec::new();
-    let mut in_media = false;
     for line in lines(sdp) {
         if line.starts_with("m=") {
-            in_media = true;
             mids.push(None);
-        } else if let (true, Some(mid)) = (in_media, line.strip_prefix("a=mid:"))
+        } else if let Some(mid) = line.strip_prefix("a=mid:")
             && let Some(last) = mids.last_mut()
         {
             *last = Some(mid.trim());
